@@ -1,0 +1,110 @@
+import TernProtocol
+import TernStore
+
+/// What the command layer needs from a network connection.
+public protocol ClientConnection: AnyObject {
+    /// Writes out whatever is in the client's reply buffer (async replies: wakeups, pub/sub).
+    func flushReplies()
+    /// Closes the connection after pending replies are written.
+    func close()
+    /// Resumes parsing buffered input (after a block or pause ends).
+    func resumeProcessing()
+}
+
+/// Client flags reported by CLIENT LIST (`flags=`).
+public struct ClientFlags: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+    public static let multi = ClientFlags(rawValue: 1 << 0)
+    public static let dirtyCAS = ClientFlags(rawValue: 1 << 1)
+    public static let dirtyExec = ClientFlags(rawValue: 1 << 2)
+    public static let blocked = ClientFlags(rawValue: 1 << 3)
+    public static let pubsub = ClientFlags(rawValue: 1 << 4)
+    public static let monitor = ClientFlags(rawValue: 1 << 5)
+    public static let closeAfterReply = ClientFlags(rawValue: 1 << 6)
+    public static let closeASAP = ClientFlags(rawValue: 1 << 7)
+    public static let readonly = ClientFlags(rawValue: 1 << 8)
+    public static let noEvict = ClientFlags(rawValue: 1 << 9)
+    public static let noTouch = ClientFlags(rawValue: 1 << 10)
+    public static let tracking = ClientFlags(rawValue: 1 << 11)
+    public static let unixSocket = ClientFlags(rawValue: 1 << 12)
+    public static let replica = ClientFlags(rawValue: 1 << 13)
+    public static let master = ClientFlags(rawValue: 1 << 14)
+    /// Internal: a fake client executing on behalf of the server (AOF load, scripts).
+    public static let fake = ClientFlags(rawValue: 1 << 15)
+}
+
+/// CLIENT REPLY mode.
+public enum ReplyMode: Sendable { case on, off, skip, skipNext }
+
+/// One connected client: its selected database, protocol, reply buffer and state.
+public final class Client {
+    public let id: Int
+    public unowned let engine: Engine
+    public var db: Database
+    public let out = ReplyBuffer()
+    public weak var connection: ClientConnection?
+    public var name: [UInt8]? = nil
+    public var libName: String = ""
+    public var libVersion: String = ""
+    public var flags: ClientFlags = []
+    public var remoteAddress = "?"
+    public var localAddress = "?"
+    public var fd = -1
+    public let createdMs: Int64
+    public var lastInteractionMs: Int64
+    public var lastCommandName = "NULL"
+    public var authenticated = true
+    public var user = "default"
+    public var replyMode: ReplyMode = .on
+    /// Bytes of unparsed input (qbuf in CLIENT LIST), maintained by the network layer.
+    public var queryBufferLength = 0
+    public var queryBufferCapacity = 0
+    /// Set while the command being executed came from this client's MULTI queue etc.
+    public var currentCommand: Command?
+    /// Extension point for later subsystems (transactions, pub/sub, tracking, blocking):
+    /// per-client state objects keyed by subsystem name.
+    public var extensions: [String: AnyObject] = [:]
+    /// When set by a handler, replaces the command's own args in the AOF/replication
+    /// stream (e.g. SET EX -> SET PXAT, INCRBYFLOAT -> SET KEEPTTL).
+    public var propagateAs: [OwnedArgs]? = nil
+    /// Set while replaying (AOF load, replication apply) to avoid re-propagating.
+    public var suppressPropagation = false
+    /// Set when CLIENT PAUSE postponed the request just parsed; it is re-run on unpause.
+    public var postponed = false
+
+    public init(id: Int, engine: Engine) {
+        self.id = id
+        self.engine = engine
+        self.db = engine.databases[0]
+        createdMs = Engine.wallClockMs()
+        lastInteractionMs = createdMs
+    }
+
+    @inline(__always) public var resp: Int {
+        get { out.resp }
+        set { out.resp = newValue }
+    }
+
+    @inline(__always) public var dbIndex: Int { db.id }
+
+    public var nameString: String { name.map { String(decoding: $0, as: UTF8.self) } ?? "" }
+
+    /// Writes an error reply and counts it in errorstats (prefix = first word).
+    public func error(_ message: String) {
+        engine.countError(message)
+        out.error(message)
+    }
+
+    // Standard Redis error texts.
+    public func wrongType() { error("WRONGTYPE Operation against a key holding the wrong kind of value") }
+    public func syntaxError() { error("ERR syntax error") }
+    public func notInteger() { error("ERR value is not an integer or out of range") }
+    public func notFloat() { error("ERR value is not a valid float") }
+    public func wrongArity(_ name: String) { error("ERR wrong number of arguments for '\(name)' command") }
+    public func outOfRange() { error("ERR index out of range") }
+    public func noSuchKey() { error("ERR no such key") }
+
+    /// Flushes replies produced outside the normal read cycle.
+    public func flush() { connection?.flushReplies() }
+}

@@ -1,0 +1,351 @@
+import CTern
+import TernProtocol
+import TernStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Receives every write, once, in the form that replays it deterministically:
+/// the AOF and the replication stream both hang off this.
+public protocol PropagationTarget: AnyObject {
+    func propagate(db: Int, args: Args)
+}
+
+/// Server-wide counters reported by INFO stats.
+public struct ServerStats {
+    public var totalConnections = 0
+    public var totalCommands = 0
+    public var rejectedConnections = 0
+    public var expiredKeys = 0
+    public var expiredStalePerc = 0.0
+    public var expiredTimeCapReached = 0
+    public var expireCycleTimeUsedMicros = 0
+    public var evictedKeys = 0
+    public var keyspaceHits = 0
+    public var keyspaceMisses = 0
+    public var netInputBytes = 0
+    public var netOutputBytes = 0
+    public var totalErrorReplies = 0
+    public var errorCounts: [String: Int] = [:]
+    public var unexpectedErrorReplies = 0
+}
+
+/// The single owner of the keyspace and all server state. Everything here runs on
+/// one thread (the engine event loop), so no locking is needed.
+public final class Engine {
+    public let config: ServerConfig
+    public private(set) var databases: [Database]
+    public let commands = CommandTable()
+    public var stats = ServerStats()
+    public var clients: [Int: Client] = [:]
+    var nextClientID = 1
+    /// Wall-clock milliseconds, refreshed before each command (Redis's cached mstime).
+    public var nowMs: Int64
+    /// Changes since the last save (Redis's server.dirty).
+    public var dirty = 0
+    public var propagationTargets: [PropagationTarget] = []
+    public var startTimeMs: Int64
+    public let runID: String
+    public var isShuttingDown = false
+    /// Called to stop the process (SHUTDOWN); set by the server layer.
+    public var shutdownHandler: ((_ exitCode: Int32) -> Void)?
+    /// Log sink (level, message); set by the server layer.
+    public var logHandler: ((LogLevel, String) -> Void)?
+    /// Extension point for subsystems that hang server-wide state off the engine.
+    public var extensions: [String: AnyObject] = [:]
+    /// Hooks run after a key changes (WATCH, client tracking) and for keyspace events.
+    public var keyModifiedHooks: [(Database, UnsafeRawBufferPointer) -> Void] = []
+    public var keyspaceEventHook: ((NotifyClass, String, UnsafeRawBufferPointer, Int) -> Void)?
+    /// Hooks run when a key may have become ready for blocked clients.
+    public var keyReadyHook: ((Database, UnsafeRawBufferPointer) -> Void)?
+    /// Random source for RANDOMKEY, SPOP ... (seedable for tests).
+    public var rng = SystemRandomNumberGenerator()
+    /// Blocked/paused clients waiting to resume, run after each event loop tick.
+    public var pendingResume: [Client] = []
+
+    public var cronLoops = 0
+    var expireDBCursor = 0
+    /// DEBUG SET-ACTIVE-EXPIRE toggles this.
+    public var activeExpireEnabled = true
+    /// Extra periodic work registered by subsystems (client timeouts, stats sampling ...).
+    public var cronHooks: [() -> Void] = []
+
+    /// Runs the shutdown sequence (SIGTERM, SHUTDOWN): hooks may refuse (return an error).
+    public var shutdownHooks: [(_ reason: String) -> String?] = []
+
+    /// Returns an error text when shutdown was refused, otherwise does not return.
+    @discardableResult
+    public func requestShutdown(reason: String, exitCode: Int32 = 0) -> String? {
+        for h in shutdownHooks { if let err = h(reason) { return err } }
+        isShuttingDown = true
+        for c in clients.values { c.connection?.flushReplies() }
+        shutdownHandler?(exitCode)
+        return nil
+    }
+
+    public init(config: ServerConfig = ServerConfig()) {
+        self.config = config
+        databases = (0..<max(1, config.databases)).map { Database(id: $0) }
+        nowMs = Engine.wallClockMs()
+        startTimeMs = nowMs
+        var bytes = [UInt8](repeating: 0, count: 20)
+        bytes.withUnsafeMutableBytes { tern_random_bytes($0.baseAddress, 20) }
+        runID = bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        registerAllCommands()
+    }
+
+    // MARK: time
+
+    @inline(__always) public static func wallClockMs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
+    @inline(__always) public static func monotonicMicros() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+    }
+
+    /// Redis's LRU clock: seconds resolution, 24 bits.
+    @inline(__always) public var lruClock: UInt32 { UInt32(truncatingIfNeeded: nowMs / 1000) & 0xFF_FFFF }
+
+    // MARK: clients
+
+    public func createClient() -> Client {
+        let c = Client(id: nextClientID, engine: self)
+        nextClientID += 1
+        clients[c.id] = c
+        stats.totalConnections += 1
+        return c
+    }
+
+    /// A client that is not a connection (AOF loading, scripts, tests).
+    public func createFakeClient() -> Client {
+        let c = Client(id: Int.max - nextClientID, engine: self)
+        c.flags.insert(.fake)
+        return c
+    }
+
+    public var clientDisconnectHooks: [(Client) -> Void] = []
+
+    public func removeClient(_ c: Client) {
+        for h in clientDisconnectHooks { h(c) }
+        clients[c.id] = nil
+    }
+
+    // MARK: errors and logging
+
+    public func countError(_ message: String) {
+        stats.totalErrorReplies += 1
+        let code = message.prefix { $0 != " " }
+        stats.errorCounts[String(code), default: 0] += 1
+    }
+
+    public func log(_ level: LogLevel, _ message: String) { logHandler?(level, message) }
+
+    // MARK: databases
+
+    public func database(_ i: Int) -> Database? { i >= 0 && i < databases.count ? databases[i] : nil }
+
+    // MARK: dispatch
+
+    /// Executes one command from a client and writes its reply.
+    public func execute(_ c: Client, _ args: Args) {
+        guard args.count > 0 else { return }
+        nowMs = Engine.wallClockMs()
+        c.lastInteractionMs = nowMs
+        guard var cmd = commands.lookup(args[0]) else {
+            rejectUnknown(c, args)
+            return
+        }
+        if !cmd.subcommands.isEmpty && args.count >= 2 {
+            guard let sub = cmd.subcommands[args.lowercased(1)] else {
+                c.error("ERR unknown subcommand '\(Engine.truncated(args.string(1)))'. Try \(args.string(0).uppercased()) HELP.")
+                return
+            }
+            cmd = sub
+        }
+        if (cmd.arity > 0 && cmd.arity != args.count) || args.count < -cmd.arity {
+            cmd.stats.rejectedCalls += 1
+            c.wrongArity(cmd.fullName)
+            return
+        }
+        if !c.authenticated && !cmd.flags.contains(.noAuth) {
+            cmd.stats.rejectedCalls += 1
+            c.error("NOAUTH Authentication required.")
+            return
+        }
+        if pauseEndMs > 0 && shouldPostpone(c, cmd) {
+            c.postponed = true
+            postponedClients.append(c)
+            return
+        }
+        if let gate = commandGate, !gate(c, cmd, args) { return }
+        call(c, cmd, args)
+    }
+
+    // MARK: CLIENT PAUSE
+
+    /// End of the current pause (ms), 0 when not paused.
+    public var pauseEndMs: Int64 = 0
+    /// true: CLIENT PAUSE ALL; false: WRITE.
+    public var pauseAll = false
+    public var postponedClients: [Client] = []
+
+    public var isPausedForWrites: Bool { pauseEndMs > 0 && pauseEndMs > nowMs }
+
+    func shouldPostpone(_ c: Client, _ cmd: Command) -> Bool {
+        if pauseEndMs <= nowMs { unpause(); return false }
+        if c.flags.contains(.replica) || c.flags.contains(.master) || c.flags.contains(.fake) { return false }
+        if pauseAll { return true }
+        return cmd.flags.contains(.write) || cmd.flags.contains(.mayReplicate)
+    }
+
+    public func pause(until ms: Int64, all: Bool) {
+        // A later pause may extend but never shorten an ongoing one; ALL wins over WRITE.
+        if pauseEndMs > nowMs {
+            pauseEndMs = max(pauseEndMs, ms)
+            pauseAll = pauseAll || all
+        } else {
+            pauseEndMs = ms
+            pauseAll = all
+        }
+    }
+
+    public func unpause() {
+        pauseEndMs = 0
+        pauseAll = false
+        let waiting = postponedClients
+        postponedClients.removeAll()
+        for c in waiting {
+            c.postponed = false
+            c.connection?.resumeProcessing()
+        }
+    }
+
+    /// Pre-execution gate (MULTI queueing, pub/sub context, OOM, ...): returns false
+    /// when it has already replied and the command must not run now.
+    public var commandGate: ((Client, Command, Args) -> Bool)?
+
+    /// Runs a resolved command with stats, slowlog and propagation.
+    public func call(_ c: Client, _ cmd: Command, _ args: Args) {
+        let dirtyBefore = dirty
+        let errorsBefore = stats.totalErrorReplies
+        c.currentCommand = cmd
+        let start = Engine.monotonicMicros()
+        cmd.handler(c, args)
+        let elapsed = Int(Engine.monotonicMicros() - start)
+        c.lastCommandName = cmd.name
+        cmd.stats.calls += 1
+        cmd.stats.microseconds += elapsed
+        if stats.totalErrorReplies != errorsBefore { cmd.stats.failedCalls += 1 }
+        stats.totalCommands += 1
+        if let h = afterCallHook { h(c, cmd, args, elapsed) }
+        if dirty != dirtyBefore && !propagationTargets.isEmpty && !c.suppressPropagation {
+            if let rewritten = c.propagateAs {
+                for v in rewritten { v.withArgs { a in propagate(db: c.dbIndex, args: a) } }
+            } else {
+                propagate(db: c.dbIndex, args: args)
+            }
+        }
+        c.propagateAs = nil
+    }
+
+    /// Slowlog / latency / monitor feed: (client, command, args, microseconds).
+    public var afterCallHook: ((Client, Command, Args, Int) -> Void)?
+
+    public func propagate(db: Int, args: Args) {
+        for t in propagationTargets { t.propagate(db: db, args: args) }
+    }
+
+    func rejectUnknown(_ c: Client, _ args: Args) {
+        var list = ""
+        var i = 1
+        while i < args.count && list.utf8.count < 128 {
+            let room = 128 - list.utf8.count
+            list += "'" + String(decoding: args[i].prefix(room), as: UTF8.self) + "' "
+            i += 1
+        }
+        c.error("ERR unknown command '\(Engine.truncated(args.string(0)))', with args beginning with: \(list)")
+    }
+
+    static func truncated(_ s: String) -> String {
+        s.utf8.count <= 128 ? s : String(decoding: Array(s.utf8.prefix(128)), as: UTF8.self)
+    }
+
+    // MARK: keyspace access with expiry
+
+    /// True if the entry's TTL has passed (Redis: expired when now > when).
+    @inline(__always) public func isExpired(_ e: Entry) -> Bool {
+        e.hasExpire && e.expireAt < nowMs
+    }
+
+    /// Deletes `e` from `db` if it is expired; returns true if it was.
+    @discardableResult
+    public func expireIfNeeded(_ db: Database, _ e: Entry) -> Bool {
+        guard isExpired(e) else { return false }
+        if isReplicaOfMaster { return false }
+        deleteExpired(db, e)
+        return true
+    }
+
+    /// Set by replication: replicas never delete expired keys themselves.
+    public var isReplicaOfMaster = false
+
+    func deleteExpired(_ db: Database, _ e: Entry) {
+        let key = e.keyBytes
+        stats.expiredKeys += 1
+        key.withUnsafeBytes { k in
+            _ = db.delete(k)
+            notify(.expired, "expired", k, db.id)
+            keyModified(db, k)
+            if !propagationTargets.isEmpty {
+                let cmd: [[UInt8]] = [Array((config.lazyfreeLazyExpire ? "UNLINK" : "DEL").utf8), key]
+                OwnedArgs(cmd).withArgs { propagate(db: db.id, args: $0) }
+            }
+        }
+    }
+
+    // MARK: notifications (filled in by pub/sub, WATCH and tracking subsystems)
+
+    @inline(__always) public func notify(_ cls: NotifyClass, _ event: String, _ key: UnsafeRawBufferPointer, _ dbid: Int) {
+        if config.notifyKeyspaceEvents != 0, let h = keyspaceEventHook { h(cls, event, key, dbid) }
+    }
+
+    @inline(__always) public func keyModified(_ db: Database, _ key: UnsafeRawBufferPointer) {
+        if !keyModifiedHooks.isEmpty { for h in keyModifiedHooks { h(db, key) } }
+    }
+
+    /// A key that blocked clients may wait on received elements.
+    @inline(__always) public func signalKeyReady(_ db: Database, _ key: UnsafeRawBufferPointer) {
+        if let h = keyReadyHook { h(db, key) }
+    }
+}
+
+/// Keyspace notification classes, with Redis's bit values.
+public struct NotifyClass: OptionSet, Sendable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    public static let keyspace = NotifyClass(rawValue: 1 << 0)   // K
+    public static let keyevent = NotifyClass(rawValue: 1 << 1)   // E
+    public static let generic = NotifyClass(rawValue: 1 << 2)    // g
+    public static let string = NotifyClass(rawValue: 1 << 3)     // $
+    public static let list = NotifyClass(rawValue: 1 << 4)       // l
+    public static let set = NotifyClass(rawValue: 1 << 5)        // s
+    public static let hash = NotifyClass(rawValue: 1 << 6)       // h
+    public static let zset = NotifyClass(rawValue: 1 << 7)       // z
+    public static let expired = NotifyClass(rawValue: 1 << 8)    // x
+    public static let evicted = NotifyClass(rawValue: 1 << 9)    // e
+    public static let stream = NotifyClass(rawValue: 1 << 10)    // t
+    public static let keyMiss = NotifyClass(rawValue: 1 << 11)   // m
+    public static let loaded = NotifyClass(rawValue: 1 << 12)
+    public static let module = NotifyClass(rawValue: 1 << 13)    // d
+    public static let new = NotifyClass(rawValue: 1 << 14)       // n
+}
+
+public enum LogLevel: Int, Sendable, Comparable {
+    case debug = 0, verbose = 1, notice = 2, warning = 3
+    public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rawValue < b.rawValue }
+}

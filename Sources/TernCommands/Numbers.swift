@@ -1,0 +1,93 @@
+import CTern
+import TernProtocol
+import TernStore
+
+/// Redis's number parsing and formatting rules (see shared/specs/internals.md §3).
+public enum Numbers {
+    /// string2ll: "0", or optional '-' then 1-9 then digits, fitting in Int64. 1...20 bytes.
+    @inline(__always)
+    public static func parseInt(_ b: UnsafeRawBufferPointer) -> Int? {
+        guard let p = b.baseAddress else { return nil }
+        return parseInt(p, b.count)
+    }
+
+    @inline(__always)
+    public static func parseInt(_ p: UnsafeRawPointer, _ n: Int) -> Int? {
+        if n == 0 || n > 20 { return nil }
+        let q = p.assumingMemoryBound(to: UInt8.self)
+        if n == 1 && q[0] == 48 { return 0 }
+        var i = 0
+        var neg = false
+        if q[0] == 45 { neg = true; i = 1; if n == 1 { return nil } }
+        if q[i] < 49 || q[i] > 57 { return nil }
+        var v: UInt64 = 0
+        while i < n {
+            let d = q[i] &- 48
+            if d > 9 { return nil }
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(UInt64(d))
+            if o1 || o2 { return nil }
+            v = a
+            i += 1
+        }
+        if neg {
+            if v > UInt64(Int64.max) + 1 { return nil }
+            return Int(truncatingIfNeeded: 0 &- v)
+        }
+        if v > UInt64(Int64.max) { return nil }
+        return Int(v)
+    }
+
+    public static func parseInt(_ a: [UInt8]) -> Int? { a.withUnsafeBytes { parseInt($0) } }
+
+    /// string2d: the whole string must be a valid strtod number (no leading space, no nan,
+    /// no overflow to inf from a finite literal, no underflow to 0 from nonzero).
+    public static func parseDouble(_ b: UnsafeRawBufferPointer) -> Double? {
+        let n = b.count
+        if n == 0 || n > 5000 { return nil }
+        let c0 = b[0]
+        if c0 == 32 || (c0 >= 9 && c0 <= 13) { return nil }
+        var buf = [CChar](repeating: 0, count: n + 1)
+        for i in 0..<n {
+            if b[i] == 0 { return nil }
+            buf[i] = CChar(bitPattern: b[i])
+        }
+        var consumed = 0
+        let v = buf.withUnsafeBufferPointer { tern_strtod($0.baseAddress, &consumed) }
+        if consumed != n || v.isNaN { return nil }
+        if errnoIsRange(v, buf) { return nil }
+        return v
+    }
+
+    /// strtod's ERANGE: overflow to ±inf from a finite spelling, or underflow to 0.
+    static func errnoIsRange(_ v: Double, _ text: [CChar]) -> Bool {
+        if v.isInfinite {
+            let s = String(decoding: text.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self).lowercased()
+            return !s.contains("inf")
+        }
+        if v == 0 {
+            // A zero result from digits that are not all zero means underflow.
+            var mantissaNonZero = false
+            var inExp = false
+            for c in text.dropLast() {
+                let ch = UInt8(bitPattern: c)
+                if ch == UInt8(ascii: "e") || ch == UInt8(ascii: "E") { inExp = true }
+                if ch == UInt8(ascii: "x") || ch == UInt8(ascii: "X") { inExp = false; mantissaNonZero = false }
+                if !inExp && ch >= 49 && ch <= 57 { mantissaNonZero = true }
+                if !inExp && (ch == UInt8(ascii: "p") || ch == UInt8(ascii: "P")) { inExp = true }
+            }
+            return mantissaNonZero
+        }
+        return false
+    }
+
+    /// Redis string encoding for a freshly stored string value: int, embstr or raw.
+    @inline(__always)
+    public static func stringEncoding(_ b: UnsafeRawBufferPointer) -> ValueEncoding {
+        if b.count <= 20, parseInt(b) != nil { return .int }
+        return b.count <= 44 ? .embstr : .raw
+    }
+
+    /// Decimal text of v.
+    public static func text(_ v: Int) -> [UInt8] { Array(String(v).utf8) }
+}

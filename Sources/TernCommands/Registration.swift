@@ -1,0 +1,7 @@
+extension Engine {
+    /// Every command family registers its handlers here (one line per family).
+    func registerAllCommands() {
+        registerConnectionCommands()
+        registerStringCommands()
+    }
+}

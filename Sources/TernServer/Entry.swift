@@ -1,0 +1,43 @@
+import TernCommands
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `tern-server [config-file] [--directive value ...]`
+public enum TernMain {
+    public static func main(arguments: [String]) -> Never {
+        // Block SIGTERM/SIGINT before any thread exists so only the watcher thread sees them.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        signal(SIGPIPE, SIG_IGN)
+        let loaded: LoadedConfig
+        do {
+            loaded = try ConfigLoader.load(arguments: Array(arguments.dropFirst()))
+        } catch let e as ConfigLoader.Fatal {
+            StdIO.err(e.report)
+            exit(1)
+        } catch {
+            StdIO.err("\(error)\n")
+            exit(1)
+        }
+        if loaded.config.daemonize { Daemon.detach() }
+        TernServerProcess(config: loaded.config, notices: loaded.notices).run()
+    }
+}
+
+enum Daemon {
+    static func detach() {
+        let pid = fork()
+        if pid < 0 { perror("fork"); exit(1) }
+        if pid > 0 { exit(0) }
+        setsid()
+        let fd = open("/dev/null", O_RDWR)
+        if fd >= 0 {
+            dup2(fd, 0); dup2(fd, 1); dup2(fd, 2)
+            if fd > 2 { Glibc.close(fd) }
+        }
+    }
+}

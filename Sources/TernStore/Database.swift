@@ -1,0 +1,218 @@
+import CTern
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One numbered database: the key table plus the bookkeeping Redis keeps per db
+/// (number of keys with a TTL, average TTL estimate, active-expiry cursor).
+/// Pure data: expiry *policy* (lazy deletion, notifications, propagation) lives in
+/// the command layer, which decides when an expired key is really deleted.
+public final class Database {
+    public let id: Int
+    public private(set) var table = KeyTable()
+    /// Number of keys that carry an expire time.
+    public private(set) var expiresCount = 0
+    /// Running estimate of the average TTL of keys sampled by active expiry (INFO keyspace).
+    public var avgTTL: Int64 = 0
+    /// Active-expiry SCAN cursor.
+    public var expireCursor: UInt64 = 0
+
+    public init(id: Int) { self.id = id }
+
+    @inline(__always) public var count: Int { table.count }
+
+    /// Raw lookup: ignores expiry.
+    @inline(__always) public func find(_ key: UnsafeRawBufferPointer) -> Entry? { table.find(key) }
+
+    public func find(_ key: [UInt8]) -> Entry? { key.withUnsafeBytes { table.find($0) } }
+
+    // MARK: strings
+
+    /// Creates or overwrites `key` with a string value. The TTL is dropped unless
+    /// `keepTTL` (then an existing TTL is kept). Returns the new entry.
+    @discardableResult
+    public func setString(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer,
+                          encoding: ValueEncoding = .raw, keepTTL: Bool = false, lru: UInt32 = 0) -> Entry {
+        if let old = table.find(key) {
+            let keep = keepTTL && old.hasExpire
+            let exp: Int64? = keep ? old.expireAt : nil
+            // Same-size string overwrite in place: no allocation (the common SET pattern).
+            if !old.isObject && old.hasExpire == keep && old.valueLength == value.count {
+                if value.count > 0 { memcpy(old.raw + old.valueOffset, value.baseAddress!, value.count) }
+                old.encoding = encoding
+                old.lru = lru
+                return old
+            }
+            let e = EntryStorage.makeString(key: key, value: value, expire: exp)
+            e.encoding = encoding
+            e.lru = lru
+            table.replace(old, with: e)
+            if old.hasExpire && !keep { expiresCount -= 1 }
+            EntryStorage.free(old)
+            return e
+        }
+        let e = EntryStorage.makeString(key: key, value: value, expire: nil)
+        e.encoding = encoding
+        e.lru = lru
+        table.insertNew(e)
+        return e
+    }
+
+    /// Resizes the string value of an existing string entry, keeping its first
+    /// min(old, new) bytes and zero-filling growth. Grows geometrically (like sds)
+    /// so repeated APPENDs are amortised O(1). Returns the (possibly moved) entry.
+    public func resizeString(_ e: Entry, to newLength: Int) -> Entry {
+        precondition(!e.isObject)
+        let oldLen = e.valueLength
+        let needed = e.valueOffset + newLength
+        var cur = e
+        if needed > tern_malloc_usable_size(e.raw) {
+            let growth = newLength < 1 << 20 ? newLength : (1 << 20)
+            let cap = e.valueOffset + newLength + (newLength > oldLen ? growth : 0)
+            guard let p = realloc(e.raw, cap) else { fatalError("Tern: out of memory") }
+            cur = Entry(p)
+            if p != e.raw { relinkMoved(from: e.raw, to: cur) }
+        }
+        if newLength > oldLen { memset(cur.raw + cur.valueOffset + oldLen, 0, newLength - oldLen) }
+        cur.valueLength = newLength
+        return cur
+    }
+
+    /// After realloc moved an entry, point its bucket link at the new address.
+    func relinkMoved(from old: UnsafeMutableRawPointer, to new: Entry) {
+        table.replaceMoved(oldAddress: old, with: new)
+    }
+
+    // MARK: objects
+
+    /// Creates or overwrites `key` with a collection object (TTL dropped unless keepTTL).
+    @discardableResult
+    public func setObject(_ key: UnsafeRawBufferPointer, _ object: AnyObject, type: ValueType,
+                          encoding: ValueEncoding, keepTTL: Bool = false, lru: UInt32 = 0) -> Entry {
+        if let old = table.find(key) {
+            let keep = keepTTL && old.hasExpire
+            let e = EntryStorage.makeObject(key: key, object: object, type: type, encoding: encoding,
+                                            expire: keep ? old.expireAt : nil)
+            e.lru = lru
+            table.replace(old, with: e)
+            if old.hasExpire && !keep { expiresCount -= 1 }
+            EntryStorage.free(old)
+            return e
+        }
+        let e = EntryStorage.makeObject(key: key, object: object, type: type, encoding: encoding, expire: nil)
+        e.lru = lru
+        table.insertNew(e)
+        return e
+    }
+
+    /// Inserts a prepared entry for a key known to be absent (RENAME/MOVE/COPY/RDB load).
+    public func insert(_ e: Entry) {
+        table.insertNew(e)
+        if e.hasExpire { expiresCount += 1 }
+    }
+
+    /// Copies an entry's key/value/ttl under a new key name (a new allocation; objects
+    /// are shared by reference, so the caller must deep-copy them when needed).
+    public static func cloneEntry(_ e: Entry, newKey: UnsafeRawBufferPointer, object: AnyObject? = nil) -> Entry {
+        let exp: Int64? = e.hasExpire ? e.expireAt : nil
+        let n: Entry
+        if e.isObject {
+            n = EntryStorage.makeObject(key: newKey, object: object ?? e.object, type: e.type,
+                                        encoding: e.encoding, expire: exp)
+        } else {
+            n = EntryStorage.makeString(key: newKey, value: e.stringValue, expire: exp)
+            n.encoding = e.encoding
+        }
+        n.lru = e.lru
+        return n
+    }
+
+    /// Replaces the object of an object entry in place (e.g. after an encoding conversion
+    /// produced a new object). Keeps key and TTL.
+    public func replaceObject(_ e: Entry, with object: AnyObject, encoding: ValueEncoding) {
+        precondition(e.isObject)
+        let slot = e.raw + e.valueOffset
+        let oldRef = slot.loadUnaligned(as: UnsafeMutableRawPointer.self)
+        let newRef = Unmanaged<AnyObject>.passRetained(object).toOpaque()
+        slot.storeBytes(of: newRef, as: UnsafeMutableRawPointer.self)
+        Unmanaged<AnyObject>.fromOpaque(oldRef).release()
+        e.encoding = encoding
+    }
+
+    // MARK: deletion
+
+    @discardableResult
+    public func delete(_ key: UnsafeRawBufferPointer) -> Bool {
+        guard let e = table.unlink(key) else { return false }
+        if e.hasExpire { expiresCount -= 1 }
+        EntryStorage.free(e)
+        return true
+    }
+
+    /// Unlinks without freeing (the caller takes ownership: lazy free, MOVE, RENAME).
+    public func detach(_ key: UnsafeRawBufferPointer) -> Entry? {
+        guard let e = table.unlink(key) else { return nil }
+        if e.hasExpire { expiresCount -= 1 }
+        return e
+    }
+
+    public static func free(_ e: Entry) { EntryStorage.free(e) }
+
+    public func removeAll() {
+        table.removeAll()
+        expiresCount = 0
+        avgTTL = 0
+        expireCursor = 0
+    }
+
+    /// Swaps contents with another database (SWAPDB); ids stay.
+    public func swapContents(with other: Database) {
+        swap(&table, &other.table)
+        swap(&expiresCount, &other.expiresCount)
+        swap(&avgTTL, &other.avgTTL)
+        swap(&expireCursor, &other.expireCursor)
+    }
+
+    /// Detaches all contents into a new database object (for background freeing).
+    public func takeAll() -> KeyTable {
+        let t = table.takeAll()
+        expiresCount = 0
+        avgTTL = 0
+        expireCursor = 0
+        return t
+    }
+
+    // MARK: expiry fields
+
+    /// Sets the absolute expiry (ms) of an existing entry. Returns the possibly moved entry.
+    @discardableResult
+    public func setExpire(_ e: Entry, at when: Int64) -> Entry {
+        if e.hasExpire { e.expireAt = when; return e }
+        let oldSize = 24 + e.keyLength + e.valueLength
+        guard let p = realloc(e.raw, oldSize + 8) else { fatalError("Tern: out of memory") }
+        let moved = p != e.raw
+        memmove(p + 32, p + 24, oldSize - 24)
+        let n = Entry(p)
+        n.flags |= Entry.flagExpire
+        p.storeBytes(of: when, toByteOffset: 24, as: Int64.self)
+        if moved { table.replaceMoved(oldAddress: e.raw, with: n) }
+        expiresCount += 1
+        return n
+    }
+
+    /// Removes the TTL of an entry. Returns the possibly moved entry.
+    @discardableResult
+    public func removeExpire(_ e: Entry) -> Entry {
+        guard e.hasExpire else { return e }
+        let size = 32 + e.keyLength + e.valueLength
+        memmove(e.raw + 24, e.raw + 32, size - 32)
+        e.flags &= ~Entry.flagExpire
+        expiresCount -= 1
+        if let p = realloc(e.raw, size - 8), p != e.raw {
+            let n = Entry(p)
+            table.replaceMoved(oldAddress: e.raw, with: n)
+            return n
+        }
+        return e
+    }
+}

@@ -1,0 +1,3 @@
+import TernServer
+
+TernMain.main(arguments: CommandLine.arguments)
