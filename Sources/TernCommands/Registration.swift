@@ -3,5 +3,6 @@ extension Engine {
     func registerAllCommands() {
         registerConnectionCommands()
         registerStringCommands()
+        registerKeyCommands()
     }
 }
