@@ -17,11 +17,12 @@ def tern_binary():
     b = os.environ.get("TERN_BIN")
     if b:
         return b
-    for cfg in ("release", "debug"):
-        p = os.path.join(ROOT, ".build", cfg, "tern-server")
-        if os.path.exists(p):
-            return p
-    raise RuntimeError("tern-server not built: run swift build first")
+    # The most recently built of debug/release.
+    found = [os.path.join(ROOT, ".build", cfg, "tern-server") for cfg in ("release", "debug")]
+    found = [p for p in found if os.path.exists(p)]
+    if not found:
+        raise RuntimeError("tern-server not built: run swift build first")
+    return max(found, key=os.path.getmtime)
 
 
 def free_port():
