@@ -90,4 +90,24 @@ public enum Numbers {
 
     /// Decimal text of v.
     public static func text(_ v: Int) -> [UInt8] { Array(String(v).utf8) }
+
+    /// Writes the decimal text of v at p (room for 20 bytes needed); returns its length.
+    @inline(__always)
+    public static func formatInt(_ v: Int, into p: UnsafeMutableRawPointer) -> Int {
+        let neg = v < 0
+        var u = neg ? 0 &- UInt64(bitPattern: Int64(v)) : UInt64(v)
+        var digits = 1
+        var t = u
+        while t >= 10 { t /= 10; digits += 1 }
+        let n = digits + (neg ? 1 : 0)
+        let q = p.assumingMemoryBound(to: UInt8.self)
+        var i = n
+        repeat {
+            i -= 1
+            q[i] = UInt8(truncatingIfNeeded: 48 &+ u % 10)
+            u /= 10
+        } while u != 0
+        if neg { q[0] = 45 }
+        return n
+    }
 }
