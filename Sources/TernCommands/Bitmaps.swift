@@ -123,6 +123,9 @@ public enum BitmapCommands {
     }
 
     static func bitcount(_ c: Client, _ a: Args) {
+        // Redis 7.0 looks the key up before it parses the range.
+        guard let entry = c.lookupRead(a[1]) else { c.out.integer(0); return }
+        if entry.isObject { c.wrongType(); return }
         var start = 0, end = 0, isBit = false
         let hasRange = a.count == 4 || a.count == 5
         if hasRange {
@@ -136,8 +139,6 @@ public enum BitmapCommands {
             c.syntaxError()
             return
         }
-        guard let entry = c.lookupRead(a[1]) else { c.out.integer(0); return }
-        if entry.isObject { c.wrongType(); return }
         let s = entry.stringValue
         let n = s.count
         if !hasRange {
@@ -300,7 +301,7 @@ public enum BitmapCommands {
                 for s in sources.dropFirst() { for i in 0..<s.count { r[i] ^= s[i] } }
             }
         }
-        result.withUnsafeBytes { r in
+        _ = result.withUnsafeBytes { r in
             c.db.setString(dest, r, encoding: .raw, keepTTL: false, lru: c.engine.lruClock)
         }
         c.keyModified(dest)
@@ -329,8 +330,8 @@ public enum BitmapCommands {
         guard b.count > 0 else { c.error(err); return nil }
         let signed: Bool
         switch b[0] {
-        case 105, 73: signed = true    // i I
-        case 117, 85: signed = false   // u U
+        case 105: signed = true    // i (lowercase only)
+        case 117: signed = false   // u
         default: c.error(err); return nil
         }
         // The width is read as a C string: it stops at an embedded NUL.
@@ -369,24 +370,38 @@ public enum BitmapCommands {
         return Int64(bitPattern: v << shift) >> Int64(shift)
     }
 
-    /// Applies value+incr to a field of the given type. Returns the stored result (as the
-    /// field's bit pattern extended to 64 bits) and whether an overflow happened; nil
-    /// result when the overflow policy is FAIL.
-    static func fieldAdd(_ value: Int128, _ incr: Int64, signed: Bool, bits: Int, _ ow: Overflow) -> (Int64?, Bool) {
-        let sum = value + Int128(incr)
-        let lo: Int128 = signed ? -(Int128(1) << (bits - 1)) : 0
-        let hi: Int128 = signed ? (Int128(1) << (bits - 1)) - 1 : (Int128(1) << bits) - 1
-        if sum >= lo && sum <= hi { return (Int64(truncatingIfNeeded: sum), false) }
+    /// Signed field arithmetic with Redis's overflow detection. Redis compares the
+    /// increment against `max - value` / `min - value` computed with 64-bit wrap-around,
+    /// so a SET value far outside the field's range can be judged on the "wrong" side
+    /// (e.g. SET i1 with -2^63 saturates to 0); this reproduces that exactly.
+    /// Returns the new value, or nil when the policy is FAIL and it overflowed.
+    static func signedAdd(_ value: Int64, _ incr: Int64, bits: Int, _ ow: Overflow) -> Int64? {
+        let max: Int64 = bits == 64 ? .max : (Int64(1) << Int64(bits - 1)) - 1
+        let min: Int64 = -max - 1
+        let maxIncr = Int64(bitPattern: UInt64(bitPattern: max) &- UInt64(bitPattern: value))
+        let minIncr = min &- value
+        let high = value > max || (bits != 64 && incr > maxIncr) || (value >= 0 && incr > 0 && incr > maxIncr)
+        let low = !high && (value < min || (bits != 64 && incr < minIncr) || (value < 0 && incr < 0 && incr < minIncr))
+        if !high && !low { return value &+ incr }
         switch ow {
-        case .fail:
-            return (nil, true)
-        case .sat:
-            return (Int64(truncatingIfNeeded: sum > hi ? hi : lo), true)
-        case .wrap:
-            let low = UInt64(truncatingIfNeeded: sum)
-            if signed { return (signExtend(low, bits), true) }
-            let mask: UInt64 = bits == 64 ? ~0 : (UInt64(1) << UInt64(bits)) - 1
-            return (Int64(bitPattern: low & mask), true)
+        case .fail: return nil
+        case .sat: return high ? max : min
+        case .wrap: return signExtend(UInt64(bitPattern: value) &+ UInt64(bitPattern: incr), bits)
+        }
+    }
+
+    /// Unsigned field arithmetic (u1..u63) with Redis's overflow detection.
+    static func unsignedAdd(_ value: UInt64, _ incr: Int64, bits: Int, _ ow: Overflow) -> UInt64? {
+        let max: UInt64 = (UInt64(1) << UInt64(bits)) - 1
+        let maxIncr = Int64(bitPattern: max &- value)
+        let minIncr = Int64(bitPattern: 0 &- value)
+        let high = value > max || (incr > 0 && incr > maxIncr)
+        let low = !high && incr < 0 && incr < minIncr
+        if !high && !low { return value &+ UInt64(bitPattern: incr) }
+        switch ow {
+        case .fail: return nil
+        case .sat: return high ? max : 0
+        case .wrap: return (value &+ UInt64(bitPattern: incr)) & max
         }
     }
 
@@ -452,26 +467,33 @@ public enum BitmapCommands {
                     let s = e.stringValue
                     if let base = s.baseAddress { raw = readField(base, s.count, op.offset, op.bits) }
                 }
-                c.out.integer(op.signed ? Int(signExtend(raw, op.bits)) : Int(raw))
+                c.out.integer(op.signed ? Int(signExtend(raw, op.bits)) : Int(truncatingIfNeeded: raw))
                 continue
             }
             let e = entry!   // writes always have an entry
             let s = e.mutableStringValue
             let p = s.baseAddress!
             let raw = readField(p, s.count, op.offset, op.bits)
-            let old: Int64 = op.signed ? signExtend(raw, op.bits) : Int64(bitPattern: raw)
-            let stored: Int64?
-            if op.kind == 2 {
-                stored = fieldAdd(op.signed ? Int128(old) : Int128(UInt64(bitPattern: old)), Int64(op.value),
-                                  signed: op.signed, bits: op.bits, op.overflow).0
+            let incr = Int64(op.value)
+            var reply: Int? = nil
+            var stored: UInt64 = 0
+            if op.signed {
+                let old = signExtend(raw, op.bits)
+                if op.kind == 2 {
+                    if let nv = signedAdd(old, incr, bits: op.bits, op.overflow) { reply = Int(truncatingIfNeeded: nv); stored = UInt64(bitPattern: nv) }
+                } else if let nv = signedAdd(incr, 0, bits: op.bits, op.overflow) {
+                    reply = Int(truncatingIfNeeded: old); stored = UInt64(bitPattern: nv)
+                }
             } else {
-                // SET: an unsigned field sees the value as its 64-bit two's complement pattern.
-                let v: Int128 = op.signed ? Int128(op.value) : Int128(UInt64(bitPattern: Int64(op.value)))
-                stored = fieldAdd(v, 0, signed: op.signed, bits: op.bits, op.overflow).0
+                if op.kind == 2 {
+                    if let nv = unsignedAdd(raw, incr, bits: op.bits, op.overflow) { reply = Int(truncatingIfNeeded: nv); stored = nv }
+                } else if let nv = unsignedAdd(UInt64(bitPattern: incr), 0, bits: op.bits, op.overflow) {
+                    reply = Int(truncatingIfNeeded: raw); stored = nv
+                }
             }
-            if let nv = stored {
-                c.out.integer(op.kind == 2 ? Int(nv) : Int(old))
-                writeField(p, op.offset, op.bits, UInt64(bitPattern: nv))
+            if let r = reply {
+                c.out.integer(r)
+                writeField(p, op.offset, op.bits, stored)
             } else {
                 c.out.null()
             }
