@@ -494,10 +494,10 @@ public enum BitmapCommands {
             if let r = reply {
                 c.out.integer(r)
                 writeField(p, op.offset, op.bits, stored)
+                changes += 1
             } else {
-                c.out.null()
+                c.out.null()   // OVERFLOW FAIL: nothing written, not counted as a change
             }
-            changes += 1
         }
         if changes > 0 {
             c.keyModified(key)
