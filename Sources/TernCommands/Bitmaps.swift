@@ -46,6 +46,7 @@ public enum BitmapCommands {
         } else {
             e = c.db.setString(key, UnsafeRawBufferPointer(start: nil, count: 0), encoding: .raw, keepTTL: false,
                                lru: c.engine.lruClock)
+            StringCommands.notifyNew(c, key)
             grew = true
         }
         if e.stringValue.count < need {
@@ -301,9 +302,11 @@ public enum BitmapCommands {
                 for s in sources.dropFirst() { for i in 0..<s.count { r[i] ^= s[i] } }
             }
         }
+        let existed = c.lookupWrite(dest) != nil
         _ = result.withUnsafeBytes { r in
             c.db.setString(dest, r, encoding: .raw, keepTTL: false, lru: c.engine.lruClock)
         }
+        if !existed { StringCommands.notifyNew(c, dest) }
         c.keyModified(dest)
         c.notify(.string, "set", dest)
         c.engine.dirty += 1

@@ -81,6 +81,11 @@ public enum StringCommands {
         return true
     }
 
+    /// The "new" keyspace event Redis's dbAdd emits whenever a key is created.
+    @inline(__always) static func notifyNew(_ c: Client, _ key: UnsafeRawBufferPointer) {
+        c.notify(.new, "new", key)
+    }
+
     static func get(_ c: Client, _ a: Args) {
         if let e = readString(c, a[1]) { c.out.bulk(e.stringValue) }
     }
@@ -180,6 +185,7 @@ public enum StringCommands {
         }
         let e = c.db.setString(key, value, encoding: Numbers.stringEncoding(value), keepTTL: o.keepTTL,
                                lru: c.engine.lruClock)
+        if !found { notifyNew(c, key) }
         c.keyModified(key)
         c.engine.dirty += 1
         c.notify(.string, "set", key)
@@ -221,15 +227,16 @@ public enum StringCommands {
         let key = a[1], value = a[2]
         guard let old = c.lookupRead(key) else {
             c.out.null()
-            return getsetStore(c, key, value)
+            return getsetStore(c, key, value, created: true)
         }
         if old.isObject { c.wrongType(); return }
         c.out.bulk(old.stringValue)
-        getsetStore(c, key, value)
+        getsetStore(c, key, value, created: false)
     }
 
-    static func getsetStore(_ c: Client, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
+    static func getsetStore(_ c: Client, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, created: Bool) {
         c.db.setString(key, value, encoding: Numbers.stringEncoding(value), keepTTL: false, lru: c.engine.lruClock)
+        if created { notifyNew(c, key) }
         c.keyModified(key)
         c.notify(.string, "set", key)
         c.engine.dirty += 1
@@ -315,7 +322,10 @@ public enum StringCommands {
         var i = 1
         while i < a.count {
             let key = a[i], value = a[i + 1]
+            // Like Redis's setKey: an expired key is removed first, a missing one announced as new.
+            let existed = c.lookupWrite(key) != nil
             c.db.setString(key, value, encoding: Numbers.stringEncoding(value), keepTTL: false, lru: lru)
+            if !existed { notifyNew(c, key) }
             c.keyModified(key)
             c.notify(.string, "set", key)
             i += 2
@@ -338,6 +348,7 @@ public enum StringCommands {
             total = old + tail.count
         } else {
             c.db.setString(key, tail, encoding: Numbers.stringEncoding(tail), keepTTL: false, lru: c.engine.lruClock)
+            notifyNew(c, key)
             total = tail.count
         }
         c.keyModified(key)
@@ -387,6 +398,7 @@ public enum StringCommands {
             guard checkStringLength(c, offset, value.count) else { return }
             entry = c.db.setString(key, UnsafeRawBufferPointer(start: nil, count: 0), encoding: .raw,
                                    keepTTL: false, lru: c.engine.lruClock)
+            notifyNew(c, key)
         }
         let needed = offset + value.count
         if entry.stringValue.count < needed { entry = c.db.resizeString(entry, to: needed) }
@@ -439,6 +451,7 @@ public enum StringCommands {
                                lru: c.engine.lruClock)
             }
         }
+        if e == nil { notifyNew(c, key) }
         c.keyModified(key)
         c.notify(.string, "incrby", key)
         c.engine.dirty += 1
@@ -461,6 +474,7 @@ public enum StringCommands {
         _ = text.withUnsafeBytes { t in
             c.db.setString(key, t, encoding: t.count <= 44 ? .embstr : .raw, keepTTL: true, lru: c.engine.lruClock)
         }
+        if e == nil { notifyNew(c, key) }
         c.keyModified(key)
         c.notify(.string, "incrbyfloat", key)
         c.engine.dirty += 1

@@ -109,31 +109,35 @@ final class StringCommandTests: XCTestCase {
 
     func testEventsPerCommand() {
         let h = Harness()
+        // From redis-server with notify-keyspace-events KEAn.
         let script: [([String], [String])] = [
-            (["set", "k", "v"], ["set:k"]),
+            (["set", "k", "v"], ["new:k", "set:k"]),
             (["set", "k", "v", "ex", "100"], ["set:k", "expire:k"]),
             (["setnx", "k", "v"], []),
-            (["setex", "e", "100", "v"], ["set:e", "expire:e"]),
+            (["setex", "e", "100", "v"], ["new:e", "set:e", "expire:e"]),
             (["getset", "k", "w"], ["set:k"]),
-            (["mset", "a", "1", "b", "2"], ["set:a", "set:b"]),
+            (["getset", "g", "w"], ["new:g", "set:g"]),
+            (["mset", "a", "1", "b", "2"], ["new:a", "set:a", "new:b", "set:b"]),
             (["msetnx", "a", "1", "c", "2"], []),
-            (["msetnx", "c", "1", "d", "2"], ["set:c", "set:d"]),
+            (["msetnx", "c", "1", "d", "2"], ["new:c", "set:c", "new:d", "set:d"]),
             (["append", "a", "x"], ["append:a"]),
-            (["append", "z", "x"], ["append:z"]),
+            (["append", "z", "x"], ["new:z", "append:z"]),
             (["setrange", "a", "0", "y"], ["setrange:a"]),
             (["setrange", "a", "0", ""], []),
-            (["incr", "i"], ["incrby:i"]),
+            (["incr", "i"], ["new:i", "incrby:i"]),
             (["decrby", "i", "5"], ["incrby:i"]),
-            (["incrbyfloat", "f", "1.5"], ["incrbyfloat:f"]),
-            (["setbit", "s", "0", "1"], ["setbit:s"]),
+            (["incrbyfloat", "f", "1.5"], ["new:f", "incrbyfloat:f"]),
+            (["setbit", "s", "0", "1"], ["new:s", "setbit:s"]),
             (["setbit", "s", "0", "1"], []),
             (["setbit", "s", "100", "0"], ["setbit:s"]),
             (["bitfield", "s", "set", "u8", "0", "1", "get", "u8", "0"], ["setbit:s"]),
             (["bitfield", "s", "get", "u8", "0"], []),
             (["bitfield", "s", "overflow", "fail", "set", "u2", "0", "9"], []),
-            (["bitop", "and", "dst", "s", "s"], ["set:dst"]),
+            (["bitop", "and", "dst", "s", "s"], ["new:dst", "set:dst"]),
             (["bitop", "and", "dst", "nokey"], ["del:dst"]),
             (["lcs", "a", "b"], []),
+            (["bitfield", "nb", "overflow", "fail", "set", "u2", "0", "9"], ["new:nb"]),
+            (["setrange", "sr", "0", "x"], ["new:sr", "setrange:sr"]),
         ]
         for (cmd, want) in script {
             h.reset()
