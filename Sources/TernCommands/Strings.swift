@@ -461,7 +461,7 @@ public enum StringCommands {
     static func incrbyfloat(_ c: Client, _ a: Args) {
         let key = a[1]
         let e = c.lookupWrite(key)
-        var value: Float80 = 0
+        var value: LongDouble = 0
         if let e {
             if e.isObject { c.wrongType(); return }
             guard let v = FloatFormat.parseLongDouble(e.stringValue) else { c.notFloat(); return }

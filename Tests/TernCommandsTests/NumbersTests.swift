@@ -44,8 +44,8 @@ final class NumbersTests: XCTestCase {
 
     // MARK: long double (INCRBYFLOAT)
 
-    func ld(_ s: String) -> Float80? { FloatFormat.parseLongDouble(Array(s.utf8)) }
-    func human(_ v: Float80) -> String { String(decoding: FloatFormat.humanText(v), as: UTF8.self) }
+    func ld(_ s: String) -> LongDouble? { FloatFormat.parseLongDouble(Array(s.utf8)) }
+    func human(_ v: LongDouble) -> String { String(decoding: FloatFormat.humanText(v), as: UTF8.self) }
 
     func testParseLongDouble() {
         XCTAssertEqual(ld("1.5"), 1.5)
