@@ -106,7 +106,7 @@ public enum ConfigCommands {
     /// CONFIG SET name value [name value ...]: all or nothing. Every value is checked
     /// and stored, then side effects run; any failure restores the previous values.
     static func set(_ c: Client, _ a: Args) {
-        guard a.count % 2 == 0 else { c.wrongArity("config|set"); return }
+        guard a.count % 2 == 0 else { c.syntaxError(); return }
         let cfg = c.engine.config
         var chosen: [(arg: String, d: ConfigDirective, value: String)] = []
         var problem: String? = nil

@@ -544,10 +544,10 @@ enum Directives {
             return nil
         }, get: { cfg in
             cfg.saveParams.map { "\($0.seconds) \($0.changes)" }.joined(separator: " ")
-        }, rewriter: { cfg, d in
-            let force = d.get(cfg) != d.get(ConfigRegistry.pristine)
-            if cfg.saveParams.isEmpty { return [("save \"\"", force)] }
-            return cfg.saveParams.map { ("save \($0.seconds) \($0.changes)", force) }
+        }, rewriter: { cfg, _ in
+            // Always written, so that an edited file cannot fall back to other defaults.
+            if cfg.saveParams.isEmpty { return [("save \"\"", true)] }
+            return cfg.saveParams.map { ("save \($0.seconds) \($0.changes)", true) }
         })
     }
 
@@ -1214,10 +1214,9 @@ extension ConfigRegistry {
         var lines: [String] = []
         var optionLines: [String: [Int]] = [:]
         var needsSignature = true
-        if let old = old {
-            var parts = ConfigText.lines(old)
-            if old.utf8.last == 10 { parts.removeLast() }
-            for raw in parts {
+        if let old = old, !old.isEmpty {
+            // As Redis splits the file on "\n": a final newline yields a last empty line.
+            for raw in ConfigText.lines(old) {
                 let line = String(ConfigText.trim(raw))
                 let idx = lines.count
                 lines.append(line)
@@ -1240,7 +1239,6 @@ extension ConfigRegistry {
                     optionLines[name] = slots
                 } else if force {
                     if needsSignature {
-                        lines.append("")
                         lines.append(signature)
                         needsSignature = false
                     }

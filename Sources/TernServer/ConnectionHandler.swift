@@ -112,6 +112,7 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
             while pos < raw.count {
                 if c.flags.contains(.blocked) || c.flags.contains(.closeAfterReply) { break }
                 let view = UnsafeRawBufferPointer(rebasing: raw[pos...])
+                parser.authenticated = c.authenticated
                 switch parser.parse(view) {
                 case .command(let n):
                     engine.execute(c, parser.args(input: view))
@@ -123,7 +124,7 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
                     need = expected
                     return pos
                 case .error(let msg):
-                    c.error(msg)
+                    c.error("ERR " + msg)
                     engine.log(.verbose, "Protocol error (\(msg)) from client: id=\(c.id) addr=\(c.remoteAddress)")
                     c.flags.insert(.closeAfterReply)
                     return raw.count

@@ -24,6 +24,8 @@ public final class TernServerProcess: @unchecked Sendable {
     let startupNotices: [String]
     var bootstrap: ServerBootstrap?
     var cronTask: RepeatedTask?
+    /// Addresses the listeners are bound to now.
+    var listening: (bind: [String], port: Int) = ([], 0)
 
     public init(config: ServerConfig, notices: [String] = []) {
         self.config = config
@@ -83,6 +85,7 @@ public final class TernServerProcess: @unchecked Sendable {
                 exit(1)
             }
         }
+        listening = (config.bind, config.port)
         config.listenerHook = { [weak self] bind, port in self?.rebind(bind: bind, port: port) }
         config.onChange("loglevel") { [weak self] cfg in
             self?.logger.minimum = ServerLogger.level(named: cfg.loglevel) ?? .notice
@@ -110,31 +113,40 @@ public final class TernServerProcess: @unchecked Sendable {
         }
     }
 
-    /// CONFIG SET bind/port: opens the new listeners first and swaps them in only if
-    /// every required address could be bound. Returns an error text on failure.
+    /// CONFIG SET bind/port: closes the listeners, opens the new ones, and goes back to
+    /// the previous addresses if any required one cannot be bound (as Redis does).
+    /// Returns an error text on failure.
     func rebind(bind: [String], port: Int) -> String? {
-        var fds: [Int32] = []
-        if port != 0 {
-            switch Listeners.open(bind: bind, port: port, backlog: config.tcpBacklog) {
-            case .success(let opened):
-                fds = opened
-            case .failure(let f):
-                logger.log(.warning, "Warning: Could not create server TCP listening socket \(f.address): bind: \(f.reason)")
-                return f.reason
-            }
-        }
         let old = channels
         channels = []
+        // On the loop, close() takes effect at once, freeing the addresses.
         for ch in old { ch.close(promise: nil) }
-        for fd in fds {
-            // Registration may complete right away (we are on the loop) or just after.
-            adopt(fd).whenComplete { [weak self] result in
-                switch result {
-                case .success(let ch): self?.channels.append(ch)
-                case .failure(let e): self?.logger.log(.warning, "Failed to listen on a new socket: \(e)")
+        func listen(_ bind: [String], _ port: Int) -> Listeners.BindFailure? {
+            guard port != 0 else { return nil }
+            switch Listeners.open(bind: bind, port: port, backlog: config.tcpBacklog) {
+            case .success(let fds):
+                for fd in fds {
+                    // Registration may complete right away (we are on the loop) or just after.
+                    adopt(fd).whenComplete { [weak self] result in
+                        switch result {
+                        case .success(let ch): self?.channels.append(ch)
+                        case .failure(let e): self?.logger.log(.warning, "Failed to listen on a new socket: \(e)")
+                        }
+                    }
                 }
+                return nil
+            case .failure(let f):
+                return f
             }
         }
+        if let f = listen(bind, port) {
+            logger.log(.warning, "Warning: Could not create server TCP listening socket \(f.address): bind: \(f.reason)")
+            if let again = listen(listening.bind, listening.port) {
+                logger.log(.warning, "Failed to restore the previous listeners on \(again.address): \(again.reason)")
+            }
+            return f.reason
+        }
+        listening = (bind, port)
         return nil
     }
 
