@@ -292,7 +292,7 @@ public enum ConfigCommands {
 /// ranges and \ escapes (spec: internals.md §9). Private to config until a shared one lands.
 enum ConfigGlob {
     static func match(_ pattern: [UInt8], _ string: [UInt8]) -> Bool {
-        var budget = 10_000
+        var budget = 1000
         return pattern.withUnsafeBufferPointer { p in
             string.withUnsafeBufferPointer { s in matchAt(p, 0, s, 0, &budget) }
         }

@@ -66,7 +66,7 @@ public final class TernServerProcess: @unchecked Sendable {
                 }
             }
         self.bootstrap = bootstrap
-        if config.port == 0 && config.unixsocket.isEmpty {
+        if config.port == 0 {  // Tern has no unix socket listener (yet)
             logger.log(.warning, "Configured to not listen anywhere, exiting.")
             exit(1)
         }

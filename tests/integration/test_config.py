@@ -197,6 +197,21 @@ def test_config_set_errors_and_atomicity(r, oracle):
         c.config_set("save", "")
 
 
+@needs_redis
+def test_protected_configs_local():
+    t, r = both(["--enable-protected-configs", "local"])
+    try:
+        for s in (t, r):
+            s.c = s.client(decode_responses=True)
+        for args in (("dir", "/nonexistent/x"), ("dbfilename", "a/b"), ("dbfilename", "x.rdb")):
+            assert errors_of(t.c, "CONFIG", "SET", *args) == errors_of(r.c, "CONFIG", "SET", *args), args
+        for s in (t, r):
+            assert s.c.config_set("dir", s.dir)
+            assert cget(s.c, "dir") == s.dir
+    finally:
+        stop(t, r)
+
+
 def test_config_set_hz_clamps(r, oracle):
     for v in ("0", "501", "100000", "7"):
         r.config_set("hz", v)
@@ -641,6 +656,9 @@ def test_logfile_loglevel_and_pidfile():
         try:
             wait_port(port, p)
             assert open(pidf).read().strip() == str(p.pid)
+            deadline = time.time() + 20
+            while "Ready to accept connections" not in open(logf).read() and time.time() < deadline:
+                time.sleep(0.05)
             assert "Ready to accept connections" in open(logf).read()
             c = redis.Redis(port=port)
             assert cget(c, "loglevel") == "verbose"
