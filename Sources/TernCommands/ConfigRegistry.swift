@@ -762,10 +762,10 @@ public enum ConfigRegistry {
     static let I32min = Int(Int32.min)
     static let I64 = Int.max
 
-    nonisolated(unsafe) public static let all: [ConfigDirective] = makeAll()
+    public static let all: [ConfigDirective] = makeAll()
 
     /// Lowercased names and aliases -> directive.
-    nonisolated(unsafe) static let index: [String: ConfigDirective] = {
+    static let index: [String: ConfigDirective] = {
         var m: [String: ConfigDirective] = [:]
         for d in all {
             m[d.name] = d
@@ -775,7 +775,7 @@ public enum ConfigRegistry {
     }()
 
     /// Every name CONFIG GET globs can match (canonical names and aliases), in table order.
-    nonisolated(unsafe) static let visibleNames: [(String, ConfigDirective)] = {
+    static let visibleNames: [(String, ConfigDirective)] = {
         var out: [(String, ConfigDirective)] = []
         for d in all where !d.flags.contains(.hidden) {
             out.append((d.name, d))
@@ -792,10 +792,13 @@ public enum ConfigRegistry {
 
     public static func lookup(_ name: String) -> ConfigDirective? { index[ConfigText.lower(name)] }
 
-    static func currentDirectory() -> String? {
-        var buf = [CChar](repeating: 0, count: 4096)
-        guard getcwd(&buf, buf.count) != nil else { return nil }
-        return String(cString: buf)
+    public static func currentDirectory() -> String? {
+        var buf = [UInt8](repeating: 0, count: 4096)
+        let ok = buf.withUnsafeMutableBufferPointer { b in
+            b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) { getcwd($0, b.count) != nil }
+        }
+        guard ok else { return nil }
+        return String(decoding: buf.prefix { $0 != 0 }, as: UTF8.self)
     }
 
     /// Makes room for maxclients + 32 descriptors; returns the maxclients the current

@@ -137,9 +137,7 @@ public enum ConfigLoader {
 
     static func absolutePath(_ p: String) -> String {
         if p.hasPrefix("/") { return p }
-        var buf = [CChar](repeating: 0, count: 4096)
-        guard getcwd(&buf, buf.count) != nil else { return p }
-        let cwd = String(cString: buf)
+        guard let cwd = ConfigRegistry.currentDirectory() else { return p }
         return cwd.hasSuffix("/") ? cwd + p : cwd + "/" + p
     }
 
