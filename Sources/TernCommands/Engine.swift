@@ -116,6 +116,7 @@ public final class Engine {
     public func createClient() -> Client {
         let c = Client(id: nextClientID, engine: self)
         nextClientID += 1
+        if !config.requirepass.isEmpty { c.authenticated = false }
         clients[c.id] = c
         stats.totalConnections += 1
         return c

@@ -22,6 +22,16 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
 
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
+        if engine.config.protectedMode && engine.config.requirepass.isEmpty
+            && !ConnectionHandler.isLoopback(context.channel.remoteAddress) {
+            // Protected mode: no password for the default user, so only loopback clients.
+            closing = true
+            var b = context.channel.allocator.buffer(capacity: ConnectionHandler.deniedMessage.utf8.count)
+            b.writeString(ConnectionHandler.deniedMessage)
+            let ch = context.channel
+            context.writeAndFlush(NIOAny(b)).whenComplete { _ in ch.close(promise: nil) }
+            return
+        }
         let c = engine.createClient()
         c.connection = self
         c.remoteAddress = ConnectionHandler.format(context.channel.remoteAddress)
@@ -35,6 +45,16 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
             flushReplies()
             context.close(promise: nil)
         }
+    }
+
+    static let deniedMessage = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n"
+
+    /// Loopback (127.0.0.1, ::1) or unix socket peers pass protected mode.
+    static func isLoopback(_ a: SocketAddress?) -> Bool {
+        guard let a = a else { return false }
+        if case .unixDomainSocket = a { return true }
+        let ip = a.ipAddress ?? ""
+        return ip == "127.0.0.1" || ip == "::1"
     }
 
     static func format(_ a: SocketAddress?) -> String {
@@ -85,12 +105,14 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
     /// Parses and executes complete requests from `buf`, advancing its reader index.
     func process(_ buf: inout ByteBuffer) {
         guard let c = client else { return }
+        parser.maxBulkLength = engine.config.protoMaxBulkLen
         var need = 0
         let consumed = buf.withUnsafeReadableBytes { raw -> Int in
             var pos = 0
             while pos < raw.count {
                 if c.flags.contains(.blocked) || c.flags.contains(.closeAfterReply) { break }
                 let view = UnsafeRawBufferPointer(rebasing: raw[pos...])
+                parser.authenticated = c.authenticated
                 switch parser.parse(view) {
                 case .command(let n):
                     engine.execute(c, parser.args(input: view))
@@ -102,7 +124,7 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
                     need = expected
                     return pos
                 case .error(let msg):
-                    c.error(msg)
+                    c.error("ERR " + msg)
                     engine.log(.verbose, "Protocol error (\(msg)) from client: id=\(c.id) addr=\(c.remoteAddress)")
                     c.flags.insert(.closeAfterReply)
                     return raw.count

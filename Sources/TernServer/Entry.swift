@@ -17,8 +17,8 @@ public enum TernMain {
         do {
             loaded = try ConfigLoader.load(arguments: Array(arguments.dropFirst()))
         } catch let e as ConfigLoader.Fatal {
-            StdIO.err(e.report)
-            exit(1)
+            if e.toStdout { StdIO.out(e.report) } else { StdIO.err(e.report) }
+            exit(e.exitCode)
         } catch {
             StdIO.err("\(error)\n")
             exit(1)

@@ -22,6 +22,10 @@ public final class TernServerProcess: @unchecked Sendable {
     let group: MultiThreadedEventLoopGroup
     var channels: [Channel] = []
     let startupNotices: [String]
+    var bootstrap: ServerBootstrap?
+    var cronTask: RepeatedTask?
+    /// Addresses the listeners are bound to now.
+    var listening: (bind: [String], port: Int) = ([], 0)
 
     public init(config: ServerConfig, notices: [String] = []) {
         self.config = config
@@ -61,31 +65,89 @@ public final class TernServerProcess: @unchecked Sendable {
                     try channel.pipeline.syncOperations.addHandler(ConnectionHandler(engine: eng.value))
                 }
             }
-        var bound = 0
-        for addr in config.bind {
-            let optional = addr.hasPrefix("-")
-            let host = optional ? String(addr.dropFirst()) : addr
-            do {
-                let ch = try bootstrap.bind(host: host, port: config.port).wait()
-                channels.append(ch)
-                bound += 1
-            } catch {
-                if optional { continue }
-                logger.log(.warning, "Warning: Could not create server TCP listening socket \(host):\(config.port): \(error)")
+        self.bootstrap = bootstrap
+        if config.port == 0 {  // Tern has no unix socket listener (yet)
+            logger.log(.warning, "Configured to not listen anywhere, exiting.")
+            exit(1)
+        }
+        if config.port != 0 {
+            switch Listeners.open(bind: config.bind, port: config.port, backlog: config.tcpBacklog) {
+            case .success(let fds):
+                for fd in fds {
+                    do { channels.append(try adopt(fd).wait()) } catch {
+                        logger.log(.warning, "Failed listening on port \(config.port) (tcp), aborting.")
+                        exit(1)
+                    }
+                }
+            case .failure(let f):
+                logger.log(.warning, "Warning: Could not create server TCP listening socket \(f.address): bind: \(f.reason)")
                 logger.log(.warning, "Failed listening on port \(config.port) (tcp), aborting.")
                 exit(1)
             }
         }
-        if bound == 0 {
-            logger.log(.warning, "Failed listening on port \(config.port) (tcp), aborting.")
-            exit(1)
+        listening = (config.bind, config.port)
+        config.listenerHook = { [weak self] bind, port in self?.rebind(bind: bind, port: port) }
+        config.onChange("loglevel") { [weak self] cfg in
+            self?.logger.minimum = ServerLogger.level(named: cfg.loglevel) ?? .notice
+            return nil
         }
+        config.onChange("hz") { [weak self] _ in
+            self?.startCron(loop)
+            return nil
+        }
+        for n in engine.applyRenamedCommands() { logger.log(.notice, n) }
         logger.log(.notice, "Running mode=standalone, port=\(config.port).")
         logger.log(.warning, "Server initialized")
         startCron(loop)
         installSignalHandlers(loop)
         logger.log(.notice, "Ready to accept connections")
         while true { sleep(1000) }
+    }
+
+    /// Hands a listening socket to NIO; Redis's backlog is set again after NIO's listen().
+    func adopt(_ fd: Int32) -> EventLoopFuture<Channel> {
+        let backlog = Int32(clamping: config.tcpBacklog)
+        return bootstrap!.withBoundSocket(fd).map { ch in
+            Glibc.listen(fd, backlog)
+            return ch
+        }
+    }
+
+    /// CONFIG SET bind/port: closes the listeners, opens the new ones, and goes back to
+    /// the previous addresses if any required one cannot be bound (as Redis does).
+    /// Returns an error text on failure.
+    func rebind(bind: [String], port: Int) -> String? {
+        let old = channels
+        channels = []
+        // On the loop, close() takes effect at once, freeing the addresses.
+        for ch in old { ch.close(promise: nil) }
+        func listen(_ bind: [String], _ port: Int) -> Listeners.BindFailure? {
+            guard port != 0 else { return nil }
+            switch Listeners.open(bind: bind, port: port, backlog: config.tcpBacklog) {
+            case .success(let fds):
+                for fd in fds {
+                    // Registration may complete right away (we are on the loop) or just after.
+                    adopt(fd).whenComplete { [weak self] result in
+                        switch result {
+                        case .success(let ch): self?.channels.append(ch)
+                        case .failure(let e): self?.logger.log(.warning, "Failed to listen on a new socket: \(e)")
+                        }
+                    }
+                }
+                return nil
+            case .failure(let f):
+                return f
+            }
+        }
+        if let f = listen(bind, port) {
+            logger.log(.warning, "Warning: Could not create server TCP listening socket \(f.address): bind: \(f.reason)")
+            if let again = listen(listening.bind, listening.port) {
+                logger.log(.warning, "Failed to restore the previous listeners on \(again.address): \(again.reason)")
+            }
+            return f.reason
+        }
+        listening = (bind, port)
+        return nil
     }
 
     func writePidFile() {
@@ -99,9 +161,10 @@ public final class TernServerProcess: @unchecked Sendable {
     }
 
     func startCron(_ loop: EventLoop) {
+        cronTask?.cancel()
         let eng = LoopBound(engine)
         let hz = max(1, min(500, config.hz))
-        loop.scheduleRepeatedTask(initialDelay: .milliseconds(Int64(1000 / hz)), delay: .milliseconds(Int64(1000 / hz))) { _ in
+        cronTask = loop.scheduleRepeatedTask(initialDelay: .milliseconds(Int64(1000 / hz)), delay: .milliseconds(Int64(1000 / hz))) { _ in
             eng.value.cron()
         }
     }
