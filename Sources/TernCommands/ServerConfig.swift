@@ -5,7 +5,8 @@
 public final class ServerConfig {
     // MARK: network
     public var port = 6379
-    public var bind: [String] = ["*", "-::*"]
+    /// Tern binds loopback by default (as the stock redis.conf does), not Redis's compiled `* -::*`.
+    public var bind: [String] = ["127.0.0.1", "-::1"]
     public var protectedMode = true
     public var tcpBacklog = 511
     public var tcpKeepalive = 300
