@@ -166,7 +166,7 @@ public enum DebugCommand {
                 return
             }
             c.out.ok()
-        case "clusterlink" where n == 4:
+        case "clusterlink" where n == 5:
             c.error("ERR Debug option only available for cluster mode enabled setup!")
         default:
             unknownSubcommand(c, a)
