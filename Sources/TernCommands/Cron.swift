@@ -6,6 +6,7 @@ import TernStore
 extension Engine {
     public func cron() {
         nowMs = Engine.wallClockMs()
+        if cronPaused { return }
         cronLoops += 1
         if pauseEndMs > 0 && pauseEndMs <= nowMs { unpause() }
         if !isReplicaOfMaster && !isPausedForWrites && activeExpireEnabled { activeExpireCycle() }

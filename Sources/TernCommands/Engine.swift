@@ -67,6 +67,10 @@ public final class Engine {
     var expireDBCursor = 0
     /// DEBUG SET-ACTIVE-EXPIRE toggles this.
     public var activeExpireEnabled = true
+    /// DEBUG PAUSE-CRON: periodic work stops while set.
+    public var cronPaused = false
+    /// DEBUG QUICKLIST-PACKED-THRESHOLD: list elements at least this long go in plain nodes.
+    public var quicklistPackedThreshold = 1 << 30
     /// Extra periodic work registered by subsystems (client timeouts, stats sampling ...).
     public var cronHooks: [() -> Void] = []
 
