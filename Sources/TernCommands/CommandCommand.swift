@@ -71,7 +71,7 @@ enum CommandCommand {
         if a.count == 2 { all(c, a); return }
         c.out.array(a.count - 2)
         for i in 2..<a.count {
-            if let cmd = t.lookupFull(a.string(i)) { c.out.write(t.infoValue(cmd)) } else { c.out.nullArray() }
+            if let cmd = t.lookupFull(a.string(i)) { c.out.write(t.infoValue(cmd)) } else { c.out.null() }
         }
     }
 
