@@ -275,7 +275,7 @@ enum ClientCommand {
     /// CLIENT PAUSE timeout-ms [WRITE|ALL]
     static func pause(_ c: Client, _ a: Args) {
         if a.count > 4 {
-            c.error("ERR unknown subcommand or wrong number of arguments for 'pause'. Try CLIENT HELP.")
+            c.error("ERR unknown subcommand or wrong number of arguments for '\(a.string(1))'. Try CLIENT HELP.")
             return
         }
         guard let ms = Numbers.parseInt(a[2]) else {

@@ -127,7 +127,7 @@ extension Engine {
 enum SlowlogCommands {
     static func get(_ c: Client, _ a: Args) {
         if a.count > 3 {
-            c.error("ERR unknown subcommand or wrong number of arguments for 'get'. Try SLOWLOG HELP.")
+            c.error("ERR unknown subcommand or wrong number of arguments for '\(a.string(1))'. Try SLOWLOG HELP.")
             return
         }
         let log = c.engine.observers.slowlog
