@@ -120,7 +120,7 @@ enum ClientCommand {
     static func line(_ x: Client, for caller: Client, args: Args) -> String {
         let e = x.engine
         let now = e.nowMs
-        let overrides = e.info.clientFieldOverrides
+        let overrides = e.infoState.clientFieldOverrides
         var argvMem = 0
         if x === caller { for i in 0..<args.count { argvMem += args.length(i) } }
         let qbufFree = max(0, x.queryBufferCapacity - x.queryBufferLength)
@@ -362,7 +362,7 @@ extension Engine {
     /// Whether a user name exists, for CLIENT KILL USER. Only "default" exists until ACL
     /// users do; the ACL subsystem replaces this check by setting `userExistsCheck`.
     func clientCommandUserExists(_ name: String) -> Bool {
-        if let check = info.userExistsCheck { return check(name) }
+        if let check = infoState.userExistsCheck { return check(name) }
         return name == "default"
     }
 }

@@ -22,7 +22,7 @@ extension Engine {
     }
 
     /// INFO state (ops/sec sampling, overrides), created on first use.
-    public var info: InfoState {
+    public var infoState: InfoState {
         if let s = extensions["info"] as? InfoState { return s }
         let s = InfoState(engine: self)
         extensions["info"] = s
@@ -30,7 +30,7 @@ extension Engine {
     }
 
     func installInfoSampling() {
-        let s = info
+        let s = infoState
         cronHooks.append { [unowned s] in s.cron() }
     }
 }
@@ -169,7 +169,7 @@ enum InfoCommand {
             if count > 0 { text += "\r\n" }
             count += 1
             text += "# " + title(name) + "\r\n"
-            let st = e.info
+            let st = e.infoState
             let lines = st.sectionProviders[name]?() ?? fields(e, name)
             for (k, v) in lines {
                 text += k
@@ -245,7 +245,7 @@ enum InfoCommand {
             ("hz", "\(e.config.hz)"),
             ("configured_hz", "\(e.config.hz)"),
             ("lru_clock", "\(e.lruClock)"),
-            ("executable", e.info.executable),
+            ("executable", e.infoState.executable),
             ("config_file", e.config.configFile),
             ("io_threads_active", "0"),
         ]
@@ -273,7 +273,7 @@ enum InfoCommand {
     }
 
     static func memory(_ e: Engine) -> [(String, String)] {
-        let st = e.info
+        let st = e.infoState
         let used = st.updatePeak()
         let peak = st.peakMemory
         let rss = Int(tern_rss_bytes())
@@ -353,7 +353,7 @@ enum InfoCommand {
             ("current_save_keys_total", "0"),
             ("rdb_changes_since_last_save", "\(e.dirty)"),
             ("rdb_bgsave_in_progress", "0"),
-            ("rdb_last_save_time", "\(e.info.lastSaveTime())"),
+            ("rdb_last_save_time", "\(e.infoState.lastSaveTime())"),
             ("rdb_last_bgsave_status", "ok"),
             ("rdb_last_bgsave_time_sec", "-1"),
             ("rdb_current_bgsave_time_sec", "-1"),
@@ -378,7 +378,7 @@ enum InfoCommand {
 
     static func stats(_ e: Engine) -> [(String, String)] {
         let s = e.stats
-        let st = e.info
+        let st = e.infoState
         func kbps(_ r: RateSampler) -> String { ReplyBuffer.cFormat("%.2f", r.average / 1024) }
         return [
             ("total_connections_received", "\(s.totalConnections)"),
@@ -439,7 +439,7 @@ enum InfoCommand {
             ("role", e.isReplicaOfMaster ? "slave" : "master"),
             ("connected_slaves", "0"),
             ("master_failover_state", "no-failover"),
-            ("master_replid", e.info.replicationID),
+            ("master_replid", e.infoState.replicationID),
             ("master_replid2", String(repeating: "0", count: 40)),
             ("master_repl_offset", "0"),
             ("second_repl_offset", "-1"),
@@ -501,5 +501,5 @@ enum InfoCommand {
         c.out.bulk(decimal: Int(tv.tv_usec))
     }
 
-    static func lastsave(_ c: Client, _ a: Args) { c.out.integer(c.engine.info.lastSaveTime()) }
+    static func lastsave(_ c: Client, _ a: Args) { c.out.integer(c.engine.infoState.lastSaveTime()) }
 }

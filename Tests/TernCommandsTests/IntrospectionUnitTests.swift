@@ -87,3 +87,83 @@ final class CommandPatternTests: XCTestCase {
         XCTAssertTrue(m("g\\et", "get"))
     }
 }
+
+/// Slow log, latency monitor and MONITOR through the engine's dispatcher (the settings
+/// CONFIG SET would change are set directly).
+final class ObserverEngineTests: XCTestCase {
+    func run(_ e: Engine, _ c: Client, _ argv: [String]) -> String {
+        OwnedArgs(strings: argv).withArgs { e.execute(c, $0) }
+        let s = String(decoding: c.out.bytes, as: UTF8.self)
+        c.out.removeAll()
+        return s
+    }
+
+    func testSlowlogEntries() {
+        let e = Engine()
+        e.config.slowlogLogSlowerThan = 0
+        let c = e.createClient()
+        c.remoteAddress = "10.0.0.1:4242"
+        _ = run(e, c, ["CLIENT", "SETNAME", "me"])
+        _ = run(e, c, ["PING"])
+        _ = run(e, c, ["EXEC"])   // unknown here: rejected commands are not logged
+        let got = run(e, c, ["SLOWLOG", "GET", "1"])
+        let re = try! NSRegularExpression(pattern: "^\\*1\r\n\\*6\r\n:1\r\n:\\d+\r\n:\\d+\r\n\\*1\r\n\\$4\r\nPING\r\n\\$13\r\n10\\.0\\.0\\.1:4242\r\n\\$2\r\nme\r\n$")
+        XCTAssertNotNil(re.firstMatch(in: got, range: NSRange(got.startIndex..., in: got)), got)
+        XCTAssertEqual(run(e, c, ["SLOWLOG", "LEN"]), ":3\r\n")     // SETNAME, PING, SLOWLOG GET
+        e.config.slowlogMaxLen = 2
+        _ = run(e, c, ["PING"])
+        XCTAssertEqual(run(e, c, ["SLOWLOG", "LEN"]), ":2\r\n")
+        e.config.slowlogLogSlowerThan = -1
+        _ = run(e, c, ["SLOWLOG", "RESET"])
+        _ = run(e, c, ["PING"])
+        XCTAssertEqual(run(e, c, ["SLOWLOG", "LEN"]), ":0\r\n")
+    }
+
+    func testLatencyEventsCommandAndFastCommand() {
+        let e = Engine()
+        e.commands.register("debug") { c, _ in usleep(3000); c.out.ok() }
+        e.commands.register("get") { c, _ in usleep(3000); c.out.null() }
+        let c = e.createClient()
+        _ = run(e, c, ["DEBUG", "x"])
+        XCTAssertEqual(run(e, c, ["LATENCY", "LATEST"]), "*0\r\n")   // monitor off by default
+        e.config.latencyMonitorThreshold = 1
+        _ = run(e, c, ["DEBUG", "x"])
+        _ = run(e, c, ["GET", "k"])
+        let latest = run(e, c, ["LATENCY", "LATEST"])
+        XCTAssertTrue(latest.hasPrefix("*2\r\n*4\r\n$7\r\ncommand\r\n"), latest)
+        XCTAssertTrue(latest.contains("$12\r\nfast-command\r\n"), latest)
+        XCTAssertTrue(run(e, c, ["LATENCY", "HISTORY", "command"]).hasPrefix("*1\r\n*2\r\n:"))
+        XCTAssertEqual(run(e, c, ["LATENCY", "RESET"]), ":2\r\n")
+        XCTAssertEqual(run(e, c, ["LATENCY", "LATEST"]), "*0\r\n")
+    }
+
+    func testMonitorFeedSkipsAdminCommands() {
+        let e = Engine()
+        let m = e.createClient()
+        let c = e.createClient()
+        c.remoteAddress = "127.0.0.1:1000"
+        XCTAssertEqual(run(e, m, ["MONITOR"]), "+OK\r\n")
+        _ = run(e, c, ["SELECT", "2"])
+        _ = run(e, c, ["CLIENT", "LIST"])          // admin: not shown
+        _ = run(e, c, ["SLOWLOG", "LEN"])          // admin: not shown
+        _ = run(e, c, ["ECHO", "a\"b"])
+        let lines = String(decoding: m.out.bytes, as: UTF8.self).split(separator: "\r\n").map(String.init)
+        XCTAssertEqual(lines.count, 2)
+        XCTAssertTrue(lines[0].hasSuffix(" [2 127.0.0.1:1000] \"SELECT\" \"2\""), lines[0])
+        XCTAssertTrue(lines[1].hasSuffix(" [2 127.0.0.1:1000] \"ECHO\" \"a\\\"b\""), lines[1])
+        XCTAssertTrue(lines[0].hasPrefix("+"))
+        e.removeClient(m)
+        XCTAssertTrue(e.observers.monitors.isEmpty)
+    }
+
+    func testReplyModes() {
+        let e = Engine()
+        let c = e.createClient()
+        XCTAssertEqual(run(e, c, ["CLIENT", "REPLY", "SKIP"]), "")
+        XCTAssertEqual(run(e, c, ["PING"]), "")
+        XCTAssertEqual(run(e, c, ["PING"]), "+PONG\r\n")
+        XCTAssertEqual(run(e, c, ["CLIENT", "REPLY", "OFF"]), "")
+        XCTAssertEqual(run(e, c, ["NOSUCH"]), "")
+        XCTAssertEqual(run(e, c, ["CLIENT", "REPLY", "ON"]), "+OK\r\n")
+    }
+}
