@@ -270,10 +270,14 @@ struct KeySpec {
                 while i <= last { out.append(FoundKey(index: i, flags: spec.keyFlags)); i += max(1, step) }
             case .keynum(let numIndex, let firstKey, let step):
                 let ni = first + numIndex
-                guard ni < argc, let n = Numbers.parseInt(a[offset + ni]), n > 0 else { return nil }
+                // The count is read as a 64-bit integer and then held in a C int, as the server does.
+                guard ni < argc, let parsed = Numbers.parseInt(a[offset + ni]), parsed > 0 else { return nil }
+                let n = Int(Int32(truncatingIfNeeded: parsed))
+                guard n > 0 else { return nil }
                 let start = first + firstKey
                 let (span, o1) = (n - 1).multipliedReportingOverflow(by: max(1, step))
-                guard !o1, start + span < argc else { return nil }
+                let (last, o2) = start.addingReportingOverflow(span)
+                guard !o1, !o2, last < argc else { return nil }
                 var i = start
                 for _ in 0..<n { out.append(FoundKey(index: i, flags: spec.keyFlags)); i += max(1, step) }
             case .unknown:
@@ -373,8 +377,13 @@ struct KeySpec {
         return out
     }
 
-    /// atoi: optional sign and leading digits, 0 when there are none.
+    /// C atoi: optional sign and leading digits (0 when none), clamped to 64 bits, then
+    /// truncated to a 32-bit int.
     static func leadingInt(_ b: UnsafeRawBufferPointer) -> Int {
+        Int(Int32(truncatingIfNeeded: leadingInt64(b)))
+    }
+
+    static func leadingInt64(_ b: UnsafeRawBufferPointer) -> Int {
         var i = 0
         while i < b.count && (b[i] == 32 || (b[i] >= 9 && b[i] <= 13)) { i += 1 }
         var neg = false
