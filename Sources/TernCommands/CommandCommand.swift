@@ -354,7 +354,9 @@ struct KeySpec {
             break
         }
         if let g = cmd.getKeys {
-            return g(a).map { FoundKey(index: $0, flags: []) }
+            // The registered key finder expects the command's own argument vector.
+            let own = Args(base: a.base, spans: a.spans + 2 * offset, count: argc)
+            return g(own).filter { $0 > 0 && $0 < argc }.map { FoundKey(index: $0, flags: []) }
         }
         // Commands with a key count: read it leniently (leading digits), keys counted
         // first, then the other fixed keys; no flags are known on this path.
