@@ -79,7 +79,7 @@ public final class CommandTable {
 
     func withSummary(_ docs: RESPValue, _ name: String) -> RESPValue {
         guard case .map(var m) = docs else { return docs }
-        if let s = CommandSummaries.text[name] { m.insert((.simple("summary"), .bulk(Array(s.utf8))), at: 0) }
+        if let s = CommandSummaries.text[name] { m.insert((.bulk(Array("summary".utf8)), .bulk(Array(s.utf8))), at: 0) }
         return .map(m)
     }
 

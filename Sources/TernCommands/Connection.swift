@@ -8,10 +8,11 @@ extension Engine {
         commands.register("select", ConnectionCommands.select)
         commands.register("quit", ConnectionCommands.quit)
         commands.register("hello", ConnectionCommands.hello)
+        commands.register("reset", ConnectionCommands.reset)
     }
 }
 
-/// Connection commands: PING, ECHO, SELECT, QUIT.
+/// Connection commands: PING, ECHO, SELECT, QUIT, HELLO, RESET.
 public enum ConnectionCommands {
     static func ping(_ c: Client, _ a: Args) {
         if a.count > 2 { c.wrongArity("ping"); return }
@@ -90,5 +91,22 @@ public enum ConnectionCommands {
         c.out.bulk("mode"); c.out.bulk("standalone")
         c.out.bulk("role"); c.out.bulk(c.engine.isReplicaOfMaster ? "replica" : "master")
         c.out.bulk("modules"); c.out.array(0)
+    }
+
+    /// RESET: back to a fresh connection's state (db 0, RESP2, no name, replies on,
+    /// not monitoring, default user), then the subsystems' reset hooks (MULTI, pub/sub,
+    /// tracking ...). A pending CLIENT REPLY SKIP still swallows the "RESET" reply.
+    static func reset(_ c: Client, _ a: Args) {
+        let e = c.engine
+        if c.flags.contains(.monitor) { e.observers.removeMonitor(c) }
+        for h in e.resetHooks { h(c) }
+        if let d = e.database(0) { c.db = d }
+        c.resp = 2
+        c.name = nil
+        if c.replyMode == .off || c.replyMode == .skipNext { c.replyMode = .on }
+        c.flags.remove(.readonly)
+        c.user = "default"
+        c.authenticated = e.config.requirepass.isEmpty
+        c.out.simple("RESET")
     }
 }

@@ -134,6 +134,8 @@ public final class Engine {
     }
 
     public var clientDisconnectHooks: [(Client) -> Void] = []
+    /// Run by RESET to clear per-client state owned by other subsystems (MULTI, pub/sub, tracking ...).
+    public var resetHooks: [(Client) -> Void] = []
 
     public func removeClient(_ c: Client) {
         for h in clientDisconnectHooks { h(c) }
@@ -158,6 +160,14 @@ public final class Engine {
 
     /// Executes one command from a client and writes its reply.
     public func execute(_ c: Client, _ args: Args) {
+        // CLIENT REPLY OFF/SKIP: run the command, then drop what it wrote (ClientCommand.swift).
+        if c.replyMode != .on { executeSuppressingReply(c, args); return }
+        dispatch(c, args)
+    }
+
+    /// Lookup, checks and call for one command (the body of `execute`).
+    @inline(__always)
+    func dispatch(_ c: Client, _ args: Args) {
         guard args.count > 0 else { return }
         nowMs = Engine.wallClockMs()
         c.lastInteractionMs = nowMs
@@ -180,6 +190,11 @@ public final class Engine {
         if !c.authenticated && !cmd.flags.contains(.noAuth) {
             cmd.stats.rejectedCalls += 1
             c.error("NOAUTH Authentication required.")
+            return
+        }
+        if c.flags.contains(.monitor) && !cmd.flags.isDisjoint(with: [.write, .readonly, .mayReplicate]) {
+            cmd.stats.rejectedCalls += 1
+            c.error("ERR Replica can't interact with the keyspace")
             return
         }
         if pauseEndMs > 0 && shouldPostpone(c, cmd) {
