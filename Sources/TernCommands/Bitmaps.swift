@@ -45,7 +45,7 @@ public enum BitmapCommands {
             e = found
         } else {
             e = c.db.setString(key, UnsafeRawBufferPointer(start: nil, count: 0), encoding: .raw, keepTTL: false,
-                               lru: c.engine.lruClock)
+                               lru: c.engine.objectLRU)
             StringCommands.notifyNew(c, key)
             grew = true
         }
@@ -304,7 +304,7 @@ public enum BitmapCommands {
         }
         let existed = c.lookupWrite(dest) != nil
         _ = result.withUnsafeBytes { r in
-            c.db.setString(dest, r, encoding: .raw, keepTTL: false, lru: c.engine.lruClock)
+            c.db.setString(dest, r, encoding: .raw, keepTTL: false, lru: c.engine.objectLRU)
         }
         if !existed { StringCommands.notifyNew(c, dest) }
         c.keyModified(dest)

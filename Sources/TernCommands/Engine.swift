@@ -115,6 +115,31 @@ public final class Engine {
     /// Redis's LRU clock: seconds resolution, 24 bits.
     @inline(__always) public var lruClock: UInt32 { UInt32(truncatingIfNeeded: nowMs / 1000) & 0xFF_FFFF }
 
+    /// The LRU/LFU field a newly created value gets: the LRU clock, or under an LFU policy
+    /// (minutes << 8) | LFU_INIT_VAL (5).
+    @inline(__always) public var objectLRU: UInt32 {
+        if config.usesLFU {
+            return (UInt32(truncatingIfNeeded: nowMs / 60_000) & 0xFFFF) << 8 | 5
+        }
+        return lruClock
+    }
+
+    /// An access under an LFU policy: decay by elapsed periods, then a logarithmic increment.
+    public func lfuTouched(_ lru: UInt32) -> UInt32 {
+        let now = UInt32(truncatingIfNeeded: nowMs / 60_000) & 0xFFFF
+        let ldt = lru >> 8
+        var counter = Int(lru & 0xFF)
+        let elapsed = now >= ldt ? now - ldt : 65535 - ldt + now
+        let decay = config.lfuDecayTime
+        if decay > 0 { counter = max(0, counter - Int(elapsed) / decay) }
+        if counter < 255 {
+            let base = Double(max(0, counter - 5))
+            let p = 1.0 / (base * Double(config.lfuLogFactor) + 1)
+            if Double.random(in: 0..<1, using: &rng) < p { counter += 1 }
+        }
+        return now << 8 | UInt32(counter)
+    }
+
     // MARK: clients
 
     public func createClient() -> Client {

@@ -84,11 +84,7 @@ public enum KeyCommands {
 
     /// The LRU/LFU field a freshly created object gets (COPY, DEBUG POPULATE).
     static func newObjectLRU(_ engine: Engine) -> UInt32 {
-        if engine.config.maxmemoryPolicy.hasSuffix("lfu") {
-            let minutes = UInt32(truncatingIfNeeded: engine.nowMs / 60_000) & 0xFFFF
-            return minutes << 8 | 5
-        }
-        return engine.lruClock
+        engine.objectLRU
     }
 
     /// Deletes a key the way dbDelete does (lazily when lazyfree-lazy-server-del).

@@ -45,7 +45,9 @@ extension Client {
     }
 
     @inline(__always) func touch(_ e: Entry) {
-        if !flags.contains(.noTouch) { e.lru = engine.lruClock }
+        if !flags.contains(.noTouch) {
+            e.lru = engine.config.usesLFU ? engine.lfuTouched(e.lru) : engine.lruClock
+        }
     }
 
     /// Signals that `key` in the current db was modified by a write (Redis's signalModifiedKey).

@@ -56,7 +56,11 @@ public final class ServerConfig {
     /// maxmemory clamped to Int (the exact unsigned value is `maxmemoryBytes`).
     public var maxmemory = 0
     public var maxmemoryBytes: UInt64 = 0
-    public var maxmemoryPolicy = "noeviction"
+    public var maxmemoryPolicy = "noeviction" {
+        didSet { usesLFU = maxmemoryPolicy.hasSuffix("-lfu") }
+    }
+    /// The 24-bit object field holds LFU data (volatile-lfu / allkeys-lfu), cached for hot paths.
+    public private(set) var usesLFU = false
     public var maxmemorySamples = 5
     public var maxmemoryEvictionTenacity = 10
     /// Bytes, or a negative number meaning that percentage of maxmemory.

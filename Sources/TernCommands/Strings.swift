@@ -184,7 +184,7 @@ public enum StringCommands {
             return
         }
         let e = c.db.setString(key, value, encoding: Numbers.stringEncoding(value), keepTTL: o.keepTTL,
-                               lru: c.engine.lruClock)
+                               lru: c.engine.objectLRU)
         if !found { notifyNew(c, key) }
         c.keyModified(key)
         c.engine.dirty += 1
@@ -235,7 +235,7 @@ public enum StringCommands {
     }
 
     static func getsetStore(_ c: Client, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, created: Bool) {
-        c.db.setString(key, value, encoding: Numbers.stringEncoding(value), keepTTL: false, lru: c.engine.lruClock)
+        c.db.setString(key, value, encoding: Numbers.stringEncoding(value), keepTTL: false, lru: c.engine.objectLRU)
         if created { notifyNew(c, key) }
         c.keyModified(key)
         c.notify(.string, "set", key)
@@ -318,7 +318,7 @@ public enum StringCommands {
 
     @inline(__always)
     static func msetStore(_ c: Client, _ a: Args) {
-        let lru = c.engine.lruClock
+        let lru = c.engine.objectLRU
         var i = 1
         while i < a.count {
             let key = a[i], value = a[i + 1]
@@ -347,7 +347,7 @@ public enum StringCommands {
             n.encoding = .raw
             total = old + tail.count
         } else {
-            c.db.setString(key, tail, encoding: Numbers.stringEncoding(tail), keepTTL: false, lru: c.engine.lruClock)
+            c.db.setString(key, tail, encoding: Numbers.stringEncoding(tail), keepTTL: false, lru: c.engine.objectLRU)
             notifyNew(c, key)
             total = tail.count
         }
@@ -397,7 +397,7 @@ public enum StringCommands {
             if value.count == 0 { c.out.integer(0); return }
             guard checkStringLength(c, offset, value.count) else { return }
             entry = c.db.setString(key, UnsafeRawBufferPointer(start: nil, count: 0), encoding: .raw,
-                                   keepTTL: false, lru: c.engine.lruClock)
+                                   keepTTL: false, lru: c.engine.objectLRU)
             notifyNew(c, key)
         }
         let needed = offset + value.count
@@ -448,7 +448,7 @@ public enum StringCommands {
                 e.encoding = .int
             } else {
                 c.db.setString(key, UnsafeRawBufferPointer(start: p, count: n), encoding: .int, keepTTL: true,
-                               lru: c.engine.lruClock)
+                               lru: c.engine.objectLRU)
             }
         }
         if e == nil { notifyNew(c, key) }
@@ -472,7 +472,7 @@ public enum StringCommands {
         if value.isNaN || value.isInfinite { c.error("ERR increment would produce NaN or Infinity"); return }
         let text = FloatFormat.humanText(value)
         _ = text.withUnsafeBytes { t in
-            c.db.setString(key, t, encoding: t.count <= 44 ? .embstr : .raw, keepTTL: true, lru: c.engine.lruClock)
+            c.db.setString(key, t, encoding: t.count <= 44 ? .embstr : .raw, keepTTL: true, lru: c.engine.objectLRU)
         }
         if e == nil { notifyNew(c, key) }
         c.keyModified(key)

@@ -133,11 +133,12 @@ public final class ReplyBuffer {
     /// Newlines are replaced with spaces as Redis does.
     public func error(_ message: String) {
         appendByte(45)
-        var m = message
-        if m.utf8.contains(where: { $0 == 10 || $0 == 13 }) {
-            m = String(m.map { $0 == "\n" || $0 == "\r" || $0 == "\r\n" ? " " : $0 })
+        if message.utf8.contains(where: { $0 == 10 || $0 == 13 }) {
+            // Each CR and LF becomes one space, as Redis's addReplyError does.
+            append(message.utf8.map { $0 == 10 || $0 == 13 ? 32 : $0 })
+        } else {
+            append(message)
         }
-        append(m)
         appendCRLF()
     }
 
