@@ -33,6 +33,12 @@ public final class ServerConfig {
     public var lfuDecayTime = 1
     public var activerehashing = true
     public var configFile = ""
+    // Compact-encoding thresholds (hashes, sets, sorted sets).
+    public var hashMaxListpackEntries = 512
+    public var hashMaxListpackValue = 64
+    public var setMaxIntsetEntries = 512
+    public var zsetMaxListpackEntries = 128
+    public var zsetMaxListpackValue = 64
 
     public init() {}
 }
