@@ -440,10 +440,10 @@ public enum HashCommands {
 
     static func hscan(_ c: Client, _ a: Args) {
         guard let cursor = CollectionSupport.parseCursor(a[2]) else { c.error("ERR invalid cursor"); return }
-        guard let opts = CollectionSupport.parseScanOptions(c, a, from: 3) else { return }
         guard let h = readHash(c, a[1], missing: { c in
             CollectionSupport.replyScan(c, cursor: 0) { 0 }
         }) else { return }
+        guard let opts = CollectionSupport.parseScanOptions(c, a, from: 3) else { return }
         switch h {
         case .listpack(let l):
             CollectionSupport.replyScan(c, cursor: 0) {
@@ -462,7 +462,7 @@ public enum HashCommands {
             var iterations = opts.count * 10
             repeat {
                 cur = d.scan(cur) { f, v in
-                    seen += 1
+                    seen += 2   // Redis counts field and value against COUNT
                     if let p = opts.pattern, !CollectionSupport.globMatch(p, f) { return }
                     items.append((f, v))
                 }
