@@ -5,5 +5,6 @@ extension Engine {
         registerStringCommands()
         registerKeyCommands()
         registerHashCommands()
+        registerSetCommands()
     }
 }
