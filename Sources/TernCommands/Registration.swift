@@ -6,5 +6,6 @@ extension Engine {
         registerKeyCommands()
         registerHashCommands()
         registerSetCommands()
+        registerSortedSetCommands()
     }
 }
