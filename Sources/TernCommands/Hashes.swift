@@ -61,6 +61,11 @@ enum HashObject {
     @inline(__always) func forEach(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {
         switch self { case .listpack(let l): l.forEach(body); case .dict(let d): d.forEach(body) }
     }
+
+    /// Releases listpack growth headroom at the end of a write command.
+    @inline(__always) func trim() {
+        if case .listpack(let l) = self { l.trim() }
+    }
 }
 
 /// Hash commands (t_hash.c).
@@ -147,6 +152,7 @@ public enum HashCommands {
             h = checkEntries(c, e, h)
             i += 2
         }
+        h.trim()
         c.keyModified(key)
         c.notify(.hash, "hset", key)
         c.engine.dirty += (a.count - 2) / 2
@@ -167,6 +173,7 @@ public enum HashCommands {
         h = tryConversion(c, e, h, a, 2, 4)
         h.set(a[2], a[3])
         h = checkEntries(c, e, h)
+        h.trim()
         c.keyModified(key)
         c.notify(.hash, "hset", key)
         c.engine.dirty += 1
@@ -280,6 +287,7 @@ public enum HashCommands {
             h.set(a[2], text)
         }
         h = checkEntries(c, e, h)
+        h.trim()
         c.keyModified(key)
         c.notify(.hash, "hincrby", key)
         c.engine.dirty += 1
@@ -320,6 +328,7 @@ public enum HashCommands {
             h.set(a[2], t)
         }
         h = checkEntries(c, e, h)
+        h.trim()
         c.keyModified(key)
         c.notify(.hash, "hincrbyfloat", key)
         c.engine.dirty += 1

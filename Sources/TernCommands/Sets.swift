@@ -57,7 +57,7 @@ struct SetObject {
 
     /// An empty set suited to its first member (setTypeCreate).
     static func create(for first: UnsafeRawBufferPointer) -> SetObject {
-        ListpackCodec.parseInt(first) != nil ? SetObject(.intset(IntSet())) : SetObject(.dict(DictSet()))
+        ListpackCodec.parseInt(first) != nil ? SetObject(.intset(IntSet.make())) : SetObject(.dict(DictSet()))
     }
 
     var object: AnyObject {
@@ -102,8 +102,10 @@ struct SetObject {
         switch rep {
         case .intset(let s):
             if let v = ListpackCodec.parseInt(m) {
-                if !s.add(v) { return false }
-                if s.count > min(maxIntset, 1 << 30) { convertToDict() }
+                let (ns, added) = s.inserting(v)
+                if !added { return false }
+                rep = .intset(ns)
+                if ns.count > min(maxIntset, 1 << 30) { convertToDict() }
                 return true
             }
             convertToDict(extra: 1)
@@ -115,8 +117,10 @@ struct SetObject {
 
     @inline(__always) mutating func add(_ m: SetMember, maxIntset: Int) -> Bool {
         if case .int(let v) = m, case .intset(let s) = rep {
-            if !s.add(v) { return false }
-            if s.count > min(maxIntset, 1 << 30) { convertToDict() }
+            let (ns, added) = s.inserting(v)
+            if !added { return false }
+            rep = .intset(ns)
+            if ns.count > min(maxIntset, 1 << 30) { convertToDict() }
             return true
         }
         return m.withBytes { add($0, maxIntset: maxIntset) }
@@ -137,6 +141,11 @@ struct SetObject {
         case .intset(let s): s.forEach { body(.int($0)) }
         case .dict(let d): d.forEach { body(.bytes($0)) }
         }
+    }
+
+    /// Swaps in a right-sized intset after deletions (call `commit` afterwards).
+    mutating func compact() {
+        if case .intset(let s) = rep, let c = s.compacted() { rep = .intset(c) }
     }
 
     /// Stores a converted object back into the entry.
@@ -205,11 +214,12 @@ public enum SetCommands {
 
     static func srem(_ c: Client, _ a: Args) {
         let key = a[1]
-        let s: SetObject
+        var s: SetObject
+        let e: Entry
         switch lookup(c, key, write: true) {
         case .missing: c.out.integer(0); return
         case .wrongType: c.wrongType(); return
-        case .found(_, let y): s = y
+        case .found(let x, let y): e = x; s = y
         }
         var deleted = 0
         var keyRemoved = false
@@ -220,6 +230,10 @@ public enum SetCommands {
                 keyRemoved = true
                 break
             }
+        }
+        if deleted > 0 && !keyRemoved {
+            s.compact()
+            s.commit(c, e)
         }
         if deleted > 0 {
             c.keyModified(key)
@@ -383,7 +397,7 @@ public enum SetCommands {
         c.notify(.set, "spop", key)
         if count >= size {
             // The whole set, then the key goes (propagated as DEL).
-            var result = SetObject(.intset(IntSet()))
+            var result = SetObject(.intset(IntSet.make()))
             let maxI = maxIntset(c)
             s.forEach { _ = result.add($0, maxIntset: maxI) }
             c.out.set(result.count)
@@ -403,6 +417,9 @@ public enum SetCommands {
             for _ in 0..<count { popped.append(popRandom(s, &g)) }
             c.out.set(count)
             for m in popped { c.out.bulk(m) }
+            var rest = s
+            rest.compact()
+            rest.commit(c, e)
         } else {
             // Few survivors: move them into a fresh set, reply what is left in the old one.
             var fresh: SetObject? = nil
@@ -583,7 +600,7 @@ public enum SetCommands {
     /// Builds the union or difference of the sets (missing keys are empty) as a new set
     /// that starts as an intset and converts as members arrive.
     static func combine(_ c: Client, _ sets: [SetObject?], _ op: Op) -> SetObject {
-        var result = SetObject(.intset(IntSet()))
+        var result = SetObject(.intset(IntSet.make()))
         let maxI = maxIntset(c)
         switch op {
         case .union:
@@ -632,7 +649,7 @@ public enum SetCommands {
 
     static func sinterstore(_ c: Client, _ a: Args) {
         guard let sets = lookupSets(c, a, 2..<a.count) else { return }
-        var result = SetObject(.intset(IntSet()))
+        var result = SetObject(.intset(IntSet.make()))
         if !sets.contains(where: { $0 == nil }) {
             let maxI = maxIntset(c)
             intersect(sets.map { $0! }) { _ = result.add($0, maxIntset: maxI) }

@@ -135,6 +135,12 @@ struct ZSetObject {
 
     @inline(__always) func commit(_ c: Client, _ e: Entry) {
         if e.object !== object { c.db.replaceObject(e, with: object, encoding: encoding) }
+        trim()
+    }
+
+    /// Releases listpack growth headroom at the end of a write command.
+    @inline(__always) func trim() {
+        if case .listpack(let l) = rep { l.trim() }
     }
 
     struct AddFlags {
@@ -686,6 +692,7 @@ public enum SortedSetCommands {
         for (m, s) in items {
             _ = m.withUnsafeBytes { z.add($0, s, ZSetObject.AddFlags(), maxEntries: cfg.zsetMaxListpackEntries, maxValue: cfg.zsetMaxListpackValue) }
         }
+        z.trim()
         c.db.setObject(dst, z.object, type: .zset, encoding: z.encoding, lru: c.engine.lruClock)
         c.keyModified(dst)
         c.notify(.zset, "zrangestore", dst)
@@ -1186,6 +1193,7 @@ public enum SortedSetCommands {
         if result.count <= cfg.zsetMaxListpackEntries && maxLen <= cfg.zsetMaxListpackValue {
             let l = ListpackZSet()
             for (m, s) in result { m.withUnsafeBytes { l.appendSorted($0, s) } }
+            l.trim()
             z = ZSetObject(.listpack(l))
         } else {
             let t = TreeZSet(capacity: HashSlotTable.capacityFor(result.count))

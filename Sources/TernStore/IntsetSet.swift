@@ -3,68 +3,81 @@ import CTern
 import Glibc
 #endif
 
-/// A set of integers (OBJECT ENCODING "intset"): a sorted array in one malloc'd block.
-///
-///   0  count  UInt32
-///   4  width  UInt8   bytes per element: 1, 2, 4 or 8
-///   8  base   Int64   the smallest value ever needed as origin
-///  16  offsets: (value - base) as unsigned little-endian integers of `width` bytes
-///
-/// Leaner than Redis's intset, whose width follows the magnitude of the values: here it
-/// follows their range, so 100 integers between 1000 and 1099 take one byte each.
-public final class IntSet: StoredCollection {
-    var base: UnsafeMutableRawPointer
-    static let headerSize = 16
+/// Header of an IntSet: element count, bits per element, and the origin every element is
+/// stored relative to.
+public struct IntSetHeader {
+    var count: UInt32
+    var bits: UInt8
+    var origin: Int64
+}
 
-    public init(capacity: Int = 4) {
-        guard let p = malloc(IntSet.headerSize + capacity) else { fatalError("Tern: out of memory") }
-        base = p
-        p.storeBytes(of: UInt32(0), as: UInt32.self)
-        p.storeBytes(of: UInt8(1), toByteOffset: 4, as: UInt8.self)
-        p.storeBytes(of: Int64(0), toByteOffset: 8, as: Int64.self)
+/// A set of integers (OBJECT ENCODING "intset"): a sorted, bit-packed array living in the
+/// object's own allocation (one malloc per set, no separate buffer).
+///
+/// Element i is `value - origin` as an unsigned integer of `bits` bits at bit offset
+/// i * bits (little-endian). `bits` follows the range of the values, not their magnitude
+/// as in Redis's intset: 100 integers in 0...99 take 7 bits each, 100 random integers below
+/// 1e9 take 30. Widths above 57 bits are stored as 64 so one unaligned 8-byte load always
+/// reads an element; 7 bytes of padding keep that load inside the allocation.
+///
+/// Growth makes a new object (`inserting` returns it); the caller stores it in the key.
+public final class IntSet: ManagedBuffer<IntSetHeader, UInt8>, StoredCollection {
+    /// An empty set with room for `capacity` elements of `bits` bits.
+    public static func make(capacity: Int = 1, bits: Int = 1, origin: Int64 = 0) -> IntSet {
+        let b = IntSet.normalizedBits(bits)
+        let obj = IntSet.create(minimumCapacity: IntSet.bytesFor(capacity, b)) { _ in
+            IntSetHeader(count: 0, bits: UInt8(b), origin: origin)
+        }
+        return unsafeDowncast(obj, to: IntSet.self)
     }
 
-    init(raw: UnsafeMutableRawPointer) { base = raw }
-    deinit { free(base) }
+    @inline(__always) static func normalizedBits(_ b: Int) -> Int { b > 57 ? 64 : max(1, b) }
+    @inline(__always) static func bytesFor(_ n: Int, _ bits: Int) -> Int { (n * bits + 7) / 8 + 7 }
 
-    @inline(__always) public var count: Int { Int(base.load(as: UInt32.self)) }
-    @inline(__always) public var elementCount: Int { count }
-    @inline(__always) var width: Int { Int(base.load(fromByteOffset: 4, as: UInt8.self)) }
-    @inline(__always) var origin: Int64 { base.load(fromByteOffset: 8, as: Int64.self) }
-    @inline(__always) var data: UnsafeMutableRawPointer { base + IntSet.headerSize }
+    @inline(__always) public var count: Int { Int(header.count) }
+    public var elementCount: Int { count }
+    @inline(__always) var bits: Int { Int(header.bits) }
+    @inline(__always) var origin: Int64 { header.origin }
 
-    public var allocatedBytes: Int { 32 + tern_malloc_usable_size(base) }
+    public var allocatedBytes: Int { tern_malloc_usable_size(Unmanaged.passUnretained(self).toOpaque()) }
 
     public func deepCopy() -> StoredCollection {
-        let n = IntSet.headerSize + count * width
-        guard let p = malloc(n) else { fatalError("Tern: out of memory") }
-        memcpy(p, base, n)
-        return IntSet(raw: p)
+        let n = count
+        let copy = IntSet.make(capacity: n, bits: bits, origin: origin)
+        let bytes = IntSet.bytesFor(n, bits)
+        withUnsafeMutablePointerToElements { src in
+            copy.withUnsafeMutablePointerToElements { dst in dst.update(from: src, count: bytes) }
+        }
+        copy.header.count = UInt32(n)
+        return copy
     }
 
-    @inline(__always) func offset(_ i: Int) -> UInt64 {
-        let p = data
-        switch width {
-        case 1: return UInt64(p.load(fromByteOffset: i, as: UInt8.self))
-        case 2: return UInt64(p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
-        case 4: return UInt64(p.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))
-        default: return p.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)
-        }
+    // MARK: element access
+
+    @inline(__always) static func load(_ data: UnsafeMutablePointer<UInt8>, _ i: Int, _ bits: Int) -> UInt64 {
+        let bit = i &* bits
+        let x = UnsafeRawPointer(data + (bit >> 3)).loadUnaligned(as: UInt64.self) >> UInt64(bit & 7)
+        let one: UInt64 = 1
+        return bits == 64 ? x : x & ((one << UInt64(bits)) &- 1)
     }
 
-    @inline(__always) func setOffset(_ i: Int, _ v: UInt64, width w: Int) {
-        let p = data
-        switch w {
-        case 1: p.storeBytes(of: UInt8(truncatingIfNeeded: v), toByteOffset: i, as: UInt8.self)
-        case 2: p.storeBytes(of: UInt16(truncatingIfNeeded: v), toByteOffset: 2 * i, as: UInt16.self)
-        case 4: p.storeBytes(of: UInt32(truncatingIfNeeded: v), toByteOffset: 4 * i, as: UInt32.self)
-        default: p.storeBytes(of: v, toByteOffset: 8 * i, as: UInt64.self)
-        }
+    @inline(__always) static func store(_ data: UnsafeMutablePointer<UInt8>, _ i: Int, _ bits: Int, _ v: UInt64) {
+        let bit = i &* bits
+        let p = UnsafeMutableRawPointer(data + (bit >> 3))
+        if bits == 64 { p.storeBytes(of: v, as: UInt64.self); return }
+        let shift = UInt64(bit & 7)
+        let one: UInt64 = 1
+        let mask: UInt64 = ((one << UInt64(bits)) &- 1) << shift
+        let old = p.loadUnaligned(as: UInt64.self)
+        p.storeBytes(of: (old & ~mask) | ((v << shift) & mask), as: UInt64.self)
     }
 
     /// Value at sorted position i.
     @inline(__always) public func value(at i: Int) -> Int {
-        Int(Int64(bitPattern: UInt64(bitPattern: origin) &+ offset(i)))
+        let b = bits, o = origin
+        return withUnsafeMutablePointerToElements { d in
+            Int(Int64(bitPattern: UInt64(bitPattern: o) &+ IntSet.load(d, i, b)))
+        }
     }
 
     /// (found, insertion index) by binary search.
@@ -72,89 +85,61 @@ public final class IntSet: StoredCollection {
     func search(_ v: Int) -> (Bool, Int) {
         let n = count
         if n == 0 { return (false, 0) }
-        let o = origin
+        let o = origin, b = bits
         if Int64(v) < o { return (false, 0) }
         let target = UInt64(bitPattern: Int64(v) &- o)
-        if target > offset(n - 1) { return (false, n) }
-        var lo = 0, hi = n - 1
-        while lo <= hi {
-            let mid = (lo + hi) >> 1
-            let x = offset(mid)
-            if x == target { return (true, mid) }
-            if x < target { lo = mid + 1 } else { hi = mid - 1 }
+        return withUnsafeMutablePointerToElements { d in
+            if target > IntSet.load(d, n - 1, b) { return (false, n) }
+            var lo = 0, hi = n - 1
+            while lo <= hi {
+                let mid = (lo + hi) >> 1
+                let x = IntSet.load(d, mid, b)
+                if x == target { return (true, mid) }
+                if x < target { lo = mid + 1 } else { hi = mid - 1 }
+            }
+            return (false, lo)
         }
-        return (false, lo)
     }
 
     @inline(__always) public func contains(_ v: Int) -> Bool { search(v).0 }
 
-    static func widthFor(_ range: UInt64) -> Int {
-        if range <= 0xFF { return 1 }
-        if range <= 0xFFFF { return 2 }
-        if range <= 0xFFFF_FFFF { return 4 }
-        return 8
-    }
+    static func bitsFor(_ range: UInt64) -> Int { normalizedBits(64 - range.leadingZeroBitCount) }
 
-    /// Re-encodes for a new origin/width holding `extra` more slots.
-    func reencode(origin newOrigin: Int64, width newWidth: Int, extra: Int) {
-        let n = count, oldW = width, oldO = origin
-        let need = IntSet.headerSize + (n + extra) * newWidth
-        guard let p = malloc(need) else { fatalError("Tern: out of memory") }
-        let old = base
-        let oldData = old + IntSet.headerSize
-        base = p
-        p.storeBytes(of: UInt32(n), as: UInt32.self)
-        p.storeBytes(of: UInt8(newWidth), toByteOffset: 4, as: UInt8.self)
-        p.storeBytes(of: newOrigin, toByteOffset: 8, as: Int64.self)
-        let delta = UInt64(bitPattern: oldO &- newOrigin)
-        for i in 0..<n {
-            let o: UInt64
-            switch oldW {
-            case 1: o = UInt64(oldData.load(fromByteOffset: i, as: UInt8.self))
-            case 2: o = UInt64(oldData.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
-            case 4: o = UInt64(oldData.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))
-            default: o = oldData.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)
-            }
-            setOffset(i, o &+ delta, width: newWidth)
-        }
-        free(old)
-    }
-
-    /// Adds v; returns false if it was already present.
-    @discardableResult
-    public func add(_ v: Int) -> Bool {
+    /// Adds v. Returns the set holding the result (self, or a bigger copy that replaces it)
+    /// and whether v was new.
+    public func inserting(_ v: Int) -> (IntSet, Bool) {
         let n = count
-        if n == 0 {
-            if base.load(fromByteOffset: 8, as: Int64.self) != Int64(v) || width != 1 {
-                base.storeBytes(of: Int64(v), toByteOffset: 8, as: Int64.self)
-                base.storeBytes(of: UInt8(1), toByteOffset: 4, as: UInt8.self)
-            }
-        }
         let (found, idx) = search(v)
-        if found { return false }
-        var o = origin
-        let hiValue = n > 0 ? Int64(value(at: n - 1)) : Int64(v)
-        let loValue = n > 0 ? min(o, Int64(v)) : Int64(v)
-        let range = UInt64(bitPattern: max(hiValue, Int64(v)) &- loValue)
-        let w = IntSet.widthFor(range)
-        if loValue < o || w > width {
-            reencode(origin: loValue, width: max(w, width), extra: 1)
-            o = loValue
-        } else {
-            let need = IntSet.headerSize + (n + 1) * width
-            if need > tern_malloc_usable_size(base) {
-                guard let p = realloc(base, need) else { fatalError("Tern: out of memory") }
-                base = p
+        if found { return (self, false) }
+        let o = origin, b = bits
+        let lo = n > 0 ? min(o, Int64(v)) : Int64(v)
+        let hi = n > 0 ? max(Int64(value(at: n - 1)), Int64(v)) : Int64(v)
+        let nb = max(IntSet.bitsFor(UInt64(bitPattern: hi &- lo)), n > 0 && lo == o ? b : 1)
+        if n > 0 && lo == o && nb == b && IntSet.bytesFor(n + 1, b) <= capacity {
+            // In place: shift the tail up one slot.
+            withUnsafeMutablePointerToElements { d in
+                var i = n
+                while i > idx { IntSet.store(d, i, b, IntSet.load(d, i - 1, b)); i -= 1 }
+                IntSet.store(d, idx, b, UInt64(bitPattern: Int64(v) &- o))
+            }
+            header.count = UInt32(n + 1)
+            return (self, true)
+        }
+        // Re-encode into a new object (new origin, width or capacity).
+        let out = IntSet.make(capacity: n + 1, bits: nb, origin: lo)
+        let delta = UInt64(bitPattern: o &- lo)
+        withUnsafeMutablePointerToElements { src in
+            out.withUnsafeMutablePointerToElements { dst in
+                for i in 0..<idx { IntSet.store(dst, i, nb, IntSet.load(src, i, b) &+ delta) }
+                IntSet.store(dst, idx, nb, UInt64(bitPattern: Int64(v) &- lo))
+                for i in idx..<n { IntSet.store(dst, i + 1, nb, IntSet.load(src, i, b) &+ delta) }
             }
         }
-        let wd = width
-        if idx < n { memmove(data + (idx + 1) * wd, data + idx * wd, (n - idx) * wd) }
-        setOffset(idx, UInt64(bitPattern: Int64(v) &- o), width: wd)
-        base.storeBytes(of: UInt32(n + 1), as: UInt32.self)
-        return true
+        out.header.count = UInt32(n + 1)
+        return (out, true)
     }
 
-    /// Removes v; returns false if it was absent.
+    /// Removes v in place; returns false if it was absent.
     @discardableResult
     public func remove(_ v: Int) -> Bool {
         let (found, idx) = search(v)
@@ -163,21 +148,37 @@ public final class IntSet: StoredCollection {
         return true
     }
 
-    /// Removes the element at sorted position idx.
+    /// Removes the element at sorted position idx (in place; see `compacted`).
     public func removeAt(_ idx: Int) {
-        let n = count, wd = width
-        if idx < n - 1 { memmove(data + idx * wd, data + (idx + 1) * wd, (n - idx - 1) * wd) }
-        base.storeBytes(of: UInt32(n - 1), as: UInt32.self)
-        let used = IntSet.headerSize + (n - 1) * wd
-        if tern_malloc_usable_size(base) > 2 * used + 64, let p = realloc(base, used) { base = p }
+        let n = count, b = bits
+        withUnsafeMutablePointerToElements { d in
+            for i in idx..<(n - 1) { IntSet.store(d, i, b, IntSet.load(d, i + 1, b)) }
+        }
+        header.count = UInt32(n - 1)
+    }
+
+    /// A right-sized copy when deletions left more than half the allocation unused.
+    public func compacted() -> IntSet? {
+        let n = count
+        if capacity < 64 || IntSet.bytesFor(n, bits) * 2 > capacity { return nil }
+        let out = IntSet.make(capacity: n, bits: bits, origin: origin)
+        let b = bits
+        withUnsafeMutablePointerToElements { src in
+            out.withUnsafeMutablePointerToElements { dst in
+                for i in 0..<n { IntSet.store(dst, i, b, IntSet.load(src, i, b)) }
+            }
+        }
+        out.header.count = UInt32(n)
+        return out
     }
 
     @inline(__always)
     public func forEach(_ body: (Int) -> Void) {
-        for i in 0..<count { body(value(at: i)) }
+        let n = count, b = bits, o = UInt64(bitPattern: origin)
+        withUnsafeMutablePointerToElements { d in
+            for i in 0..<n { body(Int(Int64(bitPattern: o &+ IntSet.load(d, i, b)))) }
+        }
     }
-
-    public var maxValue: Int? { count > 0 ? value(at: count - 1) : nil }
 
     public func forEachDigestItem(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) -> Void) {
         forEach { v in ListpackCodec.withIntText(v) { body($0, nil) } }

@@ -88,6 +88,6 @@ public struct ListpackBuffer {
 
     /// Releases any slack at the end of the block.
     public mutating func shrinkToFit() {
-        if tern_malloc_usable_size(base) > used + 16, let p = realloc(base, used) { base = p }
+        if tern_malloc_usable_size(base) >= used + 16, let p = realloc(base, used) { base = p }
     }
 }

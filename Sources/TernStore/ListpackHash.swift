@@ -17,6 +17,9 @@ public final class ListpackHash: StoredCollection {
     public var allocatedBytes: Int { 32 + buf.allocatedBytes }
     public func deepCopy() -> StoredCollection { ListpackHash(buffer: ListpackBuffer(copying: buf)) }
 
+    /// Drops growth headroom (called once a write command is done with the hash).
+    public func trim() { buf.shrinkToFit() }
+
     /// True if adding a field and value of these sizes keeps the buffer under 1 GiB.
     public func safeToAdd(_ extra: Int) -> Bool { buf.safeToAdd(extra) }
 

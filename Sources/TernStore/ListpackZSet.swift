@@ -18,6 +18,9 @@ public final class ListpackZSet: StoredCollection {
     public var allocatedBytes: Int { 32 + buf.allocatedBytes }
     public func deepCopy() -> StoredCollection { ListpackZSet(buffer: ListpackBuffer(copying: buf)) }
 
+    /// Drops growth headroom (called once a write command is done with the zset).
+    public func trim() { buf.shrinkToFit() }
+
     public func safeToAdd(_ extra: Int) -> Bool { buf.safeToAdd(extra + 9) }
 
     @inline(__always) var headerEnd: Int { ListpackBuffer.headerSize }
