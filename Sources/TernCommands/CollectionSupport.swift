@@ -153,6 +153,15 @@ enum CollectionSupport {
         return pi == pn && si == sn
     }
 
+    // MARK: propagation
+
+    /// Sets the deterministic rewrite of the current write (SPOP -> SREM ...), built only
+    /// when something (AOF, replicas) consumes the propagation stream.
+    @inline(__always)
+    static func propagate(_ c: Client, _ build: () -> [OwnedArgs]) {
+        if !c.engine.propagationTargets.isEmpty { c.propagateAs = build() }
+    }
+
     // MARK: random
 
     /// wyrand: fast, good enough for SRANDMEMBER/SPOP/HRANDFIELD/ZRANDMEMBER sampling.

@@ -333,7 +333,7 @@ public enum HashCommands {
         c.notify(.hash, "hincrbyfloat", key)
         c.engine.dirty += 1
         c.out.bulk(text)
-        c.propagateAs = [OwnedArgs([Array("HSET".utf8), a.bytes(1), a.bytes(2), text])]
+        CollectionSupport.propagate(c) { [OwnedArgs([Array("HSET".utf8), a.bytes(1), a.bytes(2), text])] }
     }
 
     // MARK: HRANDFIELD
@@ -468,7 +468,7 @@ public enum HashCommands {
             var items: [(UnsafeRawBufferPointer, UnsafeRawBufferPointer)] = []
             var seen = 0
             var cur = cursor
-            var iterations = opts.count * 10
+            var iterations = opts.count > Int.max / 10 ? Int.max : opts.count * 10
             repeat {
                 cur = d.scan(cur) { f, v in
                     seen += 2   // Redis counts field and value against COUNT

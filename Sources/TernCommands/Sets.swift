@@ -355,10 +355,24 @@ public enum SetCommands {
         case .found(_, let y): s = y
         }
         var g = CollectionSupport.FastRandom()
-        let m = popRandom(s, &g)
+        // Reply straight from the set, then remove (no copy unless propagating).
+        switch s.rep {
+        case .intset(let i):
+            let idx = Int(g.next() % UInt64(i.count))
+            let v = i.value(at: idx)
+            ListpackCodec.withIntText(v) { t in
+                c.out.bulk(t)
+                CollectionSupport.propagate(c) { [OwnedArgs([Array("SREM".utf8), a.bytes(1), Array(t)])] }
+            }
+            i.removeAt(idx)
+        case .dict(let d):
+            let slot = d.randomSlot(using: &g)
+            let m = d.member(atSlot: slot)
+            c.out.bulk(m)
+            CollectionSupport.propagate(c) { [OwnedArgs([Array("SREM".utf8), a.bytes(1), Array(m)])] }
+            d.removeSlot(slot)
+        }
         c.notify(.set, "spop", key)
-        c.propagateAs = [OwnedArgs([Array("SREM".utf8), a.bytes(1), m])]
-        c.out.bulk(m)
         if s.count == 0 {
             c.db.delete(key)
             c.notify(.generic, "del", key)
@@ -404,7 +418,7 @@ public enum SetCommands {
             result.forEach { replyMember(c, $0) }
             c.db.delete(key)
             c.notify(.generic, "del", key)
-            c.propagateAs = [OwnedArgs([Array("DEL".utf8), a.bytes(1)])]
+            CollectionSupport.propagate(c) { [OwnedArgs([Array("DEL".utf8), a.bytes(1)])] }
             c.keyModified(key)
             c.engine.dirty += 1
             return
@@ -438,7 +452,7 @@ public enum SetCommands {
             }
             if let f = fresh { c.db.replaceObject(e, with: f.object, encoding: f.encoding) }
         }
-        c.propagateAs = sremBatches(a.bytes(1), popped)
+        CollectionSupport.propagate(c) { sremBatches(a.bytes(1), popped) }
         c.keyModified(key)
         c.engine.dirty += count
     }
@@ -690,7 +704,7 @@ public enum SetCommands {
             var items: [UnsafeRawBufferPointer] = []
             var seen = 0
             var cur = cursor
-            var iterations = opts.count * 10
+            var iterations = opts.count > Int.max / 10 ? Int.max : opts.count * 10
             repeat {
                 cur = d.scan(cur) { m in
                     seen += 1

@@ -812,11 +812,11 @@ public enum SortedSetCommands {
             c.error("ERR numkeys should be greater than 0")
             return nil
         }
-        let whereIdx = at + 1 + numkeys
-        if numkeys > a.count - at - 1 || whereIdx >= a.count {
+        if numkeys > a.count - at - 1 || at + 1 + numkeys >= a.count {
             c.syntaxError()
             return nil
         }
+        let whereIdx = at + 1 + numkeys
         let end: PopEnd
         if a.equals(whereIdx, "min") { end = .min } else if a.equals(whereIdx, "max") { end = .max } else {
             c.syntaxError()
@@ -870,7 +870,7 @@ public enum SortedSetCommands {
         guard let (i, z) = found else { return }
         let items = popMembers(c, a[i], z, end, count)
         replyMPop(c, a[i], items)
-        c.propagateAs = popPropagation(a[i], end, items.count)
+        CollectionSupport.propagate(c) { popPropagation(a[i], end, items.count) }
     }
 
     /// getTimeoutFromObjectOrReply (seconds as a double); nil after replying the error.
@@ -926,10 +926,10 @@ public enum SortedSetCommands {
             c.out.bulk(key)
             c.out.bulk(items[0].0)
             replyDouble(c, items[0].1)
-            c.propagateAs = [OwnedArgs([Array((end == .min ? "ZPOPMIN" : "ZPOPMAX").utf8), Array(key)])]
+            CollectionSupport.propagate(c) { [OwnedArgs([Array((end == .min ? "ZPOPMIN" : "ZPOPMAX").utf8), Array(key)])] }
         } else {
             replyMPop(c, key, items)
-            c.propagateAs = popPropagation(key, end, items.count)
+            CollectionSupport.propagate(c) { popPropagation(key, end, items.count) }
         }
         return true
     }
@@ -1260,7 +1260,7 @@ public enum SortedSetCommands {
             var items: [(UnsafeRawBufferPointer, Double)] = []
             var seen = 0
             var cur = cursor
-            var iterations = opts.count * 10
+            var iterations = opts.count > Int.max / 10 ? Int.max : opts.count * 10
             repeat {
                 cur = t.scan(cur) { m, s in
                     seen += 2

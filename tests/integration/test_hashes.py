@@ -363,3 +363,18 @@ def test_random_ops_side_by_side(pair):
         else:
             assert a == b, (args, a, b)
         assert pair.t.cmd("OBJECT", "ENCODING", k) == pair.r.cmd("OBJECT", "ENCODING", k), args
+
+
+def test_hscan_match_patterns(pair):
+    fields = ["hello", "hallo", "hxllo", "hllo", "heeeello", "h[llo", "h]llo", "h-llo", "a*b", "a?b", "a\\b",
+              "", "H", "abc", "ab", "a", "b", "-", "^", "x\x00y", "\xff", "\\", "[", "]", "foo.bar", "foo", "ba", "zz"]
+    args = []
+    for f in fields:
+        args += [f, "1"]
+    pair.same("HSET", "h", *args)
+    pats = ["*", "**", "", "h?llo", "h*llo", "h[ae]llo", "h[^e]llo", "h[a-b]llo", "h[b-a]llo", "h\\[llo", "h[\\]]llo",
+            "h[]]llo", "[a-]", "[-a]", "[^]", "a[", "a[b", "a\\*b", "a\\", "\\", "*o", "*l*o", "?", "??", "*?*", "[a-c]*",
+            "[!a]*", "[^a-c]*", "x*y", "*\xff", "[\x00-\x7f]", "foo*.bar", "a*a*a*b", "H*", "h*", "[]", "[^", "[a-b-c]",
+            "*[", "\\*", "[\\]"]
+    for p in pats:
+        pair.same("HSCAN", "h", "0", "MATCH", p)
