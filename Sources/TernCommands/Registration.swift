@@ -6,5 +6,8 @@ extension Engine {
         registerKeyCommands()
         registerConfigCommands()
         registerServerCommands()
+        registerHashCommands()
+        registerSetCommands()
+        registerSortedSetCommands()
     }
 }
