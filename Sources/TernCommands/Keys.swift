@@ -13,12 +13,14 @@ extension Engine {
 /// Generic keyspace commands (db.c, expire.c).
 public enum KeyCommands {
     static func flushall(_ c: Client, _ a: Args) {
+        c.engine.signalFlushedDb(-1)
         for db in c.engine.databases { db.removeAll() }
         c.engine.dirty += 1
         c.out.ok()
     }
 
     static func flushdb(_ c: Client, _ a: Args) {
+        c.engine.signalFlushedDb(c.dbIndex)
         c.db.removeAll()
         c.engine.dirty += 1
         c.out.ok()

@@ -4,5 +4,6 @@ extension Engine {
         registerConnectionCommands()
         registerStringCommands()
         registerKeyCommands()
+        registerTransactionAndPubSubCommands()
     }
 }

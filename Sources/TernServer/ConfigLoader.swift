@@ -22,6 +22,10 @@ public enum ConfigLoader {
                 case "--bind": cfg.bind = v.split(separator: " ").map(String.init)
                 case "--enable-debug-command": cfg.enableDebugCommand = v
                 case "--dir": cfg.dir = v
+                case "--notify-keyspace-events": cfg.notifyKeyspaceEvents = NotifyClass.parse(v) ?? cfg.notifyKeyspaceEvents
+                case "--tracking-table-max-keys": cfg.trackingTableMaxKeys = Int(v) ?? cfg.trackingTableMaxKeys
+                case "--client-output-buffer-limit":
+                    cfg.clientOutputBufferLimits = OutputBufferLimit.parseDirective(v, current: cfg.clientOutputBufferLimits) ?? cfg.clientOutputBufferLimits
                 default: break
                 }
                 i += 2
