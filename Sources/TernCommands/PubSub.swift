@@ -313,7 +313,8 @@ extension Engine {
             return true
         }
         if limit.soft > 0 && pendingBytes >= limit.soft {
-            let now = Engine.wallClockMs()
+            // Whole seconds, as Redis compares its unixtime clock.
+            let now = Engine.wallClockMs() / 1000 * 1000
             if c.outputSoftLimitSinceMs == 0 {
                 c.outputSoftLimitSinceMs = now
             } else if now - c.outputSoftLimitSinceMs > Int64(limit.softSeconds) * 1000 {
@@ -398,6 +399,8 @@ extension OutputBufferLimit {
 enum PubSubGlob {
     static func match(_ pattern: UnsafeRawBufferPointer, _ string: UnsafeRawBufferPointer) -> Bool {
         let pn = pattern.count, sn = string.count
+        // Redis's matcher never enters its loop for an empty string: only "" matches it.
+        if sn == 0 { return pn == 0 }
         var p = 0, s = 0
         var starP = -1, starS = 0
         while s < sn {
