@@ -104,5 +104,10 @@ extension Engine {
         let notifier = KeyspaceNotifier(engine: self, pubsub: ps)
         extensions["notifications"] = notifier
         keyspaceEventHook = { cls, event, key, dbid in notifier.notify(cls, event, key, dbid) }
+        // `new` events come from the databases themselves (every creation path, as dbAdd).
+        for db in databases {
+            let id = db.id
+            db.keyAdded = { [unowned self] key in self.notify(.new, "new", key, id) }
+        }
     }
 }
