@@ -1,6 +1,7 @@
 """Raw RESP connections for byte-exact, multi-connection transcripts (pub/sub message
 streams, MULTI/EXEC reply shapes, tracking invalidations), run identically against Tern
 and redis-server and compared."""
+import re
 import select
 import socket
 import time
@@ -66,10 +67,12 @@ class RawConn:
         self.stream = b""      # everything received (the transcript)
         self.pending = b""     # received but not yet matched to a command
         self.name = name
-        if resp == 3:
-            self.sock.sendall(encode("HELLO", "3"))
-            self.read_values(1)
-            self.stream = b""
+        # HELLO sets the protocol and tells the client id (used by "{id:name}" arguments).
+        self.sock.sendall(encode("HELLO", str(resp)))
+        hello = self.read_values(1)[0]
+        m = re.search(rb"\$2\r\nid\r\n:(\d+)\r\n", hello)
+        self.id = int(m.group(1)) if m else None
+        self.stream = b""
 
     def close(self):
         try:
@@ -137,15 +140,31 @@ def run_script(port, conns, steps, settle=0.02):
 
     conns: {name: resp version}. steps: (name, [args...]) or (name, [args...], n) where n
     is how many values to wait for (default 1, or one per name for subscribe commands);
-    ("sleep", seconds) pauses. After each step every connection is drained briefly so
-    cross-connection effects (messages, invalidations) land before the next step."""
+    ("sleep", seconds) pauses; ("close", name) closes a connection. An argument
+    "{id:name}" is replaced by that connection's client id. After each step every
+    connection is drained briefly so cross-connection effects (messages, invalidations)
+    land before the next step."""
     cs = {k: RawConn(port, v, k) for k, v in conns.items()}
+    closed = {}
     try:
         for st in steps:
             if st[0] == "sleep":
                 time.sleep(st[1])
                 continue
-            name, args = st[0], list(st[1])
+            if st[0] == "close":
+                c = cs.pop(st[1])
+                c.drain(0.02)
+                c.close()
+                closed[st[1]] = c
+                time.sleep(0.05)
+                continue
+            name = st[0]
+            args = []
+            for a in st[1]:
+                if isinstance(a, str) and a.startswith("{id:") and a.endswith("}"):
+                    ref = a[4:-1]
+                    a = str((cs.get(ref) or closed[ref]).id)
+                args.append(a)
             if len(st) > 2:
                 n = st[2]
             elif str(args[0]).lower() in ("subscribe", "psubscribe", "ssubscribe") or (
@@ -161,7 +180,10 @@ def run_script(port, conns, steps, settle=0.02):
                 other.drain(settle)
         for c in cs.values():
             c.drain(0.1)
-        return {k: c.stream for k, c in cs.items()}
+        out = {k: c.stream for k, c in closed.items()}
+        out.update({k: c.stream for k, c in cs.items()})
+        out["_ids"] = {k: c.id for k, c in list(cs.items()) + list(closed.items())}
+        return out
     finally:
         for c in cs.values():
             c.close()
