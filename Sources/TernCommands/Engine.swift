@@ -156,8 +156,9 @@ public final class Engine {
         guard args.count > 0 else { return }
         nowMs = Engine.wallClockMs()
         c.lastInteractionMs = nowMs
+        let outerClient = currentClient
         currentClient = c
-        defer { currentClient = nil }
+        defer { currentClient = outerClient }
         guard var cmd = commands.lookup(args[0]) else {
             rejectUnknown(c, args)
             return
