@@ -79,6 +79,9 @@ public final class Client {
     public var pendingOutputBytes = 0
     /// When the soft output buffer limit was first exceeded (ms), 0 when under it.
     public var outputSoftLimitSinceMs: Int64 = 0
+    /// MULTI queue and WATCHed keys (Transactions.swift); a typed slot, not `extensions`,
+    /// because every queued command reaches it.
+    public var transactionState: AnyObject?
 
     public init(id: Int, engine: Engine) {
         self.id = id

@@ -25,11 +25,41 @@ final class WatchedKey {
     }
 }
 
-/// Per-client MULTI queue and watched keys.
+/// One queued command: its arguments are spans [first, first+count) of the queue's spans.
+struct QueuedCommand {
+    let command: Command
+    let first: Int
+    let count: Int
+}
+
+/// Per-client MULTI queue and watched keys (kept on `Client.transactionState`). Queued
+/// arguments are copied into one contiguous buffer reused from one transaction to the
+/// next, so queueing allocates nothing in the steady state.
 final class MultiState {
-    var queue: [(Command, OwnedArgs)] = []
-    var queuedBytes = 0
+    var commands: [QueuedCommand] = []
+    var storage: [UInt8] = []
+    /// (offset into storage, length) pairs.
+    var spans: [Int] = []
     var watched: [WatchedKey] = []
+
+    var queuedBytes: Int { storage.count + spans.count * MemoryLayout<Int>.size }
+
+    func append(_ cmd: Command, _ a: Args) {
+        commands.append(QueuedCommand(command: cmd, first: spans.count / 2, count: a.count))
+        for i in 0..<a.count {
+            spans.append(storage.count)
+            spans.append(a.length(i))
+            storage.append(contentsOf: a[i])
+        }
+    }
+
+    /// Empties the queue; buffers are kept for reuse unless a big transaction grew them.
+    func clearQueue() {
+        let keep = storage.capacity <= 64 * 1024 && spans.capacity <= 4096
+        commands.removeAll(keepingCapacity: keep)
+        storage.removeAll(keepingCapacity: keep)
+        spans.removeAll(keepingCapacity: keep)
+    }
 }
 
 /// Collects what the commands of an EXEC propagate, to emit them as one unit.
@@ -43,23 +73,22 @@ public final class TransactionRegistry {
     /// Per database: key -> watchers.
     var watched: [[[UInt8]: [WatchedKey]]]
     var watchedCount = 0
-    var clientState: [Int: MultiState] = [:]
 
     init(engine: Engine) {
         self.engine = engine
         watched = Array(repeating: [:], count: engine.databases.count)
     }
 
-    func state(_ c: Client) -> MultiState {
-        if let s = clientState[c.id] { return s }
-        let s = MultiState()
-        clientState[c.id] = s
-        return s
+    @inline(__always) func existingState(_ c: Client) -> MultiState? {
+        guard let s = c.transactionState else { return nil }
+        return unsafeDowncast(s, to: MultiState.self)
     }
 
-    /// Drops the state entry when it holds nothing.
-    func compact(_ c: Client) {
-        if let s = clientState[c.id], s.queue.isEmpty, s.watched.isEmpty { clientState[c.id] = nil }
+    @inline(__always) func state(_ c: Client) -> MultiState {
+        if let s = existingState(c) { return s }
+        let s = MultiState()
+        c.transactionState = s
+        return s
     }
 
     // MARK: WATCH
@@ -77,7 +106,7 @@ public final class TransactionRegistry {
     }
 
     func unwatchAll(_ c: Client) {
-        guard let s = clientState[c.id], !s.watched.isEmpty else { return }
+        guard let s = existingState(c), !s.watched.isEmpty else { return }
         for wk in s.watched where wk.dbid < watched.count {
             if var list = watched[wk.dbid][wk.key], let i = list.firstIndex(where: { $0 === wk }) {
                 list.remove(at: i)
@@ -86,7 +115,6 @@ public final class TransactionRegistry {
         }
         watchedCount -= s.watched.count
         s.watched.removeAll()
-        compact(c)
     }
 
     func markDirty(_ c: Client) {
@@ -143,7 +171,7 @@ public final class TransactionRegistry {
 
     /// EXEC refuses when a watched key (not expired at WATCH time) is now logically expired.
     func watchedKeyExpired(_ c: Client) -> Bool {
-        guard let s = clientState[c.id] else { return false }
+        guard let s = existingState(c) else { return false }
         for wk in s.watched where !wk.expired {
             guard let db = engine.database(wk.dbid) else { continue }
             if let e = wk.key.withUnsafeBytes({ db.find($0) }), engine.isExpired(e) { return true }
@@ -154,22 +182,22 @@ public final class TransactionRegistry {
     // MARK: MULTI state
 
     func queue(_ c: Client, _ cmd: Command, _ a: Args) {
-        let s = state(c)
-        let owned = OwnedArgs(a)
-        s.queuedBytes += owned.storage.count + owned.spans.count * 8
-        s.queue.append((cmd, owned))
-        c.out.append("+QUEUED\r\n")
+        state(c).append(cmd, a)
+        let queued: StaticString = "+QUEUED\r\n"
+        c.out.append(queued)
     }
 
     /// Ends the transaction: queue dropped, flags cleared, keys unwatched.
     func discard(_ c: Client) {
-        if let s = clientState[c.id] {
-            s.queue.removeAll()
-            s.queuedBytes = 0
-        }
+        existingState(c)?.clearQueue()
         c.flags.remove([.multi, .dirtyCAS, .dirtyExec])
         unwatchAll(c)
-        compact(c)
+    }
+
+    /// The client is going away: drop everything it holds.
+    func drop(_ c: Client) {
+        discard(c)
+        c.transactionState = nil
     }
 
     // MARK: commands
@@ -217,21 +245,36 @@ public final class TransactionRegistry {
         // Unwatch first: the transaction's own writes must not dirty anything.
         unwatchAll(c)
         let s = state(c)
-        let queue = s.queue
-        s.queue = []
-        s.queuedBytes = 0
-        compact(c)
+        // Take the queue out of the state while it runs (nothing inside may touch it).
+        let commands = s.commands, storage = s.storage, spans = s.spans
+        s.commands = []
+        s.storage = []
+        s.spans = []
 
         let targets = engine.propagationTargets
         let capture = targets.isEmpty ? nil : PropagationCapture()
         if let capture { engine.propagationTargets = [capture] }
-        c.out.array(queue.count)
+        c.out.array(commands.count)
         // .multi stays set while the queue runs: blocking commands must not block, and
         // tracking keeps CLIENT CACHING for the whole transaction.
-        for (cmd, args) in queue {
-            args.withArgs { engine.call(c, cmd, $0) }
+        storage.withUnsafeBytes { buf in
+            spans.withUnsafeBufferPointer { sp in
+                // Any valid pointer serves as base when every argument is empty.
+                guard let spBase = sp.baseAddress else { return }
+                let base = buf.baseAddress ?? UnsafeRawPointer(spBase)
+                for q in commands {
+                    engine.call(c, q.command, Args(base: base, spans: spBase + 2 * q.first, count: q.count))
+                }
+            }
         }
         c.flags.remove([.multi, .dirtyCAS, .dirtyExec])
+        // Hand the buffers back for the next transaction.
+        if s.commands.isEmpty {
+            s.commands = consume commands
+            s.storage = consume storage
+            s.spans = consume spans
+            s.clearQueue()
+        }
         if let capture {
             engine.propagationTargets = targets
             emit(capture.ops)
@@ -262,7 +305,7 @@ public final class TransactionRegistry {
     /// Queued-command count for CLIENT LIST `multi=` (-1 outside MULTI).
     func queueLength(_ c: Client) -> Int {
         guard c.flags.contains(.multi) else { return -1 }
-        return clientState[c.id]?.queue.count ?? 0
+        return existingState(c)?.commands.count ?? 0
     }
 }
 
@@ -296,7 +339,7 @@ extension Engine {
             tx.touchAll(emptied: da, replacedWith: db)
             tx.touchAll(emptied: db, replacedWith: da)
         }
-        clientDisconnectHooks.append { c in tx.discard(c) }
+        clientDisconnectHooks.append { c in tx.drop(c) }
         clientResetHooks.append { c in tx.discard(c) }
         commandRejectedHook = { c, cmd, message in
             if let cmd, cmd.name == "exec" {
@@ -357,9 +400,9 @@ extension Client {
     /// CLIENT LIST `multi=`: queued commands, -1 outside MULTI.
     public var multiQueueLength: Int { engine.transactions?.queueLength(self) ?? -1 }
     /// CLIENT LIST `multi-mem=`: bytes held by queued commands.
-    public var multiQueueMemory: Int { engine.transactions?.clientState[id]?.queuedBytes ?? 0 }
+    public var multiQueueMemory: Int { engine.transactions?.existingState(self)?.queuedBytes ?? 0 }
     /// Number of keys this client WATCHes.
-    public var watchedKeyCount: Int { engine.transactions?.clientState[id]?.watched.count ?? 0 }
+    public var watchedKeyCount: Int { engine.transactions?.existingState(self)?.watched.count ?? 0 }
     /// CLIENT LIST `sub=` / `psub=` / `ssub=`.
     public var subscriptionCounts: (channels: Int, patterns: Int, shardChannels: Int) {
         guard let s = engine.pubsub?.clientState[id] else { return (0, 0, 0) }

@@ -130,6 +130,6 @@ final class PubSubTransactionsTests: XCTestCase {
         run(e, c, ["WATCH", "k"])
         e.removeClient(c)
         XCTAssertEqual(e.transactions?.watchedCount, 0)
-        XCTAssertTrue(e.transactions?.clientState.isEmpty ?? false)
+        XCTAssertNil(c.transactionState)
     }
 }
