@@ -222,7 +222,7 @@ def main():
     ap.add_argument("--tern")
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--quick", action="store_true", help="fewer requests (smoke run)")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     a = ap.parse_args()
     if not shutil.which("redis-server") or not shutil.which("redis-benchmark"):
         sys.exit("redis-server and redis-benchmark are needed")
@@ -231,18 +231,22 @@ def main():
     seconds = 2 if a.quick else a.seconds
     servers = [("tern", [tern_binary(a.tern)]),
                ("redis", ["redis-server", "--save", "", "--appendonly", "no"])]
-    # The machine is shared: alternate the two servers over several rounds and report
-    # the median of each figure.
+    # The machine is shared: both servers run side by side and each figure is measured on
+    # one then the other right away, over several rounds; the median is reported.
     runs = {"tern": [], "redis": []}
     for _ in range(a.rounds):
-        for name, argv in servers:
-            srv = Server(argv, name)
-            try:
-                r1 = bench_publish(srv.port, 1, n1)
-                r50 = bench_publish(srv.port, 50, n50)
-                rm = bench_multi(srv.port, seconds)
-                runs[name].append((r1, r50, rm))
-            finally:
+        live = [(name, Server(argv, name)) for name, argv in servers]
+        try:
+            res = {name: [] for name, _ in live}
+            for fn in (lambda port: bench_publish(port, 1, n1),
+                       lambda port: bench_publish(port, 50, n50),
+                       lambda port: bench_multi(port, seconds)):
+                for name, srv in live:
+                    res[name].append(fn(srv.port))
+            for name in res:
+                runs[name].append(tuple(res[name]))
+        finally:
+            for _, srv in live:
                 srv.stop()
 
     def median(xs):

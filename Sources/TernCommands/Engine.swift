@@ -245,7 +245,7 @@ public final class Engine {
         cmd.stats.microseconds += elapsed
         if stats.totalErrorReplies != errorsBefore { cmd.stats.failedCalls += 1 }
         stats.totalCommands += 1
-        if !postCallHooks.isEmpty { for h in postCallHooks { h(c, cmd, args) } }
+        if trackingActive, let h = trackingHook { h(c, cmd, args) }
         if let h = afterCallHook { h(c, cmd, args, elapsed) }
         if dirty != dirtyBefore && !propagationTargets.isEmpty && !c.suppressPropagation {
             if let rewritten = c.propagateAs {
@@ -294,8 +294,11 @@ public final class Engine {
     /// nil between commands (cron, expiry). Not retained.
     public private(set) unowned(unsafe) var currentClient: Client?
 
-    /// Run after every command call, nested ones (inside EXEC, scripts) included.
-    public var postCallHooks: [(Client, Command, Args) -> Void] = []
+    /// Client tracking's after-call step (remember the keys a read touched, end a one-shot
+    /// CLIENT CACHING, send the caller its own invalidations after the reply). Runs after
+    /// every call, nested ones included, while `trackingActive` (some client tracks).
+    public var trackingHook: ((Client, Command, Args) -> Void)?
+    public var trackingActive = false
 
     /// RESET: each subsystem drops the client's state (MULTI, subscriptions, tracking).
     public var clientResetHooks: [(Client) -> Void] = []

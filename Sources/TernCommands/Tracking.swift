@@ -77,6 +77,7 @@ extension TrackingRegistry {
             clients[c.id] = t
             c.flags.insert(.tracking)
         }
+        engine.trackingActive = true
         t.brokenRedirect = false
         t.bcast = o.bcast
         t.optin = o.optin
@@ -105,6 +106,12 @@ extension TrackingRegistry {
         }
         clients[c.id] = nil
         c.flags.remove(.tracking)
+        updateActive()
+    }
+
+    /// The after-call hook is only needed while someone tracks or invalidations wait.
+    func updateActive() {
+        engine.trackingActive = !clients.isEmpty || !pending.isEmpty
     }
 
     // MARK: remembering keys
@@ -146,6 +153,7 @@ extension TrackingRegistry {
             let list = pending
             pending.removeAll()
             for k in list { send(c, keys: k.map { [$0] }) }
+            updateActive()
         }
     }
 
@@ -451,9 +459,8 @@ extension Engine {
         commands.register("client|caching") { c, a in tr.cachingCommand(c, a) }
         commands.register("client|getredir") { c, _ in tr.getredirCommand(c) }
         commands.register("client|trackinginfo") { c, _ in tr.trackingInfoCommand(c) }
-        keyModifiedHooks.append { _, key in tr.keyModified(key) }
         flushHooks.append { _ in tr.invalidateOnFlush() }
-        postCallHooks.append { c, cmd, a in tr.afterCall(c, cmd, a) }
+        trackingHook = { c, cmd, a in tr.afterCall(c, cmd, a) }
         clientDisconnectHooks.append { c in tr.disable(c) }
         clientResetHooks.append { c in tr.disable(c) }
     }

@@ -320,6 +320,13 @@ extension Engine {
         registerKeyspaceNotifications()
         registerTrackingCommands()
         installCommandGate()
+        // One hook for WATCH and tracking: every write pays one call, two cheap checks.
+        if let tx = transactions, let tr = tracking {
+            keyModifiedHooks.append { db, key in
+                tx.touch(db, key)
+                tr.keyModified(key)
+            }
+        }
     }
 
     func registerTransactionCommands() {
@@ -330,7 +337,6 @@ extension Engine {
         commands.register("discard") { c, _ in tx.discardCommand(c) }
         commands.register("watch") { c, a in tx.watchCommand(c, a) }
         commands.register("unwatch") { c, _ in tx.unwatchCommand(c) }
-        keyModifiedHooks.append { db, key in tx.touch(db, key) }
         flushHooks.append { [unowned self] dbid in
             for db in self.databases where dbid < 0 || db.id == dbid { tx.touchAll(emptied: db, replacedWith: nil) }
         }
