@@ -72,6 +72,16 @@ public final class Client {
     public var suppressPropagation = false
     /// Set when CLIENT PAUSE postponed the request just parsed; it is re-run on unpause.
     public var postponed = false
+    /// Queued for a deferred flush (Engine.flushSoon).
+    public var flushScheduled = false
+    /// Output bytes handed to the network layer and not yet written to the socket
+    /// (client-output-buffer-limit, CLIENT LIST omem); maintained by the network layer.
+    public var pendingOutputBytes = 0
+    /// When the soft output buffer limit was first exceeded (ms), 0 when under it.
+    public var outputSoftLimitSinceMs: Int64 = 0
+    /// MULTI queue and WATCHed keys (Transactions.swift); a typed slot, not `extensions`,
+    /// because every queued command reaches it.
+    public var transactionState: AnyObject?
 
     public init(id: Int, engine: Engine) {
         self.id = id

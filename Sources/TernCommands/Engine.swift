@@ -196,25 +196,28 @@ public final class Engine {
         guard args.count > 0 else { return }
         nowMs = Engine.wallClockMs()
         c.lastInteractionMs = nowMs
+        let outerClient = currentClient
+        currentClient = c
+        defer { currentClient = outerClient }
         guard var cmd = commands.lookup(args[0]) else {
             rejectUnknown(c, args)
             return
         }
         if !cmd.subcommands.isEmpty && args.count >= 2 {
             guard let sub = cmd.subcommands[args.lowercased(1)] else {
-                c.error("ERR unknown subcommand '\(Engine.truncated(args.string(1)))'. Try \(args.string(0).uppercased()) HELP.")
+                rejectCommand(c, nil, "ERR unknown subcommand '\(Engine.truncated(args.string(1)))'. Try \(args.string(0).uppercased()) HELP.")
                 return
             }
             cmd = sub
         }
         if (cmd.arity > 0 && cmd.arity != args.count) || args.count < -cmd.arity {
             cmd.stats.rejectedCalls += 1
-            c.wrongArity(cmd.fullName)
+            rejectCommand(c, cmd, "ERR wrong number of arguments for '\(cmd.fullName)' command")
             return
         }
         if !c.authenticated && !cmd.flags.contains(.noAuth) {
             cmd.stats.rejectedCalls += 1
-            c.error("NOAUTH Authentication required.")
+            rejectCommand(c, cmd, "NOAUTH Authentication required.")
             return
         }
         if c.flags.contains(.monitor) && !cmd.flags.isDisjoint(with: [.write, .readonly, .mayReplicate]) {
@@ -287,6 +290,7 @@ public final class Engine {
         cmd.stats.microseconds += elapsed
         if stats.totalErrorReplies != errorsBefore { cmd.stats.failedCalls += 1 }
         stats.totalCommands += 1
+        if trackingActive, let h = trackingHook { h(c, cmd, args) }
         if let h = afterCallHook { h(c, cmd, args, elapsed) }
         if dirty != dirtyBefore && !propagationTargets.isEmpty && !c.suppressPropagation {
             if let rewritten = c.propagateAs {
@@ -313,7 +317,72 @@ public final class Engine {
             list += "'" + String(decoding: args[i].prefix(room), as: UTF8.self) + "' "
             i += 1
         }
-        c.error("ERR unknown command '\(Engine.truncated(args.string(0)))', with args beginning with: \(list)")
+        rejectCommand(c, nil, "ERR unknown command '\(Engine.truncated(args.string(0)))', with args beginning with: \(list)")
+    }
+
+    /// Replies to a command refused before it ran (Redis's rejectCommand): the error is
+    /// counted, an open MULTI is flagged so EXEC aborts, and a refused EXEC itself replies
+    /// EXECABORT (via `commandRejectedHook`, installed by the transactions subsystem).
+    /// Gates that refuse a command (OOM, ACL, READONLY ...) should reply through this.
+    public func rejectCommand(_ c: Client, _ cmd: Command?, _ message: String) {
+        if let h = commandRejectedHook, h(c, cmd, message) { return }
+        c.error(message)
+        if c.flags.contains(.multi) { c.flags.insert(.dirtyExec) }
+    }
+
+    /// Returns true when it has replied itself (a refused EXEC aborts the transaction).
+    public var commandRejectedHook: ((Client, Command?, String) -> Bool)?
+
+    // MARK: hooks for transactions, pub/sub and client tracking
+
+    /// The client whose top-level command is executing (Redis's server.current_client),
+    /// nil between commands (cron, expiry). Not retained.
+    public private(set) unowned(unsafe) var currentClient: Client?
+
+    /// Client tracking's after-call step (remember the keys a read touched, end a one-shot
+    /// CLIENT CACHING, send the caller its own invalidations after the reply). Runs after
+    /// every call, nested ones included, while `trackingActive` (some client tracks).
+    public var trackingHook: ((Client, Command, Args) -> Void)?
+    public var trackingActive = false
+
+    /// RESET: each subsystem drops the client's state (MULTI, subscriptions, tracking).
+    public var clientResetHooks: [(Client) -> Void] = []
+
+    /// Called by FLUSHDB (db id) and FLUSHALL (-1) BEFORE the data is removed:
+    /// touches WATCHed keys that exist, sends tracking flush invalidations.
+    public var flushHooks: [(Int) -> Void] = []
+    public func signalFlushedDb(_ dbid: Int) { for h in flushHooks { h(dbid) } }
+
+    /// Called by SWAPDB a b BEFORE the swap: touches WATCHed keys that change.
+    public var swapDbHooks: [(Int, Int) -> Void] = []
+    public func signalSwapDb(_ a: Int, _ b: Int) { for h in swapDbHooks { h(a, b) } }
+
+    /// Runs a task on the engine loop after the current I/O batch (Redis's beforeSleep
+    /// work). Set by the server layer; without it tasks run immediately.
+    public var deferredExecutor: ((@escaping () -> Void) -> Void)?
+
+    public func runSoon(_ task: @escaping () -> Void) {
+        if let ex = deferredExecutor { ex(task) } else { task() }
+    }
+
+    var pendingFlushClients: [Client] = []
+
+    /// Flushes a client's replies after the current batch (pub/sub messages, invalidations):
+    /// many messages to one subscriber in one batch cost one write.
+    public func flushSoon(_ c: Client) {
+        if c.flushScheduled { return }
+        c.flushScheduled = true
+        pendingFlushClients.append(c)
+        if pendingFlushClients.count == 1 {
+            runSoon { [unowned self] in
+                let list = self.pendingFlushClients
+                self.pendingFlushClients.removeAll(keepingCapacity: true)
+                for x in list {
+                    x.flushScheduled = false
+                    x.flush()
+                }
+            }
+        }
     }
 
     static func truncated(_ s: String) -> String {

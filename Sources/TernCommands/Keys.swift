@@ -117,7 +117,7 @@ public enum KeyCommands {
     static func emptyDatabase(_ engine: Engine, _ db: Database, async: Bool) -> Int {
         let n = db.count
         let hooks = engine.databaseChangeHooks
-        if hooks.flushed.isEmpty && !engine.keyModifiedHooks.isEmpty && n > 0 {
+        if hooks.flushed.isEmpty && engine.flushHooks.isEmpty && !engine.keyModifiedHooks.isEmpty && n > 0 {
             db.table.forEach { e in engine.keyModified(db, e.key) }
         }
         if async {
@@ -130,6 +130,7 @@ public enum KeyCommands {
 
     static func flushall(_ c: Client, _ a: Args) {
         guard let async = flushMode(c, a) else { return }
+        c.engine.signalFlushedDb(-1)
         var removed = 0
         for db in c.engine.databases { removed += emptyDatabase(c.engine, db, async: async) }
         for h in c.engine.databaseChangeHooks.flushed { h(nil, async) }
@@ -139,6 +140,7 @@ public enum KeyCommands {
 
     static func flushdb(_ c: Client, _ a: Args) {
         guard let async = flushMode(c, a) else { return }
+        c.engine.signalFlushedDb(c.dbIndex)
         let removed = emptyDatabase(c.engine, c.db, async: async)
         for h in c.engine.databaseChangeHooks.flushed { h(c.db.id, async) }
         c.engine.dirty += removed + 1
@@ -411,6 +413,7 @@ public enum KeyCommands {
             return
         }
         if d1 !== d2 {
+            engine.signalSwapDb(i1, i2)
             d1.swapContents(with: d2)
             let hooks = engine.databaseChangeHooks
             if hooks.swapped.isEmpty {

@@ -9,5 +9,6 @@ extension Engine {
         registerHashCommands()
         registerSetCommands()
         registerSortedSetCommands()
+        registerTransactionAndPubSubCommands()
     }
 }

@@ -158,10 +158,32 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
                 return
             }
             ctx.writeAndFlush(NIOAny(b), promise: nil)
+            // Bytes NIO could not write yet: enforce client-output-buffer-limit (a subscriber
+            // that stops reading must not grow memory without bound). Only consulted once the
+            // channel is over its high water mark, so the common path pays nothing.
+            if !ctx.channel.isWritable || c.pendingOutputBytes > 0 { checkOutputLimit(c, ctx) }
         } else if closing || c.flags.contains(.closeAfterReply) {
             closing = true
             ctx.close(promise: nil)
         }
+    }
+
+    func checkOutputLimit(_ c: Client, _ ctx: ChannelHandlerContext) {
+        let pending = (try? ctx.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        if engine.outputBufferLimitReached(c, pendingBytes: pending) {
+            // Close now, dropping what is queued (Redis frees the client asynchronously).
+            closing = true
+            c.flags.insert(.closeASAP)
+            ctx.close(promise: nil)
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, let c = client {
+            c.pendingOutputBytes = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+            if c.pendingOutputBytes == 0 { c.outputSoftLimitSinceMs = 0 }
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     func close() {

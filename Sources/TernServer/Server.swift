@@ -54,6 +54,11 @@ public final class TernServerProcess: @unchecked Sendable {
         let loop = group.next()
         let eng = LoopBound(engine)
         engine.shutdownHandler = { [weak self] code in self?.shutdown(exitCode: code) }
+        // Deferred work (pub/sub flushes, BCAST invalidations) runs after the current I/O batch.
+        engine.deferredExecutor = { task in
+            let t = LoopBound(task)
+            loop.execute { t.value() }
+        }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: Int32(config.tcpBacklog))
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)

@@ -17,6 +17,9 @@ public final class Database {
     /// Active-expiry SCAN cursor.
     public var expireCursor: UInt64 = 0
 
+    /// Called when a key is added that did not exist (Redis's dbAdd): keyspace `new` events.
+    public var keyAdded: ((UnsafeRawBufferPointer) -> Void)?
+
     public init(id: Int) { self.id = id }
 
     @inline(__always) public var count: Int { table.count }
@@ -55,6 +58,7 @@ public final class Database {
         e.encoding = encoding
         e.lru = lru
         table.insertNew(e)
+        if let h = keyAdded { h(key) }
         return e
     }
 
@@ -102,6 +106,7 @@ public final class Database {
         let e = EntryStorage.makeObject(key: key, object: object, type: type, encoding: encoding, expire: nil)
         e.lru = lru
         table.insertNew(e)
+        if let h = keyAdded { h(key) }
         return e
     }
 
@@ -109,6 +114,7 @@ public final class Database {
     public func insert(_ e: Entry) {
         table.insertNew(e)
         if e.hasExpire { expiresCount += 1 }
+        if let h = keyAdded { h(e.key) }
     }
 
     /// Copies an entry's key/value/ttl under a new key name (a new allocation; objects
