@@ -4,5 +4,7 @@ extension Engine {
         registerConnectionCommands()
         registerStringCommands()
         registerKeyCommands()
+        registerListCommands()
+        registerSortCommands()
     }
 }

@@ -33,6 +33,9 @@ public final class ServerConfig {
     public var lfuDecayTime = 1
     public var activerehashing = true
     public var configFile = ""
+    /// list-max-listpack-size (alias list-max-ziplist-size) and list-compress-depth.
+    public var listMaxListpackSize = -2
+    public var listCompressDepth = 0
 
     public init() {}
 }

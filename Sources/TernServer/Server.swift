@@ -49,6 +49,10 @@ public final class TernServerProcess: @unchecked Sendable {
         writePidFile()
         let loop = group.next()
         let eng = LoopBound(engine)
+        engine.scheduleOnLoop = { ms, body in
+            let b = LoopBound(body)
+            loop.scheduleTask(in: .milliseconds(ms)) { b.value() }
+        }
         engine.shutdownHandler = { [weak self] code in self?.shutdown(exitCode: code) }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: Int32(config.tcpBacklog))
