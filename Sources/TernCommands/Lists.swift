@@ -283,7 +283,7 @@ public enum ListCommands {
             if a.equals(j, "rank") && more > 0 {
                 j += 1
                 guard let v = Numbers.parseInt(a[j]) else { c.notInteger(); return }
-                if v == 0 || v == Int.min {
+                if v == 0 {
                     c.error("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list")
                     return
                 }
@@ -303,7 +303,8 @@ public enum ListCommands {
             j += 1
         }
         let fromTail = rank < 0
-        if fromTail { rank = -rank }
+        // As in C, -LONG_MIN stays LONG_MIN: every match then qualifies.
+        if fromTail { rank = 0 &- rank }
         guard let e = c.lookupRead(a[1]) else {
             if count != -1 { c.out.array(0) } else { c.out.null() }
             return
@@ -323,7 +324,7 @@ public enum ListCommands {
                         let pos = fromTail ? llen - index - 1 : index
                         if count == -1 { found = pos; return false }
                         results.append(pos)
-                        if count != 0 && matches - rank + 1 >= count { return false }
+                        if count != 0 && matches &- rank &+ 1 >= count { return false }
                     }
                 }
                 index += 1

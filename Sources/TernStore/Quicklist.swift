@@ -595,8 +595,8 @@ public final class Quicklist: StoredCollection {
     public func deleteRange(start: Int, count n: Int) {
         guard start >= 0 && start < count && n > 0 else { return }
         var remaining = min(n, count - start)
-        count -= remaining
         var (ni, e) = locate(start)
+        count -= remaining
         invalidateTail()
         while remaining > 0 && ni < nodesCount {
             let c = nodes[ni].entries
@@ -618,6 +618,7 @@ public final class Quicklist: StoredCollection {
             remaining -= k
             e = 0
         }
+        invalidateTail()
         applyCompression()
     }
 
