@@ -388,7 +388,7 @@ enum BlockingCommands {
     /// CLIENT UNBLOCK id [TIMEOUT|ERROR]
     static func clientUnblock(_ c: Client, _ a: Args) {
         if a.count != 3 && a.count != 4 {
-            c.error("ERR unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP.")
+            c.error("ERR unknown subcommand or wrong number of arguments for '\(a.string(1))'. Try CLIENT HELP.")
             return
         }
         var withError = false
