@@ -1,5 +1,8 @@
 import TernProtocol
 import TernStore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension Engine {
     func registerListCommands() {
@@ -72,7 +75,8 @@ public enum ListCommands {
         return nil
     }
 
-    static func sideName(_ head: Bool) -> [UInt8] { Array((head ? "LEFT" : "RIGHT").utf8) }
+    /// Redis's shared "left"/"right" objects (used when a served BLMOVE propagates as LMOVE).
+    static func sideName(_ head: Bool) -> [UInt8] { Array((head ? "left" : "right").utf8) }
 
     /// After popping `n` elements: event, delete when empty, WATCH signal, dirty.
     static func elementsRemoved(_ c: Client, _ key: UnsafeRawBufferPointer, head: Bool, _ ql: Quicklist, _ n: Int) {
@@ -86,16 +90,19 @@ public enum ListCommands {
     }
 
     /// Replies with elements [start, start+n) head to tail, or the n elements ending at
-    /// `start` walking toward the head when `reverse`.
+    /// `start` walking toward the head when `reverse`. Bulk replies are encoded into a
+    /// scratch batch and appended to the reply buffer in large chunks.
     static func replyRange(_ c: Client, _ ql: Quicklist, start: Int, count n: Int, reverse: Bool) {
         c.out.array(n)
         var left = n
         if left == 0 { return }
+        var batch = BulkBatch(c)
         ql.forEach(from: start, reverse: reverse) { v in
-            reply(c, v)
+            batch.add(v)
             left -= 1
             return left > 0
         }
+        batch.flush()
     }
 
     // MARK: push
@@ -546,9 +553,11 @@ public enum ListCommands {
     }
 
     static func movePropagation(_ src: UnsafeRawBufferPointer, _ dst: UnsafeRawBufferPointer,
-                                fromHead: Bool, toHead: Bool, isRpoplpush: Bool) -> OwnedArgs {
+                                fromHead: Bool, toHead: Bool, isRpoplpush: Bool,
+                                sides: ([UInt8], [UInt8])? = nil) -> OwnedArgs {
         if isRpoplpush { return OwnedArgs([Array("RPOPLPUSH".utf8), Array(src), Array(dst)]) }
-        return OwnedArgs([Array("LMOVE".utf8), Array(src), Array(dst), sideName(fromHead), sideName(toHead)])
+        let (f, t) = sides ?? (sideName(fromHead), sideName(toHead))
+        return OwnedArgs([Array("LMOVE".utf8), Array(src), Array(dst), f, t])
     }
 
     static func blockingMove(_ c: Client, _ a: Args, fromHead: Bool, toHead: Bool, deadline: Int64, isRpoplpush: Bool) {
@@ -556,7 +565,8 @@ public enum ListCommands {
         if let e = c.lookupWrite(src) {
             guard list(e) != nil else { c.wrongType(); return }
             if move(c, src, dst, fromHead: fromHead, toHead: toHead) {
-                c.propagateAs = [movePropagation(src, dst, fromHead: fromHead, toHead: toHead, isRpoplpush: isRpoplpush)]
+                c.propagateAs = [movePropagation(src, dst, fromHead: fromHead, toHead: toHead, isRpoplpush: isRpoplpush,
+                                                 sides: isRpoplpush ? nil : (a.bytes(3), a.bytes(4)))]
             }
             return
         }
@@ -585,5 +595,67 @@ public enum ListCommands {
                 return true
             }
         }
+    }
+}
+
+/// Encodes consecutive bulk replies ("$len\r\nbytes\r\n") into a scratch buffer and hands
+/// them to the client's reply buffer in chunks (one append per ~16 KB instead of three
+/// appends per element).
+struct BulkBatch {
+    static let capacity = 16 * 1024
+    nonisolated(unsafe) static let scratch = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+    let c: Client
+    var used = 0
+
+    init(_ c: Client) { self.c = c }
+
+    @inline(__always) mutating func flush() {
+        if used > 0 { c.out.append(BulkBatch.scratch, used); used = 0 }
+    }
+
+    @inline(__always) mutating func add(_ v: QuicklistValue) {
+        if let p = v.ptr {
+            let n = v.len
+            if n > 1024 {
+                flush()
+                c.out.bulk(UnsafeRawBufferPointer(start: p, count: n))
+                return
+            }
+            if used + n + 32 > BulkBatch.capacity { flush() }
+            let b = BulkBatch.scratch + used
+            b.storeBytes(of: 36, as: UInt8.self)
+            var o = 1 + BulkBatch.writeLength(n, at: b + 1)
+            b.storeBytes(of: 0x0a0d as UInt16, toByteOffset: o, as: UInt16.self)
+            o += 2
+            if n > 0 { memcpy(b + o, p, n) }
+            o += n
+            b.storeBytes(of: 0x0a0d as UInt16, toByteOffset: o, as: UInt16.self)
+            used += o + 2
+        } else {
+            if used + 64 > BulkBatch.capacity { flush() }
+            let b = BulkBatch.scratch + used
+            var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+            let n = withUnsafeMutableBytes(of: &digits) { QuicklistCodec.formatInt(v.int, into: $0.baseAddress!) }
+            b.storeBytes(of: 36, as: UInt8.self)
+            var o = 1 + BulkBatch.writeLength(n, at: b + 1)
+            b.storeBytes(of: 0x0a0d as UInt16, toByteOffset: o, as: UInt16.self)
+            o += 2
+            withUnsafeBytes(of: &digits) { _ = memcpy(b + o, $0.baseAddress!, n) }
+            o += n
+            b.storeBytes(of: 0x0a0d as UInt16, toByteOffset: o, as: UInt16.self)
+            used += o + 2
+        }
+    }
+
+    /// Decimal digits of a length 0...1024 at `p`; returns how many.
+    @inline(__always) static func writeLength(_ n: Int, at p: UnsafeMutableRawPointer) -> Int {
+        let q = p.assumingMemoryBound(to: UInt8.self)
+        if n < 10 { q[0] = UInt8(48 + n); return 1 }
+        if n < 100 { q[0] = UInt8(48 + n / 10); q[1] = UInt8(48 + n % 10); return 2 }
+        if n < 1000 {
+            q[0] = UInt8(48 + n / 100); q[1] = UInt8(48 + n / 10 % 10); q[2] = UInt8(48 + n % 10)
+            return 3
+        }
+        return QuicklistCodec.formatInt(n, into: p)
     }
 }

@@ -136,8 +136,10 @@ public final class Quicklist: StoredCollection {
         }
     }
 
-    static func makeNode(_ s: UnsafeRawBufferPointer, _ plan: (size: Int, int: Int?)) -> QuicklistNode {
-        guard let p = malloc(max(plan.size, 1)) else { fatalError("Tern: out of memory") }
+    /// A one-element node; `capacity` preallocates room (a list growing past a full node
+    /// will likely fill the next one too, and growing it in steps fragments the heap).
+    static func makeNode(_ s: UnsafeRawBufferPointer, _ plan: (size: Int, int: Int?), capacity: Int = 0) -> QuicklistNode {
+        guard let p = malloc(max(plan.size, capacity, 1)) else { fatalError("Tern: out of memory") }
         QuicklistCodec.write(s, plan, at: p)
         return QuicklistNode(buf: p, size: plan.size, rawSize: plan.size, count: 1, flags: 0)
     }
@@ -335,8 +337,12 @@ public final class Quicklist: StoredCollection {
                 if off <= 65535 { tailOffsets.append(UInt16(off)) } else { invalidateTail() }
             }
         } else {
-            if last >= 0 { shrinkToFit(last) }
-            insertNode(Quicklist.makeNode(s, plan), at: nodesCount)
+            var cap = 0
+            if last >= 0 {
+                shrinkToFit(last)
+                cap = min(nodes[last].rawSize, 65536)
+            }
+            insertNode(Quicklist.makeNode(s, plan, capacity: cap), at: nodesCount)
             invalidateTail()
         }
         count += 1
@@ -356,8 +362,12 @@ public final class Quicklist: StoredCollection {
             nodes[0].count += 1
             if nodesCount == 1 { invalidateTail() }
         } else {
-            if nodesCount > 0 { shrinkToFit(0) }
-            insertNode(Quicklist.makeNode(s, plan), at: 0)
+            var cap = 0
+            if nodesCount > 0 {
+                shrinkToFit(0)
+                cap = min(nodes[0].rawSize, 65536)
+            }
+            insertNode(Quicklist.makeNode(s, plan, capacity: cap), at: 0)
             if nodesCount == 1 { invalidateTail() }
         }
         count += 1
