@@ -605,12 +605,16 @@ struct BulkBatch {
     static let capacity = 16 * 1024
     nonisolated(unsafe) static let scratch = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
     let c: Client
+    let buf: UnsafeMutableRawPointer
     var used = 0
 
-    init(_ c: Client) { self.c = c }
+    init(_ c: Client) {
+        self.c = c
+        buf = BulkBatch.scratch
+    }
 
     @inline(__always) mutating func flush() {
-        if used > 0 { c.out.append(BulkBatch.scratch, used); used = 0 }
+        if used > 0 { c.out.append(buf, used); used = 0 }
     }
 
     @inline(__always) mutating func add(_ v: QuicklistValue) {
@@ -622,18 +626,23 @@ struct BulkBatch {
                 return
             }
             if used + n + 32 > BulkBatch.capacity { flush() }
-            let b = BulkBatch.scratch + used
+            let b = buf + used
             b.storeBytes(of: 36, as: UInt8.self)
             var o = 1 + BulkBatch.writeLength(n, at: b + 1)
             b.storeBytes(of: 0x0a0d as UInt16, toByteOffset: o, as: UInt16.self)
             o += 2
-            if n > 0 { memcpy(b + o, p, n) }
+            if n <= 16 {
+                let d = (b + o).assumingMemoryBound(to: UInt8.self), q = p.assumingMemoryBound(to: UInt8.self)
+                for i in 0..<n { d[i] = q[i] }
+            } else {
+                memcpy(b + o, p, n)
+            }
             o += n
             b.storeBytes(of: 0x0a0d as UInt16, toByteOffset: o, as: UInt16.self)
             used += o + 2
         } else {
             if used + 64 > BulkBatch.capacity { flush() }
-            let b = BulkBatch.scratch + used
+            let b = buf + used
             var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
             let n = withUnsafeMutableBytes(of: &digits) { QuicklistCodec.formatInt(v.int, into: $0.baseAddress!) }
             b.storeBytes(of: 36, as: UInt8.self)
