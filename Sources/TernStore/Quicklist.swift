@@ -7,10 +7,15 @@ import Glibc
 /// (`rawSize` bytes), or their LZF-compressed form (`size` bytes) when `compressed`.
 struct QuicklistNode {
     var buf: UnsafeMutableRawPointer
-    var size: Int
     var rawSize: Int
     var count: Int32
     var flags: UInt32
+
+    /// Bytes held in `buf`: the raw entries, or for a compressed node a UInt32 length
+    /// prefix plus the LZF data (keeps the node struct at 24 bytes).
+    @inline(__always) var size: Int {
+        isCompressed ? 4 + Int(buf.load(as: UInt32.self)) : rawSize
+    }
 
     static let compressed: UInt32 = 1
     /// Compression was tried on the current content and did not pay off.
@@ -29,17 +34,20 @@ struct QuicklistNode {
 /// Entries carry no back-pointer, so the tail node keeps a lazily built table of entry
 /// offsets (only when it has more than 32 entries) to make RPOP and tail indexing O(1).
 public final class Quicklist: StoredCollection {
-    public let fill: Int32
-    public let compressDepth: Int32
-    var nodes: UnsafeMutablePointer<QuicklistNode>
-    var nodeCount: Int32 = 0
-    var nodeCapacity: Int32 = 0
-    public private(set) var count: Int = 0
-    /// Entry offsets of the tail node, valid when `tailCached`.
-    var tailOffsets: [UInt16] = []
+    // Field order keeps the object at 56 bytes (a 64-byte malloc chunk).
+    /// list-max-listpack-size captured at creation (clamped to -5...32767).
+    public let fill: Int16
+    /// list-compress-depth captured at creation (clamped to 0...32767).
+    public let compressDepth: Int16
+    /// Entry offsets of the tail node are valid in `tailOffsets`.
     var tailCached = false
     /// Some inner node may be uncompressed (after a middle access or a split).
     var compressScan = false
+    var nodeCapacity: Int32 = 0
+    var nodeCount: Int32 = 0
+    var nodes: UnsafeMutablePointer<QuicklistNode>
+    public private(set) var count: Int = 0
+    var tailOffsets: [UInt16] = []
 
     static let minCompressBytes = 48
     nonisolated(unsafe) static let lzf = QuicklistLZF()
@@ -47,8 +55,8 @@ public final class Quicklist: StoredCollection {
     nonisolated(unsafe) static var scratchSize = 0
 
     public init(fill: Int = -2, compressDepth: Int = 0) {
-        self.fill = Int32(max(-5, min(fill, 32767)))
-        self.compressDepth = Int32(max(0, min(compressDepth, Int(Int32.max))))
+        self.fill = Int16(max(-5, min(fill, 32767)))
+        self.compressDepth = Int16(max(0, min(compressDepth, 32767)))
         nodes = UnsafeMutablePointer<QuicklistNode>(bitPattern: 8)!
     }
 
@@ -141,7 +149,7 @@ public final class Quicklist: StoredCollection {
     static func makeNode(_ s: UnsafeRawBufferPointer, _ plan: (size: Int, int: Int?), capacity: Int = 0) -> QuicklistNode {
         guard let p = malloc(max(plan.size, capacity, 1)) else { fatalError("Tern: out of memory") }
         QuicklistCodec.write(s, plan, at: p)
-        return QuicklistNode(buf: p, size: plan.size, rawSize: plan.size, count: 1, flags: 0)
+        return QuicklistNode(buf: p, rawSize: plan.size, count: 1, flags: 0)
     }
 
     /// Room for `extra` more bytes in raw node i (small nodes grow tightly, big ones by 1/2).
@@ -187,11 +195,10 @@ public final class Quicklist: StoredCollection {
     func decompressInPlace(_ i: Int) {
         let n = nodes[i]
         guard let p = malloc(max(n.rawSize, 1)) else { fatalError("Tern: out of memory") }
-        let got = QuicklistLZF.decompress(n.buf, n.size, into: p, outCapacity: n.rawSize)
+        let got = QuicklistLZF.decompress(n.buf + 4, n.size - 4, into: p, outCapacity: n.rawSize)
         precondition(got == n.rawSize, "Tern: corrupt compressed list node")
         free(n.buf)
         nodes[i].buf = p
-        nodes[i].size = n.rawSize
         nodes[i].flags &= ~QuicklistNode.compressed
         compressScan = true
     }
@@ -199,7 +206,7 @@ public final class Quicklist: StoredCollection {
     func compressNode(_ i: Int) {
         let n = nodes[i]
         if n.flags & (QuicklistNode.compressed | QuicklistNode.compressFailed) != 0 { return }
-        if n.rawSize < Quicklist.minCompressBytes {
+        if n.rawSize < Quicklist.minCompressBytes || n.rawSize > 1 << 30 {
             nodes[i].flags |= QuicklistNode.compressFailed
             return
         }
@@ -210,14 +217,14 @@ public final class Quicklist: StoredCollection {
         }
         guard let out = Quicklist.scratch,
               let c = Quicklist.lzf.compress(n.buf, n.rawSize, into: out, capacity: n.rawSize),
-              c + 8 < n.rawSize, let p = malloc(c) else {
+              c + 8 < n.rawSize, let p = malloc(c + 4) else {
             nodes[i].flags |= QuicklistNode.compressFailed
             return
         }
-        memcpy(p, out, c)
+        p.storeBytes(of: UInt32(c), as: UInt32.self)
+        memcpy(p + 4, out, c)
         free(n.buf)
         nodes[i].buf = p
-        nodes[i].size = c
         nodes[i].flags |= QuicklistNode.compressed
     }
 
@@ -254,7 +261,7 @@ public final class Quicklist: StoredCollection {
         if !n.isCompressed { return try body(n.buf) }
         let tmp = malloc(max(n.rawSize, 1))!
         defer { free(tmp) }
-        let got = QuicklistLZF.decompress(n.buf, n.size, into: tmp, outCapacity: n.rawSize)
+        let got = QuicklistLZF.decompress(n.buf + 4, n.size - 4, into: tmp, outCapacity: n.rawSize)
         precondition(got == n.rawSize, "Tern: corrupt compressed list node")
         return try body(tmp)
     }
@@ -331,7 +338,6 @@ public final class Quicklist: StoredCollection {
             let off = nodes[last].rawSize
             QuicklistCodec.write(s, plan, at: nodes[last].buf + off)
             nodes[last].rawSize += plan.size
-            nodes[last].size = nodes[last].rawSize
             nodes[last].count += 1
             if tailCached {
                 if off <= 65535 { tailOffsets.append(UInt16(off)) } else { invalidateTail() }
@@ -358,7 +364,6 @@ public final class Quicklist: StoredCollection {
             memmove(b + plan.size, b, nodes[0].rawSize)
             QuicklistCodec.write(s, plan, at: b)
             nodes[0].rawSize += plan.size
-            nodes[0].size = nodes[0].rawSize
             nodes[0].count += 1
             if nodesCount == 1 { invalidateTail() }
         } else {
@@ -392,7 +397,6 @@ public final class Quicklist: StoredCollection {
         } else {
             memmove(b, b + sz, nodes[0].rawSize - sz)
             nodes[0].rawSize -= sz
-            nodes[0].size = nodes[0].rawSize
             nodes[0].count -= 1
             if nodesCount == 1 { invalidateTail() }
         }
@@ -415,7 +419,6 @@ public final class Quicklist: StoredCollection {
             invalidateTail()
         } else {
             nodes[i].rawSize = off
-            nodes[i].size = off
             nodes[i].count -= 1
             if tailCached { tailOffsets.removeLast() }
         }
@@ -517,7 +520,6 @@ public final class Quicklist: StoredCollection {
         }
         QuicklistCodec.write(s, plan, at: b + off)
         nodes[ni].rawSize += delta
-        nodes[ni].size = nodes[ni].rawSize
         if ni >= Int(compressDepth) && ni < nodesCount - Int(compressDepth) { compressScan = true }
         applyCompression()
         return true
@@ -575,9 +577,8 @@ public final class Quicklist: StoredCollection {
         let rightBytes = nodes[ni].rawSize - byteOffset
         guard let rp = malloc(max(rightBytes, 1)) else { fatalError("Tern: out of memory") }
         memcpy(rp, nodes[ni].buf + byteOffset, rightBytes)
-        let right = QuicklistNode(buf: rp, size: rightBytes, rawSize: rightBytes, count: Int32(c - pos), flags: 0)
+        let right = QuicklistNode(buf: rp, rawSize: rightBytes, count: Int32(c - pos), flags: 0)
         nodes[ni].rawSize = byteOffset
-        nodes[ni].size = byteOffset
         nodes[ni].count = Int32(pos)
         shrinkToFit(ni)
         insertNode(right, at: ni + 1)
@@ -597,7 +598,6 @@ public final class Quicklist: StoredCollection {
         memmove(b + off + plan.size, b + off, nodes[ni].rawSize - off)
         QuicklistCodec.write(s, plan, at: b + off)
         nodes[ni].rawSize += plan.size
-        nodes[ni].size = nodes[ni].rawSize
         nodes[ni].count += 1
     }
 
@@ -621,7 +621,6 @@ public final class Quicklist: StoredCollection {
                 for _ in 0..<k { z += QuicklistCodec.entrySize(b + z) }
                 memmove(b + a, b + z, nodes[ni].rawSize - z)
                 nodes[ni].rawSize -= z - a
-                nodes[ni].size = nodes[ni].rawSize
                 nodes[ni].count -= Int32(k)
                 ni += 1
             }
@@ -662,7 +661,6 @@ public final class Quicklist: StoredCollection {
                     removeNode(at: ni)
                 } else {
                     nodes[ni].rawSize = w
-                    nodes[ni].size = w
                     nodes[ni].count = kept
                     ni += 1
                 }
@@ -702,7 +700,6 @@ public final class Quicklist: StoredCollection {
                             w += sz
                         }
                         nodes[ni].rawSize = w
-                        nodes[ni].size = w
                         nodes[ni].count = Int32(c - hits)
                     }
                 }
