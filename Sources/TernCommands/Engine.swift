@@ -58,6 +58,13 @@ public final class Engine {
     public var keyspaceEventHook: ((NotifyClass, String, UnsafeRawBufferPointer, Int) -> Void)?
     /// Hooks run when a key may have become ready for blocked clients.
     public var keyReadyHook: ((Database, UnsafeRawBufferPointer) -> Void)?
+    /// Set by the blocking subsystem when keys were signalled ready: `readyKeysHandler`
+    /// then serves blocked clients right after the top-level command (handleClientsBlockedOnKeys).
+    public var hasReadyKeys = false
+    public var readyKeysHandler: (() -> Void)?
+    /// Runs `body` on the engine event loop after `delayMs` ms (set by the server layer;
+    /// blocking timeouts and deferred resumption of unblocked clients use it).
+    public var scheduleOnLoop: ((_ delayMs: Int64, _ body: @escaping () -> Void) -> Void)?
     /// Random source for RANDOMKEY, SPOP ... (seedable for tests).
     public var rng = SystemRandomNumberGenerator()
     /// Blocked/paused clients waiting to resume, run after each event loop tick.
@@ -232,6 +239,7 @@ public final class Engine {
         }
         if let gate = commandGate, !gate(c, cmd, args) { return }
         call(c, cmd, args)
+        if hasReadyKeys, let h = readyKeysHandler { h() }
     }
 
     // MARK: CLIENT PAUSE

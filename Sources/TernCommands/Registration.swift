@@ -10,5 +10,7 @@ extension Engine {
         registerSetCommands()
         registerSortedSetCommands()
         registerTransactionAndPubSubCommands()
+        registerListCommands()
+        registerSortCommands()
     }
 }

@@ -53,6 +53,10 @@ public final class TernServerProcess: @unchecked Sendable {
         writePidFile()
         let loop = group.next()
         let eng = LoopBound(engine)
+        engine.scheduleOnLoop = { ms, body in
+            let b = LoopBound(body)
+            loop.scheduleTask(in: .milliseconds(ms)) { b.value() }
+        }
         engine.shutdownHandler = { [weak self] code in self?.shutdown(exitCode: code) }
         // Deferred work (pub/sub flushes, BCAST invalidations) runs after the current I/O batch.
         engine.deferredExecutor = { task in
