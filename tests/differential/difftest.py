@@ -464,6 +464,7 @@ class Runner:
 
     def step(self):
         """One unit of work: a pipelined batch on one connection, or a scenario."""
+        self.g.now = int(time.time())
         if self.scenarios and self.rng.random() < float(os.environ.get("DIFFTEST_SCENARIO_RATE", "0.04")):
             name = self.rng.choice(self.scenarios)
             self.stats["scenario:" + name] += 1
@@ -1153,6 +1154,7 @@ def main(argv=None, log=print):
         runner = Runner(tern_port, redis_port, seed, cmds, arities, registered, context=args.context,
                         batch=args.batch, timeout=args.timeout, digest_every=args.digest_every, log=log)
         runner.families_arg = enabled
+        runner.g.families = set(enabled)
         if not runner.digest:
             log("note: the server under test has no DEBUG DIGEST; the final check reads every key instead")
         try:

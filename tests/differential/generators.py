@@ -91,6 +91,7 @@ class G:
         self.rng = rng
         self.family = "core"
         self.now = int(time.time())
+        self.families = set()  # enabled family names
         self.after = []   # commands to run right after the generated one (same connection)
 
     # -- basics
@@ -185,18 +186,20 @@ class G:
         return self.pick(b"0.01", b"0.02", b"0.01", b"-1", b"abc", b"0.001")
 
     def expire_secs(self):
-        return self.pick(b"100000", b"200000", b"123456", b"0", b"-1", b"abc", b"9223372036854775807",
+        # Relative and absolute TTLs are kept >= 10,000 s apart from each other, so that
+        # NX/XX/GT/LT comparisons never depend on the milliseconds between the two servers.
+        return self.pick(b"100000", b"200000", b"130000", b"0", b"-1", b"abc", b"9223372036854775807",
                          b"9223372036854775", b"1.5", b"")
 
     def expire_ms(self):
-        return self.pick(b"100000000", b"200000123", b"0", b"-5", b"9223372036854775807", b"abc")
+        return self.pick(b"150000000", b"250000123", b"0", b"-5", b"9223372036854775807", b"abc")
 
     def expire_at_secs(self):
-        return self.pick(self.b(self.now + 100000), self.b(self.now + 300000), b"1", b"0", b"-1",
+        return self.pick(self.b(self.now + 115000), self.b(self.now + 300000), b"1", b"0", b"-1",
                          b"9223372036854775807", b"abc")
 
     def expire_at_ms(self):
-        return self.pick(self.b((self.now + 100000) * 1000), b"1", b"0", b"-1",
+        return self.pick(self.b((self.now + 175000) * 1000 + 7), b"1", b"0", b"-1",
                          b"9223372036854775807", b"abc")
 
 
@@ -303,14 +306,21 @@ def _dbsize(g):
     return [b"DBSIZE"]
 
 
+def flush_args(g):
+    # Invalid flush modes are exercised once the keys family (which owns FLUSHDB/FLUSHALL
+    # argument parsing) is enabled: main's first FLUSHALL accepted any argument.
+    extra = [[b"bogus"], [b"ASYNC", b"SYNC"]] if "keys" in g.families else []
+    return g.choice([[], [], [b"ASYNC"], [b"SYNC"], [b"sync"]] + extra)
+
+
 @command("flushdb", weight=0.05)
 def _flushdb(g):
-    return [b"FLUSHDB"] + g.pick([], [], [b"ASYNC"], [b"SYNC"], [b"bogus"])
+    return [b"FLUSHDB"] + flush_args(g)
 
 
 @command("flushall", weight=0.03)
 def _flushall(g):
-    return [b"FLUSHALL"] + g.pick([], [], [b"ASYNC"], [b"SYNC"], [b"bogus"])
+    return [b"FLUSHALL"] + flush_args(g)
 
 
 @command("swapdb", weight=0.1)
@@ -754,7 +764,7 @@ DUMP_PAYLOADS = [b"bogus payload"]
 
 @command("restore", weight=0.5)
 def _restore(g):
-    args = [b"RESTORE", g.key(), g.pick(b"0", b"0", b"100000000", b"-1", b"abc"), g.choice(DUMP_PAYLOADS)]
+    args = [b"RESTORE", g.key(), g.pick(b"0", b"0", b"190000000", b"-1", b"abc"), g.choice(DUMP_PAYLOADS)]
     if g.chance(0.4):
         args.append(b"REPLACE")
     if g.chance(0.2):
@@ -776,7 +786,7 @@ def sort_args(g, ro=False):
         args.append(g.pick(b"ASC", b"DESC"))
     if g.chance(0.5):
         args.append(b"ALPHA")
-    by_pattern = b"BY" in args and args[args.index(b"BY") + 1] != b"nosort"
+    by_pattern = b"BY" in args and b"*" in args[args.index(b"BY") + 1]
     # ALPHA with BY <pattern> leaves ties (missing/equal weights) in an unspecified order:
     # never STORE such a result, it would make the datasets diverge.
     if not ro and g.chance(0.2) and not (by_pattern and b"ALPHA" in args):
@@ -792,7 +802,8 @@ def sort_order_unspecified(argv):
     low = [a.lower() for a in argv]
     if b"by" in low[:-1]:
         pat = low[low.index(b"by") + 1]
-        return pat == b"nosort" or b"alpha" in low
+        # A BY pattern without '*' means "do not sort" (like nosort).
+        return b"*" not in pat or b"alpha" in low
     return False
 
 
