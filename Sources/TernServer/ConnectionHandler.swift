@@ -102,7 +102,7 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
                     need = expected
                     return pos
                 case .error(let msg):
-                    c.error(msg)
+                    c.error("ERR " + msg)   // Redis: "-ERR Protocol error: ..."
                     engine.log(.verbose, "Protocol error (\(msg)) from client: id=\(c.id) addr=\(c.remoteAddress)")
                     c.flags.insert(.closeAfterReply)
                     return raw.count
