@@ -56,8 +56,12 @@ def command_arities(redis_conn, names):
 
 
 # Containers without subcommand entries in COMMAND (DEBUG): probe with a full call.
+# Commands whose bare form must never run as a probe (SHUTDOWN) get a syntax-error form.
 EXPLICIT_PROBES = {"debug|object": [b"DEBUG", b"OBJECT", b"__probe__"],
-                   "debug|digest-value": [b"DEBUG", b"DIGEST-VALUE"]}
+                   "debug|digest-value": [b"DEBUG", b"DIGEST-VALUE"],
+                   "shutdown": [b"SHUTDOWN", b"bogus-probe"],
+                   "failover": [b"FAILOVER", b"bogus-probe"],
+                   "monitor": [b"MONITOR", b"bogus-probe"]}
 
 
 def probe_argv(name, arity):
