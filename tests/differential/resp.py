@@ -42,6 +42,8 @@ class Node:
 
 
 def short(b, limit=300):
+    if isinstance(b, str):
+        return b
     r = repr(bytes(b))
     if len(r) > limit:
         r = r[:limit] + "...(%d bytes)" % len(b)
