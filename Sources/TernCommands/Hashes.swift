@@ -101,7 +101,7 @@ public enum HashCommands {
         case .found(let e, let h): return (e, h)
         case .missing:
             let l = ListpackHash()
-            let e = c.db.setObject(key, l, type: .hash, encoding: .listpack, lru: c.engine.lruClock)
+            let e = c.db.setObject(key, l, type: .hash, encoding: .listpack, lru: c.engine.objectLRU)
             return (e, .listpack(l))
         }
     }

@@ -49,8 +49,7 @@ public enum ListCommands {
 
     /// Creates `key` holding `ql` (Redis's dbAdd: "new" event, ready signal for blockers).
     static func addList(_ c: Client, _ key: UnsafeRawBufferPointer, _ ql: Quicklist) {
-        c.db.setObject(key, ql, type: .list, encoding: .quicklist, lru: c.engine.lruClock)
-        c.notify(.new, "new", key)
+        c.db.setObject(key, ql, type: .list, encoding: .quicklist, lru: c.engine.objectLRU)
         c.engine.signalKeyReady(c.db, key)
     }
 

@@ -198,7 +198,7 @@ public enum SetCommands {
         case .found(let x, let y): e = x; s = y
         case .missing:
             s = SetObject.create(for: a[2])
-            e = c.db.setObject(key, s.object, type: .set, encoding: s.encoding, lru: c.engine.lruClock)
+            e = c.db.setObject(key, s.object, type: .set, encoding: s.encoding, lru: c.engine.objectLRU)
         }
         let maxI = maxIntset(c)
         var added = 0
@@ -303,7 +303,7 @@ public enum SetCommands {
         }
         if dstSet == nil {
             let s = SetObject.create(for: member)
-            dstEntry = c.db.setObject(dst, s.object, type: .set, encoding: s.encoding, lru: c.engine.lruClock)
+            dstEntry = c.db.setObject(dst, s.object, type: .set, encoding: s.encoding, lru: c.engine.objectLRU)
             dstSet = s
         }
         c.keyModified(src)
@@ -653,7 +653,7 @@ public enum SetCommands {
                 c.notify(.generic, "del", dst)
             }
         } else {
-            c.db.setObject(dst, result.object, type: .set, encoding: result.encoding, lru: c.engine.lruClock)
+            c.db.setObject(dst, result.object, type: .set, encoding: result.encoding, lru: c.engine.objectLRU)
             c.keyModified(dst)
             c.notify(.set, event, dst)
         }

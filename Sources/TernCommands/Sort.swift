@@ -257,10 +257,9 @@ public enum SortCommand {
         }
         dst.withUnsafeBytes { key in
             if outputlen > 0 {
-                let existed = c.lookupWrite(key) != nil
-                c.db.setObject(key, ql, type: .list, encoding: .quicklist, lru: c.engine.lruClock)
+                _ = c.lookupWrite(key)
+                c.db.setObject(key, ql, type: .list, encoding: .quicklist, lru: c.engine.objectLRU)
                 c.keyModified(key)
-                if !existed { c.notify(.new, "new", key) }
                 c.engine.signalKeyReady(c.db, key)
                 c.notify(.list, "sortstore", key)
                 c.engine.dirty += outputlen

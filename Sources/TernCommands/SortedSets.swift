@@ -453,7 +453,7 @@ public enum SortedSetCommands {
                 return
             }
             z = ZSetObject.create(c, sizeHint: 0, firstMemberLength: a.length(scoreIdx + 1))
-            e = c.db.setObject(key, z.object, type: .zset, encoding: z.encoding, lru: c.engine.lruClock)
+            e = c.db.setObject(key, z.object, type: .zset, encoding: z.encoding, lru: c.engine.objectLRU)
             created = true
         }
         let cfg = c.engine.config
@@ -693,7 +693,7 @@ public enum SortedSetCommands {
             _ = m.withUnsafeBytes { z.add($0, s, ZSetObject.AddFlags(), maxEntries: cfg.zsetMaxListpackEntries, maxValue: cfg.zsetMaxListpackValue) }
         }
         z.trim()
-        c.db.setObject(dst, z.object, type: .zset, encoding: z.encoding, lru: c.engine.lruClock)
+        c.db.setObject(dst, z.object, type: .zset, encoding: z.encoding, lru: c.engine.objectLRU)
         c.keyModified(dst)
         c.notify(.zset, "zrangestore", dst)
         c.engine.signalKeyReady(c.db, dst)
@@ -1200,7 +1200,7 @@ public enum SortedSetCommands {
             for (m, s) in result { m.withUnsafeBytes { t.insertNew($0, s) } }
             z = ZSetObject(.tree(t))
         }
-        c.db.setObject(dst, z.object, type: .zset, encoding: z.encoding, lru: c.engine.lruClock)
+        c.db.setObject(dst, z.object, type: .zset, encoding: z.encoding, lru: c.engine.objectLRU)
         c.keyModified(dst)
         c.notify(.zset, op == .union ? "zunionstore" : (op == .inter ? "zinterstore" : "zdiffstore"), dst)
         c.engine.signalKeyReady(c.db, dst)

@@ -81,10 +81,9 @@ public enum StringCommands {
         return true
     }
 
-    /// The "new" keyspace event Redis's dbAdd emits whenever a key is created.
-    @inline(__always) static func notifyNew(_ c: Client, _ key: UnsafeRawBufferPointer) {
-        c.notify(.new, "new", key)
-    }
+    /// The "new" keyspace event Redis's dbAdd emits is raised centrally by Database.keyAdded
+    /// (Notifications.swift) whenever a key is created; nothing to do here.
+    @inline(__always) static func notifyNew(_ c: Client, _ key: UnsafeRawBufferPointer) {}
 
     static func get(_ c: Client, _ a: Args) {
         if let e = readString(c, a[1]) { c.out.bulk(e.stringValue) }
