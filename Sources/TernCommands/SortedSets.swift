@@ -1058,7 +1058,7 @@ public enum SortedSetCommands {
         r.sources.reserveCapacity(setnum)
         var j = numkeysIndex + 1
         for _ in 0..<setnum {
-            let e = store ? c.lookupWrite(a[j]) : c.lookupRead(a[j])
+            let e = c.lookupRead(a[j])  // Redis 7.0 reads the inputs with lookupKeyRead, STORE or not
             if let e = e {
                 if e.type == .zset, let z = ZSetObject(e) { r.sources.append(.zset(z)) }
                 else if e.type == .set, let s = SetObject(e) { r.sources.append(.set(s)) }
