@@ -100,6 +100,7 @@ public enum ConnectionCommands {
         let e = c.engine
         if c.flags.contains(.monitor) { e.observers.removeMonitor(c) }
         for h in e.resetHooks { h(c) }
+        for h in e.clientResetHooks { h(c) }
         if let d = e.database(0) { c.db = d }
         c.resp = 2
         c.name = nil

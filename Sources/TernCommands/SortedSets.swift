@@ -40,10 +40,6 @@ extension Engine {
         commands.register("zdiffstore", z.zdiffstore)
         commands.register("zintercard", z.zintercard)
         commands.register("zscan", z.zscan)
-        // TODO(blocking): BZPOPMIN/BZPOPMAX/BZMPOP serve data that is already there and
-        // otherwise answer as if the timeout expired. The generic blocking framework
-        // (Blocking.swift, lists branch) should park the client on its keys instead and,
-        // when a key is signalled ready, call SortedSetCommands.serveBlockedPop(...).
         commands.register("bzpopmin", z.bzpopmin)
         commands.register("bzpopmax", z.bzpopmax)
         commands.register("bzmpop", z.bzmpop)
@@ -891,27 +887,31 @@ public enum SortedSetCommands {
     static func bzpopmax(_ c: Client, _ a: Args) { bzpopGeneric(c, a, .max) }
 
     static func bzpopGeneric(_ c: Client, _ a: Args, _ end: PopEnd) {
-        guard parseTimeout(c, a[a.count - 1]) != nil else { return }
+        guard let deadline = Blocking.parseTimeout(c, a[a.count - 1]) else { return }
         let keys = 1..<(a.count - 1)
         if let found = firstNonEmpty(c, a, keys) {
             guard let (i, _) = found else { return }
             _ = serveBlockedPop(c, a[i], end: end, count: -1)
             return
         }
-        // TODO(blocking): park the client on `keys` until ready or timeout.
-        c.out.nullArray()
+        if !c.mayBlock { c.out.nullArray(); return }
+        c.blockOnKeys(keys.map { a.bytes($0) }, deadline: deadline,
+                      onTimeout: { c in c.out.nullArray() },
+                      serve: { c, key in serveBlockedPop(c, key, end: end, count: -1) })
     }
 
     static func bzmpop(_ c: Client, _ a: Args) {
-        guard parseTimeout(c, a[1]) != nil else { return }
+        guard let deadline = Blocking.parseTimeout(c, a[1]) else { return }
         guard let (keys, end, count) = parseMPop(c, a, at: 2) else { return }
         if let found = firstNonEmpty(c, a, keys) {
             guard let (i, _) = found else { return }
             _ = serveBlockedPop(c, a[i], end: end, count: count)
             return
         }
-        // TODO(blocking): park the client on `keys` until ready or timeout.
-        c.out.nullArray()
+        if !c.mayBlock { c.out.nullArray(); return }
+        c.blockOnKeys(keys.map { a.bytes($0) }, deadline: deadline,
+                      onTimeout: { c in c.out.nullArray() },
+                      serve: { c, key in serveBlockedPop(c, key, end: end, count: count) })
     }
 
     /// The pop a blocked BZPOPMIN/BZPOPMAX (count -1: reply [key, member, score]) or BZMPOP
