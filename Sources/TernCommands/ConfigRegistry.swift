@@ -1139,12 +1139,19 @@ extension ConfigRegistry {
             if deadDirectives.contains(name) && args.count == 1 { return nil }
             return bad
         }
+        var values = args
         if d.flags.contains(.multiArg) {
-            if args.isEmpty { return Directives.wrongArgs }
-        } else if args.count != 1 {
+            if values.isEmpty { return Directives.wrongArgs }
+            // Like Redis 7.0, a single argument of a multi-argument directive is split on
+            // spaces (`--save "900 1"`, `--client-output-buffer-limit "pubsub 0 1mb 1"`).
+            if values.count == 1 && !values[0].isEmpty {
+                values = values[0].split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+                if values.isEmpty { values = [""] }
+            }
+        } else if values.count != 1 {
             return Directives.wrongArgs
         }
-        return d.set(cfg, args, ctx)
+        return d.set(cfg, values, ctx)
     }
 
     /// `include` argument: a glob pattern expands to its (sorted) matches, possibly none.
