@@ -347,8 +347,9 @@ public enum Blocking {
             c.error("ERR timeout is not a float or out of range")
             return nil
         }
-        let x = v * 1000
-        // C's (long long) cast: truncation; out-of-range values become LLONG_MIN on x86.
+        // Redis: (long long) ceill(ftval * 1000.0) — rounded up, so 0.001 s is 1 ms, not 0 (forever).
+        let x = (v * 1000).rounded(.up)
+        // C's (long long) cast; out-of-range values become LLONG_MIN on x86.
         let ms: Int64 = (x.isNaN || x >= 9223372036854775808.0 || x <= -9223372036854775809.0) ? Int64.min : Int64(x)
         if ms < 0 {
             c.error("ERR timeout is negative")

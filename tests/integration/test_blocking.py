@@ -318,3 +318,12 @@ def test_many_blocked_clients_fairness(tern_server, redis_server, resp):
                 out.append(c.read())
         return out
     run_both(tern_server, redis_server, sc, resp)
+
+
+def test_tiny_timeouts_round_up_not_forever(r, oracle):
+    """0.001 s must be 1 ms (Redis rounds up with ceill), never 0 = block forever.
+    Found by the differential test: BLPOP k 0.001 hung on Tern."""
+    for t in ("0.001", "0.0001", "0.0009999"):
+        for c in (r, oracle):
+            assert c.execute_command("BLPOP", "nokey", t) is None
+            assert c.execute_command("BZPOPMIN", "nokey", t) is None
