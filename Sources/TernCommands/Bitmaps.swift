@@ -132,6 +132,8 @@ public enum BitmapCommands {
         if hasRange {
             guard let s = Numbers.parseInt(a[2]), let e = Numbers.parseInt(a[3]) else { c.notInteger(); return }
             start = s; end = e
+            // Redis 7.0.15 answers 0 for an empty negative range before it looks at BIT|BYTE.
+            if start < 0 && end < 0 && start > end { c.out.integer(0); return }
             if a.count == 5 {
                 guard let u = rangeUnitIsBit(c, a, 4) else { return }
                 isBit = u

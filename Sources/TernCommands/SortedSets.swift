@@ -901,8 +901,9 @@ public enum SortedSetCommands {
     }
 
     static func bzmpop(_ c: Client, _ a: Args) {
-        guard let deadline = Blocking.parseTimeout(c, a[1]) else { return }
+        // Redis parses numkeys, MIN|MAX and COUNT before the timeout.
         guard let (keys, end, count) = parseMPop(c, a, at: 2) else { return }
+        guard let deadline = Blocking.parseTimeout(c, a[1]) else { return }
         if let found = firstNonEmpty(c, a, keys) {
             guard let (i, _) = found else { return }
             _ = serveBlockedPop(c, a[i], end: end, count: count)

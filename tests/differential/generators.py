@@ -1252,9 +1252,28 @@ def _zcount(g):
     return [b"ZCOUNT", g.key(), score_bound(g), score_bound(g)]
 
 
+def lex_key(g):
+    """Keys used by lex-range commands. Their members all have score 0 (ZADD below), since
+    Redis documents lex ranges over mixed scores as unspecified."""
+    return b"zl%d" % g.rng.randrange(3)
+
+
+def lex_fill(g):
+    """Sometimes the lex generators fill a lex key instead (all members at score 0)."""
+    if g.rng.random() < 0.35:
+        args = [b"ZADD", lex_key(g)]
+        for m in g.members():
+            args += [b"0", m]
+        return args
+    return None
+
+
 @command("zlexcount")
 def _zlexcount(g):
-    return [b"ZLEXCOUNT", g.key(), lex_bound(g), lex_bound(g)]
+    fill = lex_fill(g)
+    if fill:
+        return fill
+    return [b"ZLEXCOUNT", lex_key(g), lex_bound(g), lex_bound(g)]
 
 
 @command("zscore")
@@ -1294,7 +1313,7 @@ def _zrange(g):
     elif mode < 0.8:
         args = [b"ZRANGE", g.key(), score_bound(g), score_bound(g), b"BYSCORE"]
     else:
-        args = [b"ZRANGE", g.key(), lex_bound(g), lex_bound(g), b"BYLEX"]
+        args = [b"ZRANGE", lex_key(g), lex_bound(g), lex_bound(g), b"BYLEX"]
     if g.chance(0.3):
         args.append(b"REV")
     args += limit(g, 0.3 if mode >= 0.5 else 0.05)
@@ -1320,12 +1339,18 @@ def _zrevrangebyscore(g):
 
 @command("zrangebylex")
 def _zrangebylex(g):
-    return [b"ZRANGEBYLEX", g.key(), lex_bound(g), lex_bound(g)] + limit(g)
+    fill = lex_fill(g)
+    if fill:
+        return fill
+    return [b"ZRANGEBYLEX", lex_key(g), lex_bound(g), lex_bound(g)] + limit(g)
 
 
 @command("zrevrangebylex")
 def _zrevrangebylex(g):
-    return [b"ZREVRANGEBYLEX", g.key(), lex_bound(g), lex_bound(g)] + limit(g)
+    fill = lex_fill(g)
+    if fill:
+        return fill
+    return [b"ZREVRANGEBYLEX", lex_key(g), lex_bound(g), lex_bound(g)] + limit(g)
 
 
 @command("zrevrange")
@@ -1345,7 +1370,10 @@ def _zremrangebyscore(g):
 
 @command("zremrangebylex")
 def _zremrangebylex(g):
-    return [b"ZREMRANGEBYLEX", g.key(), lex_bound(g), lex_bound(g)]
+    fill = lex_fill(g)
+    if fill:
+        return fill
+    return [b"ZREMRANGEBYLEX", lex_key(g), lex_bound(g), lex_bound(g)]
 
 
 @command("zpopmin")

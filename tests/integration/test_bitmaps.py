@@ -203,3 +203,20 @@ def test_bitfield_overflow_random(pair):
         if rnd.random() < 0.1:
             pair("GET", "bf")
     pair("GET", "bf")
+
+
+def test_bitcount_empty_negative_range_wins_over_bad_unit(r, oracle):
+    """Found by the differential test: Redis replies 0 before checking the unit word."""
+    for c in (r, oracle):
+        c.set("s5", "abc")
+    for args in (("-6", "-8", "WORD"), ("1", "2", "WORD"), ("-1", "-2", "BIT")):
+        a = b = None
+        try:
+            a = r.execute_command("BITCOUNT", "s5", *args)
+        except Exception as e:
+            a = str(e)
+        try:
+            b = oracle.execute_command("BITCOUNT", "s5", *args)
+        except Exception as e:
+            b = str(e)
+        assert a == b, args
