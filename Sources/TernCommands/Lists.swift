@@ -22,12 +22,13 @@ extension Engine {
         commands.register("lpos", ListCommands.lpos)
         commands.register("lmove", ListCommands.lmove)
         commands.register("rpoplpush", ListCommands.rpoplpush)
-        commands.register("lmpop", getKeys: { ListCommands.mpopKeys($0, numkeysIndex: 1) }, ListCommands.lmpop)
+        // Key positions come from the catalog key specs (keynum), which match Redis's GETKEYS.
+        commands.register("lmpop", ListCommands.lmpop)
         commands.register("blpop", ListCommands.blpop)
         commands.register("brpop", ListCommands.brpop)
         commands.register("blmove", ListCommands.blmove)
         commands.register("brpoplpush", ListCommands.brpoplpush)
-        commands.register("blmpop", getKeys: { ListCommands.mpopKeys($0, numkeysIndex: 2) }, ListCommands.blmpop)
+        commands.register("blmpop", ListCommands.blmpop)
         registerBlockingCommands()
     }
 }

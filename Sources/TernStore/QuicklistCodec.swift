@@ -52,32 +52,7 @@ public enum QuicklistCodec {
     /// string2ll: the canonical decimal text of an Int64 ("0", "-5", no '+', no leading 0).
     @inline(__always)
     public static func parseStrictInt(_ p: UnsafeRawPointer, _ n: Int) -> Int? {
-        if n == 0 || n > 20 { return nil }
-        let q = p.assumingMemoryBound(to: UInt8.self)
-        if n == 1 {
-            let d = q[0] &- 48
-            return d <= 9 ? Int(d) : nil
-        }
-        var i = 0
-        var neg = false
-        if q[0] == 45 { neg = true; i = 1 }
-        if q[i] < 49 || q[i] > 57 { return nil }
-        var v: UInt64 = 0
-        while i < n {
-            let d = q[i] &- 48
-            if d > 9 { return nil }
-            let (m, o1) = v.multipliedReportingOverflow(by: 10)
-            let (a, o2) = m.addingReportingOverflow(UInt64(d))
-            if o1 || o2 { return nil }
-            v = a
-            i += 1
-        }
-        if neg {
-            if v > UInt64(Int64.max) + 1 { return nil }
-            return Int(truncatingIfNeeded: 0 &- v)
-        }
-        if v > UInt64(Int64.max) { return nil }
-        return Int(v)
+        ListpackCodec.parseInt(p, n)
     }
 
     @inline(__always)

@@ -129,7 +129,7 @@ final class ConfigRegistryTests: XCTestCase {
     func testDefaultsMatchRedis() {
         let c = ServerConfig()
         let expect: [String: String] = [
-            "port": "6379", "bind": "* -::*", "databases": "16", "save": "3600 1 300 100 60 10000",
+            "port": "6379", "bind": "127.0.0.1 -::1", "databases": "16", "save": "3600 1 300 100 60 10000",
             "client-output-buffer-limit": "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
             "maxmemory": "0", "hz": "10", "notify-keyspace-events": "", "oom-score-adj-values": "0 200 800",
             "latency-tracking-info-percentiles": "50 99 99.9", "unixsocketperm": "0", "shutdown-on-sigint": "default",

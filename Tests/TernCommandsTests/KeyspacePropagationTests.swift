@@ -115,11 +115,13 @@ final class KeyspacePropagationTests: XCTestCase {
         run("DEL", "b")
         run("SET", "u", "1")
         run("UNLINK", "u")
-        XCTAssertEqual(eventNames(), ["expire", "persist", "rename_from", "rename_to", "copy_to",
+        // "new" events (raised centrally when a key is created) are checked against Redis in
+        // tests/integration/test_notifications.py; here only the commands' own events.
+        XCTAssertEqual(eventNames().filter { $0 != "new" }, ["expire", "persist", "rename_from", "rename_to", "copy_to",
                                       "move_from", "move_to", "del", "set", "del"])
         run("SELECT", "2")
         run("COPY", "c", "d", "DB", "5")
-        XCTAssertEqual(events.map { "\($0.0)@\($0.2)" }, ["copy_to@5"])
+        XCTAssertEqual(events.filter { $0.0 != "new" }.map { "\($0.0)@\($0.2)" }, ["copy_to@5"])
     }
 
     func testMoveAndCopyKeepTTL() {
