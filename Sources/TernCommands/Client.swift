@@ -40,7 +40,9 @@ public enum ReplyMode: Sendable { case on, off, skip, skipNext }
 /// One connected client: its selected database, protocol, reply buffer and state.
 public final class Client {
     public let id: Int
-    public unowned let engine: Engine
+    // unowned(unsafe): the engine outlives every client; a checked unowned reference cost a
+    // swift_unownedRetainStrong + release on every `c.engine` access (~5% of CPU under load).
+    public unowned(unsafe) let engine: Engine
     public var db: Database
     public let out = ReplyBuffer()
     public weak var connection: ClientConnection?
