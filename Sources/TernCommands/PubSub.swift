@@ -11,7 +11,7 @@ import TernStore
 
 /// Server-wide subscription tables. Lives on the engine thread.
 public final class PubSubRegistry {
-    unowned let engine: Engine
+    unowned(unsafe) let engine: Engine  // owned by the engine (extensions), which outlives it
     /// channel -> subscribers in subscription order.
     var channels: [[UInt8]: [Client]] = [:]
     var shardChannels: [[UInt8]: [Client]] = [:]
