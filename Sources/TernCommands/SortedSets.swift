@@ -1258,7 +1258,7 @@ public enum SortedSetCommands {
             CollectionSupport.replyScan(c, cursor: 0) {
                 var n = 0
                 l.forEachWithScoreText { m, text, _ in
-                    if let p = opts.pattern, !CollectionSupport.globMatch(p, m) { return }
+                    if let p = opts.pattern, !Glob.match(p, m) { return }
                     c.out.bulk(m); c.out.bulk(text); n += 2
                 }
                 return n
@@ -1271,7 +1271,7 @@ public enum SortedSetCommands {
             repeat {
                 cur = t.scan(cur) { m, s in
                     seen += 2
-                    if let p = opts.pattern, !CollectionSupport.globMatch(p, m) { return }
+                    if let p = opts.pattern, !Glob.match(p, m) { return }
                     items.append((m, s))
                 }
                 iterations -= 1
