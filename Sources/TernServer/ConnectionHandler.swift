@@ -1,6 +1,9 @@
 import NIOCore
 import TernCommands
 import TernProtocol
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One client connection: parses every complete request in each read, executes them
 /// in order on the engine, and writes all replies with one flush per read batch.
@@ -15,9 +18,15 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
     /// Unparsed input carried over between reads.
     var pending: ByteBuffer?
     var closing = false
+    /// The socket, -1 once the channel is inactive (NIO owns and closes it).
+    var fd: Int32
+    /// Writes handed to NIO and not completed yet: while any is queued, replies must queue
+    /// behind it instead of being written directly.
+    var queuedWrites = 0
 
-    init(engine: Engine) {
+    init(engine: Engine, fd: Int32 = -1) {
         self.engine = engine
+        self.fd = fd
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -34,6 +43,7 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
         }
         let c = engine.createClient()
         c.connection = self
+        c.fd = Int(fd)
         c.remoteAddress = ConnectionHandler.format(context.channel.remoteAddress)
         c.localAddress = ConnectionHandler.format(context.channel.localAddress)
         client = c
@@ -67,6 +77,7 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        fd = -1
         if let c = client {
             engine.removeClient(c)
             c.connection = nil
@@ -147,9 +158,27 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
     func flushReplies() {
         guard let c = client, let ctx = context else { return }
         if !c.out.isEmpty {
-            var b = ctx.channel.allocator.buffer(capacity: c.out.count)
-            b.writeBytes(c.out.bytes)
-            engine.stats.netOutputBytes += c.out.count
+            let total = c.out.count
+            engine.stats.netOutputBytes += total
+            var written = 0
+            // The common case: nothing queued in NIO, so the reply goes out with one write(2)
+            // straight from the reply buffer (Redis's writeToClient). Whatever the kernel does
+            // not take (or an error, which NIO then reports and closes on) goes through NIO.
+            if fd >= 0 && queuedWrites == 0 && !closing && !c.flags.contains(.closeAfterReply) && ctx.channel.isActive {
+                let base = c.out.base
+                while written < total {
+                    let n = write(fd, base + written, total - written)
+                    if n > 0 { written += n; continue }
+                    if n < 0 && errno == EINTR { continue }
+                    break
+                }
+                if written == total {
+                    c.out.removeAll()
+                    return
+                }
+            }
+            var b = ctx.channel.allocator.buffer(capacity: total - written)
+            b.writeBytes(UnsafeRawBufferPointer(rebasing: c.out.bytes[written...]))
             c.out.removeAll()
             if closing || c.flags.contains(.closeAfterReply) {
                 let ch = ctx.channel
@@ -157,7 +186,11 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
                 closing = true
                 return
             }
-            ctx.writeAndFlush(NIOAny(b), promise: nil)
+            queuedWrites += 1
+            let done = ctx.eventLoop.makePromise(of: Void.self)
+            let me = LoopBound(self)
+            done.futureResult.whenComplete { _ in me.value.queuedWrites -= 1 }
+            ctx.writeAndFlush(NIOAny(b), promise: done)
             // Bytes NIO could not write yet: enforce client-output-buffer-limit (a subscriber
             // that stops reading must not grow memory without bound). Only consulted once the
             // channel is over its high water mark, so the common path pays nothing.

@@ -20,9 +20,10 @@ public final class TernServerProcess: @unchecked Sendable {
     let engine: Engine
     let logger = ServerLogger()
     let group: MultiThreadedEventLoopGroup
-    var channels: [Channel] = []
+    /// One accept thread per listening socket.
+    var acceptors: [AcceptLoop] = []
     let startupNotices: [String]
-    var bootstrap: ServerBootstrap?
+
     var cronTask: RepeatedTask?
     /// Addresses the listeners are bound to now.
     var listening: (bind: [String], port: Int) = ([], 0)
@@ -52,7 +53,6 @@ public final class TernServerProcess: @unchecked Sendable {
         for n in startupNotices { logger.log(.notice, n) }
         writePidFile()
         let loop = group.next()
-        let eng = LoopBound(engine)
         engine.scheduleOnLoop = { ms, body in
             let b = LoopBound(body)
             loop.scheduleTask(in: .milliseconds(ms)) { b.value() }
@@ -63,18 +63,6 @@ public final class TernServerProcess: @unchecked Sendable {
             let t = LoopBound(task)
             loop.execute { t.value() }
         }
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(ChannelOptions.backlog, value: Int32(config.tcpBacklog))
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 4)
-            .childChannelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 512, initial: 16384, maximum: 256 * 1024))
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(engine: eng.value))
-                }
-            }
-        self.bootstrap = bootstrap
         if config.port == 0 {  // Tern has no unix socket listener (yet)
             logger.log(.warning, "Configured to not listen anywhere, exiting.")
             exit(1)
@@ -82,12 +70,7 @@ public final class TernServerProcess: @unchecked Sendable {
         if config.port != 0 {
             switch Listeners.open(bind: config.bind, port: config.port, backlog: config.tcpBacklog) {
             case .success(let fds):
-                for fd in fds {
-                    do { channels.append(try adopt(fd).wait()) } catch {
-                        logger.log(.warning, "Failed listening on port \(config.port) (tcp), aborting.")
-                        exit(1)
-                    }
-                }
+                for fd in fds { acceptors.append(startAccepting(fd)) }
             case .failure(let f):
                 logger.log(.warning, "Warning: Could not create server TCP listening socket \(f.address): bind: \(f.reason)")
                 logger.log(.warning, "Failed listening on port \(config.port) (tcp), aborting.")
@@ -113,36 +96,45 @@ public final class TernServerProcess: @unchecked Sendable {
         while true { sleep(1000) }
     }
 
-    /// Hands a listening socket to NIO; Redis's backlog is set again after NIO's listen().
-    func adopt(_ fd: Int32) -> EventLoopFuture<Channel> {
-        let backlog = Int32(clamping: config.tcpBacklog)
-        return bootstrap!.withBoundSocket(fd).map { ch in
-            Glibc.listen(fd, backlog)
-            return ch
-        }
+    /// Starts the accept thread of a listening socket; each accepted descriptor becomes a
+    /// NIO channel on the engine loop with a ConnectionHandler that knows its fd.
+    func startAccepting(_ fd: Int32) -> AcceptLoop {
+        let eng = LoopBound(engine)
+        let lg = LoopBound(logger)
+        let group = self.group
+        let loop = AcceptLoop(fd: fd, onAccept: { cfd in
+            // A bootstrap per connection: accept threads never share one.
+            ClientBootstrap(group: group)
+                .channelOption(ChannelOptions.maxMessagesPerRead, value: 4)
+                .channelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 512, initial: 16384, maximum: 256 * 1024))
+                .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(engine: eng.value, fd: cfd))
+                }
+            }.withConnectedSocket(cfd).whenFailure { error in
+                lg.value.log(.warning, "Error registering fd event for the new client: \(error)")
+            }
+        }, onError: { msg in
+            // The logger belongs to the engine loop.
+            group.next().execute { lg.value.log(.warning, msg) }
+        })
+        loop.start()
+        return loop
     }
 
     /// CONFIG SET bind/port: closes the listeners, opens the new ones, and goes back to
     /// the previous addresses if any required one cannot be bound (as Redis does).
     /// Returns an error text on failure.
     func rebind(bind: [String], port: Int) -> String? {
-        let old = channels
-        channels = []
-        // On the loop, close() takes effect at once, freeing the addresses.
-        for ch in old { ch.close(promise: nil) }
+        let old = acceptors
+        acceptors = []
+        // stop() closes each listening socket at once, freeing the addresses.
+        for a in old { a.stop() }
         func listen(_ bind: [String], _ port: Int) -> Listeners.BindFailure? {
             guard port != 0 else { return nil }
             switch Listeners.open(bind: bind, port: port, backlog: config.tcpBacklog) {
             case .success(let fds):
-                for fd in fds {
-                    // Registration may complete right away (we are on the loop) or just after.
-                    adopt(fd).whenComplete { [weak self] result in
-                        switch result {
-                        case .success(let ch): self?.channels.append(ch)
-                        case .failure(let e): self?.logger.log(.warning, "Failed to listen on a new socket: \(e)")
-                        }
-                    }
-                }
+                for fd in fds { acceptors.append(startAccepting(fd)) }
                 return nil
             case .failure(let f):
                 return f
@@ -190,7 +182,7 @@ public final class TernServerProcess: @unchecked Sendable {
 
     /// Final step of SHUTDOWN: close listeners, remove the pidfile, exit.
     func shutdown(exitCode: Int32) {
-        for ch in channels { ch.close(promise: nil) }
+        for a in acceptors { a.stop() }
         if !config.pidfile.isEmpty { unlink(config.pidfile) }
         logger.log(.warning, exitCode == 0 ? "Tern is now ready to exit, bye bye..." : "Tern is exiting with errors.")
         exit(exitCode)
