@@ -41,14 +41,17 @@ final class AcceptLoop: @unchecked Sendable {
         }
     }
 
-    /// Stops accepting and closes the listening socket at once (CONFIG SET port/bind need
-    /// the address free immediately). The thread notices within one poll interval.
+    /// Stops accepting. shutdown(2) takes the socket out of LISTEN at once, so CONFIG SET
+    /// port/bind can bind the address again right away (SO_REUSEADDR), and wakes the poll;
+    /// the accept thread closes the descriptor itself, so its number cannot be reused while
+    /// the thread might still touch it.
     func stop() {
         stopped.set()
-        close(fd)
+        shutdown(fd, Int32(SHUT_RDWR))
     }
 
     private func run() {
+        defer { close(fd) }
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         while !stopped.isSet {
             pfd.revents = 0
