@@ -8,6 +8,7 @@ import Glibc
 extension Engine {
     func registerDebugCommand() {
         commands.register("debug", DebugCommand.debug)
+        commands.lookup("debug")?.protectionCheck = { c in DebugCommand.isAllowed(c) ? nil : DebugCommand.notAllowed }
     }
 
     /// DEBUG's settings and the subcommands other subsystems plug in.
@@ -74,6 +75,7 @@ public enum DebugCommand {
     }
 
     static func debug(_ c: Client, _ a: Args) {
+        // The dispatcher refuses DEBUG first (Command.protectionCheck); this covers direct calls.
         guard isAllowed(c) else { c.error(notAllowed); return }
         let sub = a.lowercased(1)
         let n = a.count

@@ -255,6 +255,10 @@ public final class Engine {
             rejectCommand(c, cmd, "ERR wrong number of arguments for '\(cmd.fullName)' command")
             return
         }
+        if cmd.isProtected, let check = cmd.protectionCheck, let refusal = check(c) {
+            rejectCommand(c, cmd, refusal)
+            return
+        }
         if !c.authenticated && !cmd.flags.contains(.noAuth) {
             cmd.stats.rejectedCalls += 1
             rejectCommand(c, cmd, "NOAUTH Authentication required.")

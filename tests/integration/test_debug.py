@@ -54,6 +54,19 @@ def test_refused_unless_enabled():
         o.stop()
 
 
+def test_refused_before_auth_and_before_multi_queueing():
+    """Redis refuses a protected command right after the arity check: before NOAUTH, and at
+    queue time inside MULTI (so EXEC aborts), not when EXEC runs it."""
+    t = start_tern(["--enable-debug-command", "no", "--requirepass", "pw"])
+    o = start_redis(["--enable-debug-command", "no", "--requirepass", "pw"])
+    try:
+        raw_both(t.port, o.port, ["DEBUG", "SLEEP", "0"], ["DEBUG"], ["AUTH", "pw"], ["MULTI"],
+                 ["DEBUG", "SLEEP", "0"], ["SET", "a", "1"], ["EXEC"], ["GET", "a"])
+    finally:
+        t.stop()
+        o.stop()
+
+
 def test_local_mode_allows_loopback():
     t = start_tern(["--enable-debug-command", "local"])
     o = start_redis(["--enable-debug-command", "local"])
