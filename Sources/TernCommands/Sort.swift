@@ -141,6 +141,13 @@ public enum SortCommand {
             sortby = nil
         }
 
+        // Redis converts a listpack sorted set to skiplist for SORT, destructively and even
+        // for SORT_RO / BY nosort / LIMIT 0 0 (OBJECT ENCODING shows it afterwards).
+        if let e = entry, type == .zset, e.encoding == .listpack, var z = ZSetObject(e) {
+            z.convertToTree()
+            c.db.replaceObject(e, with: z.object, encoding: z.encoding)
+        }
+
         var all: [[UInt8]] = []
         if let e = entry {
             if type == .list, let ql = ListCommands.list(e) {

@@ -205,6 +205,16 @@ def unordered_equal(t, r, group=1):
 
 # ---------------------------------------------------------------------------
 
+# Redis 7.0's numeric SORT tests `errno == ERANGE` after strtod without clearing errno
+# first, so an ERANGE left over from an unrelated earlier command (e.g. ZADD z 1e-320 m: an
+# underflow, accepted) makes a valid numeric SORT fail with "ERR One or more scores can't
+# be converted into double" on Redis only. That depends on what ran before on the server,
+# not on the data: clear errno right before each SORT. ZADD with XX on a missing key parses
+# its score with errno reset (string2d) and changes nothing, on both servers.
+ERRNO_SENSITIVE = {"sort", "sort_ro"}
+ERRNO_RESET = [b"ZADD", b"errno:reset", b"XX", b"0", b"x"]
+
+
 class Slot:
     """One logical client: a connection to Tern and one to Redis, same protocol."""
 
@@ -480,6 +490,9 @@ class Runner:
         barrier_spec = None
         while len(argvs) < n:
             spec, argv = self.next_argv()
+            if spec.name in ERRNO_SENSITIVE and "zadd" in self.registered:
+                argvs.append(ERRNO_RESET)
+                checks.append("exact")
             argvs.append(argv)
             checks.append(spec.check)
             self.stats[spec.name] += 1
@@ -558,6 +571,25 @@ class Runner:
             slot.r.close()
         self.compare_digest()
 
+    eager = bool(os.environ.get("DIFFTEST_EAGER"))
+
+    def eager_check(self):
+        """Diagnostic (DIFFTEST_EAGER=1): after every step, the encodings of every key the
+        generator can touch must agree, and so must DEBUG DIGEST: the first command that
+        lets the datasets drift apart is then the last one shown."""
+        for db in (b"0", b"1", b"2"):
+            for c in (self.ctl_t, self.ctl_r):
+                c.call(b"SELECT", db)
+            for k in self.key_universe():
+                t = self.ctl_t.call(b"OBJECT", b"ENCODING", k)
+                r = self.ctl_r.call(b"OBJECT", b"ENCODING", k)
+                if t.raw != r.raw:
+                    self.fail("eager check: encodings of %r in db %s differ" % (k, db.decode()), None,
+                              [b"OBJECT", b"ENCODING", k], t, r)
+        for c in (self.ctl_t, self.ctl_r):
+            c.call(b"SELECT", b"0")
+        self.compare_digest()
+
     # -- main loop
     def run(self, commands=None, seconds=None, progress=True):
         start = time.time()
@@ -569,6 +601,8 @@ class Runner:
             if seconds is not None and time.time() - start >= seconds:
                 break
             self.step()
+            if self.eager:
+                self.eager_check()
             if self.digest and self.count - last_digest >= self.digest_every:
                 last_digest = self.count
                 self.compare_digest()

@@ -126,6 +126,16 @@ def test_ttl_family(r, oracle):
     assert abs(ttl - oracle.ttl("t")) <= 1
 
 
+def test_expiretime_rounding_does_not_overflow(r, oracle):
+    """Found by the differential test: PEXPIREAT k 9223372036854775807 then EXPIRETIME k
+    gave a negative number on Tern (the +500 rounding overflowed); Redis 9223372036854776."""
+    for at in ("9223372036854775807", "9223372036854775300", "9223372036854775499"):
+        setup_both(r, oracle, ("SET", "k", "v"), ("PEXPIREAT", "k", at))
+        both(r, oracle, "EXPIRETIME", "k")
+        both(r, oracle, "PEXPIRETIME", "k")
+        assert call(r, "TTL", "k") > 0
+
+
 def test_relative_expire_sets_absolute_time(r):
     r.set("k", "v")
     before = int(time.time() * 1000)

@@ -89,6 +89,27 @@ def test_sort_sets_zsets_hashes(pair):
         same(pair, "SORT", "s", "BY", "h_*->f", "ALPHA", "GET", "h_*->f", "GET", "h_*->nofield")
 
 
+def test_sort_converts_listpack_zset_to_skiplist(pair):
+    """Found by the differential test: Redis converts a listpack sorted set to skiplist for
+    SORT (even SORT_RO, BY nosort, LIMIT 0 0, and when the sort then fails); Tern kept it."""
+    if not have(pair, ("ZADD", "zprobe", "1", "a")):
+        pytest.skip("zsets not in this build")
+    cases = [("SORT", "ALPHA"), ("SORT_RO",), ("SORT", "BY", "nosort"), ("SORT", "LIMIT", 0, 0),
+             ("SORT", "STORE", "dst"), ("SORT",)]   # the last one fails: members are not numbers
+    for i, (cmd, *opts) in enumerate(cases):
+        key = "z%d" % i
+        same(pair, "ZADD", key, "1", "a", "2", "b")
+        same(pair, "OBJECT", "ENCODING", key)
+        same(pair, "ZADD", "errno:reset", "XX", "0", "x")   # see test_sort_erange_last
+        same(pair, cmd, key, *opts)
+        same(pair, "OBJECT", "ENCODING", key)
+        same(pair, "ZRANGE", key, 0, -1, "WITHSCORES")
+    # A syntax error leaves it alone.
+    same(pair, "ZADD", "zs", "1", "a")
+    same(pair, "SORT", "zs", "bogus")
+    same(pair, "OBJECT", "ENCODING", "zs")
+
+
 def test_sort_random_lists(pair):
     rng = random.Random(7)
     for round in range(30):
