@@ -1201,7 +1201,11 @@ def main(argv=None, log=print):
             log(str(e))
             for s in servers:
                 if not s.alive():
-                    log("%s died: %s" % (s.name, s.output()[-3000:]))
+                    out = s.output()
+                    # From the crash report's start (the faulting thread comes first).
+                    at = max(0, min([i for i in (out.find("Fatal error"), out.find("Crash"),
+                                                 out.find("Thread 0")) if i >= 0] or [len(out) - 3000]))
+                    log("%s died: %s" % (s.name, out[at:at + 8000]))
             return 1
         finally:
             runner.close()

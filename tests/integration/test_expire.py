@@ -227,6 +227,23 @@ def test_active_expiry_at_scale(tern_server):
     assert pings > 0
 
 
+def test_active_expiry_with_ttls_near_int64_max(r):
+    """Found by the differential test: the active expire cycle summed the sampled TTLs with a
+    trapping add; two keys at PEXPIREAT 9223372036854775807 crashed the server."""
+    for i in range(20):
+        r.set("far%d" % i, "v")
+        r.pexpireat("far%d" % i, 9223372036854775807)
+    deadline = time.time() + 10
+    while time.time() < deadline:   # until a cycle has sampled them (avg_ttl is set)
+        info = r.info("keyspace")["db0"]
+        if info["avg_ttl"] != 0:
+            break
+        time.sleep(0.05)
+    assert r.ping()
+    assert r.dbsize() == 20
+    assert info["avg_ttl"] != 0
+
+
 def test_active_expiry_disabled_and_reenabled(r):
     r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
     for i in range(100):
