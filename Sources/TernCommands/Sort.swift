@@ -161,7 +161,10 @@ public enum SortCommand {
         }
         let total = all.count
         var start = limitStart < 0 ? 0 : limitStart
-        var end = limitCount < 0 ? total - 1 : start &+ limitCount &- 1
+        // start + count - 1 may exceed Int.max (LIMIT 8 9223372036854775807): Redis then
+        // answers to the end, as if the sum did not wrap.
+        let (sum, overflow) = start.addingReportingOverflow(limitCount &- 1)
+        var end = limitCount < 0 || overflow ? total - 1 : sum
         if start >= total {
             start = total - 1
             end = total - 2

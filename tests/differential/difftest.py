@@ -276,6 +276,7 @@ class Runner:
         self.scenarios = [sc for sc in SCENARIO_FUNCS if any(req <= self.enabled for req in SCENARIO_REQUIRES[sc])]
         self.slots = [Slot(self, p, "c%d" % i) for i, p in enumerate(SLOT_PROTOCOLS)]
         self.subs = None
+        self.drain_seq = 0
         self.ctl_t = Conn(tern_port, timeout=timeout)
         self.ctl_r = Conn(redis_port, timeout=timeout)
         self.digest = self.supports_digest()
@@ -947,11 +948,30 @@ def sc_multi_exec(run):
     run.run_commands(slot, argvs, ["exact"] * len(argvs))
 
 
+def is_drain_reply(n, token):
+    """The reply to PING <token>: a bulk (RESP3, or not subscribed) or ["pong", token]."""
+    if n.tag in ("$", "+"):
+        return n.val == token
+    return n.tag == "*" and isinstance(n.val, list) and len(n.val) == 2 and n.val[0].val == b"pong" \
+        and n.val[1].val == token
+
+
 def drain(run, slot, label=(b"PING", b"(drain)")):
-    """Collects push frames on a subscriber slot up to the reply to a PING."""
+    """Collects push frames on a subscriber slot up to the reply to a PING.
+
+    Each server writes a connection's pushes and replies in order, and a PUBLISH appends
+    its message to the subscriber's output before the publisher gets its reply: so once
+    the PING's reply is read, every message published before is in `frames`, on both
+    servers. The PING carries a unique token: a bare PING's reply ("pong") could be
+    confused with the reply to a generated "PING hi" (["pong", "hi"] while subscribed),
+    and stopping there left the real reply unread; every later drain then lagged one
+    behind, so the subscriber's own commands were no longer ordered with the next PUBLISH
+    (the flake "pushed messages differ": a message one drain later on one server)."""
+    run.drain_seq += 1
+    token = b"drain:%d" % run.drain_seq
     out = {}
     for side, c in (("t", slot.t), ("r", slot.r)):
-        c.send_cmd([b"PING"])
+        c.send_cmd([b"PING", token])
         frames = []
         while True:
             try:
@@ -960,7 +980,7 @@ def drain(run, slot, label=(b"PING", b"(drain)")):
                 frames.append(repr(e).encode())
                 break
             frames.append(n)
-            if (n.tag == "+" and n.val == b"PONG") or (n.tag == "*" and n.val and n.val[0].val == b"pong"):
+            if is_drain_reply(n, token):
                 break
         out[side] = frames
     run.count += 1
@@ -1018,7 +1038,7 @@ def sc_pubsub(run):
         sub.t.send_cmd(argv)
         sub.r.send_cmd(argv)
         run.count += 1
-        drain(run, sub, argv + [b"+PING"])
+        drain(run, sub, argv + [b"+PING", b"drain:%d" % (run.drain_seq + 1)])
 
 
 def sc_blocking(run):

@@ -110,6 +110,17 @@ def test_sort_converts_listpack_zset_to_skiplist(pair):
     same(pair, "OBJECT", "ENCODING", "zs")
 
 
+def test_sort_limit_count_overflow(pair):
+    """Found by the differential test: LIMIT 8 9223372036854775807 (start + count - 1
+    overflows) answered nothing on Tern; Redis answers from start to the end."""
+    same(pair, "RPUSH", "l", *[str(i) for i in range(1, 15)])
+    big = "9223372036854775807"
+    for start in ("0", "1", "2", "8", "13", "14", "-5", big):
+        for opts in ((), ("DESC",), ("BY", "nosort"), ("BY", "nosort", "DESC"), ("ALPHA",)):
+            same(pair, "SORT", "l", "LIMIT", start, big, *opts)
+            same(pair, "SORT_RO", "l", "LIMIT", start, "9223372036854775806", *opts)
+
+
 def test_sort_random_lists(pair):
     rng = random.Random(7)
     for round in range(30):
