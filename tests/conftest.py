@@ -50,6 +50,7 @@ class ServerProcess:
     """A server started on a free port in its own temp dir; stopped by stop()."""
 
     def __init__(self, binary, args=(), config_text=None, port=None):
+        self.name = os.path.basename(binary)
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="tern-test-")
         argv = [binary]
@@ -69,8 +70,11 @@ class ServerProcess:
 
     def output(self):
         self.log.flush()
-        with open(self.log.name) as f:
+        with open(self.log.name, errors="replace") as f:
             return f.read()
+
+    def alive(self):
+        return self.proc.poll() is None
 
     def stop(self):
         if self.proc.poll() is None:

@@ -17,7 +17,9 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "differential"))
-from resp import Conn, start_redis, start_tern  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from conftest import start_redis, start_tern  # noqa: E402
+from resp_wire import NodeConn  # noqa: E402
 import difftest  # noqa: E402
 
 BEGIN, END = "<!-- command-table:begin -->", "<!-- command-table:end -->"
@@ -66,7 +68,7 @@ def main():
     servers = []
     try:
         servers.append(start_redis())
-        rc = Conn(servers[-1].port)
+        rc = NodeConn(servers[-1].port)
         catalog = redis_catalog(rc)
         arities = difftest.command_arities(rc, list(catalog))
         rc.close()

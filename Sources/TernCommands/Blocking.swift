@@ -84,7 +84,7 @@ final class KeyWaiters {
 
 /// Engine-wide registry of blocked clients.
 public final class BlockingRegistry {
-    unowned let engine: Engine
+    unowned(unsafe) let engine: Engine  // owned by the engine (extensions), which outlives it
     var waiters: [BlockKey: KeyWaiters] = [:]
     var byClient: [Int: BlockedClient] = [:]
     var readyKeys: [BlockKey] = []

@@ -40,10 +40,18 @@ public enum ReplyMode: Sendable { case on, off, skip, skipNext }
 /// One connected client: its selected database, protocol, reply buffer and state.
 public final class Client {
     public let id: Int
-    // unowned(unsafe): the engine outlives every client; a checked unowned reference cost a
-    // swift_unownedRetainStrong + release on every `c.engine` access (~5% of CPU under load).
-    public unowned(unsafe) let engine: Engine
-    public var db: Database
+    // A strong `let`: reading it through a borrowed client needs no reference counting at
+    // all (an unowned or unowned(unsafe) reference is retained at every use). Clients leave
+    // `engine.clients` on disconnect, so the cycle is broken there.
+    public let engine: Engine
+    /// The selected database. Databases live in `engine.databases` for the engine's lifetime
+    /// (SWAPDB swaps their contents, not the objects), so the client holds it unretained;
+    /// hot paths borrow it through `withDB`, which costs no retain/release at all.
+    public var db: Database {
+        @inline(__always) get { dbRef.takeUnretainedValue() }
+        set { dbRef = Unmanaged.passUnretained(newValue) }
+    }
+    var dbRef: Unmanaged<Database>
     public let out = ReplyBuffer()
     public weak var connection: ClientConnection?
     public var name: [UInt8]? = nil
@@ -55,15 +63,15 @@ public final class Client {
     public var fd = -1
     public let createdMs: Int64
     public var lastInteractionMs: Int64
-    public var lastCommandName = "NULL"
     public var authenticated = true
     public var user = "default"
     public var replyMode: ReplyMode = .on
     /// Bytes of unparsed input (qbuf in CLIENT LIST), maintained by the network layer.
     public var queryBufferLength = 0
     public var queryBufferCapacity = 0
-    /// Set while the command being executed came from this client's MULTI queue etc.
-    public var currentCommand: Command?
+    /// The command executing now, or the last one run (CLIENT LIST `cmd=`). Commands live
+    /// in the engine's table for its lifetime, so this holds no reference count.
+    public unowned(unsafe) var currentCommand: Command?
     /// Extension point for later subsystems (transactions, pub/sub, tracking, blocking):
     /// per-client state objects keyed by subsystem name.
     public var extensions: [String: AnyObject] = [:]
@@ -88,7 +96,7 @@ public final class Client {
     public init(id: Int, engine: Engine) {
         self.id = id
         self.engine = engine
-        self.db = engine.databases[0]
+        self.dbRef = Unmanaged.passUnretained(engine.databases[0])
         createdMs = Engine.wallClockMs()
         lastInteractionMs = createdMs
     }
@@ -98,7 +106,12 @@ public final class Client {
         set { out.resp = newValue }
     }
 
-    @inline(__always) public var dbIndex: Int { db.id }
+    @inline(__always) public var dbIndex: Int { withDB { $0.id } }
+
+    /// Runs `body` with the selected database borrowed (no reference counting).
+    @inline(__always) public func withDB<R>(_ body: (Database) throws -> R) rethrows -> R {
+        try dbRef._withUnsafeGuaranteedRef(body)
+    }
 
     public var nameString: String { name.map { String(decoding: $0, as: UTF8.self) } ?? "" }
 

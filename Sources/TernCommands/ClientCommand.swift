@@ -150,7 +150,7 @@ enum ClientCommand {
             ("omem", "0"),
             ("tot-mem", "\(totMem)"),
             ("events", "r"),
-            ("cmd", x.currentCommand?.fullName ?? x.lastCommandName),
+            ("cmd", x.currentCommand?.fullName ?? "NULL"),
             ("user", x.user),
             ("redir", "-1"),
             ("resp", "\(x.resp)"),

@@ -56,7 +56,7 @@ enum CollectionSupport {
                 j += 2
             } else if a.equals(j, "match") && left >= 1 {
                 let p = a[j + 1]
-                o.pattern = (p.count == 1 && p[0] == 42) ? nil : p
+                o.pattern = Glob.isMatchAll(p) ? nil : p
                 j += 2
             } else {
                 c.syntaxError()
@@ -77,81 +77,7 @@ enum CollectionSupport {
         c.out.setDeferredArray(token, n)
     }
 
-    // MARK: glob (stringmatchlen, see internals.md §9)
-
-    static func globMatch(_ pattern: UnsafeRawBufferPointer, _ string: UnsafeRawBufferPointer, nocase: Bool = false) -> Bool {
-        var skip = false
-        return glob(pattern, 0, string, 0, nocase, &skip, 0)
-    }
-
     @inline(__always) static func lower(_ c: UInt8) -> UInt8 { c >= 65 && c <= 90 ? c | 0x20 : c }
-
-    static func glob(_ p: UnsafeRawBufferPointer, _ pi0: Int, _ s: UnsafeRawBufferPointer, _ si0: Int,
-                     _ nocase: Bool, _ skipLonger: inout Bool, _ nesting: Int) -> Bool {
-        if nesting > 1000 { return false }
-        var pi = pi0, si = si0
-        let pn = p.count, sn = s.count
-        while pi < pn && si < sn {
-            switch p[pi] {
-            case 42: // '*'
-                while pi + 1 < pn && p[pi + 1] == 42 { pi += 1 }
-                if pi + 1 == pn { return true }
-                while si < sn {
-                    if glob(p, pi + 1, s, si, nocase, &skipLonger, nesting + 1) { return true }
-                    if skipLonger { return false }
-                    si += 1
-                }
-                skipLonger = true
-                return false
-            case 63: // '?'
-                si += 1
-            case 91: // '['
-                pi += 1
-                let not = pi < pn && p[pi] == 94
-                if not { pi += 1 }
-                var match = false
-                let ch = s[si]
-                while true {
-                    if pi < pn && p[pi] == 92 && pn - pi >= 2 {
-                        pi += 1
-                        if p[pi] == ch { match = true }
-                    } else if pi < pn && p[pi] == 93 {
-                        break
-                    } else if pi >= pn {
-                        pi -= 1
-                        break
-                    } else if pn - pi >= 3 && p[pi + 1] == 45 {
-                        var start = Int(Int8(bitPattern: p[pi])), end = Int(Int8(bitPattern: p[pi + 2]))
-                        var cc = Int(Int8(bitPattern: ch))
-                        if start > end { swap(&start, &end) }
-                        if nocase {
-                            start = Int(Int8(bitPattern: lower(UInt8(bitPattern: Int8(start)))))
-                            end = Int(Int8(bitPattern: lower(UInt8(bitPattern: Int8(end)))))
-                            cc = Int(Int8(bitPattern: lower(ch)))
-                        }
-                        pi += 2
-                        if cc >= start && cc <= end { match = true }
-                    } else {
-                        if nocase ? lower(p[pi]) == lower(ch) : p[pi] == ch { match = true }
-                    }
-                    pi += 1
-                }
-                if not { match = !match }
-                if !match { return false }
-                si += 1
-            default:
-                if p[pi] == 92 && pn - pi >= 2 { pi += 1 }
-                if nocase ? lower(p[pi]) != lower(s[si]) : p[pi] != s[si] { return false }
-                si += 1
-            }
-            pi += 1
-            if si == sn {
-                while pi < pn && p[pi] == 42 { pi += 1 }
-                break
-            }
-        }
-        return pi == pn && si == sn
-    }
 
     // MARK: propagation
 

@@ -69,7 +69,9 @@ public final class Command {
     public var handler: CommandHandler
     /// For movablekeys commands: the key argument indexes of a concrete call.
     public var getKeys: ((Args) -> [Int])?
-    public var subcommands: [String: Command] = [:]
+    public var subcommands: [String: Command] = [:] { didSet { hasSubcommands = !subcommands.isEmpty } }
+    /// A plain flag for the dispatcher (reading the dictionary costs a retain/release).
+    public private(set) var hasSubcommands = false
     public weak var parent: Command?
     public var stats = CommandStats()
     /// Latency histogram buckets (power-of-two microseconds) for LATENCY HISTOGRAM / latencystats.

@@ -1,4 +1,5 @@
 import TernProtocol
+import TernStore
 
 extension Engine {
     func registerCommandCommands() {
@@ -104,7 +105,7 @@ enum CommandCommand {
                 names = every.filter { $0.aclCategories.contains(cat) }.map(\.fullName)
             } else if a.equals(3, "pattern") {
                 let pattern = a.bytes(4)
-                names = every.map(\.fullName).filter { CommandNamePattern.matches(pattern, Array($0.utf8)) }
+                names = every.map(\.fullName).filter { Glob.match(pattern, Array($0.utf8), nocase: true) }
             } else {
                 c.syntaxError()
                 return
@@ -409,79 +410,5 @@ struct KeySpec {
             if ch != lower[i] { return false }
         }
         return true
-    }
-}
-
-/// Case-insensitive glob matching for COMMAND LIST FILTERBY PATTERN (the server's glob
-/// rules: * ? [class] [^class] ranges and \ escapes).
-enum CommandNamePattern {
-    static func matches(_ pattern: [UInt8], _ name: [UInt8]) -> Bool {
-        var depth = 0
-        return match(pattern[...], name[...], &depth)
-    }
-
-    @inline(__always) static func lower(_ c: UInt8) -> UInt8 { c >= 65 && c <= 90 ? c | 0x20 : c }
-
-    static func match(_ p0: ArraySlice<UInt8>, _ s0: ArraySlice<UInt8>, _ depth: inout Int) -> Bool {
-        var p = p0, s = s0
-        depth += 1
-        if depth > 1000 { return false }
-        while let pc = p.first {
-            switch pc {
-            case UInt8(ascii: "*"):
-                while p.count > 1 && p[p.startIndex + 1] == UInt8(ascii: "*") { p = p.dropFirst() }
-                if p.count == 1 { return true }
-                var rest = s
-                while !rest.isEmpty {
-                    if match(p.dropFirst(), rest, &depth) { return true }
-                    rest = rest.dropFirst()
-                }
-                return false
-            case UInt8(ascii: "?"):
-                guard !s.isEmpty else { return false }
-                s = s.dropFirst()
-                p = p.dropFirst()
-            case UInt8(ascii: "["):
-                guard let ch = s.first else { return false }
-                p = p.dropFirst()
-                let negate = p.first == UInt8(ascii: "^")
-                if negate { p = p.dropFirst() }
-                var hit = false
-                while let c = p.first, c != UInt8(ascii: "]") {
-                    if c == UInt8(ascii: "\\") && p.count >= 2 {
-                        p = p.dropFirst()
-                        if lower(p.first!) == lower(ch) { hit = true }
-                        p = p.dropFirst()
-                    } else if p.count >= 3 && p[p.startIndex + 1] == UInt8(ascii: "-") {
-                        var lo = lower(c), hi = lower(p[p.startIndex + 2])
-                        if lo > hi { swap(&lo, &hi) }
-                        let x = lower(ch)
-                        if x >= lo && x <= hi { hit = true }
-                        p = p.dropFirst(3)
-                    } else {
-                        if lower(c) == lower(ch) { hit = true }
-                        p = p.dropFirst()
-                    }
-                }
-                if !p.isEmpty { p = p.dropFirst() }   // the closing ]
-                if negate { hit.toggle() }
-                guard hit else { return false }
-                s = s.dropFirst()
-            case UInt8(ascii: "\\") where p.count >= 2:
-                p = p.dropFirst()
-                guard let ch = s.first, lower(p.first!) == lower(ch) else { return false }
-                s = s.dropFirst()
-                p = p.dropFirst()
-            default:
-                guard let ch = s.first, lower(pc) == lower(ch) else { return false }
-                s = s.dropFirst()
-                p = p.dropFirst()
-            }
-            if s.isEmpty {
-                while p.first == UInt8(ascii: "*") { p = p.dropFirst() }
-                break
-            }
-        }
-        return p.isEmpty && s.isEmpty
     }
 }

@@ -5,6 +5,14 @@ import TernProtocol
 struct CommandName: Hashable {
     var a: UInt64 = 0, b: UInt64 = 0, c: UInt64 = 0, d: UInt64 = 0
 
+    init() {}
+
+    /// Start slot in CommandTable's open-addressing index (multiplicative hash).
+    @inline(__always) var slot: Int {
+        let h = (a ^ (b &* 0x9E37_79B9_7F4A_7C15) ^ (c >> 7) ^ (d << 3)) &* 0xBF58_476D_1CE4_E5B9
+        return Int(truncatingIfNeeded: h >> 40)
+    }
+
     init?(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count <= 32 else { return nil }
         withUnsafeMutableBytes(of: &self) { dst in
@@ -27,7 +35,15 @@ struct CommandName: Hashable {
 /// Only commands Tern implements are registered; the rest are unknown, as in a Redis
 /// built without them.
 public final class CommandTable {
-    var byName: [CommandName: Command] = [:]
+    /// Every top-level command by name: the source of truth (registration, rename-command).
+    var byName: [CommandName: Command] = [:] { didSet { indexIsStale = true } }
+    /// Open-addressing copy of `byName` for the per-request lookup: a multiplicative hash of
+    /// the packed name and a probe over flat arrays (Swift's Dictionary hashes with SipHash,
+    /// ~10% of a SET's instructions). Rebuilt lazily after `byName` changes.
+    var indexKeys: UnsafeMutablePointer<CommandName>? = nil
+    var indexValues: UnsafeMutablePointer<Unmanaged<Command>?>? = nil
+    var indexMask = 0
+    var indexIsStale = true
     public private(set) var commands: [Command] = []
     let catalog: [String: (RESPValue, RESPValue)]
 
@@ -83,9 +99,52 @@ public final class CommandTable {
         return .map(m)
     }
 
+    deinit { releaseIndex() }
+
     @inline(__always) public func lookup(_ name: UnsafeRawBufferPointer) -> Command? {
+        lookupUnretained(name)?.takeUnretainedValue()
+    }
+
+    /// The dispatcher's lookup: an unretained reference (the table keeps every command
+    /// alive), borrowed with `_withUnsafeGuaranteedRef` so a request costs no retain.
+    @inline(__always) func lookupUnretained(_ name: UnsafeRawBufferPointer) -> Unmanaged<Command>? {
         guard let k = CommandName(name) else { return nil }
-        return byName[k]
+        if indexIsStale { rebuildIndex() }
+        guard let keys = indexKeys, let values = indexValues else { return nil }
+        var i = k.slot & indexMask
+        while let v = values[i] {
+            if keys[i] == k { return v }
+            i = (i + 1) & indexMask
+        }
+        return nil
+    }
+
+    func rebuildIndex() {
+        releaseIndex()
+        var cap = 16
+        while cap < byName.count * 4 { cap <<= 1 }
+        let keys = UnsafeMutablePointer<CommandName>.allocate(capacity: cap)
+        keys.initialize(repeating: CommandName(), count: cap)
+        let values = UnsafeMutablePointer<Unmanaged<Command>?>.allocate(capacity: cap)
+        values.initialize(repeating: nil, count: cap)
+        // The commands stay retained by `byName`; the index holds unretained references.
+        for (k, cmd) in byName {
+            var i = k.slot & (cap - 1)
+            while values[i] != nil { i = (i + 1) & (cap - 1) }
+            keys[i] = k
+            values[i] = .passUnretained(cmd)
+        }
+        indexKeys = keys
+        indexValues = values
+        indexMask = cap - 1
+        indexIsStale = false
+    }
+
+    func releaseIndex() {
+        indexKeys?.deallocate()
+        indexValues?.deallocate()
+        indexKeys = nil
+        indexValues = nil
     }
 
     public func lookup(_ name: String) -> Command? {

@@ -90,7 +90,7 @@ public enum ConfigCommands {
                 continue
             }
             for (name, d) in ConfigRegistry.visibleNames where !seen.contains(name) {
-                if ConfigGlob.match(pattern, Array(name.utf8)) {
+                if Glob.match(pattern, Array(name.utf8), nocase: true) {
                     seen.insert(name)
                     found.append((name, d))
                 }
@@ -285,80 +285,5 @@ public enum ConfigCommands {
         } else {
             c.error("WRONGPASS invalid username-password pair or user is disabled.")
         }
-    }
-}
-
-/// Redis's glob matching for CONFIG GET (case-insensitive): * ? [classes] [^negated]
-/// ranges and \ escapes (spec: internals.md §9). Private to config until a shared one lands.
-enum ConfigGlob {
-    static func match(_ pattern: [UInt8], _ string: [UInt8]) -> Bool {
-        var budget = 1000
-        return pattern.withUnsafeBufferPointer { p in
-            string.withUnsafeBufferPointer { s in matchAt(p, 0, s, 0, &budget) }
-        }
-    }
-
-    @inline(__always) static func low(_ c: UInt8) -> UInt8 { c >= 65 && c <= 90 ? c | 0x20 : c }
-
-    static func matchAt(_ p: UnsafeBufferPointer<UInt8>, _ pi0: Int, _ s: UnsafeBufferPointer<UInt8>, _ si0: Int,
-                        _ budget: inout Int) -> Bool {
-        var pi = pi0, si = si0
-        budget -= 1
-        if budget <= 0 { return false }
-        while pi < p.count && si < s.count {
-            switch p[pi] {
-            case 42: // *
-                while pi + 1 < p.count && p[pi + 1] == 42 { pi += 1 }
-                if pi + 1 == p.count { return true }
-                var k = si
-                while k < s.count {
-                    if matchAt(p, pi + 1, s, k, &budget) { return true }
-                    if budget <= 0 { return false }
-                    k += 1
-                }
-                return false
-            case 63: // ?
-                si += 1
-            case 91: // [
-                pi += 1
-                let negate = pi < p.count && p[pi] == 94
-                if negate { pi += 1 }
-                var matched = false
-                while pi < p.count {
-                    if p[pi] == 92 && pi + 1 < p.count {
-                        pi += 1
-                        if p[pi] == s[si] { matched = true }
-                    } else if p[pi] == 93 {
-                        break
-                    } else if pi + 2 < p.count && p[pi + 1] == 45 {
-                        var lo = low(p[pi]), hi = low(p[pi + 2])
-                        if lo > hi { swap(&lo, &hi) }
-                        let ch = low(s[si])
-                        if ch >= lo && ch <= hi { matched = true }
-                        pi += 2
-                    } else if low(p[pi]) == low(s[si]) {
-                        matched = true
-                    }
-                    pi += 1
-                }
-                if pi >= p.count { pi = p.count - 1 }
-                if negate { matched = !matched }
-                if !matched { return false }
-                si += 1
-            case 92: // backslash
-                if pi + 1 < p.count { pi += 1 }
-                if low(p[pi]) != low(s[si]) { return false }
-                si += 1
-            default:
-                if low(p[pi]) != low(s[si]) { return false }
-                si += 1
-            }
-            pi += 1
-            if si == s.count {
-                while pi < p.count && p[pi] == 42 { pi += 1 }
-                break
-            }
-        }
-        return pi == p.count && si == s.count
     }
 }

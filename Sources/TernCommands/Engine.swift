@@ -36,6 +36,8 @@ public final class Engine {
     public let config: ServerConfig
     public private(set) var databases: [Database]
     public let commands = CommandTable()
+    /// Slow log, latency monitor, latency histograms and MONITOR feed (after every call).
+    public let observers = CommandObservers()
     public var stats = ServerStats()
     public var clients: [Int: Client] = [:]
     var nextClientID = 1
@@ -53,8 +55,19 @@ public final class Engine {
     public var logHandler: ((LogLevel, String) -> Void)?
     /// Extension point for subsystems that hang server-wide state off the engine.
     public var extensions: [String: AnyObject] = [:]
-    /// Hooks run after a key changes (WATCH, client tracking) and for keyspace events.
+    /// WATCH and client tracking, called directly by `keyModified` (Redis's signalModifiedKey
+    /// calls touchWatchedKey and trackingInvalidateKey): every write pays two plain flag
+    /// checks, no closure call or retain. Owned by `extensions`.
+    unowned(unsafe) var watchRegistry: TransactionRegistry?
+    unowned(unsafe) var trackingRegistry: TrackingRegistry?
+    /// WATCHed keys in all databases (TransactionRegistry.watchedCount lives here).
+    var watchedKeyCount = 0
+    /// Client tracking remembers keys or broadcast prefixes (maintained by TrackingRegistry).
+    var trackingHasKeys = false
+    /// Further hooks run after a key changes (subsystems outside this module).
     public var keyModifiedHooks: [(Database, UnsafeRawBufferPointer) -> Void] = []
+    /// True when something observes key changes (WATCH, tracking or a hook).
+    public var hasKeyObservers: Bool { watchRegistry != nil || trackingRegistry != nil || !keyModifiedHooks.isEmpty }
     public var keyspaceEventHook: ((NotifyClass, String, UnsafeRawBufferPointer, Int) -> Void)?
     /// Hooks run when a key may have become ready for blocked clients.
     public var keyReadyHook: ((Database, UnsafeRawBufferPointer) -> Void)?
@@ -105,6 +118,7 @@ public final class Engine {
         var bytes = [UInt8](repeating: 0, count: 20)
         bytes.withUnsafeMutableBytes { tern_random_bytes($0.baseAddress, 20) }
         runID = bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        observers.engine = self
         registerAllCommands()
     }
 
@@ -114,6 +128,13 @@ public final class Engine {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
+    /// Wall-clock microseconds (Redis's ustime): command start and duration.
+    @inline(__always) public static func wallClockMicros() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
     }
 
     @inline(__always) public static func monotonicMicros() -> Int64 {
@@ -204,22 +225,34 @@ public final class Engine {
     @inline(__always)
     func dispatch(_ c: Client, _ args: Args) {
         guard args.count > 0 else { return }
-        nowMs = Engine.wallClockMs()
+        // One clock read serves the cached time (Redis's mstime for this command) and the
+        // start of the duration measured in `call`.
+        let startUs = Engine.wallClockMicros()
+        nowMs = startUs / 1000
         c.lastInteractionMs = nowMs
         let outerClient = currentClient
         currentClient = c
         defer { currentClient = outerClient }
-        guard var cmd = commands.lookup(args[0]) else {
+        guard let ref = commands.lookupUnretained(args[0]) else {
             rejectUnknown(c, args)
             return
         }
-        if !cmd.subcommands.isEmpty && args.count >= 2 {
-            guard let sub = cmd.subcommands[args.lowercased(1)] else {
-                rejectCommand(c, nil, "ERR unknown subcommand '\(Engine.truncated(args.string(1)))'. Try \(args.string(0).uppercased()) HELP.")
-                return
+        ref._withUnsafeGuaranteedRef { top in
+            if top.hasSubcommands && args.count >= 2 {
+                guard let sub = top.subcommands[args.lowercased(1)] else {
+                    rejectCommand(c, nil, "ERR unknown subcommand '\(Engine.truncated(args.string(1)))'. Try \(args.string(0).uppercased()) HELP.")
+                    return
+                }
+                dispatchResolved(c, sub, args, startUs)
+            } else {
+                dispatchResolved(c, top, args, startUs)
             }
-            cmd = sub
         }
+    }
+
+    /// Checks and call once the command (or subcommand) is known.
+    @inline(__always)
+    func dispatchResolved(_ c: Client, _ cmd: Command, _ args: Args, _ startUs: Int64) {
         if (cmd.arity > 0 && cmd.arity != args.count) || args.count < -cmd.arity {
             cmd.stats.rejectedCalls += 1
             rejectCommand(c, cmd, "ERR wrong number of arguments for '\(cmd.fullName)' command")
@@ -230,7 +263,8 @@ public final class Engine {
             rejectCommand(c, cmd, "NOAUTH Authentication required.")
             return
         }
-        if c.flags.contains(.monitor) && !cmd.flags.isDisjoint(with: [.write, .readonly, .mayReplicate]) {
+        let flags = c.flags
+        if flags.contains(.monitor) && !cmd.flags.isDisjoint(with: [.write, .readonly, .mayReplicate]) {
             cmd.stats.rejectedCalls += 1
             c.error("ERR Replica can't interact with the keyspace")
             return
@@ -240,8 +274,13 @@ public final class Engine {
             postponedClients.append(c)
             return
         }
-        if let gate = commandGate, !gate(c, cmd, args) { return }
-        call(c, cmd, args)
+        if flags.contains(.multi) || flags.contains(.pubsub) {
+            // MULTI queueing and the RESP2 subscriber context (it runs `commandGate` itself).
+            if let gate = contextGate, !gate(c, cmd, args) { return }
+        } else if let gate = commandGate, !gate(c, cmd, args) {
+            return
+        }
+        call(c, cmd, args, startedAtMicros: startUs)
         if hasReadyKeys, let h = readyKeysHandler { h() }
     }
 
@@ -284,25 +323,32 @@ public final class Engine {
         }
     }
 
-    /// Pre-execution gate (MULTI queueing, pub/sub context, OOM, ...): returns false
-    /// when it has already replied and the command must not run now.
+    /// Pre-execution gate (OOM, ACL, ...): returns false when it has already replied and
+    /// the command must not run now.
     public var commandGate: ((Client, Command, Args) -> Bool)?
+    /// The gate for clients in MULTI or in the RESP2 pub/sub context (Transactions.swift):
+    /// consulted only when one of those flags is set, so the common path pays nothing.
+    public var contextGate: ((Client, Command, Args) -> Bool)?
 
     /// Runs a resolved command with stats, slowlog and propagation.
     public func call(_ c: Client, _ cmd: Command, _ args: Args) {
+        call(c, cmd, args, startedAtMicros: Engine.wallClockMicros())
+    }
+
+    @inline(__always)
+    func call(_ c: Client, _ cmd: Command, _ args: Args, startedAtMicros start: Int64) {
         let dirtyBefore = dirty
         let errorsBefore = stats.totalErrorReplies
         c.currentCommand = cmd
-        let start = Engine.monotonicMicros()
         cmd.handler(c, args)
-        let elapsed = Int(Engine.monotonicMicros() - start)
-        c.lastCommandName = cmd.name
+        // Wall clock, as Redis's ustime(): a clock step backwards counts as 0 µs.
+        let elapsed = max(0, Int(Engine.wallClockMicros() - start))
         cmd.stats.calls += 1
         cmd.stats.microseconds += elapsed
         if stats.totalErrorReplies != errorsBefore { cmd.stats.failedCalls += 1 }
         stats.totalCommands += 1
         if trackingActive, let h = trackingHook { h(c, cmd, args) }
-        if let h = afterCallHook { h(c, cmd, args, elapsed) }
+        observers.afterCall(c, cmd, args, elapsed, config)
         if dirty != dirtyBefore && !propagationTargets.isEmpty && !c.suppressPropagation {
             if let rewritten = c.propagateAs {
                 for v in rewritten { v.withArgs { a in propagate(db: c.dbIndex, args: a) } }
@@ -312,9 +358,6 @@ public final class Engine {
         }
         c.propagateAs = nil
     }
-
-    /// Slowlog / latency / monitor feed: (client, command, args, microseconds).
-    public var afterCallHook: ((Client, Command, Args, Int) -> Void)?
 
     public func propagate(db: Int, args: Args) {
         for t in propagationTargets { t.propagate(db: db, args: args) }
@@ -440,6 +483,8 @@ public final class Engine {
     }
 
     @inline(__always) public func keyModified(_ db: Database, _ key: UnsafeRawBufferPointer) {
+        if watchedKeyCount > 0, let tx = watchRegistry { tx.touchSlow(db, key) }
+        if trackingHasKeys, let tr = trackingRegistry { tr.invalidate(key, broadcast: true) }
         if !keyModifiedHooks.isEmpty { for h in keyModifiedHooks { h(db, key) } }
     }
 

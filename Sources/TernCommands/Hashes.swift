@@ -458,7 +458,7 @@ public enum HashCommands {
             CollectionSupport.replyScan(c, cursor: 0) {
                 var n = 0
                 l.forEach { f, v in
-                    if let p = opts.pattern, !CollectionSupport.globMatch(p, f) { return }
+                    if let p = opts.pattern, !Glob.match(p, f) { return }
                     c.out.bulk(f); c.out.bulk(v); n += 2
                 }
                 return n
@@ -472,7 +472,7 @@ public enum HashCommands {
             repeat {
                 cur = d.scan(cur) { f, v in
                     seen += 2   // Redis counts field and value against COUNT
-                    if let p = opts.pattern, !CollectionSupport.globMatch(p, f) { return }
+                    if let p = opts.pattern, !Glob.match(p, f) { return }
                     items.append((f, v))
                 }
                 iterations -= 1

@@ -59,7 +59,7 @@ struct RateSampler {
 /// Server-wide INFO state, plus override points for subsystems that own the real
 /// values of some fields (persistence, replication, pub/sub, scripting, cluster ...).
 public final class InfoState {
-    unowned let engine: Engine
+    unowned(unsafe) let engine: Engine  // owned by the engine (extensions), which outlives it
     var ops = RateSampler()
     var netIn = RateSampler()
     var netOut = RateSampler()

@@ -119,7 +119,7 @@ public enum KeyCommands {
     static func emptyDatabase(_ engine: Engine, _ db: Database, async: Bool) -> Int {
         let n = db.count
         let hooks = engine.databaseChangeHooks
-        if hooks.flushed.isEmpty && engine.flushHooks.isEmpty && !engine.keyModifiedHooks.isEmpty && n > 0 {
+        if hooks.flushed.isEmpty && engine.flushHooks.isEmpty && engine.hasKeyObservers && n > 0 {
             db.table.forEach { e in engine.keyModified(db, e.key) }
         }
         if async {

@@ -7,6 +7,11 @@ extension Client {
     /// Lookup for reading (lookupKeyRead): expired keys are deleted and reported missing.
     @inline(__always)
     public func lookupRead(_ key: UnsafeRawBufferPointer) -> Entry? {
+        withDB { lookupRead(key, in: $0) }
+    }
+
+    @inline(__always)
+    func lookupRead(_ key: UnsafeRawBufferPointer, in db: Database) -> Entry? {
         guard let e = db.find(key) else {
             engine.stats.keyspaceMisses += 1
             engine.notify(.keyMiss, "keymiss", key, db.id)
@@ -29,10 +34,12 @@ extension Client {
     /// Lookup for writing (lookupKeyWrite): expires lazily, no hit/miss stats.
     @inline(__always)
     public func lookupWrite(_ key: UnsafeRawBufferPointer) -> Entry? {
-        guard let e = db.find(key) else { return nil }
-        if e.hasExpire && engine.expireIfNeeded(db, e) { return nil }
-        touch(e)
-        return e
+        withDB { db in
+            guard let e = db.find(key) else { return nil }
+            if e.hasExpire && engine.expireIfNeeded(db, e) { return nil }
+            touch(e)
+            return e
+        }
     }
 
     /// Lookup without touching LRU or stats (EXISTS-like internal checks, TYPE uses read).
@@ -54,12 +61,12 @@ extension Client {
 
     /// Signals that `key` in the current db was modified by a write (Redis's signalModifiedKey).
     @inline(__always) public func keyModified(_ key: UnsafeRawBufferPointer) {
-        engine.keyModified(db, key)
+        withDB { engine.keyModified($0, key) }
     }
 
     /// Emits a keyspace event for `key` in the current db.
     @inline(__always) public func notify(_ cls: NotifyClass, _ event: String, _ key: UnsafeRawBufferPointer) {
-        engine.notify(cls, event, key, db.id)
+        engine.notify(cls, event, key, dbIndex)
     }
 
     /// Deletes a key (DEL/UNLINK semantics); returns true if it existed.

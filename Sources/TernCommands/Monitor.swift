@@ -4,23 +4,23 @@ import Glibc
 #endif
 
 /// Everything that watches executed commands: the slow log, the latency monitor, the
-/// per-command latency histograms and MONITOR clients. One `afterCallHook` feeds them
-/// all, so the dispatcher pays one closure call per command.
+/// per-command latency histograms and MONITOR clients. `Engine.call` feeds them all with
+/// one direct call per command.
 public final class CommandObservers {
-    unowned let engine: Engine
+    /// Set right after the engine initialises (the engine owns this object and outlives it).
+    unowned(unsafe) var engine: Engine! = nil
     public let slowlog = Slowlog()
     public let latency = LatencyMonitor()
     /// Clients in MONITOR mode, in the order they started monitoring.
     public private(set) var monitors: [Client] = []
 
-    init(engine: Engine) { self.engine = engine }
+    init() {}
 
     @inline(__always)
-    func afterCall(_ c: Client, _ cmd: Command, _ a: Args, _ micros: Int) {
+    func afterCall(_ c: Client, _ cmd: Command, _ a: Args, _ micros: Int, _ config: ServerConfig) {
         let blocked = c.flags.contains(.blocked)
         if !blocked {
             LatencyHistogram.record(&cmd.latencyHistogram, nanoseconds: Int64(micros) &* 1000)
-            let config = engine.config
             let slower = config.slowlogLogSlowerThan
             if slower >= 0 && micros >= slower && !cmd.flags.contains(.skipSlowlog) {
                 logSlow(c, cmd, a, micros)
@@ -28,7 +28,7 @@ public final class CommandObservers {
             let threshold = config.latencyMonitorThreshold
             if threshold > 0 && micros / 1000 >= threshold {
                 latency.add(cmd.flags.contains(.fast) ? "fast-command" : "command",
-                            latencyMs: micros / 1000, now: Int(engine.nowMs / 1000))
+                            latencyMs: micros / 1000, now: Int(Engine.wallClockMs() / 1000))
             }
         }
         if !monitors.isEmpty && cmd.flags.isDisjoint(with: [.skipMonitor, .admin]) {
@@ -119,18 +119,9 @@ enum MonitorLine {
 }
 
 extension Engine {
-    /// The command observers (slow log, latency, MONITOR), created on first use.
-    public var observers: CommandObservers {
-        if let o = extensions["observers"] as? CommandObservers { return o }
-        let o = CommandObservers(engine: self)
-        extensions["observers"] = o
-        return o
-    }
-
-    /// Installs the after-call feed and the clean-up hooks for the observers.
+    /// Installs the clean-up hook for MONITOR clients (`call` feeds `observers` directly).
     func installObservers() {
         let o = observers
-        afterCallHook = { [unowned o] c, cmd, a, us in o.afterCall(c, cmd, a, us) }
         clientDisconnectHooks.append { [unowned o] c in
             if c.flags.contains(.monitor) { o.removeMonitor(c) }
         }

@@ -61,7 +61,7 @@ extension NotifyClass {
 
 /// Publishes keyspace events through the pub/sub tables.
 final class KeyspaceNotifier {
-    unowned let engine: Engine
+    unowned(unsafe) let engine: Engine  // owned by the engine (extensions), which outlives it
     let pubsub: PubSubRegistry
     var channel: [UInt8] = []
 
@@ -107,7 +107,7 @@ extension Engine {
         // `new` events come from the databases themselves (every creation path, as dbAdd).
         for db in databases {
             let id = db.id
-            db.keyAdded = { [unowned self] key in self.notify(.new, "new", key, id) }
+            db.keyAdded = { [unowned(unsafe) self] key in self.notify(.new, "new", key, id) }
         }
     }
 }

@@ -26,30 +26,52 @@ public enum Numbers {
         if n == 0 || n > 5000 { return nil }
         let c0 = b[0]
         if c0 == 32 || (c0 >= 9 && c0 <= 13) { return nil }
-        var buf = [CChar](repeating: 0, count: n + 1)
-        for i in 0..<n {
-            if b[i] == 0 { return nil }
-            buf[i] = CChar(bitPattern: b[i])
+        // Plain integers of up to 15 digits are exact doubles: strtod would give the same value.
+        if n <= 16, let v = plainSmallInteger(b) { return Double(v) }
+        // strtod needs a NUL-terminated copy: on the stack for the usual short scores.
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: n + 1) { buf -> Double? in
+            for i in 0..<n {
+                if b[i] == 0 { return nil }
+                buf[i] = CChar(bitPattern: b[i])
+            }
+            buf[n] = 0
+            var consumed = 0
+            let v = tern_strtod(buf.baseAddress, &consumed)
+            if consumed != n || v.isNaN { return nil }
+            if errnoIsRange(v, b) { return nil }
+            return v
         }
-        var consumed = 0
-        let v = buf.withUnsafeBufferPointer { tern_strtod($0.baseAddress, &consumed) }
-        if consumed != n || v.isNaN { return nil }
-        if errnoIsRange(v, buf) { return nil }
-        return v
+    }
+
+    /// "-"? followed by 1-15 decimal digits, nothing else; else nil.
+    @inline(__always) static func plainSmallInteger(_ b: UnsafeRawBufferPointer) -> Int? {
+        var i = 0
+        let neg = b[0] == UInt8(ascii: "-")
+        if neg { i = 1 }
+        let digits = b.count - i
+        if digits < 1 || digits > 15 { return nil }
+        var v = 0
+        while i < b.count {
+            let d = b[i] &- 48
+            if d > 9 { return nil }
+            v = v * 10 + Int(d)
+            i += 1
+        }
+        if neg && v == 0 { return nil }  // "-0" is -0.0: leave it to strtod
+        return neg ? -v : v
     }
 
     /// strtod's ERANGE: overflow to ±inf from a finite spelling, or underflow to 0.
-    static func errnoIsRange(_ v: Double, _ text: [CChar]) -> Bool {
+    static func errnoIsRange(_ v: Double, _ text: UnsafeRawBufferPointer) -> Bool {
         if v.isInfinite {
-            let s = String(decoding: text.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self).lowercased()
+            let s = String(decoding: text, as: UTF8.self).lowercased()
             return !s.contains("inf")
         }
         if v == 0 {
             // A zero result from digits that are not all zero means underflow.
             var mantissaNonZero = false
             var inExp = false
-            for c in text.dropLast() {
-                let ch = UInt8(bitPattern: c)
+            for ch in text {
                 if ch == UInt8(ascii: "e") || ch == UInt8(ascii: "E") { inExp = true }
                 if ch == UInt8(ascii: "x") || ch == UInt8(ascii: "X") { inExp = false; mantissaNonZero = false }
                 if !inExp && ch >= 49 && ch <= 57 { mantissaNonZero = true }

@@ -11,7 +11,7 @@ import TernStore
 
 /// Server-wide subscription tables. Lives on the engine thread.
 public final class PubSubRegistry {
-    unowned let engine: Engine
+    unowned(unsafe) let engine: Engine  // owned by the engine (extensions), which outlives it
     /// channel -> subscribers in subscription order.
     var channels: [[UInt8]: [Client]] = [:]
     var shardChannels: [[UInt8]: [Client]] = [:]
@@ -162,7 +162,7 @@ public final class PubSubRegistry {
         }
         if !patternOrder.isEmpty {
             for p in patternOrder {
-                let matched = p.withUnsafeBytes { PubSubGlob.match($0, channel) }
+                let matched = p.withUnsafeBytes { Glob.match($0, channel) }
                 guard matched, let subs = patterns[p] else { continue }
                 scratch.removeAll()
                 scratch.append("*4\r\n$8\r\npmessage\r\n")
@@ -274,7 +274,7 @@ enum PubSubCommands {
         }
         let pattern = a[2]
         var hits: [[UInt8]] = []
-        for k in table.keys where k.withUnsafeBytes({ PubSubGlob.match(pattern, $0) }) { hits.append(k) }
+        for k in table.keys where k.withUnsafeBytes({ Glob.match(pattern, $0) }) { hits.append(k) }
         c.out.array(hits.count)
         for k in hits { c.out.bulk(k) }
     }
@@ -307,14 +307,13 @@ extension Engine {
     public func outputBufferLimitReached(_ c: Client, pendingBytes: Int) -> Bool {
         c.pendingOutputBytes = pendingBytes
         guard let cls = outputLimitClass(c), cls < config.clientOutputBufferLimits.count else { return false }
-        let cfgLimit = config.clientOutputBufferLimits[cls]
-        let limit = OutputBufferLimit(hard: Int(clamping: cfgLimit.hard), soft: Int(clamping: cfgLimit.soft),
-                                      softSeconds: cfgLimit.softSeconds)
-        if limit.hard > 0 && pendingBytes >= limit.hard {
+        let limit = config.clientOutputBufferLimits[cls]
+        let pending = UInt64(max(pendingBytes, 0))
+        if limit.hard > 0 && pending >= limit.hard {
             logOutputLimitClose(c)
             return true
         }
-        if limit.soft > 0 && pendingBytes >= limit.soft {
+        if limit.soft > 0 && pending >= limit.soft {
             // Whole seconds, as Redis compares its unixtime clock.
             let now = Engine.wallClockMs() / 1000 * 1000
             if c.outputSoftLimitSinceMs == 0 {
@@ -331,147 +330,5 @@ extension Engine {
 
     func logOutputLimitClose(_ c: Client) {
         log(.warning, "Client id=\(c.id) addr=\(c.remoteAddress) name=\(c.nameString) omem=\(c.pendingOutputBytes) scheduled to be closed ASAP for overcoming of output buffer limits.")
-    }
-}
-
-extension OutputBufferLimit {
-    static let classNames = ["normal", "slave", "pubsub"]
-
-    /// Parses a `client-output-buffer-limit` value: one or more
-    /// `<class> <hard> <soft> <soft-seconds>` groups (class normal|replica|slave|pubsub,
-    /// sizes with k/kb/m/mb/g/gb units). Returns the updated table or nil when invalid.
-    public static func parseDirective(_ text: String, current: [OutputBufferLimit]) -> [OutputBufferLimit]? {
-        let words = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
-        guard !words.isEmpty, words.count % 4 == 0 else { return nil }
-        var table = current
-        while table.count < 3 { table.append(OutputBufferLimit(hard: 0, soft: 0, softSeconds: 0)) }
-        var i = 0
-        while i < words.count {
-            let cls: Int
-            switch words[i].lowercased() {
-            case "normal": cls = 0
-            case "replica", "slave": cls = 1
-            case "pubsub": cls = 2
-            default: return nil
-            }
-            guard let hard = parseMemory(words[i + 1]), let soft = parseMemory(words[i + 2]),
-                  let secs = Int(words[i + 3]), secs >= 0 else { return nil }
-            table[cls] = OutputBufferLimit(hard: hard, soft: soft, softSeconds: secs)
-            i += 4
-        }
-        return table
-    }
-
-    /// `normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60` (CONFIG GET form).
-    public static func formatDirective(_ table: [OutputBufferLimit]) -> String {
-        var parts: [String] = []
-        for (i, l) in table.prefix(3).enumerated() {
-            parts.append("\(classNames[i]) \(l.hard) \(l.soft) \(l.softSeconds)")
-        }
-        return parts.joined(separator: " ")
-    }
-
-    /// Redis's memtoull: digits with an optional b/k/kb/m/mb/g/gb suffix (case-insensitive).
-    static func parseMemory(_ s: String) -> Int? {
-        let lower = s.lowercased()
-        let digits = lower.prefix { $0 >= "0" && $0 <= "9" }
-        guard !digits.isEmpty, let n = Int(digits) else { return nil }
-        let unit = lower.dropFirst(digits.count)
-        let mul: Int
-        switch unit {
-        case "", "b": mul = 1
-        case "k": mul = 1000
-        case "kb": mul = 1024
-        case "m": mul = 1000 * 1000
-        case "mb": mul = 1024 * 1024
-        case "g": mul = 1000 * 1000 * 1000
-        case "gb": mul = 1024 * 1024 * 1024
-        default: return nil
-        }
-        let (v, o) = n.multipliedReportingOverflow(by: mul)
-        return o ? nil : v
-    }
-}
-
-// MARK: glob matching
-
-/// Redis's glob (stringmatchlen): `*`, `?`, `[...]` with `^` negation, ranges and `\`
-/// escapes, `\x` literal. Iterative with single-star backtracking, so hostile patterns
-/// cost O(pattern x string). (Private to pub/sub until TernStore's shared Glob lands.)
-enum PubSubGlob {
-    static func match(_ pattern: UnsafeRawBufferPointer, _ string: UnsafeRawBufferPointer) -> Bool {
-        let pn = pattern.count, sn = string.count
-        // Redis's matcher never enters its loop for an empty string: only "" matches it.
-        if sn == 0 { return pn == 0 }
-        var p = 0, s = 0
-        var starP = -1, starS = 0
-        while s < sn {
-            if p < pn {
-                let pc = pattern[p]
-                if pc == UInt8(ascii: "*") {
-                    while p < pn && pattern[p] == UInt8(ascii: "*") { p += 1 }
-                    if p == pn { return true }
-                    starP = p
-                    starS = s
-                    continue
-                }
-                if let next = matchOne(pattern, p, string[s]) {
-                    p = next
-                    s += 1
-                    continue
-                }
-            }
-            // Mismatch: let the last star swallow one more byte.
-            if starP < 0 { return false }
-            starS += 1
-            s = starS
-            p = starP
-        }
-        while p < pn && pattern[p] == UInt8(ascii: "*") { p += 1 }
-        return p == pn
-    }
-
-    /// Matches one pattern element at `p` (not a star) against byte `ch`: returns the index
-    /// after the element, or nil on mismatch.
-    @inline(__always)
-    static func matchOne(_ pattern: UnsafeRawBufferPointer, _ p: Int, _ ch: UInt8) -> Int? {
-        let pn = pattern.count
-        let pc = pattern[p]
-        switch pc {
-        case UInt8(ascii: "?"):
-            return p + 1
-        case UInt8(ascii: "["):
-            var i = p + 1
-            let negate = i < pn && pattern[i] == UInt8(ascii: "^")
-            if negate { i += 1 }
-            var matched = false
-            while true {
-                if i >= pn {
-                    // Unterminated class: it runs to the end of the pattern.
-                    break
-                }
-                let c = pattern[i]
-                if c == UInt8(ascii: "\\") && pn - i >= 2 {
-                    i += 1
-                    if pattern[i] == ch { matched = true }
-                } else if c == UInt8(ascii: "]") {
-                    break
-                } else if pn - i >= 3 && pattern[i + 1] == UInt8(ascii: "-") {
-                    var lo = c, hi = pattern[i + 2]
-                    if lo > hi { swap(&lo, &hi) }
-                    i += 2
-                    if ch >= lo && ch <= hi { matched = true }
-                } else if c == ch {
-                    matched = true
-                }
-                i += 1
-            }
-            if negate { matched = !matched }
-            return matched ? min(i + 1, pn) : nil
-        case UInt8(ascii: "\\") where pn - p >= 2:
-            return pattern[p + 1] == ch ? p + 2 : nil
-        default:
-            return pc == ch ? p + 1 : nil
-        }
     }
 }

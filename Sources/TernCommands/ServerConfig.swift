@@ -219,19 +219,3 @@ public struct ClientBufferLimit: Equatable, Sendable {
         self.hard = hard; self.soft = soft; self.softSeconds = softSeconds
     }
 }
-
-/// One class of client-output-buffer-limit: bytes (0 = none) and soft-limit seconds.
-public struct OutputBufferLimit: Equatable, Sendable {
-    public var hard: Int
-    public var soft: Int
-    public var softSeconds: Int
-    public init(hard: Int, soft: Int, softSeconds: Int) {
-        self.hard = hard; self.soft = soft; self.softSeconds = softSeconds
-    }
-    /// Redis's defaults: normal 0 0 0, replica 256mb 64mb 60, pubsub 32mb 8mb 60.
-    public static let defaults = [
-        OutputBufferLimit(hard: 0, soft: 0, softSeconds: 0),
-        OutputBufferLimit(hard: 256 << 20, soft: 64 << 20, softSeconds: 60),
-        OutputBufferLimit(hard: 32 << 20, soft: 8 << 20, softSeconds: 60),
-    ]
-}

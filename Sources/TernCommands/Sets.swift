@@ -693,7 +693,7 @@ public enum SetCommands {
                 var n = 0
                 i.forEach { v in
                     ListpackCodec.withIntText(v) { t in
-                        if let p = opts.pattern, !CollectionSupport.globMatch(p, t) { return }
+                        if let p = opts.pattern, !Glob.match(p, t) { return }
                         c.out.bulk(t)
                         n += 1
                     }
@@ -708,7 +708,7 @@ public enum SetCommands {
             repeat {
                 cur = d.scan(cur) { m in
                     seen += 1
-                    if let p = opts.pattern, !CollectionSupport.globMatch(p, m) { return }
+                    if let p = opts.pattern, !Glob.match(p, m) { return }
                     items.append(m)
                 }
                 iterations -= 1

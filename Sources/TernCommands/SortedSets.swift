@@ -311,11 +311,14 @@ public enum SortedSetCommands {
         var end = b.count
         for i in start..<b.count where b[i] == 0 { end = i; break }   // the C string ends at a NUL
         let n = end - start
-        var buf = [CChar](repeating: 0, count: n + 1)
-        for i in 0..<n { buf[i] = CChar(bitPattern: b[start + i]) }
-        var consumed = 0
-        let v = buf.withUnsafeBufferPointer { tern_strtod($0.baseAddress, &consumed) }
-        if consumed != n || v.isNaN { return nil }
+        let v = withUnsafeTemporaryAllocation(of: CChar.self, capacity: n + 1) { buf -> Double? in
+            for i in 0..<n { buf[i] = CChar(bitPattern: b[start + i]) }
+            buf[n] = 0
+            var consumed = 0
+            let v = tern_strtod(buf.baseAddress, &consumed)
+            return consumed != n || v.isNaN ? nil : v
+        }
+        guard let v else { return nil }
         return (v, ex)
     }
 
@@ -431,10 +434,13 @@ public enum SortedSetCommands {
             c.error("ERR INCR option supports a single increment-element pair")
             return
         }
-        var scores = [Double](repeating: 0, count: elements)
+        // Every score is validated before anything changes (as Redis does); the common
+        // single pair keeps its score in a local instead of allocating an array.
+        var firstScore = 0.0
+        var moreScores: [Double] = []
         for j in 0..<elements {
             guard let d = Numbers.parseDouble(a[scoreIdx + 2 * j]) else { c.notFloat(); return }
-            scores[j] = d
+            if j == 0 { firstScore = d } else { moreScores.append(d) }
         }
         let key = a[1]
         var z: ZSetObject
@@ -457,7 +463,7 @@ public enum SortedSetCommands {
         var last = 0.0
         var nanError = false
         for j in 0..<elements {
-            let (res, s) = z.add(a[scoreIdx + 2 * j + 1], scores[j], f,
+            let (res, s) = z.add(a[scoreIdx + 2 * j + 1], j == 0 ? firstScore : moreScores[j - 1], f,
                                  maxEntries: cfg.zsetMaxListpackEntries, maxValue: cfg.zsetMaxListpackValue)
             switch res {
             case .nan: nanError = true
@@ -1252,7 +1258,7 @@ public enum SortedSetCommands {
             CollectionSupport.replyScan(c, cursor: 0) {
                 var n = 0
                 l.forEachWithScoreText { m, text, _ in
-                    if let p = opts.pattern, !CollectionSupport.globMatch(p, m) { return }
+                    if let p = opts.pattern, !Glob.match(p, m) { return }
                     c.out.bulk(m); c.out.bulk(text); n += 2
                 }
                 return n
@@ -1265,7 +1271,7 @@ public enum SortedSetCommands {
             repeat {
                 cur = t.scan(cur) { m, s in
                     seen += 2
-                    if let p = opts.pattern, !CollectionSupport.globMatch(p, m) { return }
+                    if let p = opts.pattern, !Glob.match(p, m) { return }
                     items.append((m, s))
                 }
                 iterations -= 1

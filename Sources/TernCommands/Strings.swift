@@ -182,8 +182,8 @@ public enum StringCommands {
             }
             return
         }
-        let e = c.db.setString(key, value, encoding: Numbers.stringEncoding(value), keepTTL: o.keepTTL,
-                               lru: c.engine.objectLRU)
+        let lru = c.engine.objectLRU
+        let e = c.withDB { $0.setString(key, value, encoding: Numbers.stringEncoding(value), keepTTL: o.keepTTL, lru: lru) }
         if !found { notifyNew(c, key) }
         c.keyModified(key)
         c.engine.dirty += 1
@@ -323,7 +323,7 @@ public enum StringCommands {
             let key = a[i], value = a[i + 1]
             // Like Redis's setKey: an expired key is removed first, a missing one announced as new.
             let existed = c.lookupWrite(key) != nil
-            c.db.setString(key, value, encoding: Numbers.stringEncoding(value), keepTTL: false, lru: lru)
+            c.withDB { $0.setString(key, value, encoding: Numbers.stringEncoding(value), keepTTL: false, lru: lru) }
             if !existed { notifyNew(c, key) }
             c.keyModified(key)
             c.notify(.string, "set", key)

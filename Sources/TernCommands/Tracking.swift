@@ -40,12 +40,12 @@ final class TrackedKey {
 }
 
 public final class TrackingRegistry {
-    unowned let engine: Engine
-    var table: [[UInt8]: TrackedKey] = [:]
+    unowned(unsafe) let engine: Engine  // owned by the engine (extensions), which outlives it
+    var table: [[UInt8]: TrackedKey] = [:] { didSet { engine.trackingHasKeys = isActive } }
     /// The table's keys, for picking random victims over tracking-table-max-keys.
     var keyList: [[UInt8]] = []
     var totalItems = 0
-    var prefixes: [[UInt8]: BroadcastPrefix] = [:]
+    var prefixes: [[UInt8]: BroadcastPrefix] = [:] { didSet { engine.trackingHasKeys = isActive } }
     var clients: [Int: ClientTracking] = [:]
     /// Invalidations for the executing client, sent after its reply (nil = flush).
     var pending: [[UInt8]?] = []
@@ -179,6 +179,9 @@ extension TrackingRegistry {
 
 extension TrackingRegistry {
     // MARK: invalidation
+
+    /// Something to invalidate: remembered keys or broadcast prefixes.
+    @inline(__always) var isActive: Bool { !table.isEmpty || !prefixes.isEmpty }
 
     @inline(__always) func keyModified(_ key: UnsafeRawBufferPointer) {
         if table.isEmpty && prefixes.isEmpty { return }

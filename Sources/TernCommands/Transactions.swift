@@ -69,10 +69,14 @@ final class PropagationCapture: PropagationTarget {
 }
 
 public final class TransactionRegistry {
-    unowned let engine: Engine
+    unowned(unsafe) let engine: Engine  // owned by the engine (extensions), which outlives it
     /// Per database: key -> watchers.
     var watched: [[[UInt8]: [WatchedKey]]]
-    var watchedCount = 0
+    /// Number of WATCHed keys; kept on the engine, whose `keyModified` checks it per write.
+    var watchedCount: Int {
+        get { engine.watchedKeyCount }
+        set { engine.watchedKeyCount = newValue }
+    }
 
     init(engine: Engine) {
         self.engine = engine
@@ -320,13 +324,9 @@ extension Engine {
         registerKeyspaceNotifications()
         registerTrackingCommands()
         installCommandGate()
-        // One hook for WATCH and tracking: every write pays one call, two cheap checks.
-        if let tx = transactions, let tr = tracking {
-            keyModifiedHooks.append { db, key in
-                tx.touch(db, key)
-                tr.keyModified(key)
-            }
-        }
+        // WATCH and tracking are called directly by Engine.keyModified.
+        watchRegistry = transactions
+        trackingRegistry = tracking
     }
 
     func registerTransactionCommands() {
@@ -361,18 +361,13 @@ extension Engine {
     /// after the no-multi check as in Redis's processCommand.
     func installCommandGate() {
         guard let tx = transactions else { return }
-        let previous = commandGate
-        commandGate = { [unowned self] c, cmd, a in
+        contextGate = { [unowned(unsafe) self] c, cmd, a in
             let f = c.flags
-            if !f.contains(.multi) && !f.contains(.pubsub) {
-                if let p = previous { return p(c, cmd, a) }
-                return true
-            }
             if f.contains(.multi) && cmd.flags.contains(.noMulti) {
                 self.rejectCommand(c, cmd, "ERR Command not allowed inside a transaction")
                 return false
             }
-            if let p = previous, !p(c, cmd, a) { return false }
+            if let p = self.commandGate, !p(c, cmd, a) { return false }
             if f.contains(.pubsub) && c.resp == 2 && !Engine.allowedWhileSubscribed(cmd) {
                 self.rejectCommand(c, cmd, "ERR Can't execute '\(cmd.fullName)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
                 return false

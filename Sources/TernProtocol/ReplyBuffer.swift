@@ -121,7 +121,7 @@ public final class ReplyBuffer {
 
     // MARK: RESP values
 
-    @inline(__always) public func ok() { append("+OK\r\n") }
+    @inline(__always) public func ok() { append("+OK\r\n" as StaticString) }
 
     public func simple(_ s: String) {
         appendByte(43)
@@ -173,12 +173,12 @@ public final class ReplyBuffer {
 
     /// Null bulk: `$-1` (RESP2) / `_` (RESP3).
     @inline(__always) public func null() {
-        if resp >= 3 { append("_\r\n") } else { append("$-1\r\n") }
+        if resp >= 3 { append("_\r\n" as StaticString) } else { append("$-1\r\n" as StaticString) }
     }
 
     /// Null array: `*-1` (RESP2) / `_` (RESP3).
     public func nullArray() {
-        if resp >= 3 { append("_\r\n") } else { append("*-1\r\n") }
+        if resp >= 3 { append("_\r\n" as StaticString) } else { append("*-1\r\n" as StaticString) }
     }
 
     @inline(__always) public func array(_ n: Int) { header(42, n) }

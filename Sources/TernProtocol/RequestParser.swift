@@ -105,15 +105,40 @@ public final class RequestParser {
         return UnsafeRawPointer(r) - p
     }
 
+    /// Fast path for the usual length line: 1-18 plain digits (no sign, no leading zero)
+    /// followed by '\r' at or after `from`. Returns (value, offset of '\r'), or nil to let
+    /// the general path (memchr + string2ll rules + exact errors) decide.
+    @inline(__always) static func plainLength(_ p: UnsafeRawPointer, _ from: Int, _ n: Int) -> (Int, Int)? {
+        let q = p.assumingMemoryBound(to: UInt8.self)
+        var i = from
+        let limit = min(n, from + 18)
+        var v = 0
+        while i < limit {
+            let d = q[i] &- 48
+            if d > 9 { break }
+            v = v &* 10 &+ Int(d)
+            i += 1
+        }
+        guard i > from, i < n, q[i] == 13 else { return nil }
+        if q[from] == 48 && i - from > 1 { return nil }  // leading zero: string2ll refuses it
+        return (v, i)
+    }
+
     func parseMultibulk(_ p: UnsafeRawPointer, _ n: Int) -> Outcome {
         usesInline = false
-        guard let cr = RequestParser.findCR(p, 0, n) else {
-            if n > RequestParser.inlineMaxSize { return .error("Protocol error: too big mbulk count string") }
-            return .incomplete(expected: 0)
-        }
-        if cr + 1 >= n { return .incomplete(expected: 0) }  // need the '\n' too
-        guard let count = RequestParser.parseInt(p + 1, cr - 1), count <= Int(Int32.max) else {
-            return .error("Protocol error: invalid multibulk length")
+        let cr: Int, count: Int
+        if let (v, r) = RequestParser.plainLength(p, 1, n), r + 1 < n, v <= Int(Int32.max) {
+            (count, cr) = (v, r)
+        } else {
+            guard let r = RequestParser.findCR(p, 0, n) else {
+                if n > RequestParser.inlineMaxSize { return .error("Protocol error: too big mbulk count string") }
+                return .incomplete(expected: 0)
+            }
+            if r + 1 >= n { return .incomplete(expected: 0) }  // need the '\n' too
+            guard let v = RequestParser.parseInt(p + 1, r - 1), v <= Int(Int32.max) else {
+                return .error("Protocol error: invalid multibulk length")
+            }
+            (count, cr) = (v, r)
         }
         if count > 10 && !authenticated { return .error("Protocol error: unauthenticated multibulk length") }
         var pos = cr + 2
@@ -121,17 +146,24 @@ public final class RequestParser {
         ensureSpans(min(count, 1 << 20))
         var i = 0
         while i < count {
-            guard let cr2 = RequestParser.findCR(p, pos, n) else {
-                if n - pos > RequestParser.inlineMaxSize { return .error("Protocol error: too big bulk count string") }
-                return .incomplete(expected: 0)
-            }
-            if cr2 + 1 >= n { return .incomplete(expected: 0) }
-            let c = p.load(fromByteOffset: pos, as: UInt8.self)
-            if c != UInt8(ascii: "$") {
-                return .error("Protocol error: expected '$', got '\(RequestParser.printable(c))'")
-            }
-            guard let len = RequestParser.parseInt(p + pos + 1, cr2 - pos - 1), len >= 0, len <= maxBulkLength else {
-                return .error("Protocol error: invalid bulk length")
+            let cr2: Int, len: Int
+            if pos < n && p.load(fromByteOffset: pos, as: UInt8.self) == UInt8(ascii: "$"),
+               let (v, cr) = RequestParser.plainLength(p, pos + 1, n), cr + 1 < n, v <= maxBulkLength {
+                (len, cr2) = (v, cr)
+            } else {
+                guard let cr = RequestParser.findCR(p, pos, n) else {
+                    if n - pos > RequestParser.inlineMaxSize { return .error("Protocol error: too big bulk count string") }
+                    return .incomplete(expected: 0)
+                }
+                if cr + 1 >= n { return .incomplete(expected: 0) }
+                let c = p.load(fromByteOffset: pos, as: UInt8.self)
+                if c != UInt8(ascii: "$") {
+                    return .error("Protocol error: expected '$', got '\(RequestParser.printable(c))'")
+                }
+                guard let v = RequestParser.parseInt(p + pos + 1, cr - pos - 1), v >= 0, v <= maxBulkLength else {
+                    return .error("Protocol error: invalid bulk length")
+                }
+                (len, cr2) = (v, cr)
             }
             if len > 16384 && !authenticated { return .error("Protocol error: unauthenticated bulk length") }
             let start = cr2 + 2

@@ -9,7 +9,8 @@ import Glibc
 /// the command layer, which decides when an expired key is really deleted.
 public final class Database {
     public let id: Int
-    public private(set) var table = KeyTable()
+    /// A `let`: SWAPDB exchanges contents, never the object, so reads need no retain.
+    public let table = KeyTable()
     /// Number of keys that carry an expire time.
     public private(set) var expiresCount = 0
     /// Running estimate of the average TTL of keys sampled by active expiry (INFO keyspace).
@@ -174,7 +175,7 @@ public final class Database {
 
     /// Swaps contents with another database (SWAPDB); ids stay.
     public func swapContents(with other: Database) {
-        swap(&table, &other.table)
+        table.swapContents(with: other.table)
         swap(&expiresCount, &other.expiresCount)
         swap(&avgTTL, &other.avgTTL)
         swap(&expireCursor, &other.expireCursor)

@@ -162,6 +162,14 @@ public final class KeyTable {
     }
 
     /// Detaches all entries into a new table (O(1)); used by FLUSHALL ASYNC and SWAPDB.
+    /// Exchanges every entry and the resize state with `other` (SWAPDB), so each
+    /// database can hold its table in a `let` (no retain/release per access).
+    public func swapContents(with other: KeyTable) {
+        swap(&other.t0, &t0); swap(&other.t1, &t1)
+        swap(&other.size0, &size0); swap(&other.size1, &size1)
+        swap(&other.rehashIndex, &rehashIndex); swap(&other.count, &count)
+    }
+
     public func takeAll() -> KeyTable {
         let other = KeyTable()
         swap(&other.t0, &t0); swap(&other.t1, &t1)

@@ -97,22 +97,6 @@ final class ConfigTextTests: XCTestCase {
         XCTAssertEqual(SHA256Digest.hex(Array(String(repeating: "a", count: 1000).utf8)),
                        "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
     }
-
-    func testGlob() {
-        func m(_ p: String, _ s: String) -> Bool { ConfigGlob.match(Array(p.utf8), Array(s.utf8)) }
-        XCTAssertTrue(m("max*", "maxmemory"))
-        XCTAssertTrue(m("MAX*", "maxmemory"))
-        XCTAssertTrue(m("*memory", "maxmemory"))
-        XCTAssertTrue(m("maxmemor?", "maxmemory"))
-        XCTAssertTrue(m("maxmemor[xyz]", "maxmemory"))
-        XCTAssertTrue(m("maxmemor[^a]", "maxmemory"))
-        XCTAssertTrue(m("maxmemor[a-z]", "maxmemory"))
-        XCTAssertFalse(m("maxmemor[a-c]", "maxmemory"))
-        XCTAssertFalse(m("max", "maxmemory"))
-        XCTAssertTrue(m("*", "hz"))
-        XCTAssertTrue(m("h\\z", "hz"))
-        XCTAssertFalse(m(String(repeating: "*a", count: 40) + "b", String(repeating: "a", count: 60)))
-    }
 }
 
 final class ConfigRegistryTests: XCTestCase {

@@ -73,21 +73,6 @@ final class SlowlogDisplayTests: XCTestCase {
     }
 }
 
-final class CommandPatternTests: XCTestCase {
-    func testGlob() {
-        func m(_ p: String, _ s: String) -> Bool { CommandNamePattern.matches(Array(p.utf8), Array(s.utf8)) }
-        XCTAssertTrue(m("client*", "client|list"))
-        XCTAssertTrue(m("CLIENT|L*", "client|list"))
-        XCTAssertTrue(m("g?t", "get"))
-        XCTAssertTrue(m("[gs]et", "set"))
-        XCTAssertFalse(m("[^gs]et", "set"))
-        XCTAssertTrue(m("[a-h]et", "get"))
-        XCTAssertFalse(m("get", "getex"))
-        XCTAssertTrue(m("*ex", "getex"))
-        XCTAssertTrue(m("g\\et", "get"))
-    }
-}
-
 /// Slow log, latency monitor and MONITOR through the engine's dispatcher (the settings
 /// CONFIG SET would change are set directly).
 final class ObserverEngineTests: XCTestCase {

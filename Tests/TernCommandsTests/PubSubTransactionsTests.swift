@@ -3,8 +3,8 @@ import TernProtocol
 @testable import TernCommands
 
 /// Pure logic of the transactions / pub/sub / notifications subsystems: flag parsing and
-/// formatting (checked against redis-server's CONFIG GET), the glob matcher, output limit
-/// directives, and how a transaction reaches the propagation targets.
+/// formatting (checked against redis-server's CONFIG GET), output buffer limits, and how a
+/// transaction reaches the propagation targets.
 final class PubSubTransactionsTests: XCTestCase {
     func testNotifyParseAndFormatLikeRedis() {
         // CONFIG SET value -> what redis-server 7.0.15 answers to CONFIG GET.
@@ -26,45 +26,24 @@ final class PubSubTransactionsTests: XCTestCase {
         XCTAssertEqual(NotifyClass.parse("Ex"), NotifyClass([.keyevent, .expired]).rawValue)
     }
 
-    func testGlob() {
-        func m(_ p: String, _ s: String) -> Bool {
-            Array(p.utf8).withUnsafeBytes { pb in Array(s.utf8).withUnsafeBytes { PubSubGlob.match(pb, $0) } }
-        }
-        XCTAssertTrue(m("*", "anything"))
-        XCTAssertFalse(m("*", ""))          // Redis: an empty string only matches ""
-        XCTAssertTrue(m("", ""))
-        XCTAssertTrue(m("h?llo", "hello"))
-        XCTAssertFalse(m("h?llo", "hllo"))
-        XCTAssertTrue(m("h*llo", "hllo"))
-        XCTAssertTrue(m("h[ae]llo", "hallo"))
-        XCTAssertFalse(m("h[^e]llo", "hello"))
-        XCTAssertTrue(m("h[^e]llo", "hallo"))
-        XCTAssertTrue(m("h[b-a]llo", "hallo"))     // reversed range
-        XCTAssertTrue(m("h\\[llo", "h[llo"))
-        XCTAssertTrue(m("[a-]", "]"))              // 'a'-']' swapped: ']'..'a'
-        XCTAssertTrue(m("[", "x") == false)
-        XCTAssertTrue(m("[^", "x"))
-        XCTAssertTrue(m("a\\", "a\\"))             // trailing backslash is literal
-        XCTAssertTrue(m("*a*b*", "xxaxxbxx"))
-        XCTAssertFalse(m("*a*b*", "xxbxxaxx"))
-        // Pathological pattern stays fast (no exponential backtracking).
-        let p = String(repeating: "*a", count: 40) + "b"
-        let s = String(repeating: "a", count: 4000)
-        XCTAssertFalse(m(p, s))
-    }
-
-    func testOutputBufferLimitDirective() {
-        let d = OutputBufferLimit.defaults
-        XCTAssertEqual(OutputBufferLimit.formatDirective(d),
-                       "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60")
-        let t = OutputBufferLimit.parseDirective("pubsub 1mb 256kb 5 replica 1gb 1g 0", current: d)
-        XCTAssertEqual(t?[2], OutputBufferLimit(hard: 1 << 20, soft: 256 << 10, softSeconds: 5))
-        XCTAssertEqual(t?[1], OutputBufferLimit(hard: 1 << 30, soft: 1_000_000_000, softSeconds: 0))
-        XCTAssertEqual(t?[0], d[0])
-        XCTAssertNil(OutputBufferLimit.parseDirective("pubsub 1mb 1mb", current: d))
-        XCTAssertNil(OutputBufferLimit.parseDirective("master 1 1 1", current: d))
-        XCTAssertNil(OutputBufferLimit.parseDirective("pubsub 1xb 1 1", current: d))
-        XCTAssertNil(OutputBufferLimit.parseDirective("pubsub 99999999999999999999gb 1 1", current: d))
+    func testOutputBufferLimitFromConfig() {
+        // The limits client-output-buffer-limit sets are the ones the network layer checks.
+        let e = Engine()
+        let c = e.createClient()
+        var notices: [String] = []
+        XCTAssertNoThrow(try ConfigRegistry.load(text: "client-output-buffer-limit pubsub 1mb 256kb 5",
+                                                 into: e.config, context: ConfigSetContext(loading: true), notices: &notices))
+        XCTAssertEqual(e.config.clientOutputBufferLimits[2], ClientBufferLimit(hard: 1 << 20, soft: 256 << 10, softSeconds: 5))
+        XCTAssertFalse(e.outputBufferLimitReached(c, pendingBytes: 2 << 20))   // normal class: 0 0 0
+        c.flags.insert(.pubsub)
+        XCTAssertFalse(e.outputBufferLimitReached(c, pendingBytes: 100))
+        XCTAssertEqual(c.outputSoftLimitSinceMs, 0)
+        XCTAssertFalse(e.outputBufferLimitReached(c, pendingBytes: 256 << 10))  // soft limit: timer starts
+        XCTAssertNotEqual(c.outputSoftLimitSinceMs, 0)
+        XCTAssertFalse(e.outputBufferLimitReached(c, pendingBytes: 10))         // below soft: timer resets
+        XCTAssertEqual(c.outputSoftLimitSinceMs, 0)
+        XCTAssertTrue(e.outputBufferLimitReached(c, pendingBytes: 1 << 20))     // hard limit
+        XCTAssertEqual(c.pendingOutputBytes, 1 << 20)
     }
 
     // MARK: propagation of transactions

@@ -45,6 +45,11 @@ final class GlobTests: XCTestCase {
         XCTAssertTrue(m("a[^", "ab"))           // unterminated negated class: any byte
         XCTAssertTrue(m("[abc", "b"))           // unterminated class still applied
         XCTAssertTrue(m("[!a]", "!"))           // '!' is an ordinary member
+        XCTAssertTrue(m("h\\[llo", "h[llo"))
+        XCTAssertFalse(m("[", "x"))
+        XCTAssertTrue(m("[^", "x"))
+        XCTAssertTrue(m("*a*b*", "xxaxxbxx"))
+        XCTAssertFalse(m("*a*b*", "xxbxxaxx"))
     }
 
     func testNocase() {
@@ -53,6 +58,18 @@ final class GlobTests: XCTestCase {
         XCTAssertTrue(m("[A-C]x", "bX", nocase: true))
         XCTAssertFalse(m("[\\A]", "a", nocase: true))   // escapes in classes stay case-sensitive
         XCTAssertTrue(m("\\A", "a", nocase: true))       // outside classes they do not
+        // CONFIG GET and COMMAND LIST FILTERBY PATTERN (both nocase), as redis-server 7.0 answers.
+        XCTAssertTrue(m("MAX*", "maxmemory", nocase: true))
+        XCTAssertTrue(m("maxmemor[^a]", "maxmemory", nocase: true))
+        XCTAssertFalse(m("maxmemor[a-c]", "maxmemory", nocase: true))
+        XCTAssertTrue(m("CLIENT|L*", "client|list", nocase: true))
+        XCTAssertTrue(m("g\\Et", "get", nocase: true))
+        XCTAssertFalse(m("[\\G]et", "get", nocase: true))   // CONFIG GET [\M]axmemory finds nothing
+        XCTAssertTrue(m("[\\g]et", "get", nocase: true))
+        // Ranges are swapped before they are lowered: [Z-a] becomes 'z'...'a', which is empty.
+        XCTAssertFalse(m("[Z-a]et", "get", nocase: true))
+        XCTAssertFalse(m("[Z-a]et", "Get", nocase: true))
+        XCTAssertTrue(m("[Z-a]et", "_et"))
     }
 
     func testSignedRanges() {

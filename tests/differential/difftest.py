@@ -29,10 +29,13 @@ import socket
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))   # tests/: the shared RESP wire and server starters
 
 import generators as gen  # noqa: E402
-from resp import Conn, Closed, Node, short, start_redis, start_tern  # noqa: E402
+from conftest import start_redis, start_tern  # noqa: E402
+from resp_wire import Closed, Node, NodeConn, encode_all, short  # noqa: E402
 
 SLOT_PROTOCOLS = (2, 3)   # main connections: one RESP2, one RESP3
 UNKNOWN_PREFIXES = (b"ERR unknown command", b"ERR unknown subcommand")
@@ -80,7 +83,7 @@ def probe_argv(name, arity):
 
 def registered_commands(port, names, arities, log=print):
     """Set of command names (from `names`) the server at `port` registers."""
-    c = Conn(port, timeout=10)
+    c = NodeConn(port, timeout=10)
     try:
         n = c.call(b"COMMAND", b"LIST")
         if n.is_agg() and n.tag in ("*", "~") and n.val:
@@ -99,7 +102,7 @@ def registered_commands(port, names, arities, log=print):
 
 
 def probe_commands(port, names, arities):
-    c = Conn(port, timeout=10)
+    c = NodeConn(port, timeout=10)
     found = set()
     for name in names:
         argv = probe_argv(name, arities.get(name))
@@ -107,14 +110,14 @@ def probe_commands(port, names, arities):
             rep = c.call(*argv)
         except (Closed, OSError):
             c.close()
-            c = Conn(port, timeout=10)
+            c = NodeConn(port, timeout=10)
             found.add(name) if name == "quit" else None
             continue
         if not (rep.is_error() and rep.val.startswith(UNKNOWN_PREFIXES)):
             found.add(name)
-        if c.closed or name in ("quit", "reset", "hello", "subscribe", "psubscribe", "ssubscribe"):
+        if c.eof or name in ("quit", "reset", "hello", "subscribe", "psubscribe", "ssubscribe"):
             c.close()
-            c = Conn(port, timeout=10)
+            c = NodeConn(port, timeout=10)
     c.close()
     return found
 
@@ -229,8 +232,8 @@ class Slot:
         for c in (self.t, self.r):
             if c:
                 c.close()
-        self.t = Conn(self.runner.tern_port, timeout=self.runner.timeout)
-        self.r = Conn(self.runner.redis_port, timeout=self.runner.timeout)
+        self.t = NodeConn(self.runner.tern_port, timeout=self.runner.timeout)
+        self.r = NodeConn(self.runner.redis_port, timeout=self.runner.timeout)
         if self.proto == 3:
             self.setup([b"HELLO", b"3"])
 
@@ -277,8 +280,8 @@ class Runner:
         self.slots = [Slot(self, p, "c%d" % i) for i, p in enumerate(SLOT_PROTOCOLS)]
         self.subs = None
         self.drain_seq = 0
-        self.ctl_t = Conn(tern_port, timeout=timeout)
-        self.ctl_r = Conn(redis_port, timeout=timeout)
+        self.ctl_t = NodeConn(tern_port, timeout=timeout)
+        self.ctl_r = NodeConn(redis_port, timeout=timeout)
         self.digest = self.supports_digest()
         self.prepare_dumps()
 
@@ -364,11 +367,11 @@ class Runner:
     def exchange(self, slot, argvs):
         """Sends argvs pipelined to both servers and returns [(tern, redis)] replies.
         A closed connection yields the string 'closed' instead of a Node."""
-        payload = b"".join(encode_argv(a) for a in argvs)
+        payload = encode_all(argvs)
         out = []
         for c in (slot.t, slot.r):
             try:
-                c.send(payload)
+                c.send_raw(payload)
             except OSError:
                 pass
         reps = {}
@@ -521,7 +524,7 @@ class Runner:
 
     def after_barrier(self, slot, name, argv):
         """Restores a connection changed by QUIT / RESET / HELLO / a protocol error."""
-        if slot.t.closed or slot.r.closed or name == "quit":
+        if slot.t.eof or slot.r.eof or name == "quit":
             slot.connect()
         elif name in ("reset", "hello"):
             slot.setup([b"HELLO", str(slot.proto).encode()])
@@ -619,11 +622,6 @@ class Runner:
             s.r.close()
         self.ctl_t.close()
         self.ctl_r.close()
-
-
-def encode_argv(argv):
-    from resp import encode
-    return encode(argv)
 
 
 def fmt_argv(argv):
@@ -971,7 +969,7 @@ def drain(run, slot, label=(b"PING", b"(drain)")):
     token = b"drain:%d" % run.drain_seq
     out = {}
     for side, c in (("t", slot.t), ("r", slot.r)):
-        c.send_cmd([b"PING", token])
+        c.send(b"PING", token)
         frames = []
         while True:
             try:
@@ -1035,8 +1033,8 @@ def sc_pubsub(run):
             for s in run.subs:
                 drain(run, s)
             continue
-        sub.t.send_cmd(argv)
-        sub.r.send_cmd(argv)
+        sub.t.send(*argv)
+        sub.r.send(*argv)
         run.count += 1
         drain(run, sub, argv + [b"+PING", b"drain:%d" % (run.drain_seq + 1)])
 
@@ -1072,8 +1070,8 @@ def sc_blocking(run):
         block = [b"BZMPOP", timeout, b"1", key, b"MAX"]
     else:
         block = [cmd, b"blknone", key, timeout]
-    a.t.send_cmd(block)
-    a.r.send_cmd(block)
+    a.t.send(*block)
+    a.r.send(*block)
     time.sleep(0.05)
     if pusher == b"ZADD":
         push = [b"ZADD", key, b"1", b"a", b"2", b"b"]
@@ -1190,7 +1188,7 @@ def main(argv=None, log=print):
         else:
             servers.append(start_tern())
             tern_port = servers[-1].port
-        rc = Conn(redis_port)
+        rc = NodeConn(redis_port)
         names = all_family_commands()
         arities = command_arities(rc, names)
         rc.close()
@@ -1203,7 +1201,7 @@ def main(argv=None, log=print):
         if missing:
             log("NOTE: enabled families include unregistered commands (they will fail): %s" % " ".join(missing))
         for port in (tern_port, redis_port):
-            c = Conn(port)
+            c = NodeConn(port)
             c.call(b"FLUSHALL")
             c.close()
         log("difftest: seed=%d families=%s %s" % (seed, ",".join(enabled),

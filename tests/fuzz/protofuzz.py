@@ -19,8 +19,9 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "differential"))
-from resp import encode, start_tern  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # tests/
+from conftest import start_tern  # noqa: E402
+from resp_wire import encode  # noqa: E402
 
 CORPUS = [
     [b"PING"], [b"PING", b"hello"], [b"ECHO", b"x"], [b"SET", b"k", b"v"], [b"GET", b"k"], [b"DEL", b"k", b"j"],
@@ -53,7 +54,7 @@ class Fuzzer:
 
     # -- payload builders
     def valid(self, rng):
-        return encode(rng.choice(CORPUS))
+        return encode(*rng.choice(CORPUS))
 
     def inline(self, rng):
         argv = rng.choice(CORPUS)

@@ -1,16 +1,7 @@
 """Bitmap commands side by side with the real redis-server (byte-exact, RESP2 and RESP3)."""
 import random
 
-import pytest
-
-from test_strings import Pair
-
-
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def pair(request, tern_server, redis_server, r, oracle):
-    p = Pair(tern_server.port, redis_server.port, request.param)
-    yield p
-    p.close()
+from raw_pair import pair  # noqa: F401  (a fixture)
 
 
 def test_setbit_getbit(pair):

@@ -1,103 +1,10 @@
 """Blocking list commands with several connections: each scenario runs against Tern and
 against a real redis-server and the transcripts (raw reply bytes) must be identical."""
-import socket
 import time
 
 import pytest
 
-
-class Raw:
-    """Minimal RESP client returning each reply's raw bytes."""
-
-    def __init__(self, port, resp=2):
-        self.s = socket.create_connection(("127.0.0.1", port))
-        self.s.settimeout(10)
-        self.buf = b""
-        self.id = None
-        if resp == 3:
-            self.cmd("HELLO", "3")
-
-    def close(self):
-        self.s.close()
-
-    @staticmethod
-    def encode(*args):
-        out = b"*%d\r\n" % len(args)
-        for a in args:
-            if isinstance(a, (int, float)):
-                a = str(a)
-            if isinstance(a, str):
-                a = a.encode()
-            out += b"$%d\r\n%s\r\n" % (len(a), a)
-        return out
-
-    def send(self, *args):
-        self.s.sendall(self.encode(*args))
-
-    def pipeline(self, *cmds):
-        self.s.sendall(b"".join(self.encode(*c) for c in cmds))
-
-    def _fill(self):
-        chunk = self.s.recv(65536)
-        if not chunk:
-            raise ConnectionError("closed")
-        self.buf += chunk
-
-    def _line(self, pos):
-        while True:
-            i = self.buf.find(b"\r\n", pos)
-            if i >= 0:
-                return i
-            self._fill()
-
-    def _parse(self, pos):
-        while pos >= len(self.buf):
-            self._fill()
-        t = self.buf[pos:pos + 1]
-        e = self._line(pos)
-        head = self.buf[pos + 1:e]
-        pos = e + 2
-        if t in b"$=!":
-            n = int(head)
-            if n < 0:
-                return pos
-            while len(self.buf) < pos + n + 2:
-                self._fill()
-            return pos + n + 2
-        if t in b"*~>":
-            for _ in range(max(int(head), 0)):
-                pos = self._parse(pos)
-            return pos
-        if t in b"%|":
-            for _ in range(2 * int(head)):
-                pos = self._parse(pos)
-            return pos
-        return pos
-
-    def read(self):
-        end = self._parse(0)
-        r, self.buf = self.buf[:end], self.buf[end:]
-        return r
-
-    def cmd(self, *args):
-        self.send(*args)
-        return self.read()
-
-    def pending(self, wait=0.15):
-        """True when nothing has arrived (the client is still blocked)."""
-        self.s.settimeout(wait)
-        try:
-            self._fill()
-        except socket.timeout:
-            return True
-        finally:
-            self.s.settimeout(10)
-        return False
-
-    def client_id(self):
-        r = self.cmd("HELLO", "2")
-        parts = r.split(b"\r\n")
-        return int(parts[parts.index(b"$2") + 1 + 1][1:]) if b"$2" in parts else None
+from resp_wire import Conn
 
 
 def settle():
@@ -108,7 +15,7 @@ def settle():
 def run_both(tern_server, redis_server, scenario, resp):
     outs = []
     for srv in (tern_server, redis_server):
-        flush = Raw(srv.port)
+        flush = Conn(srv.port)
         flush.cmd("FLUSHALL")
         flush.close()
         outs.append(scenario(srv.port, resp))
@@ -123,10 +30,10 @@ def resp(request):
 
 def test_basic_wakeup(tern_server, redis_server, resp):
     def sc(port, resp):
-        a, b = Raw(port, resp), Raw(port, resp)
+        a, b = Conn(port, resp), Conn(port, resp)
         a.send("BLPOP", "k", 0)
         settle()
-        assert a.pending(0.05)
+        assert a.quiet(0.05)
         out = [b.cmd("RPUSH", "k", "x", "y"), a.read(), b.cmd("LRANGE", "k", 0, -1)]
         a.send("BRPOP", "k2", "k", 0)
         out.append(a.read())
@@ -137,7 +44,7 @@ def test_basic_wakeup(tern_server, redis_server, resp):
 
 def test_fifo_order_and_multiple_keys(tern_server, redis_server, resp):
     def sc(port, resp):
-        a, b, c, d = (Raw(port, resp) for _ in range(4))
+        a, b, c, d = (Conn(port, resp) for _ in range(4))
         a.send("BLPOP", "k1", "k2", 0)
         settle()
         c.send("BRPOP", "k2", 0)
@@ -146,7 +53,7 @@ def test_fifo_order_and_multiple_keys(tern_server, redis_server, resp):
         settle()
         out = [b.cmd("RPUSH", "k2", "p", "q")]
         out += [a.read(), c.read()]
-        assert d.pending()
+        assert d.quiet()
         out.append(b.cmd("LPUSH", "k1", "z"))
         out.append(d.read())
         return out
@@ -155,7 +62,7 @@ def test_fifo_order_and_multiple_keys(tern_server, redis_server, resp):
 
 def test_blmove_chain_serves_in_signal_order(tern_server, redis_server, resp):
     def sc(port, resp):
-        a, b, c = Raw(port, resp), Raw(port, resp), Raw(port, resp)
+        a, b, c = Conn(port, resp), Conn(port, resp), Conn(port, resp)
         a.send("BLMOVE", "src", "mid", "RIGHT", "LEFT", 0)
         settle()
         c.send("BLPOP", "mid", 0)
@@ -171,7 +78,7 @@ def test_blmove_chain_serves_in_signal_order(tern_server, redis_server, resp):
 
 def test_blmpop_served_with_count(tern_server, redis_server, resp):
     def sc(port, resp):
-        a, b = Raw(port, resp), Raw(port, resp)
+        a, b = Conn(port, resp), Conn(port, resp)
         a.send("BLMPOP", 0, 2, "x", "y", "RIGHT", "COUNT", 2)
         settle()
         out = [b.cmd("RPUSH", "y", "1", "2", "3"), a.read()]
@@ -184,7 +91,7 @@ def test_blmpop_served_with_count(tern_server, redis_server, resp):
 
 def test_pipelined_input_waits_for_unblock(tern_server, redis_server, resp):
     def sc(port, resp):
-        x, y = Raw(port, resp), Raw(port, resp)
+        x, y = Conn(port, resp), Conn(port, resp)
         y.pipeline(("BLPOP", "k", 0), ("LPOP", "k"), ("RPUSH", "after", "1"))
         settle()
         x.pipeline(("RPUSH", "k", "a"), ("RPUSH", "k", "b"))
@@ -195,13 +102,13 @@ def test_pipelined_input_waits_for_unblock(tern_server, redis_server, resp):
 
 def test_timeouts(tern_server, redis_server, resp):
     def sc(port, resp):
-        a, b = Raw(port, resp), Raw(port, resp)
+        a, b = Conn(port, resp), Conn(port, resp)
         out = []
         for cmd in (("BLPOP", "e", 0.05), ("BRPOP", "e", "f", "0.02"), ("BLMOVE", "e", "d", "LEFT", "RIGHT", 0.03),
                     ("BRPOPLPUSH", "e", "d", 0.01), ("BLMPOP", 0.02, 1, "e", "LEFT")):
             out.append(a.cmd(*cmd))
         # Several clients with different timeouts all come back; the key stays usable.
-        cs = [Raw(port, resp) for _ in range(3)]
+        cs = [Conn(port, resp) for _ in range(3)]
         for i, c in enumerate(cs):
             c.send("BLPOP", "t", 0.05 * (3 - i))
             settle()
@@ -214,7 +121,7 @@ def test_timeouts(tern_server, redis_server, resp):
 
 def test_disconnected_client_is_not_served(tern_server, redis_server, resp):
     def sc(port, resp):
-        a, b, c = Raw(port, resp), Raw(port, resp), Raw(port, resp)
+        a, b, c = Conn(port, resp), Conn(port, resp), Conn(port, resp)
         a.send("BLPOP", "k", 0)
         settle()
         c.send("BLPOP", "k", 0)
@@ -228,7 +135,7 @@ def test_disconnected_client_is_not_served(tern_server, redis_server, resp):
 
 def test_client_unblock(tern_server, redis_server, resp):
     def sc(port, resp):
-        a, b = Raw(port, resp), Raw(port, resp)
+        a, b = Conn(port, resp), Conn(port, resp)
         r = a.cmd("HELLO", str(resp))
         ident = int(r.split(b"id\r\n:")[1].split(b"\r\n")[0])
         out = [b.cmd("CLIENT", "UNBLOCK", ident)]
@@ -253,11 +160,11 @@ def test_client_unblock(tern_server, redis_server, resp):
 
 def test_wrong_type_while_blocked_and_dst_wrongtype(tern_server, redis_server, resp):
     def sc(port, resp):
-        a, b = Raw(port, resp), Raw(port, resp)
+        a, b = Conn(port, resp), Conn(port, resp)
         a.send("BLPOP", "k", 0)
         settle()
         out = [b.cmd("SET", "k", "string")]
-        assert a.pending()
+        assert a.quiet()
         out.append(b.cmd("DEL", "k"))
         out.append(b.cmd("RPUSH", "k", "v"))
         out.append(a.read())
@@ -273,7 +180,7 @@ def test_wrong_type_while_blocked_and_dst_wrongtype(tern_server, redis_server, r
 
 def test_sort_store_wakes_blocked_client(tern_server, redis_server, resp):
     def sc(port, resp):
-        a, b = Raw(port, resp), Raw(port, resp)
+        a, b = Conn(port, resp), Conn(port, resp)
         a.send("BLPOP", "dst", 0)
         settle()
         out = [b.cmd("RPUSH", "src", "3", "1", "2"), b.cmd("SORT", "src", "STORE", "dst"), a.read(),
@@ -283,13 +190,13 @@ def test_sort_store_wakes_blocked_client(tern_server, redis_server, resp):
 
 
 def test_push_inside_multi_serves_after_exec(tern_server, redis_server, resp):
-    probe = Raw(tern_server.port)
+    probe = Conn(tern_server.port)
     if b"unknown command" in probe.cmd("MULTI"):
         pytest.skip("MULTI not available in this build")
     probe.close()
 
     def sc(port, resp):
-        a, b = Raw(port, resp), Raw(port, resp)
+        a, b = Conn(port, resp), Conn(port, resp)
         a.send("BLPOP", "k", 0)
         settle()
         out = [b.cmd("MULTI"), b.cmd("RPUSH", "k", "1"), b.cmd("RPUSH", "k", "2"), b.cmd("LPOP", "k"), b.cmd("EXEC")]
@@ -300,8 +207,8 @@ def test_push_inside_multi_serves_after_exec(tern_server, redis_server, resp):
 
 def test_many_blocked_clients_fairness(tern_server, redis_server, resp):
     def sc(port, resp):
-        b = Raw(port, resp)
-        cs = [Raw(port, resp) for _ in range(30)]
+        b = Conn(port, resp)
+        cs = [Conn(port, resp) for _ in range(30)]
         for i, c in enumerate(cs):
             c.send("BLPOP", "q%d" % (i % 3), "shared", 0)
             time.sleep(0.02)  # blocking order across connections must be the sending order
@@ -314,7 +221,7 @@ def test_many_blocked_clients_fairness(tern_server, redis_server, resp):
         out += [c.read() for c in live[:20]]
         out.append(b.cmd("RPUSH", "q0", "a", "b", "c", "d", "e", "f", "g", "h"))
         for c in live[20:]:
-            if not c.pending(0.1):
+            if not c.quiet(0.1):
                 out.append(c.read())
         return out
     run_both(tern_server, redis_server, sc, resp)

@@ -1,72 +1,10 @@
 """CLIENT subcommands, RESET and MONITOR, side by side with a real redis-server."""
 import re
-import socket
-import time
 
 import pytest
 
 from conftest import raw_command
-
-
-class RawConn:
-    """A RESP connection that returns each reply as (raw bytes, parsed value)."""
-
-    def __init__(self, port, protocol=2):
-        self.s = socket.create_connection(("127.0.0.1", port))
-        self.s.settimeout(5)
-        self.f = self.s.makefile("rb")
-        if protocol == 3:
-            self.cmd("HELLO", "3")
-
-    def send(self, *args):
-        parts = [a if isinstance(a, bytes) else str(a).encode() for a in args]
-        self.s.sendall(b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts))
-
-    def read(self):
-        line = self.f.readline()
-        if not line:
-            raise ConnectionError("closed")
-        t, body = line[:1], line[1:-2]
-        if t == b"_":
-            return line, None
-        if t in (b"+", b"-", b":", b",", b"#", b"("):
-            val = body.decode()
-            return line, (("err", val) if t == b"-" else val)
-        if t in (b"$", b"="):
-            n = int(body)
-            if n < 0:
-                return line, None
-            data = self.f.read(n + 2)
-            return line + data, data[:-2]
-        n = int(body)
-        if n < 0:
-            return line, None
-        raw, items = line, []
-        for _ in range(n * 2 if t == b"%" else n):
-            r, v = self.read()
-            raw += r
-            items.append(v)
-        if t == b"%":
-            return raw, dict(zip(items[0::2], items[1::2]))
-        return raw, items
-
-    def cmd(self, *args):
-        self.send(*args)
-        return self.read()
-
-    def val(self, *args):
-        return self.cmd(*args)[1]
-
-    def closed(self, timeout=2.0):
-        """True when the server closed this connection."""
-        self.s.settimeout(timeout)
-        try:
-            return self.s.recv(1) == b""
-        except (socket.timeout, ConnectionResetError):
-            return False
-
-    def close(self):
-        self.s.close()
+from resp_wire import ValueConn
 
 
 def fields(line):
@@ -88,7 +26,7 @@ def tern_knows(conn, name):
 # --- CLIENT LIST / INFO -------------------------------------------------------------
 
 def test_client_list_fields_identical_to_redis(tern_server, redis_server):
-    t, o = RawConn(tern_server.port), RawConn(redis_server.port)
+    t, o = ValueConn(tern_server.port), ValueConn(redis_server.port)
     lt, lo = text(t.val("CLIENT", "LIST")), text(o.val("CLIENT", "LIST"))
     assert lt.endswith("\n") and lo.endswith("\n")
     ft = fields(lt.splitlines()[0])
@@ -102,7 +40,7 @@ def test_client_list_fields_identical_to_redis(tern_server, redis_server):
 
 
 def test_client_info_values(tern_server):
-    t = RawConn(tern_server.port)
+    t = ValueConn(tern_server.port)
     t.val("CLIENT", "SETNAME", "probe")
     t.val("SELECT", "3")
     d = as_dict(text(t.val("CLIENT", "INFO")))
@@ -114,10 +52,10 @@ def test_client_info_values(tern_server):
     assert d["user"] == "default"
     assert d["resp"] == "2"
     assert d["multi"] == "-1"
-    assert d["addr"] == "%s:%d" % t.s.getsockname()
+    assert d["addr"] == "%s:%d" % t.sock.getsockname()
     assert d["laddr"] == "127.0.0.1:%d" % tern_server.port
     # Another connection sees this one in CLIENT LIST with its last command.
-    o = RawConn(tern_server.port)
+    o = ValueConn(tern_server.port)
     lines = [as_dict(x) for x in text(o.val("CLIENT", "LIST")).splitlines()]
     mine = [x for x in lines if x["id"] == d["id"]][0]
     assert mine["name"] == "probe" and mine["cmd"] == "client|id" and mine["db"] == "3"
@@ -125,7 +63,7 @@ def test_client_info_values(tern_server):
 
 def test_client_list_resp3_is_verbatim(tern_server, redis_server):
     for port in (tern_server.port, redis_server.port):
-        c = RawConn(port, 3)
+        c = ValueConn(port, 3)
         raw, _ = c.cmd("CLIENT", "INFO")
         assert raw.startswith(b"=") and raw[raw.index(b"\r\n") + 2:].startswith(b"txt:id=")
         raw, _ = c.cmd("CLIENT", "LIST", "ID", "999999")
@@ -133,7 +71,7 @@ def test_client_list_resp3_is_verbatim(tern_server, redis_server):
 
 
 def test_client_list_filters(tern_server):
-    a, b = RawConn(tern_server.port), RawConn(tern_server.port)
+    a, b = ValueConn(tern_server.port), ValueConn(tern_server.port)
     ida, idb = a.val("CLIENT", "ID"), b.val("CLIENT", "ID")
     out = text(a.val("CLIENT", "LIST", "ID", idb, ida, "999999"))
     assert [as_dict(x)["id"] for x in out.splitlines()] == [idb, ida]
@@ -167,7 +105,7 @@ ERROR_CASES = [
 
 @pytest.mark.parametrize("protocol", [2, 3])
 def test_client_errors_identical(tern_server, redis_server, protocol):
-    t, o = RawConn(tern_server.port, protocol), RawConn(redis_server.port, protocol)
+    t, o = ValueConn(tern_server.port, protocol), ValueConn(redis_server.port, protocol)
     for argv in ERROR_CASES:
         rt, ro = t.cmd(*argv)[0], o.cmd(*argv)[0]
         assert rt == ro, argv
@@ -175,18 +113,18 @@ def test_client_errors_identical(tern_server, redis_server, protocol):
 
 def test_client_setname_getname(tern_server, redis_server):
     for port in (tern_server.port, redis_server.port):
-        c = RawConn(port)
+        c = ValueConn(port)
         assert c.cmd("CLIENT", "GETNAME")[0] == b"$-1\r\n"
         assert c.val("CLIENT", "SETNAME", "my-conn") == "OK"
         assert c.val("CLIENT", "GETNAME") == b"my-conn"
         assert c.val("CLIENT", "SETNAME", "") == "OK"
         assert c.cmd("CLIENT", "GETNAME")[0] == b"$-1\r\n"
-        c3 = RawConn(port, 3)
+        c3 = ValueConn(port, 3)
         assert c3.cmd("CLIENT", "GETNAME")[0] == b"_\r\n"
 
 
 def test_client_id_is_integer_and_unique(tern_server):
-    a, b = RawConn(tern_server.port), RawConn(tern_server.port)
+    a, b = ValueConn(tern_server.port), ValueConn(tern_server.port)
     ra, _ = a.cmd("CLIENT", "ID")
     assert re.match(rb"^:\d+\r\n$", ra)
     assert a.val("CLIENT", "ID") != b.val("CLIENT", "ID")
@@ -195,39 +133,39 @@ def test_client_id_is_integer_and_unique(tern_server):
 # --- CLIENT KILL --------------------------------------------------------------------
 
 def test_client_kill_by_id_and_addr(tern_server):
-    k = RawConn(tern_server.port)
-    v1, v2 = RawConn(tern_server.port), RawConn(tern_server.port)
+    k = ValueConn(tern_server.port)
+    v1, v2 = ValueConn(tern_server.port), ValueConn(tern_server.port)
     assert k.val("CLIENT", "KILL", "ID", v1.val("CLIENT", "ID")) == "1"
-    assert v1.closed()
-    addr = "%s:%d" % v2.s.getsockname()
+    assert v1.peer_closed()
+    addr = "%s:%d" % v2.sock.getsockname()
     assert k.val("CLIENT", "KILL", addr) == "OK"
-    assert v2.closed()
+    assert v2.peer_closed()
     assert k.val("PING") == "PONG"
 
 
 def test_client_kill_filters_combine(tern_server):
-    k = RawConn(tern_server.port)
-    v = RawConn(tern_server.port)
+    k = ValueConn(tern_server.port)
+    v = ValueConn(tern_server.port)
     vid = v.val("CLIENT", "ID")
-    addr = "%s:%d" % v.s.getsockname()
+    addr = "%s:%d" % v.sock.getsockname()
     # Both filters must match.
     assert k.val("CLIENT", "KILL", "ID", vid, "ADDR", "1.2.3.4:5") == "0"
     assert k.val("CLIENT", "KILL", "ID", vid, "TYPE", "pubsub") == "0"
     assert k.val("CLIENT", "KILL", "ID", vid, "USER", "default", "ADDR", addr,
                  "LADDR", "127.0.0.1:%d" % tern_server.port, "TYPE", "normal") == "1"
-    assert v.closed()
+    assert v.peer_closed()
 
 
 def test_client_kill_self(tern_server):
-    k = RawConn(tern_server.port)
+    k = ValueConn(tern_server.port)
     kid = k.val("CLIENT", "ID")
     # SKIPME yes (the default) spares the caller.
     assert k.val("CLIENT", "KILL", "ID", kid) == "0"
     assert k.val("CLIENT", "KILL", "ID", kid, "SKIPME", "no") == "1"
-    assert k.closed()
-    me = RawConn(tern_server.port)
-    assert me.val("CLIENT", "KILL", "%s:%d" % me.s.getsockname()) == "OK"
-    assert me.closed()
+    assert k.peer_closed()
+    me = ValueConn(tern_server.port)
+    assert me.val("CLIENT", "KILL", "%s:%d" % me.sock.getsockname()) == "OK"
+    assert me.peer_closed()
 
 
 # --- CLIENT REPLY -------------------------------------------------------------------
@@ -256,16 +194,13 @@ def test_client_reply_modes_identical(tern_server, redis_server, payload):
 # --- CLIENT PAUSE -------------------------------------------------------------------
 
 def test_client_pause_write_holds_writes_until_unpause(tern_server):
-    ctl = RawConn(tern_server.port)
-    w = RawConn(tern_server.port)
+    ctl = ValueConn(tern_server.port)
+    w = ValueConn(tern_server.port)
     try:
         assert ctl.val("CLIENT", "PAUSE", "100000", "WRITE") == "OK"
         assert w.val("GET", "paused-key") is None          # reads still run
         w.send("SET", "paused-key", "v")
-        w.s.settimeout(0.3)
-        with pytest.raises(socket.timeout):
-            w.s.recv(1)
-        w.s.settimeout(5)
+        assert w.quiet(0.3)
     finally:
         assert ctl.val("CLIENT", "UNPAUSE") == "OK"
     assert w.read()[1] == "OK"
@@ -274,21 +209,18 @@ def test_client_pause_write_holds_writes_until_unpause(tern_server):
 
 def test_client_pause_all_holds_every_command(tern_server):
     # PAUSE ALL also holds CLIENT UNPAUSE from other clients: let it run out.
-    ctl = RawConn(tern_server.port)
-    w = RawConn(tern_server.port)
+    ctl = ValueConn(tern_server.port)
+    w = ValueConn(tern_server.port)
     assert ctl.val("CLIENT", "PAUSE", "700") == "OK"
     w.send("PING")
-    w.s.settimeout(0.2)
-    with pytest.raises(socket.timeout):
-        w.s.recv(1)
-    w.s.settimeout(10)
+    assert w.quiet(0.2)
     assert w.read()[1] == "PONG"
     assert ctl.val("PING") == "PONG"
 
 
 def test_client_no_evict_flag(tern_server, redis_server):
     for port in (tern_server.port, redis_server.port):
-        c = RawConn(port)
+        c = ValueConn(port)
         assert c.val("CLIENT", "NO-EVICT", "on") == "OK"
         assert as_dict(text(c.val("CLIENT", "INFO")))["flags"] == "e"
         assert c.val("CLIENT", "NO-EVICT", "OFF") == "OK"
@@ -296,7 +228,7 @@ def test_client_no_evict_flag(tern_server, redis_server):
 
 
 def test_client_help_shape(tern_server):
-    lines = RawConn(tern_server.port).val("CLIENT", "HELP")
+    lines = ValueConn(tern_server.port).val("CLIENT", "HELP")
     assert lines[0] == "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
     body = "\n".join(lines)
     for word in ["KILL", "LIST", "PAUSE", "REPLY", "SETNAME", "GETNAME", "NO-EVICT", "UNPAUSE", "HELP"]:
@@ -308,7 +240,7 @@ def test_client_help_shape(tern_server):
 def test_reset_restores_connection_state(tern_server, redis_server):
     results = []
     for port in (tern_server.port, redis_server.port):
-        c = RawConn(port)
+        c = ValueConn(port)
         c.val("CLIENT", "SETNAME", "zz")
         c.val("SELECT", "2")
         c.val("CLIENT", "NO-EVICT", "on")
@@ -321,7 +253,7 @@ def test_reset_restores_connection_state(tern_server, redis_server):
 
 
 def test_reset_ends_monitor(tern_server):
-    c = RawConn(tern_server.port)
+    c = ValueConn(tern_server.port)
     assert c.val("MONITOR") == "OK"
     assert c.val("RESET") == "RESET"
     assert as_dict(text(c.val("CLIENT", "INFO")))["flags"] == "N"
@@ -333,10 +265,10 @@ LINE = re.compile(r"^\d+\.\d{6} \[(\d+) ([^\]]+)\] (.*)$")
 
 
 def monitor_lines(port, commands):
-    m = RawConn(port)
+    m = ValueConn(port)
     assert m.val("MONITOR") == "OK"
-    d = RawConn(port)
-    daddr = "%s:%d" % d.s.getsockname()
+    d = ValueConn(port)
+    daddr = "%s:%d" % d.sock.getsockname()
     for argv in commands:
         d.cmd(*argv)
     d.cmd("ECHO", "end-marker")
@@ -353,7 +285,7 @@ def monitor_lines(port, commands):
 
 
 def test_monitor_format_matches_redis(tern_server, redis_server):
-    probe = RawConn(tern_server.port)
+    probe = ValueConn(tern_server.port)
     cmds = [["SET", b"k\x00\"\\\n\t\x7f\xff \xc3\xa9", "v v"], ["GET", "k"], ["SELECT", "3"], ["PING"],
             ["ECHO", "a\r\nb"], ["CLIENT", "SETNAME", "watched"], ["HELLO", "2", "AUTH", "default", "secret"],
             ["CLIENT", "LIST"], ["NOSUCHCOMMAND", "x"], ["GET"], ["SELECT", "0"], ["DEL", "k"],
@@ -364,7 +296,7 @@ def test_monitor_format_matches_redis(tern_server, redis_server):
 
 def test_monitor_sees_its_own_commands_and_is_kept_from_keyspace(tern_server, redis_server):
     for port in (tern_server.port, redis_server.port):
-        m = RawConn(port)
+        m = ValueConn(port)
         assert m.val("MONITOR") == "OK"
         assert m.val("PING") == "PONG"
         assert LINE.match(m.read()[1]).group(3) == '"PING"'

@@ -1,63 +1,19 @@
 """COMMAND family: COUNT, INFO, DOCS, LIST, GETKEYS, GETKEYSANDFLAGS, HELP — side by side
 with a real redis-server. Tern registers only the commands it implements, so checks on a
 particular command are skipped while Tern does not know it."""
-import socket
-
 import pytest
 
+from resp_wire import ValueConn
 
-class RawConn:
-    """A RESP connection that returns each reply as (raw bytes, parsed value)."""
 
-    def __init__(self, port, protocol=2):
-        self.s = socket.create_connection(("127.0.0.1", port))
-        self.s.settimeout(5)
-        self.f = self.s.makefile("rb")
-        if protocol == 3:
-            self.cmd("HELLO", "3")
-
-    def send(self, *args):
-        parts = [a if isinstance(a, bytes) else str(a).encode() for a in args]
-        self.s.sendall(b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts))
-
-    def read(self):
-        line = self.f.readline()
-        t, body = line[:1], line[1:-2]
-        if t == b"_":
-            return line, None
-        if t in (b"+", b"-", b":", b",", b"#", b"("):
-            val = body.decode()
-            return line, (("err", val) if t == b"-" else val)
-        if t in (b"$", b"="):
-            n = int(body)
-            if n < 0:
-                return line, None
-            data = self.f.read(n + 2)
-            return line + data, data[:-2]
-        n = int(body)
-        if n < 0:
-            return line, None
-        raw, items = line, []
-        for _ in range(n * 2 if t == b"%" else n):
-            r, v = self.read()
-            raw += r
-            items.append(v)
-        if t == b"%":
-            return raw, ("map", list(zip(items[0::2], items[1::2])))
-        if t == b"~":
-            return raw, ("set", items)
-        return raw, items
-
-    def cmd(self, *args):
-        self.send(*args)
-        return self.read()
-
-    def close(self):
-        self.s.close()
+class TaggedConn(ValueConn):
+    """Maps as ("map", [(k, v), ...]) and sets as ("set", [...]): comparisons keep order."""
+    map = staticmethod(lambda pairs: ("map", pairs))
+    set = staticmethod(lambda items: ("set", items))
 
 
 def pair(tern_server, redis_server, protocol=2):
-    return RawConn(tern_server.port, protocol), RawConn(redis_server.port, protocol)
+    return TaggedConn(tern_server.port, protocol), TaggedConn(redis_server.port, protocol)
 
 
 def tern_knows(conn, name):
@@ -145,14 +101,14 @@ def test_command_docs_match_redis_except_prose(tern_server, redis_server, protoc
 
 
 def test_command_docs_summary_key_is_bulk(tern_server):
-    t = RawConn(tern_server.port, 3)
+    t = TaggedConn(tern_server.port, 3)
     raw, _ = t.cmd("COMMAND", "DOCS", "get")
     assert raw.startswith(b"%1\r\n$3\r\nget\r\n%")
     assert b"$7\r\nsummary\r\n$" in raw
 
 
 def test_every_registered_command_has_a_summary(tern_server):
-    t = RawConn(tern_server.port, 3)
+    t = TaggedConn(tern_server.port, 3)
     _, names = t.cmd("COMMAND", "LIST")
     _, docs = t.cmd("COMMAND", "DOCS", *names)
     d = dict(docs[1])
@@ -165,7 +121,7 @@ def test_every_registered_command_has_a_summary(tern_server):
 
 
 def test_command_count_equals_registered(tern_server):
-    t = RawConn(tern_server.port)
+    t = TaggedConn(tern_server.port)
     _, names = t.cmd("COMMAND", "LIST")
     top = [n for n in names if b"|" not in n]
     assert len(set(top)) == len(top)
@@ -177,7 +133,7 @@ def test_command_count_equals_registered(tern_server):
 
 
 def test_command_reply_lists_only_registered_subcommands(tern_server):
-    t = RawConn(tern_server.port)
+    t = TaggedConn(tern_server.port)
     infos = {i[0]: i for i in t.cmd("COMMAND")[1]}
     info = infos[b"client"]
     subs = sorted(s[0] for s in info[9])
@@ -191,6 +147,10 @@ def test_command_reply_lists_only_registered_subcommands(tern_server):
     [], ["foo"], ["filterby"], ["filterby", "foo", "bar"], ["filterby", "pattern"],
     ["filterby", "pattern", "cl*", "x"], ["filterby", "aclcat", "nonexist"], ["filterby", "module", "foo"],
     ["FILTERBY", "PATTERN", "CLIENT|L*"], ["filterby", "pattern", "c?ient|[a-j]*"],
+    # nocase glob: ranges are swapped before lowering ([Z-a] is empty), escapes in classes
+    # keep their case.
+    ["filterby", "pattern", "[Z-a]et"], ["filterby", "pattern", "[\\G]et"], ["filterby", "pattern", "[\\g]et"],
+    ["filterby", "pattern", "[A-H]E?"], ["filterby", "pattern", "\\GET"],
 ])
 def test_command_list_filters(tern_server, redis_server, args):
     t, o = pair(tern_server, redis_server)
@@ -258,7 +218,7 @@ def test_command_subcommand_errors(tern_server, redis_server):
 
 
 def test_command_help_shape(tern_server):
-    lines = RawConn(tern_server.port).cmd("COMMAND", "HELP")[1]
+    lines = TaggedConn(tern_server.port).cmd("COMMAND", "HELP")[1]
     # Status lines, framed as Redis frames HELP replies.
     assert lines[0] == "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
     assert all(isinstance(x, str) for x in lines)

@@ -6,6 +6,7 @@ import pytest
 import redis
 
 from conftest import raw_command, start_redis, start_tern
+from resp_wire import encode_all
 
 FAR = 4102444800000
 
@@ -24,17 +25,8 @@ def both(r, oracle, *args):
     return a
 
 
-def resp(cmd):
-    out = b"*%d\r\n" % len(cmd)
-    for x in cmd:
-        if isinstance(x, str):
-            x = x.encode()
-        out += b"$%d\r\n%s\r\n" % (len(x), x)
-    return out
-
-
 def raw_both(tern_port, redis_port, *cmds, timeout=0.3):
-    payload = b"".join(resp(c) for c in cmds)
+    payload = encode_all(cmds)
     # Client ids (HELLO) legitimately differ.
     a = re.sub(rb"\$2\r\nid\r\n:\d+\r\n", b"", raw_command(tern_port, payload, timeout))
     b = re.sub(rb"\$2\r\nid\r\n:\d+\r\n", b"", raw_command(redis_port, payload, timeout))

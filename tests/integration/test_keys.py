@@ -6,6 +6,7 @@ import pytest
 import redis
 
 from conftest import raw_command
+from resp_wire import encode_all
 
 
 def call(c, *args):
@@ -23,17 +24,8 @@ def both(r, oracle, *args):
     return a
 
 
-def resp(cmd):
-    out = b"*%d\r\n" % len(cmd)
-    for x in cmd:
-        if isinstance(x, str):
-            x = x.encode()
-        out += b"$%d\r\n%s\r\n" % (len(x), x)
-    return out
-
-
 def raw_both(tern_server, redis_server, *cmds, timeout=0.3):
-    payload = b"".join(resp(c) for c in cmds)
+    payload = encode_all(cmds)
     a = raw_command(tern_server.port, payload, timeout)
     b = raw_command(redis_server.port, payload, timeout)
     assert a == b, "%r:\ntern  %r\nredis %r" % (cmds, a, b)

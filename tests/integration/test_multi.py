@@ -6,7 +6,7 @@ import threading
 import pytest
 import redis
 
-from rawresp import RawConn, command_exists, run_script
+from resp_wire import Transcript, command_exists, run_script
 
 SUBSCRIBED_ERR = ("Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
                   "RESET are allowed in this context")
@@ -17,7 +17,7 @@ def same_transcript(tern_server, redis_server, conns, steps, needs=()):
         if not command_exists(tern_server.port, n):
             pytest.skip("%s not implemented in this build" % n)
     for port in (tern_server.port, redis_server.port):
-        c = RawConn(port)
+        c = Transcript(port)
         c.cmd("FLUSHALL")
         c.close()
     got = run_script(tern_server.port, conns, steps)
@@ -182,7 +182,7 @@ def test_exec_is_atomic_against_other_clients(r, tern_server):
 
 def test_queued_args_are_copied(r, tern_server):
     """Queued commands keep their arguments even though the input buffer is reused."""
-    c = RawConn(tern_server.port)
+    c = Transcript(tern_server.port)
     try:
         assert c.cmd("MULTI") == b"+OK\r\n"
         big = "v" * 70000
@@ -198,7 +198,7 @@ def test_queued_args_are_copied(r, tern_server):
 
 
 def test_disconnect_inside_multi_discards(r, tern_server):
-    c = RawConn(tern_server.port)
+    c = Transcript(tern_server.port)
     c.cmd("WATCH", "k")
     c.cmd("MULTI")
     c.cmd("SET", "k", "never")
@@ -218,7 +218,7 @@ def test_errorstats_count_execabort(tern_server, redis_server):
     if not command_exists(tern_server.port, "info"):
         pytest.skip("INFO not implemented in this build")
     for port in (tern_server.port, redis_server.port):
-        c = RawConn(port)
+        c = Transcript(port)
         c.cmd("CONFIG", "RESETSTAT")
         c.cmd("MULTI")
         c.cmd("NOPE")

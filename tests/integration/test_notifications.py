@@ -7,7 +7,7 @@ import pytest
 import redis
 
 from conftest import start_tern
-from rawresp import RawConn, command_exists, run_script
+from resp_wire import Transcript, command_exists, run_script
 
 _dedicated = {}
 
@@ -23,7 +23,7 @@ def _stop_dedicated():
 def tern_port_with_flags(tern_server, flags):
     """A Tern port whose notify-keyspace-events is `flags`: CONFIG SET when the build has
     it, otherwise a server started with --notify-keyspace-events."""
-    c = RawConn(tern_server.port)
+    c = Transcript(tern_server.port)
     try:
         reply = c.cmd("CONFIG", "SET", "notify-keyspace-events", flags)
     finally:
@@ -37,7 +37,7 @@ def tern_port_with_flags(tern_server, flags):
 
 
 def redis_flags(redis_server, flags):
-    c = RawConn(redis_server.port)
+    c = Transcript(redis_server.port)
     assert c.cmd("CONFIG", "SET", "notify-keyspace-events", flags) == b"+OK\r\n"
     c.close()
 
@@ -64,7 +64,7 @@ def compare_streams(tern_server, redis_server, flags, steps, needs=(), resp=2):
     try:
         streams = []
         for port in (tport, redis_server.port):
-            c = RawConn(port)
+            c = Transcript(port)
             c.cmd("FLUSHALL")
             c.close()
             script = [("s", ["PSUBSCRIBE", "__key*__:*"])] + [
@@ -76,7 +76,7 @@ def compare_streams(tern_server, redis_server, flags, steps, needs=(), resp=2):
     finally:
         redis_flags(redis_server, "")
         if tport == tern_server.port:
-            c = RawConn(tport)
+            c = Transcript(tport)
             c.cmd("CONFIG", "SET", "notify-keyspace-events", "")
             c.close()
 
@@ -135,7 +135,7 @@ def test_keyspace_and_keyevent_channels(tern_server):
         ps.close()
         r.close()
     finally:
-        c = RawConn(tern_server.port)
+        c = Transcript(tern_server.port)
         c.cmd("CONFIG", "SET", "notify-keyspace-events", "")
         c.close()
 
@@ -201,8 +201,8 @@ def test_family_event_names(tern_server, redis_server, flags, steps, needs):
 def test_config_get_formats_flags_like_redis(tern_server, redis_server):
     if not command_exists(tern_server.port, "config"):
         pytest.skip("CONFIG not implemented in this build")
-    t = RawConn(tern_server.port)
-    o = RawConn(redis_server.port)
+    t = Transcript(tern_server.port)
+    o = Transcript(redis_server.port)
     try:
         for f in ["KEA", "KEAn", "Kn", "g$", "A", "Em", "EAm", "KEg$lshzxetd", "KEg$lshzxe", "x", "AKEmnd",
                   "", "Ktd", "Kdn", "K$lshzxetdn", "Kmdtexzhsl$gnE", "z?", "KEA!", "a"]:

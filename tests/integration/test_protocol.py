@@ -10,6 +10,7 @@ import time
 import pytest
 
 from conftest import raw_command
+from resp_wire import encode
 
 
 def exchange(port, payload, quiet=0.25, chunks=None):
@@ -45,14 +46,6 @@ def same(tern_server, redis_server, payload, **kw):
     r = exchange(redis_server.port, payload, **kw)
     assert t == r, "payload %r\n tern : %r\n redis: %r" % (payload[:200], t, r)
     return r
-
-
-def mb(*args):
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    return out
 
 
 INLINE_CASES = [
@@ -97,13 +90,13 @@ def test_inline(tern_server, redis_server, payload):
 
 
 MULTIBULK_CASES = [
-    mb("PING"),
-    mb("ECHO", b""),
-    mb("ECHO", b"\x00\r\n\xff"),
-    mb("SET", "k", "v") + mb("GET", "k"),
-    b"*0\r\n" + mb("PING"),
-    b"*-1\r\n" + mb("PING"),
-    b"*-5\r\n" + mb("PING"),
+    encode("PING"),
+    encode("ECHO", b""),
+    encode("ECHO", b"\x00\r\n\xff"),
+    encode("SET", "k", "v") + encode("GET", "k"),
+    b"*0\r\n" + encode("PING"),
+    b"*-1\r\n" + encode("PING"),
+    b"*-5\r\n" + encode("PING"),
     b"*\r\n",
     b"*abc\r\n",
     b"*1x\r\n",
@@ -125,16 +118,16 @@ MULTIBULK_CASES = [
     b"*1\r\n$1000000000000\r\n",
     b"*1\r\n$99999999999999999999\r\n",
     b"*2\r\n$4\r\nECHO\r\n$3\r\nabcde\r\n",
-    b"*1\r\n$4\r\nPINGxx" + mb("PING"),
+    b"*1\r\n$4\r\nPINGxx" + encode("PING"),
     b"*2\r\n$4\r\nECHO\r\n$0\r\n\r\n",
     b"*3\r\n$3\r\nFOO\r\n$1\r\na\r\n$1\r\nb\r\n",
     b"*1\r\n$3\r\nFOO\r\n",
-    mb("FOO", *["arg%d" % i for i in range(30)]),
-    mb("FOO", b"x" * 200),
-    mb("get"),
-    mb("GET", "a", "b"),
-    mb("SELECT", "99"),
-    mb("SELECT", "abc"),
+    encode("FOO", *["arg%d" % i for i in range(30)]),
+    encode("FOO", b"x" * 200),
+    encode("get"),
+    encode("GET", "a", "b"),
+    encode("SELECT", "99"),
+    encode("SELECT", "abc"),
     b"*2\r\n$4\r\nECHO\r\n",
     b"*1\n$4\nPING\n",
     b"*1\r\n$4\nPING\r\n",
@@ -149,13 +142,13 @@ def test_multibulk(tern_server, redis_server, payload):
 def test_protocol_error_closes_connection(tern_server, redis_server):
     for bad in (b"*abc\r\n", b"*1\r\n$abc\r\n", b"*1\r\nPING\r\n", b'ECHO "x\r\n', b"*1\r\n$536870913\r\n"):
         for srv in (tern_server, redis_server):
-            out, closed = exchange(srv.port, bad + mb("PING"), quiet=2.0)
+            out, closed = exchange(srv.port, bad + encode("PING"), quiet=2.0)
             assert closed, "%s kept the connection open after %r" % (srv, bad)
             assert out.startswith(b"-ERR Protocol error: ") and b"PONG" not in out, out
 
 
 def test_split_writes_byte_by_byte(tern_server, redis_server):
-    payload = mb("SET", "k", "hello world") + mb("GET", "k") + b"ECHO 'inline split'\r\n" + mb("ECHO", b"\r\n" * 5)
+    payload = encode("SET", "k", "hello world") + encode("GET", "k") + b"ECHO 'inline split'\r\n" + encode("ECHO", b"\r\n" * 5)
     r = same(tern_server, redis_server, payload, chunks=1, quiet=0.5)
     assert r[0].endswith(b"$10\r\n\r\n\r\n\r\n\r\n\r\n\r\n")
 
@@ -166,23 +159,23 @@ def test_pipeline_10000_commands_in_one_write(tern_server, redis_server):
         k = "k%d" % (i % 100)
         m = i % 4
         if m == 0:
-            parts.append(mb("SET", k, "v%d" % i))
+            parts.append(encode("SET", k, "v%d" % i))
         elif m == 1:
-            parts.append(mb("GET", k))
+            parts.append(encode("GET", k))
         elif m == 2:
             parts.append(b"ECHO inline%d\r\n" % i)
         else:
-            parts.append(mb("DEL", k, "nokey"))
+            parts.append(encode("DEL", k, "nokey"))
     payload = b"".join(parts)
-    t, _ = exchange(tern_server.port, mb("FLUSHALL") + payload, quiet=3.0)
-    r, _ = exchange(redis_server.port, mb("FLUSHALL") + payload, quiet=3.0)
+    t, _ = exchange(tern_server.port, encode("FLUSHALL") + payload, quiet=3.0)
+    r, _ = exchange(redis_server.port, encode("FLUSHALL") + payload, quiet=3.0)
     assert r.count(b"\r\n") >= 10000
     assert t == r
 
 
 def test_large_bulk_argument_in_pieces(tern_server, redis_server):
     big = bytes(range(256)) * 4096  # 1 MiB, every byte value
-    payload = mb("SET", "big", big) + mb("GET", "big")
+    payload = encode("SET", "big", big) + encode("GET", "big")
     r = same(tern_server, redis_server, payload, chunks=65536, quiet=1.0)
     assert r[0].endswith(big + b"\r\n")
 
@@ -208,7 +201,7 @@ def test_huge_valid_bulk_length_waits(tern_server, redis_server):
         s.settimeout(0.3)
         with pytest.raises(socket.timeout):
             s.recv(100)
-        assert raw_command(srv.port, mb("PING"), 0.3) == b"+PONG\r\n"
+        assert raw_command(srv.port, encode("PING"), 0.3) == b"+PONG\r\n"
         s.close()
 
 
@@ -224,33 +217,33 @@ def mask_id(reply):
 
 
 @pytest.mark.parametrize("payload", [
-    mb("HELLO", "3"),
-    mb("HELLO", "2"),
-    mb("HELLO"),
-    mb("HELLO", "3") + mb("GET", "nokey") + mb("PING") + mb("SET", "k", "v") + mb("GET", "k"),
-    mb("HELLO", "3") + mb("HELLO", "2") + mb("GET", "nokey"),
-    mb("HELLO", "4"),
-    mb("HELLO", "abc"),
-    mb("HELLO", "3", "SETNAME", "myname") + mb("HELLO"),
-    mb("HELLO", "3", "SETNAME", "bad name"),
-    mb("HELLO", "3", "AUTH", "default", "wrong"),
-    mb("HELLO", "3", "AUTH", "default"),
-    mb("HELLO", "3", "BOGUS"),
+    encode("HELLO", "3"),
+    encode("HELLO", "2"),
+    encode("HELLO"),
+    encode("HELLO", "3") + encode("GET", "nokey") + encode("PING") + encode("SET", "k", "v") + encode("GET", "k"),
+    encode("HELLO", "3") + encode("HELLO", "2") + encode("GET", "nokey"),
+    encode("HELLO", "4"),
+    encode("HELLO", "abc"),
+    encode("HELLO", "3", "SETNAME", "myname") + encode("HELLO"),
+    encode("HELLO", "3", "SETNAME", "bad name"),
+    encode("HELLO", "3", "AUTH", "default", "wrong"),
+    encode("HELLO", "3", "AUTH", "default"),
+    encode("HELLO", "3", "BOGUS"),
     b"HELLO 3\r\nGET nokey\r\n",
 ], ids=lambda p: repr(p)[2:50])
 def test_hello_resp3(tern_server, redis_server, payload):
-    t = exchange(tern_server.port, mb("FLUSHALL") + payload)
-    r = exchange(redis_server.port, mb("FLUSHALL") + payload)
+    t = exchange(tern_server.port, encode("FLUSHALL") + payload)
+    r = exchange(redis_server.port, encode("FLUSHALL") + payload)
     assert (mask_id(t[0]), t[1]) == (mask_id(r[0]), r[1])
 
 
 def test_quit_closes_after_reply(tern_server, redis_server):
     for srv in (tern_server, redis_server):
-        out, closed = exchange(srv.port, mb("PING") + mb("QUIT") + mb("PING"), quiet=2.0)
+        out, closed = exchange(srv.port, encode("PING") + encode("QUIT") + encode("PING"), quiet=2.0)
         assert out == b"+PONG\r\n+OK\r\n" and closed
 
 
 def test_server_survives_and_answers_after_errors(tern_server):
     for bad in (b"*abc\r\n", b"\x00\x01\x02\r\n", b"*1\r\n$-1\r\n", b'"\r\n'):
         exchange(tern_server.port, bad, quiet=0.1)
-    assert raw_command(tern_server.port, mb("PING"), 0.3) == b"+PONG\r\n"
+    assert raw_command(tern_server.port, encode("PING"), 0.3) == b"+PONG\r\n"

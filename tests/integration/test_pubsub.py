@@ -9,12 +9,12 @@ import pytest
 import redis
 
 from conftest import start_tern
-from rawresp import RawConn, command_exists, encode, run_script, split_values
+from resp_wire import Transcript, command_exists, encode, run_script, split_values
 
 
 def flushall(*ports):
     for port in ports:
-        c = RawConn(port)
+        c = Transcript(port)
         c.cmd("FLUSHALL")
         c.close()
 
@@ -122,7 +122,7 @@ def test_pubsub_introspection(tern_server, redis_server):
     results = []
     for port in (tern_server.port, redis_server.port):
         flushall(port)
-        a, b, p = RawConn(port), RawConn(port, 3), RawConn(port)
+        a, b, p = Transcript(port), Transcript(port, 3), Transcript(port)
         a.cmd("SUBSCRIBE", "c1", "c2", "x", n=3)
         a.cmd("PSUBSCRIBE", "c*", "h?llo", n=2)
         a.cmd("SSUBSCRIBE", "s1", "s2", n=2)
@@ -149,7 +149,7 @@ def test_pubsub_introspection(tern_server, redis_server):
         res.append(p.cmd("PUBSUB", "nosuch"))
         res.append(p.cmd("PUBLISH", "c1", "m"))
         res.append(p.cmd("SPUBLISH", "s1", "m"))
-        p3 = RawConn(port, 3)
+        p3 = Transcript(port, 3)
         res.append(p3.cmd("PUBSUB", "NUMSUB", "c1"))
         a.close()
         b.close()
@@ -167,11 +167,15 @@ def test_pubsub_introspection(tern_server, redis_server):
 
 
 CHANNELS = ["hello", "hallo", "hxllo", "hllo", "heeeello", "h[llo", "a*b", "*", "[", "]", "\\", "a\\",
-            "ab", "a-", "a]", "^", "a^b", "-", "abc", "ABC", "a", "", "\x00z", "h\\llo", "]]", "a[b"]
+            "ab", "a-", "a]", "^", "a^b", "-", "abc", "ABC", "a", "", "\x00z", "h\\llo", "]]", "a[b",
+            b"\xff", b"\x80", "A", "b", "a" * 1100]
 PATTERNS = ["*", "h?llo", "h*llo", "h[ae]llo", "h[^e]llo", "h[a-b]llo", "h[b-a]llo", "h\\[llo", "*[",
             "[", "[^", "[a-", "[]]", "\\", "a\\", "a\\\\", "\\*", "**a", "*a*b*", "h[a-]llo", "[a-]", "a[",
             "?", "??", "*?", "[\\]]", "[\\", "a[^b", "[^]", "abc*", "ABC", "[A-Z]*", "[!a]*", "\\a\\b",
-            "h*l*o", "*llo*", "a*", "*]", "[]", "[]]]", "[-]", "[a-c]b?", "\x00*", "h[\\^]llo"]
+            "h*l*o", "*llo*", "a*", "*]", "[]", "[]]]", "[-]", "[a-c]b?", "\x00*", "h[\\^]llo",
+            # ranges compare signed chars: [a-\xff] is \xff..'a'; recursion through stars
+            # stops at 1000 levels.
+            b"[a-\xff]", b"[\x80-b]", b"[^a-\xff]", "a*" * 1001, "a*" * 1002]
 
 
 def test_glob_patterns_match_like_redis(tern_server, redis_server):
@@ -179,7 +183,7 @@ def test_glob_patterns_match_like_redis(tern_server, redis_server):
     results = []
     for port in (tern_server.port, redis_server.port):
         flushall(port)
-        s = RawConn(port)
+        s = Transcript(port)
         s.cmd("SUBSCRIBE", *CHANNELS, n=len(CHANNELS))
         cl = redis.Redis(port=port)
         res = {p: sorted(cl.execute_command("PUBSUB", "CHANNELS", p)) for p in PATTERNS}
@@ -196,11 +200,11 @@ def test_pattern_delivery_matches_like_redis(tern_server, redis_server):
     for port in (tern_server.port, redis_server.port):
         flushall(port)
         subs = []
-        for p in PATTERNS[:24]:
-            s = RawConn(port)
+        for p in PATTERNS[:24] + PATTERNS[-5:]:
+            s = Transcript(port)
             s.cmd("PSUBSCRIBE", p)
             subs.append(s)
-        pub = RawConn(port)
+        pub = Transcript(port)
         counts = [pub.cmd("PUBLISH", ch, "m") for ch in CHANNELS]
         streams = [s.drain(0.1) for s in subs]
         for s in subs + [pub]:
@@ -251,14 +255,14 @@ def test_redis_py_pubsub_resp2_and_resp3(tern_server):
 def test_many_subscriptions_unsubscribe_all(tern_server):
     """20k channels and patterns on one client: subscribe, publish, unsubscribe-all stay fast."""
     n = 20000
-    c = RawConn(tern_server.port)
+    c = Transcript(tern_server.port)
     names = ["chan:%d" % i for i in range(n)]
     start = time.time()
     c.send(*(["SUBSCRIBE"] + names))
     c.read_values(n, timeout=60)
     c.send(*(["PSUBSCRIBE"] + ["pat:%d:*" % i for i in range(2000)]))
     c.read_values(2000, timeout=60)
-    p = RawConn(tern_server.port)
+    p = Transcript(tern_server.port)
     assert p.cmd("PUBLISH", "chan:123", "x") == b":1\r\n"
     assert p.cmd("PUBLISH", "pat:7:x", "x") == b":1\r\n"
     c.send("UNSUBSCRIBE")
@@ -316,7 +320,7 @@ def test_stalled_subscriber_is_dropped_and_memory_bounded():
     try:
         pid = srv.proc.pid
         sub = stalled_subscriber(srv.port, "flood")
-        pub = RawConn(srv.port)
+        pub = Transcript(srv.port)
         payload = b"x" * 65536
         base = rss_bytes(pid)
         peak = base
@@ -356,7 +360,7 @@ def test_soft_limit_disconnects_after_soft_seconds(redis_server):
         outcomes = []
         for port in (srv.port, redis_server.port):
             sub = stalled_subscriber(port, "soft")
-            pub = RawConn(port)
+            pub = Transcript(port)
             payload = b"y" * 65536
             first = publish_many(pub, "soft", payload, 160)     # 10 MiB: past kernel buffers
             time.sleep(2.5)      # Redis counts whole seconds of its clock
@@ -377,9 +381,9 @@ def test_reading_subscriber_under_flood_is_kept():
     """A subscriber that keeps reading is not dropped by the same flood."""
     srv = start_tern()
     try:
-        sub = RawConn(srv.port)
+        sub = Transcript(srv.port)
         sub.cmd("SUBSCRIBE", "ok")
-        pub = RawConn(srv.port)
+        pub = Transcript(srv.port)
         payload = b"x" * 16384
         got = 0
         for _ in range(40):

@@ -2,66 +2,16 @@
 redis-server where replies are deterministic, shape and format checks elsewhere."""
 import os
 import re
-import socket
 import time
 
 import pytest
 
 from conftest import raw_command, start_tern, start_redis, tern_binary
-
-
-class RawConn:
-    """A RESP connection that returns each reply as (raw bytes, parsed value)."""
-
-    def __init__(self, port, protocol=2):
-        self.s = socket.create_connection(("127.0.0.1", port))
-        self.s.settimeout(5)
-        self.f = self.s.makefile("rb")
-        if protocol == 3:
-            self.cmd("HELLO", "3")
-
-    def send(self, *args):
-        parts = [a if isinstance(a, bytes) else str(a).encode() for a in args]
-        self.s.sendall(b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts))
-
-    def read(self):
-        line = self.f.readline()
-        if not line:
-            raise ConnectionError("closed")
-        t, body = line[:1], line[1:-2]
-        if t == b"_":
-            return line, None
-        if t in (b"+", b"-", b":", b",", b"#", b"("):
-            val = body.decode()
-            return line, (("err", val) if t == b"-" else val)
-        if t in (b"$", b"="):
-            n = int(body)
-            if n < 0:
-                return line, None
-            data = self.f.read(n + 2)
-            return line + data, data[:-2]
-        n = int(body)
-        if n < 0:
-            return line, None
-        raw, items = line, []
-        for _ in range(n * 2 if t == b"%" else n):
-            r, v = self.read()
-            raw += r
-            items.append(v)
-        if t == b"%":
-            return raw, dict(zip(items[0::2], items[1::2]))
-        return raw, items
-
-    def cmd(self, *args):
-        self.send(*args)
-        return self.read()
-
-    def val(self, *args):
-        return self.cmd(*args)[1]
+from resp_wire import ValueConn
 
 
 def pair(tern_server, redis_server, protocol=2):
-    return RawConn(tern_server.port, protocol), RawConn(redis_server.port, protocol)
+    return ValueConn(tern_server.port, protocol), ValueConn(redis_server.port, protocol)
 
 
 def sections(text):
@@ -114,12 +64,12 @@ def test_info_sections_and_field_names_match_redis(tern_server, redis_server, ar
 
 def test_info_framing(tern_server, redis_server):
     for port in (tern_server.port, redis_server.port):
-        c = RawConn(port)
+        c = ValueConn(port)
         text = c.val("INFO").decode()
         assert text.startswith("# Server\r\n") and text.endswith("\r\n")
         assert "\r\n\r\n# Clients\r\n" in text
         assert "\n" not in text.replace("\r\n", "")
-        raw, _ = RawConn(port, 3).cmd("INFO", "server")
+        raw, _ = ValueConn(port, 3).cmd("INFO", "server")
         assert raw.startswith(b"=") and b"\r\ntxt:# Server\r\n" in raw
     # Unknown sections give an empty string; known ones keep their fixed order.
     t, o = pair(tern_server, redis_server)
@@ -128,7 +78,7 @@ def test_info_framing(tern_server, redis_server):
 
 
 def test_info_server_values(tern_server):
-    t = RawConn(tern_server.port)
+    t = ValueConn(tern_server.port)
     d = info_dict(t, "server")
     assert d["redis_version"] == "7.0.15"
     assert d["redis_mode"] == "standalone"
@@ -145,9 +95,9 @@ def test_info_server_values(tern_server):
 
 
 def test_info_clients_stats_and_keyspace(tern_server):
-    t = RawConn(tern_server.port)
+    t = ValueConn(tern_server.port)
     t.val("FLUSHALL")
-    others = [RawConn(tern_server.port) for _ in range(3)]
+    others = [ValueConn(tern_server.port) for _ in range(3)]
     for c in others:
         c.val("PING")                     # the server has accepted them
     before = info_dict(t, "stats")
@@ -161,7 +111,7 @@ def test_info_clients_stats_and_keyspace(tern_server):
     assert int(after["keyspace_misses"]) - int(before["keyspace_misses"]) == 1
     # INFO stats itself, INFO clients, SET, 3 GETs: 6 commands in between.
     assert int(after["total_commands_processed"]) - int(before["total_commands_processed"]) == 6
-    fresh = RawConn(tern_server.port)
+    fresh = ValueConn(tern_server.port)
     fresh.val("PING")
     assert int(info_dict(t, "stats")["total_connections_received"]) - int(after["total_connections_received"]) == 1
     assert re.fullmatch(r"\d+", after["instantaneous_ops_per_sec"])
@@ -173,7 +123,7 @@ def test_info_clients_stats_and_keyspace(tern_server):
     ks = info_dict(t, "keyspace")
     assert ks == {"db0": "keys=2,expires=0,avg_ttl=0", "db3": "keys=1,expires=0,avg_ttl=0"}
     for c in others:
-        c.s.close()
+        c.close()
 
 
 def test_info_keyspace_expires_like_redis(tern_server, redis_server):
@@ -218,7 +168,7 @@ def test_info_commandstats_and_errorstats(tern_server, redis_server):
 
 def test_info_latencystats_format(tern_server, redis_server):
     for port in (tern_server.port, redis_server.port):
-        c = RawConn(port)
+        c = ValueConn(port)
         c.val("PING")
         d = info_dict(c, "latencystats")
         assert re.fullmatch(r"p50=\d+\.\d{3},p99=\d+\.\d{3},p99\.9=\d+\.\d{3}", d["latency_percentiles_usec_ping"])
@@ -227,7 +177,7 @@ def test_info_latencystats_format(tern_server, redis_server):
 
 
 def test_info_other_sections_values(tern_server):
-    t = RawConn(tern_server.port)
+    t = ValueConn(tern_server.port)
     rep = info_dict(t, "replication")
     assert rep["role"] == "master" and rep["connected_slaves"] == "0"
     assert re.fullmatch(r"[0-9a-f]{40}", rep["master_replid"])
@@ -248,7 +198,7 @@ def test_info_other_sections_values(tern_server):
 
 def test_time_and_lastsave(tern_server):
     for proto in (2, 3):
-        t = RawConn(tern_server.port, proto)
+        t = ValueConn(tern_server.port, proto)
         raw, v = t.cmd("TIME")
         assert re.fullmatch(rb"\*2\r\n\$\d+\r\n\d+\r\n\$\d+\r\n\d+\r\n", raw)
         assert abs(int(v[0]) - time.time()) < 60 and 0 <= int(v[1]) < 1_000_000
@@ -285,7 +235,7 @@ def test_slowlog_errors_identical(tern_server, redis_server, args):
 
 
 def test_slowlog_basic_replies(tern_server):
-    t = RawConn(tern_server.port)
+    t = ValueConn(tern_server.port)
     assert t.val("SLOWLOG", "RESET") == "OK"
     assert t.cmd("SLOWLOG", "LEN")[0] == b":0\r\n"
     assert t.cmd("SLOWLOG", "GET")[0] == b"*0\r\n"
@@ -294,7 +244,7 @@ def test_slowlog_basic_replies(tern_server):
 
 
 def slowlog_entries(port, name):
-    c = RawConn(port)
+    c = ValueConn(port)
     configurable(c, "slowlog-log-slower-than", "0")
     try:
         c.val("SLOWLOG", "RESET")
@@ -323,11 +273,11 @@ def test_slowlog_entries_like_redis(tern_server, redis_server):
     assert et[1][3][-1] == b"... (11 more arguments)"
     assert et[2][3][2] == b"x" * 128 + b"... (72 more bytes)"
     assert [x[5] for x in et] == [b"slow-t"] * 3 and [x[5] for x in eo] == [b"slow-o"] * 3
-    assert et[0][4] == ("%s:%d" % ct.s.getsockname()).encode()
+    assert et[0][4] == ("%s:%d" % ct.sock.getsockname()).encode()
 
 
 def test_slowlog_max_len(tern_server):
-    c = RawConn(tern_server.port)
+    c = ValueConn(tern_server.port)
     configurable(c, "slowlog-log-slower-than", "0")
     try:
         c.val("CONFIG", "SET", "slowlog-max-len", "5")
@@ -352,10 +302,10 @@ def test_latency_replies_identical(tern_server, redis_server, args):
 
 
 def test_latency_latest_and_reset_when_idle(tern_server):
-    t = RawConn(tern_server.port)
+    t = ValueConn(tern_server.port)
     t.val("LATENCY", "RESET")
     assert t.cmd("LATENCY", "LATEST")[0] == b"*0\r\n"
-    raw, v = RawConn(tern_server.port, 3).cmd("LATENCY", "DOCTOR")
+    raw, v = ValueConn(tern_server.port, 3).cmd("LATENCY", "DOCTOR")
     assert raw.startswith(b"=") and v.startswith(b"txt:")
 
 
@@ -381,7 +331,7 @@ def test_latency_histogram_shape_like_redis(tern_server, redis_server):
 
 
 def test_latency_monitor_records_events(tern_server):
-    c = RawConn(tern_server.port)
+    c = ValueConn(tern_server.port)
     configurable(c, "latency-monitor-threshold", "1")
     if c.val("COMMAND", "INFO", "debug")[0] is None:
         c.val("CONFIG", "SET", "latency-monitor-threshold", "0")
@@ -412,10 +362,10 @@ def test_shutdown_errors_identical(tern_server, redis_server, args):
 def test_shutdown_stops_the_server(args):
     s = start_tern()
     try:
-        c = RawConn(s.port)
+        c = ValueConn(s.port)
         assert c.val("PING") == "PONG"
         c.send("SHUTDOWN", *args)
-        assert c.f.readline() == b""           # no reply: the connection just closes
+        assert c.peer_closed(5)                # no reply: the connection just closes
         assert s.proc.wait(10) == 0
     finally:
         s.stop()

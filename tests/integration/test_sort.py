@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from raw_pair import Raw, pair, same  # noqa: F401  (pair is a fixture)
+from raw_pair import pair, same  # noqa: F401  (pair is a fixture)
 
 
 def have(pair, cmd):

@@ -1,117 +1,9 @@
 """String commands, side by side with the real redis-server: every reply is compared
 byte for byte in RESP2 and RESP3 (raw sockets), including error texts."""
 import random
-import socket
 
-import pytest
-
-
-class RawConn:
-    """A RESP connection that returns each reply as the exact bytes the server sent."""
-
-    def __init__(self, port, resp=2):
-        self.sock = socket.create_connection(("127.0.0.1", port))
-        self.sock.settimeout(10)
-        self.buf = b""
-        if resp == 3:
-            reply = self.cmd("HELLO", "3")
-            assert reply.startswith(b"%"), reply
-
-    def close(self):
-        self.sock.close()
-
-    def _fill(self):
-        chunk = self.sock.recv(1 << 20)
-        if not chunk:
-            raise ConnectionError("server closed the connection")
-        self.buf += chunk
-
-    def _line(self, pos):
-        while True:
-            i = self.buf.find(b"\r\n", pos)
-            if i >= 0:
-                return i + 2
-            self._fill()
-
-    def _reply_end(self, pos):
-        end = self._line(pos)
-        kind = self.buf[pos:pos + 1]
-        if kind in (b"$", b"=", b"!"):
-            n = int(self.buf[pos + 1:end - 2])
-            if n < 0:
-                return end
-            while len(self.buf) < end + n + 2:
-                self._fill()
-            return end + n + 2
-        if kind in (b"*", b"~", b">", b"%", b"|"):
-            n = int(self.buf[pos + 1:end - 2])
-            if kind in (b"%", b"|"):
-                n *= 2
-            for _ in range(max(n, 0)):
-                end = self._reply_end(end)
-            if kind == b"|":  # attribute: the real reply follows
-                end = self._reply_end(end)
-            return end
-        return end
-
-    def read(self):
-        end = self._reply_end(0)
-        out, self.buf = self.buf[:end], self.buf[end:]
-        return out
-
-    def send(self, *args):
-        parts = [b"*%d\r\n" % len(args)]
-        for a in args:
-            if isinstance(a, int):
-                a = str(a).encode()
-            elif isinstance(a, str):
-                a = a.encode()
-            parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
-        self.sock.sendall(b"".join(parts))
-
-    def cmd(self, *args):
-        self.send(*args)
-        return self.read()
-
-
-# Commands owned by other families that these tests use to observe state. Until they
-# exist in Tern their replies are not compared (everything else always is).
-OBSERVERS = {b"TTL", b"PTTL", b"OBJECT", b"EXISTS", b"TYPE"}
-
-
-class Pair:
-    """The same commands on Tern and on redis-server; replies must be identical."""
-
-    def __init__(self, tern_port, redis_port, resp):
-        self.resp = resp
-        self.t = RawConn(tern_port, resp)
-        self.o = RawConn(redis_port, resp)
-
-    def close(self):
-        self.t.close()
-        self.o.close()
-
-    def both(self, *args):
-        return self.t.cmd(*args), self.o.cmd(*args)
-
-    def __call__(self, *args):
-        got, want = self.both(*args)
-        name = args[0].encode() if isinstance(args[0], str) else args[0]
-        if name.upper() in OBSERVERS and got.startswith(b"-ERR unknown command"):
-            return want
-        assert got == want, "RESP%d %r: tern %r, redis %r" % (self.resp, args, got, want)
-        return got
-
-    def run(self, script):
-        for c in script:
-            self(*c)
-
-
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def pair(request, tern_server, redis_server, r, oracle):
-    p = Pair(tern_server.port, redis_server.port, request.param)
-    yield p
-    p.close()
+from raw_pair import pair  # noqa: F401  (a fixture)
+from resp_wire import Conn
 
 
 # ---------------------------------------------------------------------------
@@ -341,7 +233,7 @@ INCRBYFLOAT_TABLE = [
 
 
 def test_incrbyfloat_spec_table(tern_server, r):
-    c = RawConn(tern_server.port)
+    c = Conn(tern_server.port)
     for old, incr, want in INCRBYFLOAT_TABLE:
         c.cmd("SET", "f", old)
         assert c.cmd("INCRBYFLOAT", "f", incr) == b"$%d\r\n%s\r\n" % (len(want), want), (old, incr)

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from conftest import start_tern
-from rawresp import RawConn, command_exists, run_script, split_values
+from resp_wire import Transcript, command_exists, run_script, split_values
 
 
 def normalize(stream, ids):
@@ -28,7 +28,7 @@ def compare(tern_server, redis_server, conns, steps, needs=()):
             pytest.skip("%s not implemented in this build" % n)
     outs = []
     for port in (tern_server.port, redis_server.port):
-        c = RawConn(port)
+        c = Transcript(port)
         c.cmd("FLUSHALL")
         c.close()
         out = run_script(port, conns, steps)
@@ -218,12 +218,12 @@ def test_command_replies_and_errors(tern_server, redis_server, resp, cmds):
 def test_tracking_table_max_keys(redis_server):
     """Over tracking-table-max-keys, random keys are invalidated until back under it."""
     srv = start_tern(["--tracking-table-max-keys", "3"])
-    o = RawConn(redis_server.port)
+    o = Transcript(redis_server.port)
     o.cmd("CONFIG", "SET", "tracking-table-max-keys", "3")
     try:
         counts = []
         for port in (srv.port, redis_server.port):
-            t = RawConn(port, 3)
+            t = Transcript(port, 3)
             t.cmd("FLUSHALL")
             t.cmd("CLIENT", "TRACKING", "ON")
             for i in range(10):
@@ -236,7 +236,7 @@ def test_tracking_table_max_keys(redis_server):
             pushes = [v for v in vals if v.startswith(b">2\r\n$10\r\ninvalidate")]
             keys = set(re.findall(rb"key:\d", b"".join(pushes)))
             # The keys still tracked are invalidated by writes; evicted ones are not re-sent.
-            w = RawConn(port)
+            w = Transcript(port)
             for i in range(10):
                 w.cmd("SET", "key:%d" % i, "v")
             w.close()
@@ -253,15 +253,15 @@ def test_tracking_table_max_keys(redis_server):
 
 def test_disconnect_cleans_tracking_state(tern_server):
     """Closing BCAST/default tracking clients leaves no prefixes and no invalidations behind."""
-    t = RawConn(tern_server.port, 3)
+    t = Transcript(tern_server.port, 3)
     t.cmd("CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "gone:")
-    u = RawConn(tern_server.port, 3)
+    u = Transcript(tern_server.port, 3)
     u.cmd("CLIENT", "TRACKING", "ON")
     u.cmd("GET", "gone:1")
     t.close()
     u.close()
     time.sleep(0.1)
-    w = RawConn(tern_server.port, 3)
+    w = Transcript(tern_server.port, 3)
     assert w.cmd("SET", "gone:1", "x") == b"+OK\r\n"
     w.cmd("CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "gone")    # no collision with the old client
     assert w.cmd("CLIENT", "TRACKINGINFO") == (
