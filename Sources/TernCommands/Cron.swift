@@ -47,7 +47,9 @@ extension Engine {
                         if e.expireAt < nowMs {
                             victims.append(e)
                         } else {
-                            ttlSum += e.expireAt - nowMs
+                            // Wraps like Redis's long long sum: TTLs near INT64_MAX
+                            // (PEXPIREAT k 9223372036854775807) must not trap.
+                            ttlSum &+= e.expireAt &- nowMs
                             ttlSamples += 1
                         }
                     }
@@ -60,7 +62,7 @@ extension Engine {
                 }
                 if ttlSamples > 0 {
                     let avg = ttlSum / Int64(ttlSamples)
-                    db.avgTTL = db.avgTTL == 0 ? avg : (db.avgTTL / 50) * 49 + avg / 50
+                    db.avgTTL = db.avgTTL == 0 ? avg : (db.avgTTL / 50) &* 49 &+ avg / 50
                 }
                 totalSampled += sampled
                 totalExpired += expired

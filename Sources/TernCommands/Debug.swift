@@ -242,8 +242,9 @@ public enum DebugCommand {
             address = hexAddress(e.raw)
         }
         let serialized = engine.debugState.serializedLength?(e) ?? serializedLength(e)
-        let lru = Int(e.lru & 0xFF_FFFF)
-        let idle = ObjectCommand.idleMillis(engine, e.lru) / 1000
+        let field = engine.lruField(of: e)
+        let lru = Int(field & 0xFF_FFFF)
+        let idle = ObjectCommand.idleMillis(engine, field) / 1000
         c.out.simple("Value at:\(address) refcount:\(ObjectCommand.refcountOf(engine, e)) encoding:\(e.encoding.name) serializedlength:\(serialized) lru:\(lru) lru_seconds_idle:\(idle)\(suffix)")
     }
 

@@ -93,6 +93,8 @@ public final class Engine {
     public var quicklistPackedThreshold = 1 << 30
     /// Extra periodic work registered by subsystems (client timeouts, stats sampling ...).
     public var cronHooks: [() -> Void] = []
+    /// LRU/LFU fields of Redis's shared integer objects 0...9999 (see SharedIntegers.swift).
+    public let sharedIntegers: SharedIntegers
 
     /// Runs the shutdown sequence (SIGTERM, SHUTDOWN): hooks may refuse (return an error).
     public var shutdownHooks: [(_ reason: String) -> String?] = []
@@ -112,6 +114,7 @@ public final class Engine {
         databases = (0..<max(1, config.databases)).map { Database(id: $0) }
         nowMs = Engine.wallClockMs()
         startTimeMs = nowMs
+        sharedIntegers = SharedIntegers(config: config, nowMs: nowMs)
         var bytes = [UInt8](repeating: 0, count: 20)
         bytes.withUnsafeMutableBytes { tern_random_bytes($0.baseAddress, 20) }
         runID = bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()

@@ -105,7 +105,9 @@ public enum ExpireCommands {
         guard e.hasExpire else { c.out.integer(-1); return }
         var t = absolute ? e.expireAt : e.expireAt &- c.engine.nowMs
         if t < 0 { t = 0 }
-        c.out.integer(Int(ms ? t : (t &+ 500) / 1000))
+        // Rounded to seconds without overflow: t is >= 0, and Redis answers
+        // EXPIRETIME 9223372036854776 for PEXPIREAT 9223372036854775807.
+        c.out.integer(ms ? Int(t) : Int((UInt64(t) &+ 500) / 1000))
     }
 
     static func ttl(_ c: Client, _ a: Args) { ttlGeneric(c, a, ms: false, absolute: false) }

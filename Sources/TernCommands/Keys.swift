@@ -75,10 +75,12 @@ public enum KeyCommands {
         return nil
     }
 
-    /// Lookup for a write in another database (lookupKeyWrite(dst, key)).
+    /// Lookup for a write in another database (lookupKeyWrite(dst, key)): touches the
+    /// key's LRU like any lookupKeyWrite (MOVE/COPY to an existing destination).
     static func lookupWrite(_ c: Client, _ db: Database, _ key: UnsafeRawBufferPointer) -> Entry? {
         guard let e = db.find(key) else { return nil }
         if e.hasExpire && c.engine.expireIfNeeded(db, e) { return nil }
+        c.touch(e)
         return e
     }
 
@@ -496,6 +498,8 @@ public enum KeyCommands {
             copy = Database.cloneEntry(e, newKey: newKey)
         }
         copy.lru = newObjectLRU(c.engine)
+        // Redis duplicates the value: an integer becomes a private object (refcount 1).
+        if copy.encodingByte == ValueEncoding.int.rawValue { copy.isPrivateInteger = true }
         dst.insert(copy)
         signalReadyIfBlockable(c.engine, dst, newKey, copy.type)
         c.engine.keyModified(dst, newKey)

@@ -53,6 +53,8 @@ extension Client {
 
     @inline(__always) func touch(_ e: Entry) {
         if !flags.contains(.noTouch) {
+            // Integers 0...9999 may be Redis's shared objects: their LRU is kept apart.
+            if e.encodingByte == ValueEncoding.int.rawValue { engine.touchInteger(e); return }
             e.lru = engine.config.usesLFU ? engine.lfuTouched(e.lru) : engine.lruClock
         }
     }

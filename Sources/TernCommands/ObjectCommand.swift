@@ -17,8 +17,7 @@ extension Engine {
 /// OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT|HELP (object.c).
 public enum ObjectCommand {
     /// Redis's OBJ_SHARED_REFCOUNT, reported for the shared integers 0...9999.
-    static let sharedRefcount = 2147483647
-    static let sharedIntegers = 10000
+    static let sharedRefcount = SharedIntegers.refcount
 
     /// OBJECT looks keys up without touching them and without key-miss events.
     static func lookup(_ c: Client, _ a: Args) -> Entry? {
@@ -33,11 +32,7 @@ public enum ObjectCommand {
 
     /// Whether a string value is represented by one of Redis's shared integer objects.
     static func isSharedInteger(_ engine: Engine, _ e: Entry) -> Bool {
-        guard !e.isObject, e.encoding == .int, let v = Numbers.parseInt(e.stringValue),
-              v >= 0, v < sharedIntegers else { return false }
-        let policy = engine.config.maxmemoryPolicy
-        let evictsByAccess = policy.hasSuffix("-lru") || policy.hasSuffix("-lfu")
-        return engine.config.maxmemory == 0 || !evictsByAccess
+        engine.sharedIntegerIndex(e) >= 0
     }
 
     static func refcountOf(_ engine: Engine, _ e: Entry) -> Int {
@@ -55,7 +50,7 @@ public enum ObjectCommand {
             c.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
             return
         }
-        c.out.integer(decayedLFUCounter(c.engine, e.lru))
+        c.out.integer(decayedLFUCounter(c.engine, c.engine.lruField(of: e)))
     }
 
     static func idletime(_ c: Client, _ a: Args) {
@@ -64,7 +59,7 @@ public enum ObjectCommand {
             c.error("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
             return
         }
-        c.out.integer(idleMillis(c.engine, e.lru) / 1000)
+        c.out.integer(idleMillis(c.engine, c.engine.lruField(of: e)) / 1000)
     }
 
     /// Milliseconds since the LRU clock value `lru` (24-bit clock, wraps).

@@ -57,10 +57,15 @@ public final class ServerConfig {
     public var maxmemory = 0
     public var maxmemoryBytes: UInt64 = 0
     public var maxmemoryPolicy = "noeviction" {
-        didSet { usesLFU = maxmemoryPolicy.hasSuffix("-lfu") }
+        didSet {
+            usesLFU = maxmemoryPolicy.hasSuffix("-lfu")
+            evictsByAccess = usesLFU || maxmemoryPolicy.hasSuffix("-lru")
+        }
     }
     /// The 24-bit object field holds LFU data (volatile-lfu / allkeys-lfu), cached for hot paths.
     public private(set) var usesLFU = false
+    /// An LRU or LFU policy (Redis's MAXMEMORY_FLAG_NO_SHARED_INTEGERS), cached for hot paths.
+    public private(set) var evictsByAccess = false
     public var maxmemorySamples = 5
     public var maxmemoryEvictionTenacity = 10
     /// Bytes, or a negative number meaning that percentage of maxmemory.

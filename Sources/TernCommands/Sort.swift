@@ -141,6 +141,23 @@ public enum SortCommand {
             sortby = nil
         }
 
+        // Redis converts a listpack sorted set to skiplist for SORT, destructively and even
+        // for SORT_RO / BY nosort / LIMIT 0 0 (OBJECT ENCODING shows it afterwards).
+        // The conversion reads every score back with strtod, and a subnormal score (as
+        // 1e-320) sets errno to ERANGE there. Redis's numeric sort then tests errno after
+        // its own strtod calls without clearing it first, so every value it parses as
+        // text fails: "One or more scores can't be converted into double" (values held
+        // as integers are not parsed and pass). Emulated for this command; an errno left
+        // over from earlier commands is not (it depends on everything the server did).
+        var staleERANGE = false
+        if let e = entry, type == .zset, e.encoding == .listpack, var z = ZSetObject(e) {
+            z.forEach { _, score in
+                if score != 0 && abs(score) < Double.leastNormalMagnitude { staleERANGE = true }
+            }
+            z.convertToTree()
+            c.db.replaceObject(e, with: z.object, encoding: z.encoding)
+        }
+
         var all: [[UInt8]] = []
         if let e = entry {
             if type == .list, let ql = ListCommands.list(e) {
@@ -154,7 +171,10 @@ public enum SortCommand {
         }
         let total = all.count
         var start = limitStart < 0 ? 0 : limitStart
-        var end = limitCount < 0 ? total - 1 : start &+ limitCount &- 1
+        // start + count - 1 may exceed Int.max (LIMIT 8 9223372036854775807): Redis then
+        // answers to the end, as if the sum did not wrap.
+        let (sum, overflow) = start.addingReportingOverflow(limitCount &- 1)
+        var end = limitCount < 0 || overflow ? total - 1 : sum
         if start >= total {
             start = total - 1
             end = total - 2
@@ -186,14 +206,17 @@ public enum SortCommand {
         if !dontsort {
             for k in 0..<items.count {
                 let byval: [UInt8]
+                var isInteger = false
                 if let by = sortby {
-                    guard let v = lookupByPattern(c, by, items[k].value) else { continue }
+                    guard let v = lookupByPattern(c, by, items[k].value, isInteger: &isInteger) else { continue }
                     byval = v
                 } else {
                     byval = items[k].value
                 }
                 if alpha {
                     if sortby != nil { items[k].cmp = byval }
+                } else if staleERANGE && !isInteger {
+                    conversionError = true
                 } else if let v = parseScore(byval) {
                     items[k].score = v
                 } else {
@@ -322,6 +345,16 @@ public enum SortCommand {
     /// Redis's lookupKeyByPattern: "#" is the element itself; the first '*' is replaced by
     /// the element; "->field" after it reads a hash field; otherwise a string key's value.
     static func lookupByPattern(_ c: Client, _ pattern: [UInt8], _ subst: [UInt8]) -> [UInt8]? {
+        var isInteger = false
+        return lookupByPattern(c, pattern, subst, isInteger: &isInteger)
+    }
+
+    /// lookupByPattern that also tells whether Redis would hand the value over as an
+    /// integer object (an int-encoded string key, or a listpack hash value stored as an
+    /// integer) rather than as text.
+    static func lookupByPattern(_ c: Client, _ pattern: [UInt8], _ subst: [UInt8],
+                                isInteger: inout Bool) -> [UInt8]? {
+        isInteger = false
         if pattern.count >= 1 && pattern[0] == 35 && (pattern.count == 1 || pattern[1] == 0) { return subst }
         let cstrEnd = pattern.firstIndex(of: 0) ?? pattern.count
         guard let star = pattern[..<cstrEnd].firstIndex(of: 42) else { return nil }
@@ -342,7 +375,7 @@ public enum SortCommand {
             if fieldStart >= 0 {
                 guard e.type == .hash else { return nil }
                 let field = Array(pattern[fieldStart...])
-                return field.withUnsafeBytes { f -> [UInt8]? in
+                let value = field.withUnsafeBytes { f -> [UInt8]? in
                     if let h = e.object as? SortHashSource { return h.sortFieldValue(f) }
                     guard let h = e.object as? StoredCollection else { return nil }
                     var found: [UInt8]? = nil
@@ -354,8 +387,14 @@ public enum SortCommand {
                     }
                     return found
                 }
+                // A listpack stores integer-looking values as integers (string2ll rules).
+                if let v = value, e.encoding == .listpack, v.withUnsafeBytes({ Numbers.parseInt($0) }) != nil {
+                    isInteger = true
+                }
+                return value
             }
             guard e.type == .string else { return nil }
+            isInteger = e.encoding == .int
             return Array(e.stringValue)
         }
     }

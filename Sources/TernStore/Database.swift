@@ -129,6 +129,7 @@ public final class Database {
         } else {
             n = EntryStorage.makeString(key: newKey, value: e.stringValue, expire: exp)
             n.encoding = e.encoding
+            n.isPrivateInteger = e.isPrivateInteger
         }
         n.lru = e.lru
         return n

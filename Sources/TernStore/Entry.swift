@@ -51,7 +51,7 @@ public enum ValueEncoding: UInt8, Sendable {
 ///   8  lru       UInt32: 24-bit LRU clock / LFU data (Redis's robj.lru)
 ///  12  type      UInt8  (ValueType)
 ///  13  encoding  UInt8  (ValueEncoding)
-///  14  flags     UInt8  (bit 0: has expire field)
+///  14  flags     UInt8  (bit 0: has expire field; bit 1: private integer, see isPrivateInteger)
 ///  15  reserved
 ///  16  keyLen    UInt32
 ///  20  valLen    UInt32 (string length; 8 for an object reference)
@@ -64,6 +64,7 @@ public struct Entry: Equatable {
 
     public static let headerSize = 24
     static let flagExpire: UInt8 = 1
+    static let flagPrivateInteger: UInt8 = 2
 
     @inline(__always) var next: UnsafeMutableRawPointer? {
         get { raw.load(as: UnsafeMutableRawPointer?.self) }
@@ -80,9 +81,24 @@ public struct Entry: Equatable {
         get { raw.load(fromByteOffset: 12, as: UInt8.self) }
         nonmutating set { raw.storeBytes(of: newValue, toByteOffset: 12, as: UInt8.self) }
     }
+    /// Setting the encoding (a new value was stored) also clears isPrivateInteger.
     @inline(__always) public var encoding: ValueEncoding {
         get { ValueEncoding(rawValue: raw.load(fromByteOffset: 13, as: UInt8.self)) ?? .raw }
-        nonmutating set { raw.storeBytes(of: newValue.rawValue, toByteOffset: 13, as: UInt8.self) }
+        nonmutating set {
+            raw.storeBytes(of: newValue.rawValue, toByteOffset: 13, as: UInt8.self)
+            flags &= ~Entry.flagPrivateInteger
+        }
+    }
+    /// The raw encoding byte (hot-path checks without building the enum).
+    @inline(__always) public var encodingByte: UInt8 { raw.load(fromByteOffset: 13, as: UInt8.self) }
+    /// An int-encoded string that Redis would hold as its own object rather than one of
+    /// the shared integers 0...9999 (COPY duplicates the value: refcount 1, its own LRU).
+    /// Cleared whenever a new value (encoding) is stored.
+    @inline(__always) public var isPrivateInteger: Bool {
+        get { flags & Entry.flagPrivateInteger != 0 }
+        nonmutating set {
+            if newValue { flags |= Entry.flagPrivateInteger } else { flags &= ~Entry.flagPrivateInteger }
+        }
     }
     @inline(__always) var flags: UInt8 {
         get { raw.load(fromByteOffset: 14, as: UInt8.self) }

@@ -80,7 +80,7 @@ INT_MEMBERS = [b"1", b"2", b"3", b"10", b"-5", b"100", b"0", b"92233720368547758
                b"4294967296", b"65536", b"-70000"]
 GLOBS = [b"*", b"k*", b"k?", b"s[0-2]", b"*:*", b"[a-z]*", b"\\*", b"k[^0]", b"h*", b"[", b"*\\",
          b"?", b"*1", b"[k-l]?", b"m*", b"a*b", b"*[", b"\\", b"{t}*"]
-FAMILY_PREFIX = {"strings": b"s", "bitmaps": b"b", "keys": b"g", "lists": b"l", "hashes": b"h",
+FAMILY_PREFIX = {"strings": b"s", "bitmaps": b"b", "keys": b"g", "dump": b"g", "lists": b"l", "hashes": b"h",
                  "sets": b"S", "zsets": b"z", "hll": b"p", "geo": b"o", "core": b"c"}
 
 
@@ -1581,8 +1581,10 @@ FAMILIES = {
     "bitmaps": ["setbit", "getbit", "bitcount", "bitpos", "bitop", "bitfield", "bitfield_ro"],
     "keys": ["del", "unlink", "exists", "type", "touch", "rename", "renamenx", "copy", "move", "expire", "pexpire",
              "expireat", "pexpireat", "ttl", "pttl", "expiretime", "pexpiretime", "persist", "keys", "randomkey",
-             "scan", "dump", "restore", "sort", "sort_ro", "object|encoding", "object|refcount",
-             "object|idletime", "object|freq", "object|help", "wait", "migrate"],
+             "scan", "sort", "sort_ro", "object|encoding", "object|refcount", "object|idletime", "object|freq",
+             "object|help"],
+    # Split from "keys" so that keys is enabled (auto mode) before these exist in Tern.
+    "dump": ["dump", "restore", "migrate"],
     "lists": ["lpush", "rpush", "lpushx", "rpushx", "lpop", "rpop", "llen", "lindex", "lset", "linsert", "lrange",
               "ltrim", "lrem", "lpos", "lmove", "rpoplpush", "lmpop", "blpop", "brpop", "brpoplpush", "blmove",
               "blmpop"],
@@ -1600,7 +1602,9 @@ FAMILIES = {
     "pubsub": ["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe", "publish",
                "spublish", "pubsub|channels", "pubsub|numsub", "pubsub|numpat", "pubsub|shardchannels",
                "pubsub|shardnumsub"],
-    "server": ["dbsize", "flushdb", "flushall", "swapdb", "info", "time", "lastsave", "memory|usage"],
+    "server": ["dbsize", "flushdb", "flushall", "swapdb", "info", "time", "lastsave"],
+    "replication": ["wait"],
+    "memory": ["memory|usage"],
     "debug": ["debug|digest-value", "debug|object"],
 }
 

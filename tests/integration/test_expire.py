@@ -126,6 +126,16 @@ def test_ttl_family(r, oracle):
     assert abs(ttl - oracle.ttl("t")) <= 1
 
 
+def test_expiretime_rounding_does_not_overflow(r, oracle):
+    """Found by the differential test: PEXPIREAT k 9223372036854775807 then EXPIRETIME k
+    gave a negative number on Tern (the +500 rounding overflowed); Redis 9223372036854776."""
+    for at in ("9223372036854775807", "9223372036854775300", "9223372036854775499"):
+        setup_both(r, oracle, ("SET", "k", "v"), ("PEXPIREAT", "k", at))
+        both(r, oracle, "EXPIRETIME", "k")
+        both(r, oracle, "PEXPIRETIME", "k")
+        assert call(r, "TTL", "k") > 0
+
+
 def test_relative_expire_sets_absolute_time(r):
     r.set("k", "v")
     before = int(time.time() * 1000)
@@ -215,6 +225,23 @@ def test_active_expiry_at_scale(tern_server):
     assert r.dbsize() == 1, "active expiry did not reclaim the keys (dbsize %d)" % r.dbsize()
     assert r.get("persistent") == b"1"
     assert pings > 0
+
+
+def test_active_expiry_with_ttls_near_int64_max(r):
+    """Found by the differential test: the active expire cycle summed the sampled TTLs with a
+    trapping add; two keys at PEXPIREAT 9223372036854775807 crashed the server."""
+    for i in range(20):
+        r.set("far%d" % i, "v")
+        r.pexpireat("far%d" % i, 9223372036854775807)
+    deadline = time.time() + 10
+    while time.time() < deadline:   # until a cycle has sampled them (avg_ttl is set)
+        info = r.info("keyspace")["db0"]
+        if info["avg_ttl"] != 0:
+            break
+        time.sleep(0.05)
+    assert r.ping()
+    assert r.dbsize() == 20
+    assert info["avg_ttl"] != 0
 
 
 def test_active_expiry_disabled_and_reenabled(r):

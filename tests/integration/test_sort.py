@@ -89,6 +89,69 @@ def test_sort_sets_zsets_hashes(pair):
         same(pair, "SORT", "s", "BY", "h_*->f", "ALPHA", "GET", "h_*->f", "GET", "h_*->nofield")
 
 
+def test_sort_converts_listpack_zset_to_skiplist(pair):
+    """Found by the differential test: Redis converts a listpack sorted set to skiplist for
+    SORT (even SORT_RO, BY nosort, LIMIT 0 0, and when the sort then fails); Tern kept it."""
+    if not have(pair, ("ZADD", "zprobe", "1", "a")):
+        pytest.skip("zsets not in this build")
+    cases = [("SORT", "ALPHA"), ("SORT_RO",), ("SORT", "BY", "nosort"), ("SORT", "LIMIT", 0, 0),
+             ("SORT", "STORE", "dst"), ("SORT",)]   # the last one fails: members are not numbers
+    for i, (cmd, *opts) in enumerate(cases):
+        key = "z%d" % i
+        same(pair, "ZADD", key, "1", "a", "2", "b")
+        same(pair, "OBJECT", "ENCODING", key)
+        same(pair, "ZADD", "errno:reset", "XX", "0", "x")   # see test_sort_erange_last
+        same(pair, cmd, key, *opts)
+        same(pair, "OBJECT", "ENCODING", key)
+        same(pair, "ZRANGE", key, 0, -1, "WITHSCORES")
+    # A syntax error leaves it alone.
+    same(pair, "ZADD", "zs", "1", "a")
+    same(pair, "SORT", "zs", "bogus")
+    same(pair, "OBJECT", "ENCODING", "zs")
+
+
+def test_sort_zset_with_subnormal_score_fails_numeric_sort(pair):
+    """Found by the differential test (a Redis quirk Tern reproduces): converting a listpack
+    zset for SORT reads a subnormal score (1e-320) back with strtod, which leaves errno =
+    ERANGE; the numeric sort then fails for every value it parses as text, while values
+    held as integers (int-encoded keys, integer listpack hash values) and missing BY keys
+    pass. ALPHA and BY nosort do not parse."""
+    if not have(pair, ("ZADD", "zprobe", "1", "a")) or not have(pair, ("HSET", "hprobe", "f", "1")):
+        pytest.skip("zsets/hashes not in this build")
+    long = "x" * 100
+    same(pair, "SET", "wi_1", "5")
+    same(pair, "SET", "wi_2", "6")
+    same(pair, "SET", "wf_1", "5.5")
+    same(pair, "SET", "wf_2", "6")
+    same(pair, "HSET", "hi_1", "f", "3")
+    same(pair, "HSET", "hi_2", "f", "4")
+    same(pair, "HSET", "hf_1", "f", "3.5")
+    same(pair, "HSET", "hf_2", "f", "4")
+    same(pair, "HSET", "ht_1", "f", "3", "big", long)   # hashtable: values are text
+    same(pair, "HSET", "ht_2", "f", "4", "big", long)
+    cases = [(), ("ALPHA",), ("BY", "nosort"), ("BY", "wi_*"), ("BY", "wf_*"), ("BY", "nokey_*"),
+             ("BY", "hi_*->f"), ("BY", "hf_*->f"), ("BY", "ht_*->f"), ("DESC",), ("GET", "#")]
+    for i, opts in enumerate(cases):
+        for score in ("1e-320", "-2.2250738585072009e-308", "2.2250738585072014e-308", "1.5"):
+            key = "z%d:%s" % (i, score)
+            same(pair, "ZADD", key, score, "1", "2", "2")
+            same(pair, "ZADD", "errno:reset", "XX", "0", "x")   # see test_sort_erange_last
+            same(pair, "SORT", key, *opts)
+            same(pair, "ZADD", "errno:reset", "XX", "0", "x")
+            same(pair, "SORT", key, *opts)   # already a skiplist: no strtod, no error
+
+
+def test_sort_limit_count_overflow(pair):
+    """Found by the differential test: LIMIT 8 9223372036854775807 (start + count - 1
+    overflows) answered nothing on Tern; Redis answers from start to the end."""
+    same(pair, "RPUSH", "l", *[str(i) for i in range(1, 15)])
+    big = "9223372036854775807"
+    for start in ("0", "1", "2", "8", "13", "14", "-5", big):
+        for opts in ((), ("DESC",), ("BY", "nosort"), ("BY", "nosort", "DESC"), ("ALPHA",)):
+            same(pair, "SORT", "l", "LIMIT", start, big, *opts)
+            same(pair, "SORT_RO", "l", "LIMIT", start, "9223372036854775806", *opts)
+
+
 def test_sort_random_lists(pair):
     rng = random.Random(7)
     for round in range(30):
