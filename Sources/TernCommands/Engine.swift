@@ -119,6 +119,9 @@ public final class Engine {
         bytes.withUnsafeMutableBytes { tern_random_bytes($0.baseAddress, 20) }
         runID = bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
         observers.engine = self
+        config.lfuPolicyChanged = { [unowned(unsafe) self] lfu in
+            for db in self.databases { db.keepsAccessFieldOnOverwrite = lfu }
+        }
         registerAllCommands()
     }
 

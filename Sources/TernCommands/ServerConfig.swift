@@ -60,7 +60,13 @@ public final class ServerConfig {
         didSet {
             usesLFU = maxmemoryPolicy.hasSuffix("-lfu")
             evictsByAccess = usesLFU || maxmemoryPolicy.hasSuffix("-lru")
+            lfuPolicyChanged?(usesLFU)
         }
+    }
+    /// Told when the 24-bit object field switches between LRU and LFU data (the engine keeps
+    /// each database's overwrite rule in step).
+    public var lfuPolicyChanged: ((Bool) -> Void)? {
+        didSet { lfuPolicyChanged?(usesLFU) }
     }
     /// The 24-bit object field holds LFU data (volatile-lfu / allkeys-lfu), cached for hot paths.
     public private(set) var usesLFU = false

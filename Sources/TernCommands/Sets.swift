@@ -653,6 +653,8 @@ public enum SetCommands {
                 c.notify(.generic, "del", dst)
             }
         } else {
+            // Redis's setKey: lookupKeyWrite first (lazy expiry of dst, LRU/LFU touch).
+            _ = c.lookupWrite(dst)
             c.db.setObject(dst, result.object, type: .set, encoding: result.encoding, lru: c.engine.objectLRU)
             c.keyModified(dst)
             c.notify(.set, event, dst)

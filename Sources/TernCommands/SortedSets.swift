@@ -695,6 +695,7 @@ public enum SortedSetCommands {
             _ = m.withUnsafeBytes { z.add($0, s, ZSetObject.AddFlags(), maxEntries: cfg.zsetMaxListpackEntries, maxValue: cfg.zsetMaxListpackValue) }
         }
         z.trim()
+        _ = c.lookupWrite(dst)  // Redis's setKey: lazy expiry of dst, LRU/LFU touch
         c.db.setObject(dst, z.object, type: .zset, encoding: z.encoding, lru: c.engine.objectLRU)
         c.keyModified(dst)
         c.notify(.zset, "zrangestore", dst)
@@ -1207,6 +1208,7 @@ public enum SortedSetCommands {
             for (m, s) in result { m.withUnsafeBytes { t.insertNew($0, s) } }
             z = ZSetObject(.tree(t))
         }
+        _ = c.lookupWrite(dst)  // Redis's setKey: lazy expiry of dst, LRU/LFU touch
         c.db.setObject(dst, z.object, type: .zset, encoding: z.encoding, lru: c.engine.objectLRU)
         c.keyModified(dst)
         c.notify(.zset, op == .union ? "zunionstore" : (op == .inter ? "zinterstore" : "zdiffstore"), dst)

@@ -18,6 +18,10 @@ public final class Database {
     /// Active-expiry SCAN cursor.
     public var expireCursor: UInt64 = 0
 
+    /// Under an LFU maxmemory policy an overwritten key keeps its access counter (Redis's
+    /// dbSetValue copies the old object's lru field); set by the engine from the policy.
+    public var keepsAccessFieldOnOverwrite = false
+
     /// Called when a key is added that did not exist (Redis's dbAdd): keyspace `new` events.
     public var keyAdded: ((UnsafeRawBufferPointer) -> Void)?
 
@@ -41,15 +45,16 @@ public final class Database {
             let keep = keepTTL && old.hasExpire
             let exp: Int64? = keep ? old.expireAt : nil
             // Same-size string overwrite in place: no allocation (the common SET pattern).
+            let access = keepsAccessFieldOnOverwrite ? old.lru : lru
             if !old.isObject && old.hasExpire == keep && old.valueLength == value.count {
                 if value.count > 0 { memcpy(old.raw + old.valueOffset, value.baseAddress!, value.count) }
                 old.encoding = encoding
-                old.lru = lru
+                old.lru = access
                 return old
             }
             let e = EntryStorage.makeString(key: key, value: value, expire: exp)
             e.encoding = encoding
-            e.lru = lru
+            e.lru = access
             table.replace(old, with: e)
             if old.hasExpire && !keep { expiresCount -= 1 }
             EntryStorage.free(old)
@@ -98,7 +103,7 @@ public final class Database {
             let keep = keepTTL && old.hasExpire
             let e = EntryStorage.makeObject(key: key, object: object, type: type, encoding: encoding,
                                             expire: keep ? old.expireAt : nil)
-            e.lru = lru
+            e.lru = keepsAccessFieldOnOverwrite ? old.lru : lru
             table.replace(old, with: e)
             if old.hasExpire && !keep { expiresCount -= 1 }
             EntryStorage.free(old)

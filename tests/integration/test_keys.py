@@ -546,6 +546,34 @@ def test_object_with_lfu_policy(tern_server, redis_server):
             call(c, "CONFIG", "SET", "maxmemory-policy", "noeviction")
 
 
+def test_lfu_counter_survives_overwrite(tern_server, redis_server):
+    """Under an LFU policy Redis's dbSetValue keeps the old access counter when a key is
+    overwritten (SET over a string, a STORE command over a collection). lfu-log-factor 0
+    makes every access count, so the counters are exact on both servers."""
+    r = tern_server.client()
+    o = redis_server.client()
+    try:
+        for c in (r, o):
+            c.flushall()
+            c.config_set("maxmemory-policy", "allkeys-lfu")
+            c.config_set("lfu-log-factor", "0")
+            c.set("k", "v")
+            c.sadd("s1", "a", "b")
+            c.sadd("dst", "x")
+            for _ in range(10):
+                c.get("k")
+                c.scard("dst")
+            c.set("k", "another value")
+            c.sunionstore("dst", ["s1"])
+        both(r, o, "OBJECT", "FREQ", "k")
+        both(r, o, "OBJECT", "FREQ", "dst")
+        assert r.object("freq", "k") > 5
+    finally:
+        for c in (r, o):
+            call(c, "CONFIG", "SET", "maxmemory-policy", "noeviction")
+            call(c, "CONFIG", "SET", "lfu-log-factor", "10")
+
+
 # ---------------------------------------------------------------- stats and notifications
 
 def test_keyspace_hit_miss_accounting(r, oracle):
