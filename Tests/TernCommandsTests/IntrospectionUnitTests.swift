@@ -106,6 +106,7 @@ final class ObserverEngineTests: XCTestCase {
 
     func testLatencyEventsCommandAndFastCommand() {
         let e = Engine()
+        e.config.enableDebugCommand = "yes"  // DEBUG is a protected command (refused by dispatch otherwise)
         e.commands.register("debug") { c, _ in usleep(3000); c.out.ok() }
         e.commands.register("get") { c, _ in usleep(3000); c.out.null() }
         let c = e.createClient()
