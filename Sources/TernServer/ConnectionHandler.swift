@@ -167,7 +167,7 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
             if fd >= 0 && queuedWrites == 0 && !closing && !c.flags.contains(.closeAfterReply) && ctx.channel.isActive {
                 let base = c.out.base
                 while written < total {
-                    let n = write(fd, base + written, total - written)
+                    let n = send(fd, base + written, total - written, Int32(MSG_NOSIGNAL))
                     if n > 0 { written += n; continue }
                     if n < 0 && errno == EINTR { continue }
                     break

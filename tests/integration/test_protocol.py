@@ -247,3 +247,32 @@ def test_server_survives_and_answers_after_errors(tern_server):
     for bad in (b"*abc\r\n", b"\x00\x01\x02\r\n", b"*1\r\n$-1\r\n", b'"\r\n'):
         exchange(tern_server.port, bad, quiet=0.1)
     assert raw_command(tern_server.port, encode("PING"), 0.3) == b"+PONG\r\n"
+
+
+def test_replies_stay_in_order_when_the_socket_is_full(r, tern_server):
+    """Replies are written straight to the socket while nothing is queued; what the kernel
+    does not take goes through NIO, and later replies must queue behind it. A client that
+    pipelines a big GET and more commands while not reading must get every reply, in order."""
+    big = b"x" * (8 * 1024 * 1024)
+    r.set("big", big)
+    s = socket.create_connection(("127.0.0.1", tern_server.port))
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        # First batch: its reply cannot fit in the socket buffers.
+        s.sendall(b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n")
+        time.sleep(0.2)
+        # Later batches arrive while the big reply is still queued.
+        for i in range(20):
+            s.sendall(b"*2\r\n$4\r\nECHO\r\n$%d\r\n%d\r\n" % (len(str(i)), i))
+        expected = b"$%d\r\n" % len(big) + big + b"\r\n" + b"".join(
+            b"$%d\r\n%d\r\n" % (len(str(i)), i) for i in range(20))
+        got = b""
+        s.settimeout(10)
+        while len(got) < len(expected):
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            got += chunk
+        assert got == expected
+    finally:
+        s.close()
