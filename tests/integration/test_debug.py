@@ -5,41 +5,10 @@ import time
 import pytest
 import redis
 
-from conftest import raw_command, start_redis, start_tern
-from resp_wire import encode_all
+from conftest import start_redis, start_tern
+from side_by_side import call, both, raw_both, supported
 
 FAR = 4102444800000
-
-
-def call(c, *args):
-    try:
-        return c.execute_command(*args)
-    except redis.ResponseError as e:
-        return ("error", str(e))
-
-
-def both(r, oracle, *args):
-    a = call(r, *args)
-    b = call(oracle, *args)
-    assert a == b, "%r: tern %r != redis %r" % (args, a, b)
-    return a
-
-
-def raw_both(tern_port, redis_port, *cmds, timeout=0.3):
-    payload = encode_all(cmds)
-    # Client ids (HELLO) legitimately differ.
-    a = re.sub(rb"\$2\r\nid\r\n:\d+\r\n", b"", raw_command(tern_port, payload, timeout))
-    b = re.sub(rb"\$2\r\nid\r\n:\d+\r\n", b"", raw_command(redis_port, payload, timeout))
-    assert a == b, "%r:\ntern  %r\nredis %r" % (cmds, a, b)
-    return a
-
-
-def supported(c, *args):
-    try:
-        c.execute_command(*args)
-        return True
-    except redis.ResponseError as e:
-        return "unknown command" not in str(e)
 
 
 # ---------------------------------------------------------------- access control

@@ -1,28 +1,13 @@
 """EXPIRE family, TTL family, PERSIST and active expiry, side by side with redis-server."""
 import itertools
-import threading
 import time
 
 import pytest
-import redis
 
 from conftest import raw_command
+from side_by_side import call, both
 
 FAR = 4102444800000  # 2100-01-01 in ms: far future, deterministic
-
-
-def call(c, *args):
-    try:
-        return c.execute_command(*args)
-    except redis.ResponseError as e:
-        return ("error", str(e))
-
-
-def both(r, oracle, *args):
-    a = call(r, *args)
-    b = call(oracle, *args)
-    assert a == b, "%r: tern %r != redis %r" % (args, a, b)
-    return a
 
 
 def setup_both(r, oracle, *cmds):

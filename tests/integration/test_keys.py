@@ -3,42 +3,8 @@ import random
 import time
 
 import pytest
-import redis
 
-from conftest import raw_command
-from resp_wire import encode_all
-
-
-def call(c, *args):
-    """Runs a command; errors come back as ('error', text) so replies can be compared."""
-    try:
-        return c.execute_command(*args)
-    except redis.ResponseError as e:
-        return ("error", str(e))
-
-
-def both(r, oracle, *args):
-    a = call(r, *args)
-    b = call(oracle, *args)
-    assert a == b, "%r: tern %r != redis %r" % (args, a, b)
-    return a
-
-
-def raw_both(tern_server, redis_server, *cmds, timeout=0.3):
-    payload = encode_all(cmds)
-    a = raw_command(tern_server.port, payload, timeout)
-    b = raw_command(redis_server.port, payload, timeout)
-    assert a == b, "%r:\ntern  %r\nredis %r" % (cmds, a, b)
-    return a
-
-
-def supported(c, *args):
-    """False when Tern does not implement the command yet (other helpers build collections)."""
-    try:
-        c.execute_command(*args)
-        return True
-    except redis.ResponseError as e:
-        return "unknown command" not in str(e)
+from side_by_side import call, both, raw_both, supported
 
 
 # ---------------------------------------------------------------- errors and arity
