@@ -394,34 +394,11 @@ public enum DebugCommand {
         c.out.ok()
     }
 
-    /// memtoull(): digits with an optional b/k/kb/m/mb/g/gb suffix; '-' or anything else fails.
+    /// memtoull(): the config file's memory syntax (ConfigText.parseMemory), on at most 127
+    /// characters (Redis copies the digits into a 128-byte buffer).
     static func parseMemory(_ b: UnsafeRawBufferPointer) -> UInt64? {
-        if b.first == 45 { return nil }
-        var i = 0
-        while i < b.count && b[i] >= 48 && b[i] <= 57 { i += 1 }
-        let unit = String(decoding: b[i...], as: UTF8.self).lowercased()
-        let mul: UInt64
-        switch unit {
-        case "", "b": mul = 1
-        case "k": mul = 1000
-        case "kb": mul = 1024
-        case "m": mul = 1_000_000
-        case "mb": mul = 1 << 20
-        case "g": mul = 1_000_000_000
-        case "gb": mul = 1 << 30
-        default: return nil
-        }
-        if i >= 128 { return nil }
-        var v: UInt64 = 0
-        var overflow = false
-        for j in 0..<i {
-            let (m, o1) = v.multipliedReportingOverflow(by: 10)
-            let (s, o2) = m.addingReportingOverflow(UInt64(b[j] - 48))
-            if o1 || o2 { overflow = true }
-            v = s
-        }
-        if overflow { v = UInt64.max }   // strtoull saturates at ULLONG_MAX
-        return v &* mul
+        guard b.count < 128 || b.prefix(128).contains(where: { $0 < 48 || $0 > 57 }) else { return nil }
+        return ConfigText.parseMemory(String(decoding: b, as: UTF8.self))
     }
 
     static func packedThreshold(_ c: Client, _ a: Args) {
