@@ -201,6 +201,13 @@ public final class Database {
     @discardableResult
     public func setExpire(_ e: Entry, at when: Int64) -> Entry {
         if e.hasExpire { e.expireAt = when; return e }
+        if e.hasExpireField {
+            // A big string allocated with the field in place: O(1).
+            e.flags &= ~Entry.flagNoTTL
+            e.raw.storeBytes(of: when, toByteOffset: 24, as: Int64.self)
+            expiresCount += 1
+            return e
+        }
         let oldSize = 24 + e.keyLength + e.valueLength
         guard let p = realloc(e.raw, oldSize + 8) else { fatalError("Tern: out of memory") }
         let moved = p != e.raw
@@ -217,6 +224,12 @@ public final class Database {
     @discardableResult
     public func removeExpire(_ e: Entry) -> Entry {
         guard e.hasExpire else { return e }
+        if !e.isObject && e.valueLength >= Entry.reservedExpireFieldMinimum {
+            // Keep the field (marked empty) rather than moving a big value.
+            e.flags |= Entry.flagNoTTL
+            expiresCount -= 1
+            return e
+        }
         let size = 32 + e.keyLength + e.valueLength
         memmove(e.raw + 24, e.raw + 32, size - 32)
         e.flags &= ~Entry.flagExpire

@@ -51,11 +51,13 @@ public enum ValueEncoding: UInt8, Sendable {
 ///   8  lru       UInt32: 24-bit LRU clock / LFU data (Redis's robj.lru)
 ///  12  type      UInt8  (ValueType)
 ///  13  encoding  UInt8  (ValueEncoding)
-///  14  flags     UInt8  (bit 0: has expire field; bit 1: private integer, see isPrivateInteger)
+///  14  flags     UInt8  (bit 0: has expire field; bit 1: private integer, see isPrivateInteger;
+///                         bit 2: the expire field holds no TTL — kept for big strings so that
+///                         EXPIRE/PERSIST never move their bytes)
 ///  15  reserved
 ///  16  keyLen    UInt32
 ///  20  valLen    UInt32 (string length; 8 for an object reference)
-///  24  expireAt  Int64 ms, present only when flags & 1
+///  24  expireAt  Int64 ms, present only when flags & 1 (a TTL only when flags & 4 is clear)
 ///  ..  key bytes, then value bytes
 public struct Entry: Equatable {
     public let raw: UnsafeMutableRawPointer
@@ -65,6 +67,11 @@ public struct Entry: Equatable {
     public static let headerSize = 24
     static let flagExpire: UInt8 = 1
     static let flagPrivateInteger: UInt8 = 2
+    static let flagNoTTL: UInt8 = 4
+    /// Strings at least this long are allocated with the expire field in place (8 bytes), so a
+    /// later EXPIRE or PERSIST is O(1) instead of moving the whole value (Redis keeps TTLs in
+    /// a separate dict: O(1) too).
+    public static let reservedExpireFieldMinimum = 512
 
     @inline(__always) var next: UnsafeMutableRawPointer? {
         get { raw.load(as: UnsafeMutableRawPointer?.self) }
@@ -109,7 +116,9 @@ public struct Entry: Equatable {
         get { Int(raw.load(fromByteOffset: 20, as: UInt32.self)) }
         nonmutating set { raw.storeBytes(of: UInt32(truncatingIfNeeded: newValue), toByteOffset: 20, as: UInt32.self) }
     }
-    @inline(__always) public var hasExpire: Bool { flags & Entry.flagExpire != 0 }
+    @inline(__always) public var hasExpire: Bool { flags & (Entry.flagExpire | Entry.flagNoTTL) == Entry.flagExpire }
+    /// The 8-byte expire field is part of the layout (with or without a TTL in it).
+    @inline(__always) var hasExpireField: Bool { flags & Entry.flagExpire != 0 }
     /// Absolute expiry time in unix milliseconds, or -1 when the key is persistent.
     @inline(__always) public var expireAt: Int64 {
         get { hasExpire ? raw.load(fromByteOffset: 24, as: Int64.self) : -1 }
@@ -118,7 +127,7 @@ public struct Entry: Equatable {
             raw.storeBytes(of: newValue, toByteOffset: 24, as: Int64.self)
         }
     }
-    @inline(__always) var keyOffset: Int { hasExpire ? 32 : 24 }
+    @inline(__always) var keyOffset: Int { hasExpireField ? 32 : 24 }
     @inline(__always) public var keyPointer: UnsafeRawPointer { UnsafeRawPointer(raw + keyOffset) }
     @inline(__always) public var key: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: raw + keyOffset, count: keyLength)
@@ -155,7 +164,8 @@ public struct Entry: Equatable {
 /// Allocation and teardown of entries.
 enum EntryStorage {
     static func allocate(key: UnsafeRawBufferPointer, valueLength: Int, expire: Int64?) -> Entry {
-        let keyOff = expire == nil ? 24 : 32
+        let reserve = expire == nil && valueLength >= Entry.reservedExpireFieldMinimum
+        let keyOff = expire == nil && !reserve ? 24 : 32
         let size = keyOff + key.count + valueLength
         guard let p = malloc(max(size, 1)) else { fatalError("Tern: out of memory allocating \(size) bytes") }
         let e = Entry(p)
@@ -163,7 +173,7 @@ enum EntryStorage {
         e.lru = 0
         e.typeByte = 0
         e.encoding = .raw
-        e.flags = expire == nil ? 0 : Entry.flagExpire
+        e.flags = expire != nil ? Entry.flagExpire : (reserve ? Entry.flagExpire | Entry.flagNoTTL : 0)
         p.storeBytes(of: 0, toByteOffset: 15, as: UInt8.self)
         p.storeBytes(of: UInt32(truncatingIfNeeded: key.count), toByteOffset: 16, as: UInt32.self)
         e.valueLength = valueLength
