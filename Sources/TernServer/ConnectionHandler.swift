@@ -44,6 +44,7 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
         let c = engine.createClient()
         c.connection = self
         c.fd = Int(fd)
+        if fd >= 0 && engine.config.tcpKeepalive > 0 { ConnectionHandler.keepAlive(fd, engine.config.tcpKeepalive) }
         c.remoteAddress = ConnectionHandler.format(context.channel.remoteAddress)
         c.localAddress = ConnectionHandler.format(context.channel.localAddress)
         client = c
@@ -55,6 +56,20 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
             flushReplies()
             context.close(promise: nil)
         }
+    }
+
+    /// tcp-keepalive: probes after `interval` idle seconds, then every interval/3, 3 probes
+    /// (Redis's anetKeepAlive).
+    static func keepAlive(_ fd: Int32, _ interval: Int) {
+        var yes: Int32 = 1
+        var idle = Int32(clamping: interval)
+        var every = Int32(clamping: max(1, interval / 3))
+        var count: Int32 = 3
+        let size = socklen_t(MemoryLayout<Int32>.size)
+        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &yes, size)
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_KEEPIDLE, &idle, size)
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_KEEPINTVL, &every, size)
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_KEEPCNT, &count, size)
     }
 
     static let deniedMessage = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n"

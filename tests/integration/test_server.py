@@ -1,6 +1,9 @@
 """INFO, TIME, LASTSAVE, SLOWLOG, LATENCY, SHUTDOWN, PING/ECHO — side by side with a real
 redis-server where replies are deterministic, shape and format checks elsewhere."""
 import os
+import shutil
+import socket
+import subprocess
 import re
 import time
 
@@ -367,5 +370,37 @@ def test_shutdown_stops_the_server(args):
         c.send("SHUTDOWN", *args)
         assert c.peer_closed(5)                # no reply: the connection just closes
         assert s.proc.wait(10) == 0
+    finally:
+        s.stop()
+
+
+def keepalive_timer(port):
+    """The kernel's timer column for the server side of an established connection on port."""
+    out = subprocess.run(["ss", "-tno", "state", "established", "( sport = :%d )" % port],
+                         capture_output=True, text=True).stdout
+    return [line.split("timer:")[1] for line in out.splitlines() if "timer:" in line]
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2)")
+def test_tcp_keepalive_is_applied_to_client_sockets():
+    """tcp-keepalive N turns on TCP keepalive probes after N idle seconds, as Redis does."""
+    for start in (start_tern, start_redis):
+        s = start(["--tcp-keepalive", "7"])
+        try:
+            sock = socket.create_connection(("127.0.0.1", s.port))
+            sock.sendall(b"PING\r\n")
+            assert sock.recv(100) == b"+PONG\r\n"
+            timers = keepalive_timer(s.port)
+            assert timers and timers[0].startswith("(keepalive,"), (start.__name__, timers)
+            sock.close()
+        finally:
+            s.stop()
+    s = start_tern(["--tcp-keepalive", "0"])
+    try:
+        sock = socket.create_connection(("127.0.0.1", s.port))
+        sock.sendall(b"PING\r\n")
+        sock.recv(100)
+        assert not any(t.startswith("(keepalive,") for t in keepalive_timer(s.port))
+        sock.close()
     finally:
         s.stop()
