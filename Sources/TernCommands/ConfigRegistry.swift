@@ -723,7 +723,7 @@ enum Directives {
     }
 
     static func unixsocketperm() -> ConfigDirective {
-        ConfigDirective("unixsocketperm", flags: [.immutable, .unsupported], set: { cfg, args, _ in
+        ConfigDirective("unixsocketperm", flags: [.immutable], set: { cfg, args, _ in
             guard args.count == 1 else { return wrongArgs }
             let u = Array(args[0].utf8)
             var neg = false, i = 0
@@ -834,7 +834,7 @@ public enum ConfigRegistry {
             }),
             D.bool("protected-mode", \.protectedMode),
             D.int("tcp-backlog", \.tcpBacklog, min: 0, max: I32, [.immutable]),
-            D.string("unixsocket", [], \.unixsocket, [.immutable, .emptyIsNull, .unsupported]),
+            D.string("unixsocket", [], \.unixsocket, [.immutable, .emptyIsNull]),
             D.unixsocketperm(),
             D.int("timeout", \.timeout, min: 0, max: I32),
             D.int("tcp-keepalive", \.tcpKeepalive, min: 0, max: I32),

@@ -24,14 +24,18 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
     /// behind it instead of being written directly.
     var queuedWrites = 0
 
-    init(engine: Engine, fd: Int32 = -1) {
+    /// The listening path for unix socket connections (CLIENT LIST shows it as addr and laddr).
+    let unixPath: String?
+
+    init(engine: Engine, fd: Int32 = -1, unixPath: String? = nil) {
         self.engine = engine
         self.fd = fd
+        self.unixPath = unixPath
     }
 
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
-        if engine.config.protectedMode && engine.config.requirepass.isEmpty
+        if unixPath == nil && engine.config.protectedMode && engine.config.requirepass.isEmpty
             && !ConnectionHandler.isLoopback(context.channel.remoteAddress) {
             // Protected mode: no password for the default user, so only loopback clients.
             closing = true
@@ -44,9 +48,15 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
         let c = engine.createClient()
         c.connection = self
         c.fd = Int(fd)
-        if fd >= 0 && engine.config.tcpKeepalive > 0 { ConnectionHandler.keepAlive(fd, engine.config.tcpKeepalive) }
-        c.remoteAddress = ConnectionHandler.format(context.channel.remoteAddress)
-        c.localAddress = ConnectionHandler.format(context.channel.localAddress)
+        if fd >= 0 && unixPath == nil && engine.config.tcpKeepalive > 0 { ConnectionHandler.keepAlive(fd, engine.config.tcpKeepalive) }
+        if let path = unixPath {
+            c.flags.insert(.unixSocket)
+            c.remoteAddress = path + ":0"
+            c.localAddress = path + ":0"
+        } else {
+            c.remoteAddress = ConnectionHandler.format(context.channel.remoteAddress)
+            c.localAddress = ConnectionHandler.format(context.channel.localAddress)
+        }
         client = c
         parser.maxBulkLength = engine.config.protoMaxBulkLen
         if engine.clients.count > engine.config.maxclients {

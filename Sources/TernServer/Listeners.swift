@@ -73,6 +73,35 @@ enum Listeners {
         return .failure(lastError)
     }
 
+    /// The unix socket listener (`unixsocket`, `unixsocketperm`): a stale file at the path is
+    /// removed first, as Redis does.
+    static func openUnix(path: String, perm: Int, backlog: Int) -> Result<Int32, SocketError> {
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        let capacity = MemoryLayout.size(ofValue: addr.sun_path)
+        guard !bytes.isEmpty, bytes.count < capacity else {
+            return .failure(SocketError(code: ENAMETOOLONG, text: String(cString: strerror(ENAMETOOLONG))))
+        }
+        withUnsafeMutableBytes(of: &addr.sun_path) { dst in
+            for (i, b) in bytes.enumerated() { dst[i] = b }
+            dst[bytes.count] = 0
+        }
+        unlink(path)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        if fd < 0 { return .failure(current()) }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        if rc != 0 || Glibc.listen(fd, Int32(clamping: backlog)) != 0 {
+            let e = current()
+            close(fd)
+            return .failure(e)
+        }
+        if perm != 0 { chmod(path, mode_t(perm)) }
+        return .success(fd)
+    }
+
     static func current() -> SocketError {
         let e = errno
         return SocketError(code: e, text: String(cString: strerror(e)))

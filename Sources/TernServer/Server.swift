@@ -22,6 +22,8 @@ public final class TernServerProcess: @unchecked Sendable {
     let group: MultiThreadedEventLoopGroup
     /// One accept thread per listening socket.
     var acceptors: [AcceptLoop] = []
+    /// The unix socket's accept thread (`unixsocket`), not touched by CONFIG SET bind/port.
+    var unixAcceptor: AcceptLoop?
     let startupNotices: [String]
 
     var cronTask: RepeatedTask?
@@ -63,7 +65,7 @@ public final class TernServerProcess: @unchecked Sendable {
             let t = LoopBound(task)
             loop.execute { t.value() }
         }
-        if config.port == 0 {  // Tern has no unix socket listener (yet)
+        if config.port == 0 && config.unixsocket.isEmpty {
             logger.log(.warning, "Configured to not listen anywhere, exiting.")
             exit(1)
         }
@@ -74,6 +76,15 @@ public final class TernServerProcess: @unchecked Sendable {
             case .failure(let f):
                 logger.log(.warning, "Warning: Could not create server TCP listening socket \(f.address): bind: \(f.reason)")
                 logger.log(.warning, "Failed listening on port \(config.port) (tcp), aborting.")
+                exit(1)
+            }
+        }
+        if !config.unixsocket.isEmpty {
+            switch Listeners.openUnix(path: config.unixsocket, perm: config.unixsocketperm, backlog: config.tcpBacklog) {
+            case .success(let fd):
+                unixAcceptor = startAccepting(fd, unixPath: config.unixsocket)
+            case .failure(let e):
+                logger.log(.warning, "Failed opening Unix socket: \(e.text)")
                 exit(1)
             }
         }
@@ -93,12 +104,15 @@ public final class TernServerProcess: @unchecked Sendable {
         startCron(loop)
         installSignalHandlers(loop)
         logger.log(.notice, "Ready to accept connections")
+        if !config.unixsocket.isEmpty {
+            logger.log(.notice, "The server is now ready to accept connections at \(config.unixsocket)")
+        }
         while true { sleep(1000) }
     }
 
     /// Starts the accept thread of a listening socket; each accepted descriptor becomes a
     /// NIO channel on the engine loop with a ConnectionHandler that knows its fd.
-    func startAccepting(_ fd: Int32) -> AcceptLoop {
+    func startAccepting(_ fd: Int32, unixPath: String? = nil) -> AcceptLoop {
         let eng = LoopBound(engine)
         let lg = LoopBound(logger)
         let group = self.group
@@ -109,7 +123,7 @@ public final class TernServerProcess: @unchecked Sendable {
                 .channelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 512, initial: 16384, maximum: 256 * 1024))
                 .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(engine: eng.value, fd: cfd))
+                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(engine: eng.value, fd: cfd, unixPath: unixPath))
                 }
             }.withConnectedSocket(cfd).whenFailure { error in
                 lg.value.log(.warning, "Error registering fd event for the new client: \(error)")
@@ -183,6 +197,11 @@ public final class TernServerProcess: @unchecked Sendable {
     /// Final step of SHUTDOWN: close listeners, remove the pidfile, exit.
     func shutdown(exitCode: Int32) {
         for a in acceptors { a.stop() }
+        if let u = unixAcceptor {
+            u.stop()
+            logger.log(.notice, "Removing the unix socket file.")
+            unlink(config.unixsocket)
+        }
         if !config.pidfile.isEmpty { unlink(config.pidfile) }
         logger.log(.warning, exitCode == 0 ? "Tern is now ready to exit, bye bye..." : "Tern is exiting with errors.")
         exit(exitCode)

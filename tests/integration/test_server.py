@@ -8,6 +8,7 @@ import re
 import time
 
 import pytest
+import redis
 
 from conftest import raw_command, start_tern, start_redis, tern_binary
 from resp_wire import ValueConn
@@ -404,3 +405,31 @@ def test_tcp_keepalive_is_applied_to_client_sockets():
         sock.close()
     finally:
         s.stop()
+
+
+def test_unixsocket_listener(tmp_path):
+    """unixsocket / unixsocketperm: clients connect through the socket file (flag U, addr
+    and laddr are the path), the file gets the permissions, and SHUTDOWN removes it."""
+    seen = {}
+    for start in (start_tern, start_redis):
+        path = str(tmp_path / ("%s.sock" % start.__name__))
+        s = start(["--unixsocket", path, "--unixsocketperm", "700", "--enable-debug-command", "local"])
+        try:
+            assert os.stat(path).st_mode & 0o777 == 0o700
+            c = redis.Redis(unix_socket_path=path)
+            assert c.ping()
+            me = c.client_list()[0]
+            assert (me["addr"], me["laddr"], me["flags"]) == (path + ":0", path + ":0", "U")
+            # A unix socket client is local: DEBUG with enable-debug-command local.
+            assert c.execute_command("DEBUG", "SLEEP", "0") in (b"OK", "OK", True)
+            seen[start.__name__] = c.config_get("unixsocket*")
+            try:
+                c.shutdown(nosave=True)
+            except redis.ConnectionError:
+                pass
+            s.proc.wait(timeout=10)
+            assert not os.path.exists(path)
+        finally:
+            s.stop()
+    tern, red = seen["start_tern"], seen["start_redis"]
+    assert tern["unixsocketperm"] == red["unixsocketperm"] == "700"
