@@ -64,10 +64,8 @@ public final class Engine {
     var watchedKeyCount = 0
     /// Client tracking remembers keys or broadcast prefixes (maintained by TrackingRegistry).
     var trackingHasKeys = false
-    /// Further hooks run after a key changes (subsystems outside this module).
-    public var keyModifiedHooks: [(Database, UnsafeRawBufferPointer) -> Void] = []
-    /// True when something observes key changes (WATCH, tracking or a hook).
-    public var hasKeyObservers: Bool { watchRegistry != nil || trackingRegistry != nil || !keyModifiedHooks.isEmpty }
+    /// True when something observes key changes (WATCH or tracking registered).
+    public var hasKeyObservers: Bool { watchRegistry != nil || trackingRegistry != nil }
     public var keyspaceEventHook: ((NotifyClass, String, UnsafeRawBufferPointer, Int) -> Void)?
     /// Hooks run when a key may have become ready for blocked clients.
     public var keyReadyHook: ((Database, UnsafeRawBufferPointer) -> Void)?
@@ -490,9 +488,8 @@ public final class Engine {
     }
 
     @inline(__always) public func keyModified(_ db: Database, _ key: UnsafeRawBufferPointer) {
-        if watchedKeyCount > 0, let tx = watchRegistry { tx.touchSlow(db, key) }
+        if watchedKeyCount > 0, let tx = watchRegistry { tx.touch(db, key) }
         if trackingHasKeys, let tr = trackingRegistry { tr.invalidate(key, broadcast: true) }
-        if !keyModifiedHooks.isEmpty { for h in keyModifiedHooks { h(db, key) } }
     }
 
     /// A key that blocked clients may wait on received elements.

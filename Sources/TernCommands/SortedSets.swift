@@ -679,7 +679,24 @@ public enum SortedSetCommands {
     /// ZRANGESTORE destination: listpack when the result fits the entry count, then
     /// ordinary inserts (which convert on long members).
     static func storeRange(_ c: Client, _ dst: UnsafeRawBufferPointer, _ items: [([UInt8], Double)]) {
-        if items.isEmpty {
+        var z: ZSetObject? = nil
+        if !items.isEmpty {
+            let cfg = c.engine.config
+            var built = ZSetObject.create(c, sizeHint: items.count, firstMemberLength: 0)
+            for (m, s) in items {
+                _ = m.withUnsafeBytes { built.add($0, s, ZSetObject.AddFlags(), maxEntries: cfg.zsetMaxListpackEntries, maxValue: cfg.zsetMaxListpackValue) }
+            }
+            built.trim()
+            z = built
+        }
+        storeResult(c, dst, z, count: items.count, event: "zrangestore")
+    }
+
+    /// The STORE commands' last step: an empty result deletes dst (a "del" event if it
+    /// existed), anything else replaces it like Redis's setKey (lookup for writing first:
+    /// lazy expiry, LRU/LFU touch), then the size is replied.
+    static func storeResult(_ c: Client, _ dst: UnsafeRawBufferPointer, _ z: ZSetObject?, count: Int, event: String) {
+        guard let z else {
             if c.lookupWrite(dst) != nil {
                 c.db.delete(dst)
                 c.keyModified(dst)
@@ -689,19 +706,13 @@ public enum SortedSetCommands {
             c.out.integer(0)
             return
         }
-        let cfg = c.engine.config
-        var z = ZSetObject.create(c, sizeHint: items.count, firstMemberLength: 0)
-        for (m, s) in items {
-            _ = m.withUnsafeBytes { z.add($0, s, ZSetObject.AddFlags(), maxEntries: cfg.zsetMaxListpackEntries, maxValue: cfg.zsetMaxListpackValue) }
-        }
-        z.trim()
-        _ = c.lookupWrite(dst)  // Redis's setKey: lazy expiry of dst, LRU/LFU touch
+        _ = c.lookupWrite(dst)
         c.db.setObject(dst, z.object, type: .zset, encoding: z.encoding, lru: c.engine.objectLRU)
         c.keyModified(dst)
-        c.notify(.zset, "zrangestore", dst)
+        c.notify(.zset, event, dst)
         c.engine.signalKeyReady(c.db, dst)
         c.engine.dirty += 1
-        c.out.integer(items.count)
+        c.out.integer(count)
     }
 
     // MARK: ZREMRANGEBY*
@@ -1184,15 +1195,9 @@ public enum SortedSetCommands {
             for (m, s) in result { m.withUnsafeBytes { replyElement(c, $0, s, withScores: p.withScores) } }
             return
         }
-        let dst = a[1]
+        let event = op == .union ? "zunionstore" : (op == .inter ? "zinterstore" : "zdiffstore")
         if result.isEmpty {
-            if c.lookupWrite(dst) != nil {
-                c.db.delete(dst)
-                c.keyModified(dst)
-                c.notify(.generic, "del", dst)
-                c.engine.dirty += 1
-            }
-            c.out.integer(0)
+            storeResult(c, a[1], nil, count: 0, event: event)
             return
         }
         let cfg = c.engine.config
@@ -1208,13 +1213,7 @@ public enum SortedSetCommands {
             for (m, s) in result { m.withUnsafeBytes { t.insertNew($0, s) } }
             z = ZSetObject(.tree(t))
         }
-        _ = c.lookupWrite(dst)  // Redis's setKey: lazy expiry of dst, LRU/LFU touch
-        c.db.setObject(dst, z.object, type: .zset, encoding: z.encoding, lru: c.engine.objectLRU)
-        c.keyModified(dst)
-        c.notify(.zset, op == .union ? "zunionstore" : (op == .inter ? "zinterstore" : "zdiffstore"), dst)
-        c.engine.signalKeyReady(c.db, dst)
-        c.engine.dirty += 1
-        c.out.integer(result.count)
+        storeResult(c, a[1], z, count: result.count, event: event)
     }
 
     static func zunion(_ c: Client, _ a: Args) { algebra(c, a, .union, store: false) }

@@ -183,11 +183,6 @@ extension TrackingRegistry {
     /// Something to invalidate: remembered keys or broadcast prefixes.
     @inline(__always) var isActive: Bool { !table.isEmpty || !prefixes.isEmpty }
 
-    @inline(__always) func keyModified(_ key: UnsafeRawBufferPointer) {
-        if table.isEmpty && prefixes.isEmpty { return }
-        invalidate(key, broadcast: true)
-    }
-
     func invalidate(_ key: UnsafeRawBufferPointer, broadcast: Bool) {
         if broadcast && !prefixes.isEmpty { rememberForBroadcast(key) }
         if table.isEmpty { return }

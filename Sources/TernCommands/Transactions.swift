@@ -127,13 +127,9 @@ public final class TransactionRegistry {
         unwatchAll(c)
     }
 
-    /// A key changed (Redis's touchWatchedKey).
-    @inline(__always) func touch(_ db: Database, _ key: UnsafeRawBufferPointer) {
-        if watchedCount == 0 { return }
-        touchSlow(db, key)
-    }
-
-    func touchSlow(_ db: Database, _ key: UnsafeRawBufferPointer) {
+    /// A key changed (Redis's touchWatchedKey); Engine.keyModified calls it only while
+    /// some key is watched.
+    func touch(_ db: Database, _ key: UnsafeRawBufferPointer) {
         guard db.id < watched.count, !watched[db.id].isEmpty, let list = watched[db.id][Array(key)] else { return }
         for wk in list {
             if wk.expired {
