@@ -19,15 +19,16 @@ let package = Package(
         .target(name: "CTern"),
         .target(name: "TernProtocol", dependencies: ["CTern"], swiftSettings: fast),
         .target(name: "TernStore", dependencies: ["CTern"], swiftSettings: fast),
-        .target(name: "TernCommands", dependencies: ["CTern", "TernProtocol", "TernStore"], swiftSettings: fast),
+        .target(name: "TernConfig", dependencies: ["CTern", "TernProtocol", "TernStore"], swiftSettings: fast),
+        .target(name: "TernEngine", dependencies: ["CTern", "TernProtocol", "TernStore", "TernConfig"], swiftSettings: fast),
         .target(name: "TernServer", dependencies: [
-            "TernProtocol", "TernStore", "TernCommands",
+            "TernProtocol", "TernStore", "TernConfig", "TernEngine",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ], swiftSettings: fast),
         .executableTarget(name: "tern-server", dependencies: ["TernServer"], swiftSettings: fast),
         .testTarget(name: "TernProtocolTests", dependencies: ["TernProtocol"]),
         .testTarget(name: "TernStoreTests", dependencies: ["TernStore"]),
-        .testTarget(name: "TernCommandsTests", dependencies: ["TernCommands", "TernProtocol", "TernStore"]),
+        .testTarget(name: "TernEngineTests", dependencies: ["TernEngine", "TernConfig", "TernProtocol", "TernStore"]),
     ]
 )

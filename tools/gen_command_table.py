@@ -7,7 +7,7 @@ Redis's command groups, with the Redis 7.0 commands not implemented yet.
     python3 tools/gen_command_table.py --port 6379 # ask a running Tern
 
 Tern's registered commands come from its COMMAND LIST, or, when it has none, from one
-harmless probe per command (see tests/differential/difftest.py). Groups come from the
+harmless probe per command (see pytests/differential/difftest.py). Groups come from the
 real redis-server's COMMAND DOCS.
 """
 import argparse

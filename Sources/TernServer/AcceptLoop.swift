@@ -1,3 +1,4 @@
+import TernConfig
 import NIOCore
 import NIOPosix
 #if canImport(Glibc)

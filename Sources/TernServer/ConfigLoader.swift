@@ -1,4 +1,5 @@
-import TernCommands
+import TernConfig
+import TernEngine
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -61,7 +62,7 @@ public enum ConfigLoader {
         text += "\n" + cl.options
         var notices: [String] = []
         do {
-            try ConfigRegistry.load(text: text, into: cfg, context: ConfigSetContext(loading: true), notices: &notices)
+            try ConfigRegistry.load(text: text, into: cfg, context: ConfigSetContext(loading: true, commandNames: CommandTable.catalogNames), notices: &notices)
         } catch let e as ConfigLoadError {
             if case .cannotOpen = e { throw Fatal(report: logLine(e.report.dropLast().description), toStdout: true) }
             throw Fatal(report: e.report)

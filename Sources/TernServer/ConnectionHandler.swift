@@ -1,5 +1,6 @@
 import NIOCore
-import TernCommands
+import TernEngine
+import TernConfig
 import TernProtocol
 #if canImport(Glibc)
 import Glibc

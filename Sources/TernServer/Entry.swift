@@ -1,4 +1,5 @@
-import TernCommands
+import TernConfig
+import TernEngine
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,7 @@
+import TernConfig
 import NIOCore
 import NIOPosix
-import TernCommands
+import TernEngine
 import TernStore
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,4 @@
+import TernConfig
 import NIOCore
 #if canImport(Glibc)
 import Glibc

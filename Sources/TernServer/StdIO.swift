@@ -1,3 +1,4 @@
+import TernConfig
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -2,7 +2,7 @@ import XCTest
 @testable import TernProtocol
 
 /// Minimal parser checks so the test target is never empty; the protocol edge cases are
-/// covered end to end (against redis-server) by tests/integration/test_protocol.py.
+/// covered end to end (against redis-server) by pytests/integration/test_protocol.py.
 final class ParserSmokeTests: XCTestCase {
     func testMultibulkAndInline() {
         let p = RequestParser()

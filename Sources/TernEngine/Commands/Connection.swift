@@ -1,0 +1,114 @@
+import TernConfig
+import TernProtocol
+import TernStore
+
+extension Engine {
+    func registerConnectionCommands() {
+        commands.register("ping", ConnectionCommands.ping)
+        commands.register("echo", ConnectionCommands.echo)
+        commands.register("select", ConnectionCommands.select)
+        commands.register("quit", ConnectionCommands.quit)
+        commands.register("hello", ConnectionCommands.hello)
+        commands.register("reset", ConnectionCommands.reset)
+    }
+}
+
+/// Connection commands: PING, ECHO, SELECT, QUIT, HELLO, RESET.
+public enum ConnectionCommands {
+    static func ping(_ c: Client, _ a: Args) {
+        if a.count > 2 { c.wrongArity("ping"); return }
+        if c.flags.contains(.pubsub) && c.resp == 2 {
+            c.out.array(2)
+            c.out.bulk("pong")
+            if a.count == 2 { c.out.bulk(a[1]) } else { c.out.bulk("") }
+            return
+        }
+        if a.count == 2 { c.out.bulk(a[1]) } else { c.out.append("+PONG\r\n") }
+    }
+
+    static func echo(_ c: Client, _ a: Args) { c.out.bulk(a[1]) }
+
+    static func select(_ c: Client, _ a: Args) {
+        guard let i = Numbers.parseInt(a[1]) else { c.error("ERR value is not an integer or out of range"); return }
+        guard let d = c.engine.database(i) else { c.error("ERR DB index is out of range"); return }
+        c.db = d
+        c.out.ok()
+    }
+
+    static func quit(_ c: Client, _ a: Args) {
+        c.out.ok()
+        c.flags.insert(.closeAfterReply)
+    }
+
+    /// HELLO [protover [AUTH user pass] [SETNAME name]]
+    static func hello(_ c: Client, _ a: Args) {
+        var ver = c.resp
+        var j = 1
+        if a.count >= 2 {
+            guard let v = Numbers.parseInt(a[1]) else {
+                c.error("ERR Protocol version is not an integer or out of range")
+                return
+            }
+            if v < 2 || v > 3 { c.error("NOPROTO unsupported protocol version"); return }
+            ver = v
+            j = 2
+        }
+        var setName: [UInt8]? = nil
+        while j < a.count {
+            let more = a.count - j - 1
+            if a.equals(j, "auth") && more >= 2 {
+                let user = a.string(j + 1), pass = a.string(j + 2)
+                let required = c.engine.config.requirepass
+                if user != "default" || (!required.isEmpty && pass != required) || (required.isEmpty && false) {
+                    c.error("WRONGPASS invalid username-password pair or user is disabled.")
+                    return
+                }
+                c.authenticated = true
+                j += 3
+            } else if a.equals(j, "setname") && more >= 1 {
+                let n = a.bytes(j + 1)
+                if n.contains(where: { $0 < 33 || $0 > 126 }) {
+                    c.error("ERR Client names cannot contain spaces, newlines or special characters.")
+                    return
+                }
+                setName = n
+                j += 2
+            } else {
+                c.error("ERR Syntax error in HELLO option '\(a.string(j))'")
+                return
+            }
+        }
+        if !c.authenticated {
+            c.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+            return
+        }
+        if let n = setName { c.name = n.isEmpty ? nil : n }
+        c.resp = ver
+        c.out.map(7)
+        c.out.bulk("server"); c.out.bulk("redis")
+        c.out.bulk("version"); c.out.bulk("7.0.15")
+        c.out.bulk("proto"); c.out.integer(ver)
+        c.out.bulk("id"); c.out.integer(c.id)
+        c.out.bulk("mode"); c.out.bulk("standalone")
+        c.out.bulk("role"); c.out.bulk(c.engine.isReplicaOfMaster ? "replica" : "master")
+        c.out.bulk("modules"); c.out.array(0)
+    }
+
+    /// RESET: back to a fresh connection's state (db 0, RESP2, no name, replies on,
+    /// not monitoring, default user), then the subsystems' reset hooks (MULTI, pub/sub,
+    /// tracking ...). A pending CLIENT REPLY SKIP still swallows the "RESET" reply.
+    static func reset(_ c: Client, _ a: Args) {
+        let e = c.engine
+        if c.flags.contains(.monitor) { e.observers.removeMonitor(c) }
+        for h in e.resetHooks { h(c) }
+        for h in e.clientResetHooks { h(c) }
+        if let d = e.database(0) { c.db = d }
+        c.resp = 2
+        c.name = nil
+        if c.replyMode == .off || c.replyMode == .skipNext { c.replyMode = .on }
+        c.flags.remove(.readonly)
+        c.user = "default"
+        c.authenticated = e.config.requirepass.isEmpty
+        c.out.simple("RESET")
+    }
+}

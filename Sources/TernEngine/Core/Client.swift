@@ -1,0 +1,136 @@
+import TernConfig
+import TernProtocol
+import TernStore
+
+/// What the command layer needs from a network connection.
+public protocol ClientConnection: AnyObject {
+    /// Writes out whatever is in the client's reply buffer (async replies: wakeups, pub/sub).
+    func flushReplies()
+    /// Closes the connection after pending replies are written.
+    func close()
+    /// Resumes parsing buffered input (after a block or pause ends).
+    func resumeProcessing()
+}
+
+/// Client flags reported by CLIENT LIST (`flags=`).
+public struct ClientFlags: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+    public static let multi = ClientFlags(rawValue: 1 << 0)
+    public static let dirtyCAS = ClientFlags(rawValue: 1 << 1)
+    public static let dirtyExec = ClientFlags(rawValue: 1 << 2)
+    public static let blocked = ClientFlags(rawValue: 1 << 3)
+    public static let pubsub = ClientFlags(rawValue: 1 << 4)
+    public static let monitor = ClientFlags(rawValue: 1 << 5)
+    public static let closeAfterReply = ClientFlags(rawValue: 1 << 6)
+    public static let closeASAP = ClientFlags(rawValue: 1 << 7)
+    public static let readonly = ClientFlags(rawValue: 1 << 8)
+    public static let noEvict = ClientFlags(rawValue: 1 << 9)
+    public static let noTouch = ClientFlags(rawValue: 1 << 10)
+    public static let tracking = ClientFlags(rawValue: 1 << 11)
+    public static let unixSocket = ClientFlags(rawValue: 1 << 12)
+    public static let replica = ClientFlags(rawValue: 1 << 13)
+    public static let master = ClientFlags(rawValue: 1 << 14)
+    /// Internal: a fake client executing on behalf of the server (AOF load, scripts).
+    public static let fake = ClientFlags(rawValue: 1 << 15)
+}
+
+/// CLIENT REPLY mode.
+public enum ReplyMode: Sendable { case on, off, skip, skipNext }
+
+/// One connected client: its selected database, protocol, reply buffer and state.
+public final class Client {
+    public let id: Int
+    // A strong `let`: reading it through a borrowed client needs no reference counting at
+    // all (an unowned or unowned(unsafe) reference is retained at every use). Clients leave
+    // `engine.clients` on disconnect, so the cycle is broken there.
+    public let engine: Engine
+    /// The selected database. Databases live in `engine.databases` for the engine's lifetime
+    /// (SWAPDB swaps their contents, not the objects), so the client holds it unretained;
+    /// hot paths borrow it through `withDB`, which costs no retain/release at all.
+    public var db: Database {
+        @inline(__always) get { dbRef.takeUnretainedValue() }
+        set { dbRef = Unmanaged.passUnretained(newValue) }
+    }
+    var dbRef: Unmanaged<Database>
+    public let out = ReplyBuffer()
+    public weak var connection: ClientConnection?
+    public var name: [UInt8]? = nil
+    public var libName: String = ""
+    public var libVersion: String = ""
+    public var flags: ClientFlags = []
+    public var remoteAddress = "?"
+    public var localAddress = "?"
+    public var fd = -1
+    public let createdMs: Int64
+    public var lastInteractionMs: Int64
+    public var authenticated = true
+    public var user = "default"
+    public var replyMode: ReplyMode = .on
+    /// Bytes of unparsed input (qbuf in CLIENT LIST), maintained by the network layer.
+    public var queryBufferLength = 0
+    public var queryBufferCapacity = 0
+    /// The command executing now, or the last one run (CLIENT LIST `cmd=`). Commands live
+    /// in the engine's table for its lifetime, so this holds no reference count.
+    public unowned(unsafe) var currentCommand: Command?
+    /// Extension point for later subsystems (transactions, pub/sub, tracking, blocking):
+    /// per-client state objects keyed by subsystem name.
+    public var extensions: [String: AnyObject] = [:]
+    /// When set by a handler, replaces the command's own args in the AOF/replication
+    /// stream (e.g. SET EX -> SET PXAT, INCRBYFLOAT -> SET KEEPTTL).
+    public var propagateAs: [OwnedArgs]? = nil
+    /// Set while replaying (AOF load, replication apply) to avoid re-propagating.
+    public var suppressPropagation = false
+    /// Set when CLIENT PAUSE postponed the request just parsed; it is re-run on unpause.
+    public var postponed = false
+    /// Queued for a deferred flush (Engine.flushSoon).
+    public var flushScheduled = false
+    /// Output bytes handed to the network layer and not yet written to the socket
+    /// (client-output-buffer-limit, CLIENT LIST omem); maintained by the network layer.
+    public var pendingOutputBytes = 0
+    /// When the soft output buffer limit was first exceeded (ms), 0 when under it.
+    public var outputSoftLimitSinceMs: Int64 = 0
+    /// MULTI queue and WATCHed keys (Transactions.swift); a typed slot, not `extensions`,
+    /// because every queued command reaches it.
+    public var transactionState: AnyObject?
+
+    public init(id: Int, engine: Engine) {
+        self.id = id
+        self.engine = engine
+        self.dbRef = Unmanaged.passUnretained(engine.databases[0])
+        createdMs = Engine.wallClockMs()
+        lastInteractionMs = createdMs
+    }
+
+    @inline(__always) public var resp: Int {
+        get { out.resp }
+        set { out.resp = newValue }
+    }
+
+    @inline(__always) public var dbIndex: Int { withDB { $0.id } }
+
+    /// Runs `body` with the selected database borrowed (no reference counting).
+    @inline(__always) public func withDB<R>(_ body: (Database) throws -> R) rethrows -> R {
+        try dbRef._withUnsafeGuaranteedRef(body)
+    }
+
+    public var nameString: String { name.map { String(decoding: $0, as: UTF8.self) } ?? "" }
+
+    /// Writes an error reply and counts it in errorstats (prefix = first word).
+    public func error(_ message: String) {
+        engine.countError(message)
+        out.error(message)
+    }
+
+    // Standard Redis error texts.
+    public func wrongType() { error("WRONGTYPE Operation against a key holding the wrong kind of value") }
+    public func syntaxError() { error("ERR syntax error") }
+    public func notInteger() { error("ERR value is not an integer or out of range") }
+    public func notFloat() { error("ERR value is not a valid float") }
+    public func wrongArity(_ name: String) { error("ERR wrong number of arguments for '\(name)' command") }
+    public func outOfRange() { error("ERR index out of range") }
+    public func noSuchKey() { error("ERR no such key") }
+
+    /// Flushes replies produced outside the normal read cycle.
+    public func flush() { connection?.flushReplies() }
+}

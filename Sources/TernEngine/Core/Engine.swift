@@ -1,0 +1,505 @@
+import CTern
+import TernConfig
+import TernProtocol
+import TernStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Receives every write, once, in the form that replays it deterministically:
+/// the AOF and the replication stream both hang off this.
+public protocol PropagationTarget: AnyObject {
+    func propagate(db: Int, args: Args)
+}
+
+/// Server-wide counters reported by INFO stats.
+public struct ServerStats {
+    public var totalConnections = 0
+    public var totalCommands = 0
+    public var rejectedConnections = 0
+    public var expiredKeys = 0
+    public var expiredStalePerc = 0.0
+    public var expiredTimeCapReached = 0
+    public var expireCycleTimeUsedMicros = 0
+    public var evictedKeys = 0
+    public var keyspaceHits = 0
+    public var keyspaceMisses = 0
+    public var netInputBytes = 0
+    public var netOutputBytes = 0
+    public var totalErrorReplies = 0
+    public var errorCounts: [String: Int] = [:]
+    public var unexpectedErrorReplies = 0
+}
+
+/// The single owner of the keyspace and all server state. Everything here runs on
+/// one thread (the engine event loop), so no locking is needed.
+public final class Engine {
+    public let config: ServerConfig
+    public private(set) var databases: [Database]
+    public let commands = CommandTable()
+    /// Slow log, latency monitor, latency histograms and MONITOR feed (after every call).
+    public let observers = CommandObservers()
+    public var stats = ServerStats()
+    public var clients: [Int: Client] = [:]
+    var nextClientID = 1
+    /// Wall-clock milliseconds, refreshed before each command (Redis's cached mstime).
+    public var nowMs: Int64
+    /// Changes since the last save (Redis's server.dirty).
+    public var dirty = 0
+    public var propagationTargets: [PropagationTarget] = []
+    public var startTimeMs: Int64
+    public let runID: String
+    public var isShuttingDown = false
+    /// Called to stop the process (SHUTDOWN); set by the server layer.
+    public var shutdownHandler: ((_ exitCode: Int32) -> Void)?
+    /// Log sink (level, message); set by the server layer.
+    public var logHandler: ((LogLevel, String) -> Void)?
+    /// Extension point for subsystems that hang server-wide state off the engine.
+    public var extensions: [String: AnyObject] = [:]
+    /// WATCH and client tracking, called directly by `keyModified` (Redis's signalModifiedKey
+    /// calls touchWatchedKey and trackingInvalidateKey): every write pays two plain flag
+    /// checks, no closure call or retain. Owned by `extensions`.
+    unowned(unsafe) var watchRegistry: TransactionRegistry?
+    unowned(unsafe) var trackingRegistry: TrackingRegistry?
+    /// WATCHed keys in all databases (TransactionRegistry.watchedCount lives here).
+    var watchedKeyCount = 0
+    /// Client tracking remembers keys or broadcast prefixes (maintained by TrackingRegistry).
+    var trackingHasKeys = false
+    /// True when something observes key changes (WATCH or tracking registered).
+    public var hasKeyObservers: Bool { watchRegistry != nil || trackingRegistry != nil }
+    public var keyspaceEventHook: ((NotifyClass, String, UnsafeRawBufferPointer, Int) -> Void)?
+    /// Hooks run when a key may have become ready for blocked clients.
+    public var keyReadyHook: ((Database, UnsafeRawBufferPointer) -> Void)?
+    /// Set by the blocking subsystem when keys were signalled ready: `readyKeysHandler`
+    /// then serves blocked clients right after the top-level command (handleClientsBlockedOnKeys).
+    public var hasReadyKeys = false
+    public var readyKeysHandler: (() -> Void)?
+    /// Runs `body` on the engine event loop after `delayMs` ms (set by the server layer;
+    /// blocking timeouts and deferred resumption of unblocked clients use it).
+    public var scheduleOnLoop: ((_ delayMs: Int64, _ body: @escaping () -> Void) -> Void)?
+    /// Random source for RANDOMKEY, SPOP ... (seedable for tests).
+    public var rng = SystemRandomNumberGenerator()
+    /// Blocked/paused clients waiting to resume, run after each event loop tick.
+    public var pendingResume: [Client] = []
+
+    public var cronLoops = 0
+    var expireDBCursor = 0
+    /// DEBUG SET-ACTIVE-EXPIRE toggles this.
+    public var activeExpireEnabled = true
+    /// DEBUG PAUSE-CRON: periodic work stops while set.
+    public var cronPaused = false
+    /// DEBUG QUICKLIST-PACKED-THRESHOLD: list elements at least this long go in plain nodes.
+    public var quicklistPackedThreshold = 1 << 30
+    /// Extra periodic work registered by subsystems (client timeouts, stats sampling ...).
+    public var cronHooks: [() -> Void] = []
+    /// LRU/LFU fields of Redis's shared integer objects 0...9999 (see SharedIntegers.swift).
+    public let sharedIntegers: SharedIntegers
+
+    /// Runs the shutdown sequence (SIGTERM, SHUTDOWN): hooks may refuse (return an error).
+    public var shutdownHooks: [(_ reason: String) -> String?] = []
+
+    /// Returns an error text when shutdown was refused, otherwise does not return.
+    @discardableResult
+    public func requestShutdown(reason: String, exitCode: Int32 = 0) -> String? {
+        for h in shutdownHooks { if let err = h(reason) { return err } }
+        isShuttingDown = true
+        for c in clients.values { c.connection?.flushReplies() }
+        shutdownHandler?(exitCode)
+        return nil
+    }
+
+    public init(config: ServerConfig = ServerConfig()) {
+        self.config = config
+        databases = (0..<max(1, config.databases)).map { Database(id: $0) }
+        nowMs = Engine.wallClockMs()
+        startTimeMs = nowMs
+        sharedIntegers = SharedIntegers(config: config, nowMs: nowMs)
+        var bytes = [UInt8](repeating: 0, count: 20)
+        bytes.withUnsafeMutableBytes { tern_random_bytes($0.baseAddress, 20) }
+        runID = bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        observers.engine = self
+        config.lfuPolicyChanged = { [unowned(unsafe) self] lfu in
+            for db in self.databases { db.keepsAccessFieldOnOverwrite = lfu }
+        }
+        registerAllCommands()
+    }
+
+    // MARK: time
+
+    @inline(__always) public static func wallClockMs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
+    /// Wall-clock microseconds (Redis's ustime): command start and duration.
+    @inline(__always) public static func wallClockMicros() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+    }
+
+    @inline(__always) public static func monotonicMicros() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+    }
+
+    /// Redis's LRU clock: seconds resolution, 24 bits.
+    @inline(__always) public var lruClock: UInt32 { UInt32(truncatingIfNeeded: nowMs / 1000) & 0xFF_FFFF }
+
+    /// The LRU/LFU field a newly created value gets: the LRU clock, or under an LFU policy
+    /// (minutes << 8) | LFU_INIT_VAL (5).
+    @inline(__always) public var objectLRU: UInt32 {
+        if config.usesLFU {
+            return (UInt32(truncatingIfNeeded: nowMs / 60_000) & 0xFFFF) << 8 | 5
+        }
+        return lruClock
+    }
+
+    /// An access under an LFU policy: decay by elapsed periods, then a logarithmic increment.
+    public func lfuTouched(_ lru: UInt32) -> UInt32 {
+        let now = UInt32(truncatingIfNeeded: nowMs / 60_000) & 0xFFFF
+        let ldt = lru >> 8
+        var counter = Int(lru & 0xFF)
+        let elapsed = now >= ldt ? now - ldt : 65535 - ldt + now
+        let decay = config.lfuDecayTime
+        if decay > 0 { counter = max(0, counter - Int(elapsed) / decay) }
+        if counter < 255 {
+            let base = Double(max(0, counter - 5))
+            let p = 1.0 / (base * Double(config.lfuLogFactor) + 1)
+            if Double.random(in: 0..<1, using: &rng) < p { counter += 1 }
+        }
+        return now << 8 | UInt32(counter)
+    }
+
+    // MARK: clients
+
+    public func createClient() -> Client {
+        let c = Client(id: nextClientID, engine: self)
+        nextClientID += 1
+        if !config.requirepass.isEmpty { c.authenticated = false }
+        clients[c.id] = c
+        stats.totalConnections += 1
+        return c
+    }
+
+    /// A client that is not a connection (AOF loading, scripts, tests).
+    public func createFakeClient() -> Client {
+        let c = Client(id: Int.max - nextClientID, engine: self)
+        c.flags.insert(.fake)
+        return c
+    }
+
+    public var clientDisconnectHooks: [(Client) -> Void] = []
+    /// Run by RESET to clear per-client state owned by other subsystems (MULTI, pub/sub, tracking ...).
+    public var resetHooks: [(Client) -> Void] = []
+
+    public func removeClient(_ c: Client) {
+        for h in clientDisconnectHooks { h(c) }
+        clients[c.id] = nil
+    }
+
+    // MARK: errors and logging
+
+    public func countError(_ message: String) {
+        stats.totalErrorReplies += 1
+        let code = message.prefix { $0 != " " }
+        stats.errorCounts[String(code), default: 0] += 1
+    }
+
+    public func log(_ level: LogLevel, _ message: String) { logHandler?(level, message) }
+
+    // MARK: databases
+
+    public func database(_ i: Int) -> Database? { i >= 0 && i < databases.count ? databases[i] : nil }
+
+    // MARK: dispatch
+
+    /// Executes one command from a client and writes its reply.
+    public func execute(_ c: Client, _ args: Args) {
+        // CLIENT REPLY OFF/SKIP: run the command, then drop what it wrote (ClientCommand.swift).
+        if c.replyMode != .on { executeSuppressingReply(c, args); return }
+        dispatch(c, args)
+    }
+
+    /// Lookup, checks and call for one command (the body of `execute`).
+    @inline(__always)
+    func dispatch(_ c: Client, _ args: Args) {
+        guard args.count > 0 else { return }
+        // One clock read serves the cached time (Redis's mstime for this command) and the
+        // start of the duration measured in `call`.
+        let startUs = Engine.wallClockMicros()
+        nowMs = startUs / 1000
+        c.lastInteractionMs = nowMs
+        let outerClient = currentClient
+        currentClient = c
+        defer { currentClient = outerClient }
+        guard let ref = commands.lookupUnretained(args[0]) else {
+            rejectUnknown(c, args)
+            return
+        }
+        ref._withUnsafeGuaranteedRef { top in
+            if top.hasSubcommands && args.count >= 2 {
+                guard let sub = top.subcommands[args.lowercased(1)] else {
+                    rejectCommand(c, nil, "ERR unknown subcommand '\(Engine.truncated(args.string(1)))'. Try \(args.string(0).uppercased()) HELP.")
+                    return
+                }
+                dispatchResolved(c, sub, args, startUs)
+            } else {
+                dispatchResolved(c, top, args, startUs)
+            }
+        }
+    }
+
+    /// Checks and call once the command (or subcommand) is known.
+    @inline(__always)
+    func dispatchResolved(_ c: Client, _ cmd: Command, _ args: Args, _ startUs: Int64) {
+        if (cmd.arity > 0 && cmd.arity != args.count) || args.count < -cmd.arity {
+            cmd.stats.rejectedCalls += 1
+            rejectCommand(c, cmd, "ERR wrong number of arguments for '\(cmd.fullName)' command")
+            return
+        }
+        if cmd.isProtected, let check = cmd.protectionCheck, let refusal = check(c) {
+            rejectCommand(c, cmd, refusal)
+            return
+        }
+        if !c.authenticated && !cmd.flags.contains(.noAuth) {
+            cmd.stats.rejectedCalls += 1
+            rejectCommand(c, cmd, "NOAUTH Authentication required.")
+            return
+        }
+        let flags = c.flags
+        if flags.contains(.monitor) && !cmd.flags.isDisjoint(with: [.write, .readonly, .mayReplicate]) {
+            cmd.stats.rejectedCalls += 1
+            c.error("ERR Replica can't interact with the keyspace")
+            return
+        }
+        if pauseEndMs > 0 && shouldPostpone(c, cmd) {
+            c.postponed = true
+            postponedClients.append(c)
+            return
+        }
+        if flags.contains(.multi) || flags.contains(.pubsub) {
+            // MULTI queueing and the RESP2 subscriber context (it runs `commandGate` itself).
+            if let gate = contextGate, !gate(c, cmd, args) { return }
+        } else if let gate = commandGate, !gate(c, cmd, args) {
+            return
+        }
+        call(c, cmd, args, startedAtMicros: startUs)
+        if hasReadyKeys, let h = readyKeysHandler { h() }
+    }
+
+    // MARK: CLIENT PAUSE
+
+    /// End of the current pause (ms), 0 when not paused.
+    public var pauseEndMs: Int64 = 0
+    /// true: CLIENT PAUSE ALL; false: WRITE.
+    public var pauseAll = false
+    public var postponedClients: [Client] = []
+
+    public var isPausedForWrites: Bool { pauseEndMs > 0 && pauseEndMs > nowMs }
+
+    func shouldPostpone(_ c: Client, _ cmd: Command) -> Bool {
+        if pauseEndMs <= nowMs { unpause(); return false }
+        if c.flags.contains(.replica) || c.flags.contains(.master) || c.flags.contains(.fake) { return false }
+        if pauseAll { return true }
+        return cmd.flags.contains(.write) || cmd.flags.contains(.mayReplicate)
+    }
+
+    public func pause(until ms: Int64, all: Bool) {
+        // A later pause may extend but never shorten an ongoing one; ALL wins over WRITE.
+        if pauseEndMs > nowMs {
+            pauseEndMs = max(pauseEndMs, ms)
+            pauseAll = pauseAll || all
+        } else {
+            pauseEndMs = ms
+            pauseAll = all
+        }
+    }
+
+    public func unpause() {
+        pauseEndMs = 0
+        pauseAll = false
+        let waiting = postponedClients
+        postponedClients.removeAll()
+        for c in waiting {
+            c.postponed = false
+            c.connection?.resumeProcessing()
+        }
+    }
+
+    /// Pre-execution gate (OOM, ACL, ...): returns false when it has already replied and
+    /// the command must not run now.
+    public var commandGate: ((Client, Command, Args) -> Bool)?
+    /// The gate for clients in MULTI or in the RESP2 pub/sub context (Transactions.swift):
+    /// consulted only when one of those flags is set, so the common path pays nothing.
+    public var contextGate: ((Client, Command, Args) -> Bool)?
+
+    /// Runs a resolved command with stats, slowlog and propagation.
+    public func call(_ c: Client, _ cmd: Command, _ args: Args) {
+        call(c, cmd, args, startedAtMicros: Engine.wallClockMicros())
+    }
+
+    @inline(__always)
+    func call(_ c: Client, _ cmd: Command, _ args: Args, startedAtMicros start: Int64) {
+        let dirtyBefore = dirty
+        let errorsBefore = stats.totalErrorReplies
+        c.currentCommand = cmd
+        cmd.handler(c, args)
+        // Wall clock, as Redis's ustime(): a clock step backwards counts as 0 µs.
+        let elapsed = max(0, Int(Engine.wallClockMicros() - start))
+        cmd.stats.calls += 1
+        cmd.stats.microseconds += elapsed
+        if stats.totalErrorReplies != errorsBefore { cmd.stats.failedCalls += 1 }
+        stats.totalCommands += 1
+        if trackingActive, let h = trackingHook { h(c, cmd, args) }
+        observers.afterCall(c, cmd, args, elapsed, config)
+        if dirty != dirtyBefore && !propagationTargets.isEmpty && !c.suppressPropagation {
+            if let rewritten = c.propagateAs {
+                for v in rewritten { v.withArgs { a in propagate(db: c.dbIndex, args: a) } }
+            } else {
+                propagate(db: c.dbIndex, args: args)
+            }
+        }
+        c.propagateAs = nil
+    }
+
+    public func propagate(db: Int, args: Args) {
+        for t in propagationTargets { t.propagate(db: db, args: args) }
+    }
+
+    func rejectUnknown(_ c: Client, _ args: Args) {
+        var list = ""
+        var i = 1
+        while i < args.count && list.utf8.count < 128 {
+            let room = 128 - list.utf8.count
+            list += "'" + String(decoding: args[i].prefix(room), as: UTF8.self) + "' "
+            i += 1
+        }
+        rejectCommand(c, nil, "ERR unknown command '\(Engine.truncated(args.string(0)))', with args beginning with: \(list)")
+    }
+
+    /// Replies to a command refused before it ran (Redis's rejectCommand): the error is
+    /// counted, an open MULTI is flagged so EXEC aborts, and a refused EXEC itself replies
+    /// EXECABORT (via `commandRejectedHook`, installed by the transactions subsystem).
+    /// Gates that refuse a command (OOM, ACL, READONLY ...) should reply through this.
+    public func rejectCommand(_ c: Client, _ cmd: Command?, _ message: String) {
+        if let h = commandRejectedHook, h(c, cmd, message) { return }
+        c.error(message)
+        if c.flags.contains(.multi) { c.flags.insert(.dirtyExec) }
+    }
+
+    /// Returns true when it has replied itself (a refused EXEC aborts the transaction).
+    public var commandRejectedHook: ((Client, Command?, String) -> Bool)?
+
+    // MARK: hooks for transactions, pub/sub and client tracking
+
+    /// The client whose top-level command is executing (Redis's server.current_client),
+    /// nil between commands (cron, expiry). Not retained.
+    public private(set) unowned(unsafe) var currentClient: Client?
+
+    /// Client tracking's after-call step (remember the keys a read touched, end a one-shot
+    /// CLIENT CACHING, send the caller its own invalidations after the reply). Runs after
+    /// every call, nested ones included, while `trackingActive` (some client tracks).
+    public var trackingHook: ((Client, Command, Args) -> Void)?
+    public var trackingActive = false
+
+    /// RESET: each subsystem drops the client's state (MULTI, subscriptions, tracking).
+    public var clientResetHooks: [(Client) -> Void] = []
+
+    /// Called by FLUSHDB (db id) and FLUSHALL (-1) BEFORE the data is removed:
+    /// touches WATCHed keys that exist, sends tracking flush invalidations.
+    public var flushHooks: [(Int) -> Void] = []
+    public func signalFlushedDb(_ dbid: Int) { for h in flushHooks { h(dbid) } }
+
+    /// Called by SWAPDB a b BEFORE the swap: touches WATCHed keys that change.
+    public var swapDbHooks: [(Int, Int) -> Void] = []
+    public func signalSwapDb(_ a: Int, _ b: Int) { for h in swapDbHooks { h(a, b) } }
+
+    /// Runs a task on the engine loop after the current I/O batch (Redis's beforeSleep
+    /// work). Set by the server layer; without it tasks run immediately.
+    public var deferredExecutor: ((@escaping () -> Void) -> Void)?
+
+    public func runSoon(_ task: @escaping () -> Void) {
+        if let ex = deferredExecutor { ex(task) } else { task() }
+    }
+
+    var pendingFlushClients: [Client] = []
+
+    /// Flushes a client's replies after the current batch (pub/sub messages, invalidations):
+    /// many messages to one subscriber in one batch cost one write.
+    public func flushSoon(_ c: Client) {
+        if c.flushScheduled { return }
+        c.flushScheduled = true
+        pendingFlushClients.append(c)
+        if pendingFlushClients.count == 1 {
+            runSoon { [unowned self] in
+                let list = self.pendingFlushClients
+                self.pendingFlushClients.removeAll(keepingCapacity: true)
+                for x in list {
+                    x.flushScheduled = false
+                    x.flush()
+                }
+            }
+        }
+    }
+
+    static func truncated(_ s: String) -> String {
+        s.utf8.count <= 128 ? s : String(decoding: Array(s.utf8.prefix(128)), as: UTF8.self)
+    }
+
+    // MARK: keyspace access with expiry
+
+    /// True if the entry's TTL has passed (Redis: expired when now > when).
+    @inline(__always) public func isExpired(_ e: Entry) -> Bool {
+        e.hasExpire && e.expireAt < nowMs
+    }
+
+    /// Deletes `e` from `db` if it is expired; returns true if it was.
+    @discardableResult
+    public func expireIfNeeded(_ db: Database, _ e: Entry) -> Bool {
+        guard isExpired(e) else { return false }
+        if isReplicaOfMaster { return false }
+        deleteExpired(db, e)
+        return true
+    }
+
+    /// Set by replication: replicas never delete expired keys themselves.
+    public var isReplicaOfMaster = false
+
+    func deleteExpired(_ db: Database, _ e: Entry) {
+        let key = e.keyBytes
+        stats.expiredKeys += 1
+        key.withUnsafeBytes { k in
+            _ = db.delete(k)
+            notify(.expired, "expired", k, db.id)
+            keyModified(db, k)
+            if !propagationTargets.isEmpty {
+                let cmd: [[UInt8]] = [Array((config.lazyfreeLazyExpire ? "UNLINK" : "DEL").utf8), key]
+                OwnedArgs(cmd).withArgs { propagate(db: db.id, args: $0) }
+            }
+        }
+    }
+
+    // MARK: notifications (filled in by pub/sub, WATCH and tracking subsystems)
+
+    @inline(__always) public func notify(_ cls: NotifyClass, _ event: String, _ key: UnsafeRawBufferPointer, _ dbid: Int) {
+        if config.notifyKeyspaceEvents != 0, let h = keyspaceEventHook { h(cls, event, key, dbid) }
+    }
+
+    @inline(__always) public func keyModified(_ db: Database, _ key: UnsafeRawBufferPointer) {
+        if watchedKeyCount > 0, let tx = watchRegistry { tx.touch(db, key) }
+        if trackingHasKeys, let tr = trackingRegistry { tr.invalidate(key, broadcast: true) }
+    }
+
+    /// A key that blocked clients may wait on received elements.
+    @inline(__always) public func signalKeyReady(_ db: Database, _ key: UnsafeRawBufferPointer) {
+        if let h = keyReadyHook { h(db, key) }
+    }
+}
+
+public enum LogLevel: Int, Sendable, Comparable {
+    case debug = 0, verbose = 1, notice = 2, warning = 3
+    public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rawValue < b.rawValue }
+}

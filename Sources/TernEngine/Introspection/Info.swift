@@ -1,0 +1,506 @@
+import CTern
+import TernConfig
+import TernProtocol
+import TernStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Engine {
+    /// CLIENT, COMMAND, INFO, SLOWLOG, LATENCY, MONITOR, SHUTDOWN, TIME, LASTSAVE.
+    func registerServerCommands() {
+        installObservers()
+        installInfoSampling()
+        registerClientCommands()
+        registerCommandCommands()
+        registerSlowlogCommands()
+        registerLatencyCommands()
+        registerMonitorCommand()
+        registerShutdownCommand()
+        commands.register("info", InfoCommand.info)
+        commands.register("time", InfoCommand.time)
+        commands.register("lastsave", InfoCommand.lastsave)
+    }
+
+    /// INFO state (ops/sec sampling, overrides), created on first use.
+    public var infoState: InfoState {
+        if let s = extensions["info"] as? InfoState { return s }
+        let s = InfoState(engine: self)
+        extensions["info"] = s
+        return s
+    }
+
+    func installInfoSampling() {
+        let s = infoState
+        cronHooks.append { [unowned s] in s.cron() }
+    }
+}
+
+/// Moving average of a per-second rate over the last 16 samples taken every 100 ms
+/// (instantaneous_ops_per_sec and the kbps fields).
+struct RateSampler {
+    var samples = [Double](repeating: 0, count: 16)
+    var next = 0
+    var lastValue = 0
+    var lastTimeMs: Int64 = 0
+
+    mutating func sample(value: Int, nowMs: Int64) {
+        if lastTimeMs > 0 {
+            let dt = max(1, nowMs - lastTimeMs)
+            samples[next] = Double(value - lastValue) * 1000 / Double(dt)
+            next = (next + 1) % samples.count
+        }
+        lastValue = value
+        lastTimeMs = nowMs
+    }
+
+    var average: Double { samples.reduce(0, +) / Double(samples.count) }
+}
+
+/// Server-wide INFO state, plus override points for subsystems that own the real
+/// values of some fields (persistence, replication, pub/sub, scripting, cluster ...).
+public final class InfoState {
+    unowned(unsafe) let engine: Engine  // owned by the engine (extensions), which outlives it
+    var ops = RateSampler()
+    var netIn = RateSampler()
+    var netOut = RateSampler()
+    var peakMemory = 0
+    let startupMemory: Int
+    let executable: String
+    /// Replication ids as a master with no history reports them.
+    public var replicationID: String
+    /// Field value overrides by field name ("pubsub_channels", "rdb_last_save_time" ...).
+    public var fieldOverrides: [String: () -> String] = [:]
+    /// Whole-section replacements by lowercase section name ("replication", "persistence"...):
+    /// the provider returns the section's `name:value` lines.
+    public var sectionProviders: [String: () -> [(String, String)]] = [:]
+    /// CLIENT LIST/INFO field overrides by field name ("sub", "psub", "multi", "redir" ...).
+    public var clientFieldOverrides: [String: (Client) -> String] = [:]
+    /// Set by the ACL subsystem: whether a user exists (CLIENT KILL USER).
+    public var userExistsCheck: ((String) -> Bool)?
+    /// Unix time (seconds) of the last successful save; the start time until persistence exists.
+    public var lastSaveTime: () -> Int
+
+    init(engine: Engine) {
+        self.engine = engine
+        startupMemory = Int(tern_malloc_allocated())
+        peakMemory = startupMemory
+        executable = InfoState.absoluteExecutable()
+        var bytes = [UInt8](repeating: 0, count: 20)
+        bytes.withUnsafeMutableBytes { tern_random_bytes($0.baseAddress, 20) }
+        replicationID = bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        let start = Int(engine.startTimeMs / 1000)
+        lastSaveTime = { start }
+    }
+
+    static func absoluteExecutable() -> String {
+        guard let argv0 = CommandLine.arguments.first else { return "" }
+        if argv0.hasPrefix("/") { return argv0 }
+        var buf = [CChar](repeating: 0, count: 4096)
+        guard getcwd(&buf, buf.count) != nil else { return argv0 }
+        var cwd = String(cString: buf)
+        var rel = Substring(argv0)
+        while rel.hasPrefix("./") { rel = rel.dropFirst(2) }
+        while rel.hasPrefix("../") {
+            rel = rel.dropFirst(3)
+            if let slash = cwd.lastIndex(of: "/"), slash != cwd.startIndex { cwd = String(cwd[..<slash]) } else { cwd = "/" }
+        }
+        return cwd.hasSuffix("/") ? cwd + rel : cwd + "/" + rel
+    }
+
+    func cron() {
+        let now = Engine.wallClockMs()
+        guard now - ops.lastTimeMs >= 100 else { return }
+        ops.sample(value: engine.stats.totalCommands, nowMs: now)
+        netIn.sample(value: engine.stats.netInputBytes, nowMs: now)
+        netOut.sample(value: engine.stats.netOutputBytes, nowMs: now)
+        updatePeak()
+    }
+
+    @discardableResult
+    func updatePeak() -> Int {
+        let used = Int(tern_malloc_allocated())
+        if used > peakMemory { peakMemory = used }
+        return used
+    }
+}
+
+/// Redis's human-readable byte counts: "1016.59K", "12.21M", "0B".
+func bytesToHuman(_ n: Int) -> String {
+    let d = Double(n)
+    let units: [(Double, String)] = [(1024, "K"), (1024 * 1024, "M"), (1024 * 1024 * 1024, "G"),
+                                     (1024.0 * 1024 * 1024 * 1024, "T"), (1024.0 * 1024 * 1024 * 1024 * 1024, "P")]
+    if n < 1024 { return "\(n)B" }
+    for (i, (size, suffix)) in units.enumerated() {
+        let nextSize = i + 1 < units.count ? units[i + 1].0 : Double.infinity
+        if d < nextSize { return ReplyBuffer.cFormat("%.2f", d / size) + suffix }
+    }
+    return "\(n)B"
+}
+
+enum InfoCommand {
+    /// Sections in output order; `true` = part of the default set.
+    static let sections: [(String, Bool)] = [
+        ("server", true), ("clients", true), ("memory", true), ("persistence", true), ("stats", true),
+        ("replication", true), ("cpu", true), ("modules", true), ("commandstats", false),
+        ("errorstats", true), ("latencystats", false), ("cluster", true), ("keyspace", true),
+    ]
+
+    static func info(_ c: Client, _ a: Args) {
+        var wanted = Set<String>()
+        if a.count == 1 {
+            for (name, isDefault) in sections where isDefault { wanted.insert(name) }
+        } else {
+            for i in 1..<a.count {
+                let s = a.lowercased(i)
+                switch s {
+                case "default": for (name, isDefault) in sections where isDefault { wanted.insert(name) }
+                case "all", "everything": for (name, _) in sections { wanted.insert(name) }
+                default: wanted.insert(s)
+                }
+            }
+        }
+        c.out.verbatim(render(c.engine, wanted))
+    }
+
+    static func render(_ e: Engine, _ wanted: Set<String>) -> String {
+        var text = ""
+        var count = 0
+        for (name, _) in sections where wanted.contains(name) {
+            if count > 0 { text += "\r\n" }
+            count += 1
+            text += "# " + title(name) + "\r\n"
+            let st = e.infoState
+            let lines = st.sectionProviders[name]?() ?? fields(e, name)
+            for (k, v) in lines {
+                text += k
+                text += ":"
+                text += st.fieldOverrides[k]?() ?? v
+                text += "\r\n"
+            }
+        }
+        return text
+    }
+
+    static func title(_ s: String) -> String {
+        switch s {
+        case "cpu": return "CPU"
+        case "commandstats": return "Commandstats"
+        case "errorstats": return "Errorstats"
+        case "latencystats": return "Latencystats"
+        default: return s.prefix(1).uppercased() + s.dropFirst()
+        }
+    }
+
+    static func fields(_ e: Engine, _ section: String) -> [(String, String)] {
+        switch section {
+        case "server": return server(e)
+        case "clients": return clients(e)
+        case "memory": return memory(e)
+        case "persistence": return persistence(e)
+        case "stats": return stats(e)
+        case "replication": return replication(e)
+        case "cpu": return cpu()
+        case "commandstats": return commandstats(e)
+        case "errorstats":
+            return e.stats.errorCounts.sorted { $0.key < $1.key }.map { ("errorstat_" + $0.key, "count=\($0.value)") }
+        case "latencystats": return latencystats(e)
+        case "cluster": return [("cluster_enabled", "0")]
+        case "keyspace":
+            return e.databases.filter { $0.count > 0 }.map {
+                ("db\($0.id)", "keys=\($0.count),expires=\($0.expiresCount),avg_ttl=\($0.avgTTL)")
+            }
+        default: return []
+        }
+    }
+
+    static func server(_ e: Engine) -> [(String, String)] {
+        var u = utsname()
+        uname(&u)
+        func field<T>(_ v: inout T) -> String {
+            withUnsafeBytes(of: &v) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        }
+        let os = "\(field(&u.sysname)) \(field(&u.release)) \(field(&u.machine))"
+        var tv = timeval()
+        gettimeofday(&tv, nil)
+        let uptime = Int((Engine.wallClockMs() - e.startTimeMs) / 1000)
+        return [
+            ("redis_version", "7.0.15"),
+            ("redis_git_sha1", "00000000"),
+            ("redis_git_dirty", "0"),
+            ("redis_build_id", "7465726e00000000"),
+            ("redis_mode", "standalone"),
+            ("os", os),
+            ("arch_bits", "\(MemoryLayout<Int>.size * 8)"),
+            ("monotonic_clock", "POSIX clock_gettime"),
+            ("multiplexing_api", "epoll"),
+            ("atomicvar_api", "c11-builtin"),
+            ("gcc_version", "0.0.0"),
+            ("process_id", "\(getpid())"),
+            ("process_supervised", "no"),
+            ("run_id", e.runID),
+            ("tcp_port", "\(e.config.port)"),
+            ("server_time_usec", "\(Int(tv.tv_sec) * 1_000_000 + Int(tv.tv_usec))"),
+            ("uptime_in_seconds", "\(uptime)"),
+            ("uptime_in_days", "\(uptime / 86400)"),
+            ("hz", "\(e.config.hz)"),
+            ("configured_hz", "\(e.config.hz)"),
+            ("lru_clock", "\(e.lruClock)"),
+            ("executable", e.infoState.executable),
+            ("config_file", e.config.configFile),
+            ("io_threads_active", "0"),
+        ]
+    }
+
+    static func clients(_ e: Engine) -> [(String, String)] {
+        var connected = 0, blocked = 0, tracking = 0, maxIn = 0, maxOut = 0
+        for c in e.clients.values {
+            if !c.flags.contains(.replica) { connected += 1 }
+            if c.flags.contains(.blocked) { blocked += 1 }
+            if c.flags.contains(.tracking) { tracking += 1 }
+            maxIn = max(maxIn, c.queryBufferLength)
+            maxOut = max(maxOut, c.out.count)
+        }
+        return [
+            ("connected_clients", "\(connected)"),
+            ("cluster_connections", "0"),
+            ("maxclients", "\(e.config.maxclients)"),
+            ("client_recent_max_input_buffer", "\(maxIn)"),
+            ("client_recent_max_output_buffer", "\(maxOut)"),
+            ("blocked_clients", "\(blocked)"),
+            ("tracking_clients", "\(tracking)"),
+            ("clients_in_timeout_table", "0"),
+        ]
+    }
+
+    static func memory(_ e: Engine) -> [(String, String)] {
+        let st = e.infoState
+        let used = st.updatePeak()
+        let peak = st.peakMemory
+        let rss = Int(tern_rss_bytes())
+        var clientMem = 0
+        for c in e.clients.values { clientMem += c.out.capacity + c.queryBufferCapacity }
+        let overhead = st.startupMemory + clientMem
+        let dataset = max(0, used - overhead)
+        let netOfStartup = max(1, used - st.startupMemory)
+        let system = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
+        let maxmemory = e.config.maxmemory
+        func pct(_ a: Int, _ b: Int) -> String { ReplyBuffer.cFormat("%.2f", b > 0 ? Double(a) * 100 / Double(b) : 0) + "%" }
+        func ratio(_ a: Int, _ b: Int) -> String { ReplyBuffer.cFormat("%.2f", b > 0 ? Double(a) / Double(b) : 0) }
+        return [
+            ("used_memory", "\(used)"),
+            ("used_memory_human", bytesToHuman(used)),
+            ("used_memory_rss", "\(rss)"),
+            ("used_memory_rss_human", bytesToHuman(rss)),
+            ("used_memory_peak", "\(peak)"),
+            ("used_memory_peak_human", bytesToHuman(peak)),
+            ("used_memory_peak_perc", pct(used, peak)),
+            ("used_memory_overhead", "\(overhead)"),
+            ("used_memory_startup", "\(st.startupMemory)"),
+            ("used_memory_dataset", "\(dataset)"),
+            ("used_memory_dataset_perc", pct(dataset, netOfStartup)),
+            ("allocator_allocated", "\(used)"),
+            ("allocator_active", "\(used)"),
+            ("allocator_resident", "\(rss)"),
+            ("total_system_memory", "\(system)"),
+            ("total_system_memory_human", bytesToHuman(system)),
+            ("used_memory_lua", "0"),
+            ("used_memory_vm_eval", "0"),
+            ("used_memory_lua_human", "0B"),
+            ("used_memory_scripts_eval", "0"),
+            ("number_of_cached_scripts", "0"),
+            ("number_of_functions", "0"),
+            ("number_of_libraries", "0"),
+            ("used_memory_vm_functions", "0"),
+            ("used_memory_vm_total", "0"),
+            ("used_memory_vm_total_human", "0B"),
+            ("used_memory_functions", "0"),
+            ("used_memory_scripts", "0"),
+            ("used_memory_scripts_human", "0B"),
+            ("maxmemory", "\(maxmemory)"),
+            ("maxmemory_human", bytesToHuman(maxmemory)),
+            ("maxmemory_policy", e.config.maxmemoryPolicy),
+            ("allocator_frag_ratio", "1.00"),
+            ("allocator_frag_bytes", "0"),
+            ("allocator_rss_ratio", ratio(rss, used)),
+            ("allocator_rss_bytes", "\(rss - used)"),
+            ("rss_overhead_ratio", "1.00"),
+            ("rss_overhead_bytes", "0"),
+            ("mem_fragmentation_ratio", ratio(rss, used)),
+            ("mem_fragmentation_bytes", "\(rss - used)"),
+            ("mem_not_counted_for_evict", "0"),
+            ("mem_replication_backlog", "0"),
+            ("mem_total_replication_buffers", "0"),
+            ("mem_clients_slaves", "0"),
+            ("mem_clients_normal", "\(clientMem)"),
+            ("mem_cluster_links", "0"),
+            ("mem_aof_buffer", "0"),
+            ("mem_allocator", "libc"),
+            ("active_defrag_running", "0"),
+            ("lazyfree_pending_objects", "0"),
+            ("lazyfreed_objects", "0"),
+        ]
+    }
+
+    static func persistence(_ e: Engine) -> [(String, String)] {
+        [
+            ("loading", "0"),
+            ("async_loading", "0"),
+            ("current_cow_peak", "0"),
+            ("current_cow_size", "0"),
+            ("current_cow_size_age", "0"),
+            ("current_fork_perc", "0.00"),
+            ("current_save_keys_processed", "0"),
+            ("current_save_keys_total", "0"),
+            ("rdb_changes_since_last_save", "\(e.dirty)"),
+            ("rdb_bgsave_in_progress", "0"),
+            ("rdb_last_save_time", "\(e.infoState.lastSaveTime())"),
+            ("rdb_last_bgsave_status", "ok"),
+            ("rdb_last_bgsave_time_sec", "-1"),
+            ("rdb_current_bgsave_time_sec", "-1"),
+            ("rdb_saves", "0"),
+            ("rdb_last_cow_size", "0"),
+            ("rdb_last_load_keys_expired", "0"),
+            ("rdb_last_load_keys_loaded", "0"),
+            ("aof_enabled", "0"),
+            ("aof_rewrite_in_progress", "0"),
+            ("aof_rewrite_scheduled", "0"),
+            ("aof_last_rewrite_time_sec", "-1"),
+            ("aof_current_rewrite_time_sec", "-1"),
+            ("aof_last_bgrewrite_status", "ok"),
+            ("aof_rewrites", "0"),
+            ("aof_rewrites_consecutive_failures", "0"),
+            ("aof_last_write_status", "ok"),
+            ("aof_last_cow_size", "0"),
+            ("module_fork_in_progress", "0"),
+            ("module_fork_last_cow_size", "0"),
+        ]
+    }
+
+    static func stats(_ e: Engine) -> [(String, String)] {
+        let s = e.stats
+        let st = e.infoState
+        func kbps(_ r: RateSampler) -> String { ReplyBuffer.cFormat("%.2f", r.average / 1024) }
+        return [
+            ("total_connections_received", "\(s.totalConnections)"),
+            ("total_commands_processed", "\(s.totalCommands)"),
+            ("instantaneous_ops_per_sec", "\(Int(st.ops.average))"),
+            ("total_net_input_bytes", "\(s.netInputBytes)"),
+            ("total_net_output_bytes", "\(s.netOutputBytes)"),
+            ("total_net_repl_input_bytes", "0"),
+            ("total_net_repl_output_bytes", "0"),
+            ("instantaneous_input_kbps", kbps(st.netIn)),
+            ("instantaneous_output_kbps", kbps(st.netOut)),
+            ("instantaneous_input_repl_kbps", "0.00"),
+            ("instantaneous_output_repl_kbps", "0.00"),
+            ("rejected_connections", "\(s.rejectedConnections)"),
+            ("sync_full", "0"),
+            ("sync_partial_ok", "0"),
+            ("sync_partial_err", "0"),
+            ("expired_keys", "\(s.expiredKeys)"),
+            ("expired_stale_perc", ReplyBuffer.cFormat("%.2f", s.expiredStalePerc * 100)),
+            ("expired_time_cap_reached_count", "\(s.expiredTimeCapReached)"),
+            ("expire_cycle_cpu_milliseconds", "\(s.expireCycleTimeUsedMicros / 1000)"),
+            ("evicted_keys", "\(s.evictedKeys)"),
+            ("evicted_clients", "0"),
+            ("total_eviction_exceeded_time", "0"),
+            ("current_eviction_exceeded_time", "0"),
+            ("keyspace_hits", "\(s.keyspaceHits)"),
+            ("keyspace_misses", "\(s.keyspaceMisses)"),
+            ("pubsub_channels", "0"),
+            ("pubsub_patterns", "0"),
+            ("pubsubshard_channels", "0"),
+            ("latest_fork_usec", "0"),
+            ("total_forks", "0"),
+            ("migrate_cached_sockets", "0"),
+            ("slave_expires_tracked_keys", "0"),
+            ("active_defrag_hits", "0"),
+            ("active_defrag_misses", "0"),
+            ("active_defrag_key_hits", "0"),
+            ("active_defrag_key_misses", "0"),
+            ("total_active_defrag_time", "0"),
+            ("current_active_defrag_time", "0"),
+            ("tracking_total_keys", "0"),
+            ("tracking_total_items", "0"),
+            ("tracking_total_prefixes", "0"),
+            ("unexpected_error_replies", "\(s.unexpectedErrorReplies)"),
+            ("total_error_replies", "\(s.totalErrorReplies)"),
+            ("dump_payload_sanitizations", "0"),
+            ("total_reads_processed", "0"),
+            ("total_writes_processed", "0"),
+            ("io_threaded_reads_processed", "0"),
+            ("io_threaded_writes_processed", "0"),
+            ("reply_buffer_shrinks", "0"),
+            ("reply_buffer_expands", "0"),
+        ]
+    }
+
+    static func replication(_ e: Engine) -> [(String, String)] {
+        [
+            ("role", e.isReplicaOfMaster ? "slave" : "master"),
+            ("connected_slaves", "0"),
+            ("master_failover_state", "no-failover"),
+            ("master_replid", e.infoState.replicationID),
+            ("master_replid2", String(repeating: "0", count: 40)),
+            ("master_repl_offset", "0"),
+            ("second_repl_offset", "-1"),
+            ("repl_backlog_active", "0"),
+            ("repl_backlog_size", "1048576"),
+            ("repl_backlog_first_byte_offset", "0"),
+            ("repl_backlog_histlen", "0"),
+        ]
+    }
+
+    static func cpu() -> [(String, String)] {
+        func t(_ v: timeval) -> String {
+            let us = String(v.tv_usec)
+            return "\(v.tv_sec)." + String(repeating: "0", count: max(0, 6 - us.count)) + us
+        }
+        var me = rusage(), kids = rusage(), thread = rusage()
+        // who: RUSAGE_SELF 0, RUSAGE_CHILDREN -1, RUSAGE_THREAD 1 (Linux); INFO runs on the engine thread.
+        getrusage(0, &me)
+        getrusage(-1, &kids)
+        getrusage(1, &thread)
+        return [
+            ("used_cpu_sys", t(me.ru_stime)),
+            ("used_cpu_user", t(me.ru_utime)),
+            ("used_cpu_sys_children", t(kids.ru_stime)),
+            ("used_cpu_user_children", t(kids.ru_utime)),
+            ("used_cpu_sys_main_thread", t(thread.ru_stime)),
+            ("used_cpu_user_main_thread", t(thread.ru_utime)),
+        ]
+    }
+
+    static func commandstats(_ e: Engine) -> [(String, String)] {
+        e.commands.everyCommand.compactMap { cmd in
+            let s = cmd.stats
+            guard s.calls > 0 || s.failedCalls > 0 || s.rejectedCalls > 0 else { return nil }
+            let per = s.calls > 0 ? Double(s.microseconds) / Double(s.calls) : 0
+            return ("cmdstat_" + cmd.fullName,
+                    "calls=\(s.calls),usec=\(s.microseconds),usec_per_call=\(ReplyBuffer.cFormat("%.2f", per)),rejected_calls=\(s.rejectedCalls),failed_calls=\(s.failedCalls)")
+        }
+    }
+
+    static let percentiles: [Double] = [50, 99, 99.9]
+
+    static func latencystats(_ e: Engine) -> [(String, String)] {
+        e.commands.everyCommand.compactMap { cmd in
+            guard LatencyHistogram.total(cmd.latencyHistogram) > 0 else { return nil }
+            let parts = percentiles.map { p in
+                "p\(LatencyHistogram.label(p))=" + ReplyBuffer.cFormat("%.3f", Double(LatencyHistogram.valueAtPercentile(cmd.latencyHistogram, p)) / 1000)
+            }
+            return ("latency_percentiles_usec_" + cmd.fullName, parts.joined(separator: ","))
+        }
+    }
+
+    /// TIME: [unix seconds, microseconds] as bulk strings.
+    static func time(_ c: Client, _ a: Args) {
+        var tv = timeval()
+        gettimeofday(&tv, nil)
+        c.out.array(2)
+        c.out.bulk(decimal: Int(tv.tv_sec))
+        c.out.bulk(decimal: Int(tv.tv_usec))
+    }
+
+    static func lastsave(_ c: Client, _ a: Args) { c.out.integer(c.engine.infoState.lastSaveTime()) }
+}

@@ -1,0 +1,409 @@
+import TernConfig
+import TernProtocol
+import TernStore
+
+// Transactions (Redis's multi.c semantics): MULTI queues commands (+QUEUED); a command
+// refused at queue time flags the transaction so EXEC replies EXECABORT; EXEC runs the
+// queue atomically (the engine is single-threaded) without rollback on runtime errors;
+// WATCH makes EXEC fail (null array) when a watched key changed, was flushed or swapped,
+// or expired, after the WATCH.
+//
+// Propagation: the writes of a transaction reach the AOF/replicas as one unit. Like Redis
+// 7.0, a transaction that propagated a single write sends just that write; two or more are
+// wrapped in MULTI ... EXEC; nothing is sent when nothing was written.
+
+/// A key watched by one client.
+final class WatchedKey {
+    let dbid: Int
+    let key: [UInt8]
+    unowned let client: Client
+    /// The key existed but was already logically expired when WATCH ran: its deletion
+    /// is not a change (Redis 7.0).
+    var expired: Bool
+
+    init(dbid: Int, key: [UInt8], client: Client, expired: Bool) {
+        self.dbid = dbid; self.key = key; self.client = client; self.expired = expired
+    }
+}
+
+/// One queued command: its arguments are spans [first, first+count) of the queue's spans.
+struct QueuedCommand {
+    let command: Command
+    let first: Int
+    let count: Int
+}
+
+/// Per-client MULTI queue and watched keys (kept on `Client.transactionState`). Queued
+/// arguments are copied into one contiguous buffer reused from one transaction to the
+/// next, so queueing allocates nothing in the steady state.
+final class MultiState {
+    var commands: [QueuedCommand] = []
+    var storage: [UInt8] = []
+    /// (offset into storage, length) pairs.
+    var spans: [Int] = []
+    var watched: [WatchedKey] = []
+
+    var queuedBytes: Int { storage.count + spans.count * MemoryLayout<Int>.size }
+
+    func append(_ cmd: Command, _ a: Args) {
+        commands.append(QueuedCommand(command: cmd, first: spans.count / 2, count: a.count))
+        for i in 0..<a.count {
+            spans.append(storage.count)
+            spans.append(a.length(i))
+            storage.append(contentsOf: a[i])
+        }
+    }
+
+    /// Empties the queue; buffers are kept for reuse unless a big transaction grew them.
+    func clearQueue() {
+        let keep = storage.capacity <= 64 * 1024 && spans.capacity <= 4096
+        commands.removeAll(keepingCapacity: keep)
+        storage.removeAll(keepingCapacity: keep)
+        spans.removeAll(keepingCapacity: keep)
+    }
+}
+
+/// Collects what the commands of an EXEC propagate, to emit them as one unit.
+final class PropagationCapture: PropagationTarget {
+    var ops: [(Int, OwnedArgs)] = []
+    func propagate(db: Int, args: Args) { ops.append((db, OwnedArgs(args))) }
+}
+
+public final class TransactionRegistry {
+    unowned(unsafe) let engine: Engine  // owned by the engine (extensions), which outlives it
+    /// Per database: key -> watchers.
+    var watched: [[[UInt8]: [WatchedKey]]]
+    /// Number of WATCHed keys; kept on the engine, whose `keyModified` checks it per write.
+    var watchedCount: Int {
+        get { engine.watchedKeyCount }
+        set { engine.watchedKeyCount = newValue }
+    }
+
+    init(engine: Engine) {
+        self.engine = engine
+        watched = Array(repeating: [:], count: engine.databases.count)
+    }
+
+    @inline(__always) func existingState(_ c: Client) -> MultiState? {
+        guard let s = c.transactionState else { return nil }
+        return unsafeDowncast(s, to: MultiState.self)
+    }
+
+    @inline(__always) func state(_ c: Client) -> MultiState {
+        if let s = existingState(c) { return s }
+        let s = MultiState()
+        c.transactionState = s
+        return s
+    }
+
+    // MARK: WATCH
+
+    func watch(_ c: Client, _ db: Database, _ key: UnsafeRawBufferPointer) {
+        let s = state(c)
+        let k = Array(key)
+        if s.watched.contains(where: { $0.dbid == db.id && $0.key == k }) { return }
+        var expired = false
+        if let e = db.find(key), engine.isExpired(e) { expired = true }
+        let wk = WatchedKey(dbid: db.id, key: k, client: c, expired: expired)
+        s.watched.append(wk)
+        if db.id < watched.count { watched[db.id][k, default: []].append(wk) }
+        watchedCount += 1
+    }
+
+    func unwatchAll(_ c: Client) {
+        guard let s = existingState(c), !s.watched.isEmpty else { return }
+        for wk in s.watched where wk.dbid < watched.count {
+            if var list = watched[wk.dbid][wk.key], let i = list.firstIndex(where: { $0 === wk }) {
+                list.remove(at: i)
+                watched[wk.dbid][wk.key] = list.isEmpty ? nil : list
+            }
+        }
+        watchedCount -= s.watched.count
+        s.watched.removeAll()
+    }
+
+    func markDirty(_ c: Client) {
+        c.flags.insert(.dirtyCAS)
+        // Once dirty, nothing else can change the outcome: stop watching.
+        unwatchAll(c)
+    }
+
+    /// A key changed (Redis's touchWatchedKey); Engine.keyModified calls it only while
+    /// some key is watched.
+    func touch(_ db: Database, _ key: UnsafeRawBufferPointer) {
+        guard db.id < watched.count, !watched[db.id].isEmpty, let list = watched[db.id][Array(key)] else { return }
+        for wk in list {
+            if wk.expired {
+                if db.find(key) == nil {
+                    // The already-expired key was deleted: logically no change.
+                    wk.expired = false
+                    continue
+                }
+            }
+            markDirty(wk.client)
+        }
+    }
+
+    /// FLUSHDB/FLUSHALL (replacedWith nil) and SWAPDB: touches the watched keys of
+    /// `emptied` that exist there or in the database replacing it (touchAllWatchedKeysInDb).
+    func touchAll(emptied: Database, replacedWith: Database?) {
+        guard watchedCount > 0, emptied.id < watched.count, !watched[emptied.id].isEmpty else { return }
+        for (key, list) in watched[emptied.id] {
+            let inEmptied = key.withUnsafeBytes { emptied.find($0) != nil }
+            let replacement = replacedWith.flatMap { r in key.withUnsafeBytes { r.find($0) } }
+            guard inEmptied || replacement != nil else { continue }
+            for wk in list {
+                if wk.expired {
+                    guard let rep = replacement else {
+                        // The expired key is gone: no logical change.
+                        wk.expired = false
+                        continue
+                    }
+                    if engine.isExpired(rep) { continue }
+                } else if !inEmptied, let rep = replacement, engine.isExpired(rep) {
+                    // A missing key replaced by an already expired one.
+                    wk.expired = true
+                    continue
+                }
+                markDirty(wk.client)
+            }
+        }
+    }
+
+    /// EXEC refuses when a watched key (not expired at WATCH time) is now logically expired.
+    func watchedKeyExpired(_ c: Client) -> Bool {
+        guard let s = existingState(c) else { return false }
+        for wk in s.watched where !wk.expired {
+            guard let db = engine.database(wk.dbid) else { continue }
+            if let e = wk.key.withUnsafeBytes({ db.find($0) }), engine.isExpired(e) { return true }
+        }
+        return false
+    }
+
+    // MARK: MULTI state
+
+    func queue(_ c: Client, _ cmd: Command, _ a: Args) {
+        state(c).append(cmd, a)
+        let queued: StaticString = "+QUEUED\r\n"
+        c.out.append(queued)
+    }
+
+    /// Ends the transaction: queue dropped, flags cleared, keys unwatched.
+    func discard(_ c: Client) {
+        existingState(c)?.clearQueue()
+        c.flags.remove([.multi, .dirtyCAS, .dirtyExec])
+        unwatchAll(c)
+    }
+
+    /// The client is going away: drop everything it holds.
+    func drop(_ c: Client) {
+        discard(c)
+        c.transactionState = nil
+    }
+
+    // MARK: commands
+
+    func multi(_ c: Client) {
+        if c.flags.contains(.multi) { c.error("ERR MULTI calls can not be nested"); return }
+        c.flags.insert(.multi)
+        c.out.ok()
+    }
+
+    func discardCommand(_ c: Client) {
+        guard c.flags.contains(.multi) else { c.error("ERR DISCARD without MULTI"); return }
+        discard(c)
+        c.out.ok()
+    }
+
+    func watchCommand(_ c: Client, _ a: Args) {
+        if c.flags.contains(.multi) { c.error("ERR WATCH inside MULTI is not allowed"); return }
+        // A dirty client's EXEC fails anyway: no point watching more (as Redis).
+        if !c.flags.contains(.dirtyCAS) {
+            for i in 1..<a.count { watch(c, c.db, a[i]) }
+        }
+        c.out.ok()
+    }
+
+    func unwatchCommand(_ c: Client) {
+        unwatchAll(c)
+        c.flags.remove(.dirtyCAS)
+        c.out.ok()
+    }
+
+    func exec(_ c: Client) {
+        guard c.flags.contains(.multi) else { c.error("ERR EXEC without MULTI"); return }
+        if watchedKeyExpired(c) { c.flags.insert(.dirtyCAS) }
+        if c.flags.contains(.dirtyExec) {
+            c.error("EXECABORT Transaction discarded because of previous errors.")
+            discard(c)
+            return
+        }
+        if c.flags.contains(.dirtyCAS) {
+            c.out.nullArray()
+            discard(c)
+            return
+        }
+        // Unwatch first: the transaction's own writes must not dirty anything.
+        unwatchAll(c)
+        let s = state(c)
+        // Take the queue out of the state while it runs (nothing inside may touch it).
+        let commands = s.commands, storage = s.storage, spans = s.spans
+        s.commands = []
+        s.storage = []
+        s.spans = []
+
+        let targets = engine.propagationTargets
+        let capture = targets.isEmpty ? nil : PropagationCapture()
+        if let capture { engine.propagationTargets = [capture] }
+        c.out.array(commands.count)
+        // .multi stays set while the queue runs: blocking commands must not block, and
+        // tracking keeps CLIENT CACHING for the whole transaction.
+        storage.withUnsafeBytes { buf in
+            spans.withUnsafeBufferPointer { sp in
+                // Any valid pointer serves as base when every argument is empty.
+                guard let spBase = sp.baseAddress else { return }
+                let base = buf.baseAddress ?? UnsafeRawPointer(spBase)
+                for q in commands {
+                    engine.call(c, q.command, Args(base: base, spans: spBase + 2 * q.first, count: q.count))
+                }
+            }
+        }
+        c.flags.remove([.multi, .dirtyCAS, .dirtyExec])
+        // Hand the buffers back for the next transaction.
+        if s.commands.isEmpty {
+            s.commands = consume commands
+            s.storage = consume storage
+            s.spans = consume spans
+            s.clearQueue()
+        }
+        if let capture {
+            engine.propagationTargets = targets
+            emit(capture.ops)
+        }
+        // EXEC itself is never propagated: its writes were emitted above.
+        c.propagateAs = []
+    }
+
+    /// Sends the writes of one transaction: a single write bare, more in MULTI ... EXEC.
+    func emit(_ ops: [(Int, OwnedArgs)]) {
+        guard let first = ops.first else { return }
+        if ops.count == 1 {
+            first.1.withArgs { engine.propagate(db: first.0, args: $0) }
+            return
+        }
+        OwnedArgs(strings: ["MULTI"]).withArgs { engine.propagate(db: first.0, args: $0) }
+        for (db, args) in ops { args.withArgs { engine.propagate(db: db, args: $0) } }
+        OwnedArgs(strings: ["EXEC"]).withArgs { engine.propagate(db: ops[ops.count - 1].0, args: $0) }
+    }
+
+    /// A refused EXEC (arity, NOAUTH, subscribed context ...) aborts the transaction.
+    func execAbort(_ c: Client, _ message: String) {
+        discard(c)
+        let reason = message.hasPrefix("ERR ") ? String(message.dropFirst(4)) : message
+        c.error("EXECABORT Transaction discarded because of: \(reason)")
+    }
+
+    /// Queued-command count for CLIENT LIST `multi=` (-1 outside MULTI).
+    func queueLength(_ c: Client) -> Int {
+        guard c.flags.contains(.multi) else { return -1 }
+        return existingState(c)?.commands.count ?? 0
+    }
+}
+
+extension Engine {
+    /// The transaction state (nil before registration).
+    public var transactions: TransactionRegistry? { extensions["transactions"] as? TransactionRegistry }
+
+    /// Transactions, pub/sub, keyspace notifications and client tracking (one family line).
+    func registerTransactionAndPubSubCommands() {
+        registerTransactionCommands()
+        registerPubSubCommands()
+        registerKeyspaceNotifications()
+        registerTrackingCommands()
+        installCommandGate()
+        // WATCH and tracking are called directly by Engine.keyModified.
+        watchRegistry = transactions
+        trackingRegistry = tracking
+    }
+
+    func registerTransactionCommands() {
+        let tx = TransactionRegistry(engine: self)
+        extensions["transactions"] = tx
+        commands.register("multi") { c, _ in tx.multi(c) }
+        commands.register("exec") { c, _ in tx.exec(c) }
+        commands.register("discard") { c, _ in tx.discardCommand(c) }
+        commands.register("watch") { c, a in tx.watchCommand(c, a) }
+        commands.register("unwatch") { c, _ in tx.unwatchCommand(c) }
+        flushHooks.append { [unowned self] dbid in
+            for db in self.databases where dbid < 0 || db.id == dbid { tx.touchAll(emptied: db, replacedWith: nil) }
+        }
+        swapDbHooks.append { [unowned self] a, b in
+            guard let da = self.database(a), let db = self.database(b) else { return }
+            tx.touchAll(emptied: da, replacedWith: db)
+            tx.touchAll(emptied: db, replacedWith: da)
+        }
+        clientDisconnectHooks.append { c in tx.drop(c) }
+        clientResetHooks.append { c in tx.discard(c) }
+        commandRejectedHook = { c, cmd, message in
+            if let cmd, cmd.name == "exec" {
+                tx.execAbort(c, message)
+                return true
+            }
+            return false
+        }
+    }
+
+    /// The pre-execution gate: commands refused inside MULTI (no-multi), RESP2 subscribed
+    /// context, MULTI queueing. Chains any gate installed before it (OOM, ACL ...), run
+    /// after the no-multi check as in Redis's processCommand.
+    func installCommandGate() {
+        guard let tx = transactions else { return }
+        contextGate = { [unowned(unsafe) self] c, cmd, a in
+            let f = c.flags
+            if f.contains(.multi) && cmd.flags.contains(.noMulti) {
+                self.rejectCommand(c, cmd, "ERR Command not allowed inside a transaction")
+                return false
+            }
+            if let p = self.commandGate, !p(c, cmd, a) { return false }
+            if f.contains(.pubsub) && c.resp == 2 && !Engine.allowedWhileSubscribed(cmd) {
+                self.rejectCommand(c, cmd, "ERR Can't execute '\(cmd.fullName)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+                return false
+            }
+            if f.contains(.multi) && !Engine.runsImmediatelyInMulti(cmd) {
+                tx.queue(c, cmd, a)
+                return false
+            }
+            return true
+        }
+    }
+
+    static func allowedWhileSubscribed(_ cmd: Command) -> Bool {
+        switch cmd.name {
+        case "ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe", "punsubscribe", "quit", "reset":
+            return true
+        default:
+            return false
+        }
+    }
+
+    static func runsImmediatelyInMulti(_ cmd: Command) -> Bool {
+        switch cmd.name {
+        case "exec", "discard", "multi", "watch", "quit", "reset": return true
+        default: return false
+        }
+    }
+}
+
+extension Client {
+    /// CLIENT LIST `multi=`: queued commands, -1 outside MULTI.
+    public var multiQueueLength: Int { engine.transactions?.queueLength(self) ?? -1 }
+    /// CLIENT LIST `multi-mem=`: bytes held by queued commands.
+    public var multiQueueMemory: Int { engine.transactions?.existingState(self)?.queuedBytes ?? 0 }
+    /// Number of keys this client WATCHes.
+    public var watchedKeyCount: Int { engine.transactions?.existingState(self)?.watched.count ?? 0 }
+    /// CLIENT LIST `sub=` / `psub=` / `ssub=`.
+    public var subscriptionCounts: (channels: Int, patterns: Int, shardChannels: Int) {
+        guard let s = engine.pubsub?.clientState[id] else { return (0, 0, 0) }
+        return (s.channels.count, s.patterns.count, s.shardChannels.count)
+    }
+}
