@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// LZF block compression (the format Redis uses for RDB strings and compressed quicklist
-/// nodes), written from the format description in shared/specs/rdb-and-dump.md §3.
+/// nodes), written from the format alone (the layout below) and checked against files Redis writes.
 ///
 /// Stream: items starting with a control byte c:
 ///   000LLLLL            literal run of L+1 bytes follows

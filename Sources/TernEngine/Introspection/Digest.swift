@@ -3,7 +3,7 @@ import TernProtocol
 import TernStore
 
 /// DEBUG DIGEST / DIGEST-VALUE, byte-compatible with redis-server
-/// (see shared/specs/rdb-and-dump.md §11). Two primitives on a 20-byte state:
+/// (checked against DEBUG DIGEST of a live redis-server). Two primitives on a 20-byte state:
 /// XOR-IN(D, x): D ^= SHA1(x);  MIX-IN(D, x): D = SHA1(D ^ SHA1(x)).
 public struct Digest20: Equatable {
     public var bytes: [UInt8] = [UInt8](repeating: 0, count: 20)
