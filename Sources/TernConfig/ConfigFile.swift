@@ -103,7 +103,8 @@ extension ConfigRegistry {
         }
         var values = args
         if d.flags.contains(.multiArg) {
-            if values.isEmpty { return Directives.wrongArgs }
+            // No argument at all is the empty list, as in Redis: `save` alone clears the save
+            // points, `client-output-buffer-limit` alone changes nothing; each setter decides.
             // Like Redis 7.0, a single argument of a multi-argument directive is split on
             // spaces (`--save "900 1"`, `--client-output-buffer-limit "pubsub 0 1mb 1"`).
             if values.count == 1 && !values[0].isEmpty {

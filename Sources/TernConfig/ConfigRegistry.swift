@@ -224,8 +224,8 @@ public enum ConfigRegistry {
 
             // append only file
             D.bool("appendonly", \.appendonly),
-            D.string("appendfilename", [], \.appendfilename, [.immutable], validate: D.baseName("appendfilename", "filename")),
-            D.string("appenddirname", [], \.appenddirname, [.immutable], validate: D.baseName("appenddirname", "dirname")),
+            D.string("appendfilename", [], \.appendfilename, [.immutable], validate: D.nonEmptyBaseName("appendfilename", "filename")),
+            D.string("appenddirname", [], \.appenddirname, [.immutable], validate: D.nonEmptyBaseName("appenddirname", "dirname")),
             D.enumeration("appendfsync", \.appendfsync, ["everysec", "always", "no"]),
             D.bool("no-appendfsync-on-rewrite", \.noAppendfsyncOnRewrite),
             D.int("auto-aof-rewrite-percentage", \.autoAofRewritePercentage, min: 0, max: I32),

@@ -142,6 +142,11 @@ enum Directives {
         { $0.contains("/") ? "\(what) can't be a path, just a \(kind)" : nil }
     }
 
+    /// appendfilename / appenddirname: a plain name that is not empty.
+    static func nonEmptyBaseName(_ what: String, _ kind: String) -> (String) -> String? {
+        { $0.isEmpty ? "\(what) can't be empty" : baseName(what, kind)($0) }
+    }
+
     static func hostname(_ s: String) -> String? {
         for c in s.utf8 {
             let ok = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 45 || c == 46
@@ -288,7 +293,8 @@ enum Directives {
     static func latencyPercentiles() -> ConfigDirective {
         ConfigDirective("latency-tracking-info-percentiles", flags: [.multiArg, .alwaysRewrite], set: { cfg, args, _ in
             var vals: [Double] = []
-            for a in args {
+            // One empty argument clears the list, as no argument does.
+            for a in args where !(args.count == 1 && a.isEmpty) {
                 guard let d = ConfigText.parseCDouble(a), !d.isNaN else { return "Invalid latency-tracking-info-percentiles parameters" }
                 guard d >= 0 && d <= 100 else {
                     return "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
@@ -377,10 +383,13 @@ enum Directives {
     static func unixsocketperm() -> ConfigDirective {
         ConfigDirective("unixsocketperm", flags: [.immutable], set: { cfg, args, _ in
             guard args.count == 1 else { return wrongArgs }
+            // strtoll(s, &end, 8) consuming everything: leading white space and a sign are
+            // taken, and "" parses as 0 (Redis accepts `unixsocketperm ""`).
             let u = Array(args[0].utf8)
             var neg = false, i = 0
-            if i < u.count && u[i] == 45 { neg = true; i += 1 }
-            guard i < u.count, u[i...].allSatisfy({ $0 >= 48 && $0 <= 55 }), u.count - i <= 12 else {
+            while i < u.count && (u[i] == 32 || (u[i] >= 9 && u[i] <= 13)) { i += 1 }
+            if i < u.count && (u[i] == 45 || u[i] == 43) { neg = u[i] == 45; i += 1 }
+            guard u.isEmpty || (i < u.count && u[i...].allSatisfy({ $0 >= 48 && $0 <= 55 }) && u.count - i <= 12) else {
                 return "argument couldn't be parsed as an octal number"
             }
             var v = 0

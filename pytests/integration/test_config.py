@@ -512,6 +512,9 @@ BAD_CONFIGS = [
     "list-max-ziplist-entries 5 6", "dir /nonexistent/dir", "logfile /nonexistent/dir/x.log",
     "\n\n   # comment\n\nhz 10\nport 1 2", "port 1\r\nhz x\r\n", "include /nonexistent/x.conf",
     "include inc/bad.conf", "hz 5\ninclude inc/bad.conf\nhz 6",
+    # Accepted by Redis (the server then stops on --port 0: "not listening anywhere").
+    "save ", "save", 'save ""', "client-output-buffer-limit", 'client-output-buffer-limit ""',
+    'latency-tracking-info-percentiles ""', 'unixsocketperm ""', 'appendfilename ""',
 ]
 
 
@@ -526,6 +529,39 @@ def test_bad_config_lines_match_redis(conf):
     if "FATAL" not in rr[2]:
         # "can't open config file" is a log line on stdout.
         assert strip_log_prefix(tr[1])[-1] == strip_log_prefix(rr[1])[-1]
+
+
+def redis_directive_names():
+    """Every directive CONFIG GET * shows on the real server."""
+    r = ServerProcess(REDIS, [])
+    try:
+        return sorted(r.client(decode_responses=True).config_get("*"))
+    finally:
+        r.stop()
+
+
+@needs_redis
+def test_every_directive_without_value_or_empty_matches_redis():
+    """Each directive given no value in a file (`name`) and an empty one as an argument
+    (`--name ""`): the same accept/reject and error text as redis-server. An accepted line
+    ends in "Configured to not listen anywhere" on both (`--port 0`), so nothing keeps running."""
+    from concurrent.futures import ThreadPoolExecutor
+    cases = []
+    for name in redis_directive_names():
+        if name in ("port", "unixsocket", "bind"):
+            continue    # these decide whether the server listens at all: covered by BAD_CONFIGS
+        cases.append((name, ["--port", "0"], name + "\n"))
+        cases.append((name, ["--" + name, "", "--port", "0"], None))
+
+    def run(case):
+        name, argv, conf = case
+        t = run_startup(tern_binary(), argv, conf)
+        r = run_startup(REDIS, argv, conf)
+        return case, (t[0], t[2]), (r[0], r[2])
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        diffs = [(c, t, r) for c, t, r in pool.map(run, cases) if t != r]
+    assert not diffs, "\n".join("%r: tern %r redis %r" % d for d in diffs[:20])
 
 
 BAD_ARGS = [
