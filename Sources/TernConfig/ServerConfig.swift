@@ -28,6 +28,10 @@ public final class ServerConfig {
     public var enableProtectedConfigs = "no"
     public var dir = "."
     public var logfile = ""
+    public var syslogEnabled = false
+    public var syslogIdent = "redis"
+    public var syslogFacility = "local0"
+    public var alwaysShowLogo = false
     public var loglevel = "notice"
     public var pidfile = ""
     public var daemonize = false

@@ -25,7 +25,7 @@ public enum TernMain {
             exit(1)
         }
         if loaded.config.daemonize { Daemon.detach() }
-        TernServerProcess(config: loaded.config, notices: loaded.notices).run()
+        TernServerProcess(config: loaded.config, notices: loaded.notices, hasArguments: arguments.count > 1).run()
     }
 }
 

@@ -12,6 +12,25 @@ final class ServerLogger: @unchecked Sendable {
     var file: UnsafeMutablePointer<FILE>? = nil
     var roleChar: Character = "M"
 
+    /// Also send every line to syslog (syslog-enabled), as Redis does besides the file/stdout.
+    var toSyslog = false
+
+    func openSyslog(ident: String, facility: String) {
+        let facilities: [String: Int32] = [
+            "user": LOG_USER, "local0": LOG_LOCAL0, "local1": LOG_LOCAL1, "local2": LOG_LOCAL2, "local3": LOG_LOCAL3,
+            "local4": LOG_LOCAL4, "local5": LOG_LOCAL5, "local6": LOG_LOCAL6, "local7": LOG_LOCAL7,
+        ]
+        // openlog keeps the pointer: the ident must outlive the process's logging.
+        let kept = strdup(ident)
+        openlog(kept, LOG_PID | LOG_NDELAY | LOG_NOWAIT, facilities[facility] ?? LOG_LOCAL0)
+        toSyslog = true
+    }
+
+    func sendToSyslog(_ level: LogLevel, _ message: String) {
+        let priority: Int32 = [LOG_DEBUG, LOG_INFO, LOG_NOTICE, LOG_WARNING][level.rawValue]
+        message.withCString { text in withVaList([text]) { vsyslog(priority, "%s", $0) } }
+    }
+
     func open(path: String) -> Bool {
         self.path = path
         if path.isEmpty { file = nil; return true }
@@ -30,6 +49,18 @@ final class ServerLogger: @unchecked Sendable {
         }
     }
 
+    /// A message written as it is, without the pid/time/level prefix (Redis's LL_RAW).
+    func raw(_ level: LogLevel, _ text: String) {
+        guard level >= minimum else { return }
+        if toSyslog { sendToSyslog(level, text) }
+        if let f = file {
+            fputs(text, f)
+            fflush(f)
+        } else {
+            StdIO.out(text)
+        }
+    }
+
     func log(_ level: LogLevel, _ message: String, role: Character? = nil) {
         guard level >= minimum else { return }
         var tv = timeval()
@@ -44,6 +75,7 @@ final class ServerLogger: @unchecked Sendable {
         let msText = ms < 10 ? "00\(ms)" : ms < 100 ? "0\(ms)" : "\(ms)"
         let mark: Character = [".", "-", "*", "#"][level.rawValue]
         let line = "\(getpid()):\(role ?? roleChar) \(stamp).\(msText) \(mark) \(message)\n"
+        if toSyslog { sendToSyslog(level, message) }
         if let f = file {
             fputs(line, f)
             fflush(f)

@@ -31,9 +31,14 @@ public final class TernServerProcess: @unchecked Sendable {
     /// Addresses the listeners are bound to now.
     var listening: (bind: [String], port: Int) = ([], 0)
 
-    public init(config: ServerConfig, notices: [String] = []) {
+    /// Started with arguments (a file or options): Redis then says "Configuration loaded"
+    /// rather than warning that no config file was given.
+    let hasArguments: Bool
+
+    public init(config: ServerConfig, notices: [String] = [], hasArguments: Bool = true) {
         self.config = config
         self.startupNotices = notices
+        self.hasArguments = hasArguments
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         engine = Engine(config: config)
     }
@@ -44,11 +49,12 @@ public final class TernServerProcess: @unchecked Sendable {
             StdIO.err("Can't open the log file: \(config.logfile)\n")
             exit(1)
         }
+        if config.syslogEnabled { logger.openSyslog(ident: config.syslogIdent, facility: config.syslogFacility) }
         let lg = logger
         engine.logHandler = { level, msg in lg.log(level, msg) }
         logger.log(.warning, "oO0OoO0OoO0Oo Tern is starting oO0OoO0OoO0Oo", role: "C")
         logger.log(.warning, "Tern version=\(TernVersion.redisCompatible) (tern \(TernVersion.tern)), bits=64, pid=\(getpid()), just started", role: "C")
-        if config.configFile.isEmpty {
+        if !hasArguments {
             logger.log(.warning, "Warning: no config file specified, using the default config. In order to specify a config file use tern-server /path/to/redis.conf", role: "C")
         } else {
             logger.log(.warning, "Configuration loaded", role: "C")
@@ -100,7 +106,7 @@ public final class TernServerProcess: @unchecked Sendable {
             return nil
         }
         for n in engine.applyRenamedCommands() { logger.log(.notice, n) }
-        logger.log(.notice, "Running mode=standalone, port=\(config.port).")
+        showLogoOrMode()
         logger.log(.warning, "Server initialized")
         startCron(loop)
         installSignalHandlers(loop)
@@ -109,6 +115,49 @@ public final class TernServerProcess: @unchecked Sendable {
             logger.log(.notice, "The server is now ready to accept connections at \(config.unixsocket)")
         }
         while true { sleep(1000) }
+    }
+
+    /// Redis's startup banner: the picture with version, mode, `Port:` and `PID:` lines (what
+    /// supervisors and test harnesses wait for) when always-show-logo is set or the log goes
+    /// to a terminal; otherwise one "Running mode=..." line. The picture is Tern's own.
+    func showLogoOrMode() {
+        let toTerminal = config.logfile.isEmpty && !config.syslogEnabled && isatty(STDOUT_FILENO) != 0
+        guard config.alwaysShowLogo || toTerminal else {
+            logger.log(.notice, "Running mode=standalone, port=\(config.port).")
+            return
+        }
+        let art = [
+            "",
+            "",
+            "      __                ",
+            "  ___/ o\\__            ",
+            " <___   ___)===--       ",
+            "     \\  \\             ",
+            "      \\__\\___         ",
+            "       `-.____)==--     ",
+            "",
+            "",
+        ]
+        let text = [
+            "",
+            "",
+            "",
+            "Tern \(TernVersion.redisCompatible) (tern \(TernVersion.tern)) 64 bit",
+            "",
+            "Running in standalone mode",
+            "Port: \(config.port)",
+            "PID: \(getpid())",
+            "",
+            "",
+        ]
+        var out = "\n"
+        for (a, t) in zip(art, text) {
+            let pad = String(repeating: " ", count: max(0, 28 - a.count))
+            var line = Substring(a + pad + t)
+            while line.last == " " { line.removeLast() }
+            out += line + "\n"
+        }
+        logger.raw(.notice, out)
     }
 
     /// Starts the accept thread of a listening socket; each accepted descriptor becomes a
