@@ -1213,6 +1213,9 @@ def _sscan(g):
 def score(g):
     if g.chance(0.7):
         return g.b(g.randint(-5, 10))
+    if g.chance(0.35):
+        # Infinite scores meet weights of 0 in ZUNION/ZINTER (inf x 0 is NaN: Redis's rules).
+        return g.pick(b"inf", b"-inf")
     return g.choice(EDGE_FLOATS)
 
 
@@ -1409,7 +1412,7 @@ def _bzmpop(g):
 def zsetop_tail(g, n, withscores=True):
     args = []
     if g.chance(0.3):
-        args += [b"WEIGHTS"] + [g.pick(b"1", b"2", b"-1", b"0.5", b"inf", b"abc") for _ in range(n)]
+        args += [b"WEIGHTS"] + [g.pick(b"1", b"2", b"-1", b"0.5", b"0", b"0", b"inf", b"-inf", b"abc") for _ in range(n)]
     if g.chance(0.3):
         args += [b"AGGREGATE", g.pick(b"SUM", b"MIN", b"MAX", b"bogus")]
     if withscores and g.chance(0.4):

@@ -460,3 +460,20 @@ def test_random_ops_side_by_side(pair):
             assert pair.t.cmd("OBJECT", "ENCODING", x) == pair.r.cmd("OBJECT", "ENCODING", x), (args, x)
     for x in keys:
         pair.same("ZRANGE", x, "0", "-1", "WITHSCORES")
+
+
+def test_weights_times_infinity(pair):
+    """inf x 0 is NaN: Redis zeroes the product of the first set only, so a later NaN turns
+    an intersection's SUM into 0 and is ignored by MIN/MAX; a union zeroes every product."""
+    s = pair.same
+    for skiplist in (False, True):
+        fill(pair, "a", skiplist, "inf", "x", "-inf", "y", "1", "z")
+        fill(pair, "b", skiplist, "inf", "x", "inf", "y", "2", "z")
+        for weights in (("1", "0"), ("0", "1"), ("0", "0"), ("-1", "0"), ("inf", "0"), ("1", "-inf")):
+            for agg in ("SUM", "MIN", "MAX"):
+                for op in ("ZINTER", "ZUNION"):
+                    s(op, "2", "a", "b", "WEIGHTS", *weights, "AGGREGATE", agg, "WITHSCORES")
+                s("ZINTERSTORE", "d", "2", "a", "b", "WEIGHTS", *weights, "AGGREGATE", agg)
+                s("ZRANGE", "d", "0", "-1", "WITHSCORES")
+                s("ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", *weights, "AGGREGATE", agg)
+                s("ZRANGE", "d", "0", "-1", "WITHSCORES")

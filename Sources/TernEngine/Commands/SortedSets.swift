@@ -1149,7 +1149,9 @@ public enum SortedSetCommands {
                 var acc = weighted(s, p.weights[first])
                 for k in order.dropFirst() {
                     guard let v = p.sources[k].score(m) else { return }
-                    aggregate(&acc, weighted(v, p.weights[k]), p.aggregate)
+                    // Only the first set's product is zeroed when NaN (inf x 0); later ones
+                    // reach the aggregate as NaN, so SUM gives 0 and MIN/MAX ignore them (Redis).
+                    aggregate(&acc, v * p.weights[k], p.aggregate)
                 }
                 result.append((Array(m), acc))
             }
