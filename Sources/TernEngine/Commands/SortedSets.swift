@@ -838,9 +838,12 @@ public enum SortedSetCommands {
             return nil
         }
         var count = 1
+        var countGiven = false
         var j = whereIdx + 1
         while j < a.count {
-            if a.equals(j, "count") && j + 1 < a.count {
+            // COUNT may be given once: a second one is a syntax error, as in Redis.
+            if !countGiven && a.equals(j, "count") && j + 1 < a.count {
+                countGiven = true
                 guard let v = Numbers.parseInt(a[j + 1]), v > 0 else {
                     c.error("ERR count should be greater than 0")
                     return nil
