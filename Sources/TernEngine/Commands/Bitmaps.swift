@@ -454,6 +454,7 @@ public enum BitmapCommands {
         }
         let key = a[1]
         var entry: Entry?
+        var grew = false
         if !writes {
             if let e = c.lookupRead(key) {
                 if e.isObject { c.wrongType(); return }
@@ -461,8 +462,9 @@ public enum BitmapCommands {
             }
         } else {
             if readOnly { c.error("ERR BITFIELD_RO only supports the GET subcommand"); return }
-            guard let (e, _) = stringForBitWrite(c, key, maxBit: highestBit) else { return }
+            guard let (e, g) = stringForBitWrite(c, key, maxBit: highestBit) else { return }
             entry = e
+            grew = g
         }
         c.out.array(ops.count)
         var changes = 0
@@ -500,7 +502,9 @@ public enum BitmapCommands {
             if let r = reply {
                 c.out.integer(r)
                 writeField(p, op.offset, op.bits, stored)
-                changes += 1
+                // A write that leaves the field as it was is no change (Redis counts only
+                // real changes, or any write to a string it created or grew).
+                if grew || stored != raw { changes += 1 }
             } else {
                 c.out.null()   // OVERFLOW FAIL: nothing written, not counted as a change
             }

@@ -645,13 +645,17 @@ public enum SetCommands {
         r.forEach { replyMember(c, $0) }
     }
 
-    /// Stores `result` at dst (or deletes dst when empty) and replies its size.
+    /// Stores `result` at dst (or deletes dst when empty) and replies its size. An empty
+    /// result that finds no dst to delete changes nothing (no dirty count, no propagation).
     static func store(_ c: Client, _ dst: UnsafeRawBufferPointer, _ result: SetObject, _ event: String) {
         if result.count == 0 {
             if c.lookupWrite(dst) != nil {
                 c.db.delete(dst)
                 c.keyModified(dst)
                 c.notify(.generic, "del", dst)
+            } else {
+                c.out.integer(0)
+                return
             }
         } else {
             // Redis's setKey: lookupKeyWrite first (lazy expiry of dst, LRU/LFU touch).
