@@ -433,3 +433,34 @@ def test_unixsocket_listener(tmp_path):
             s.stop()
     tern, red = seen["start_tern"], seen["start_redis"]
     assert tern["unixsocketperm"] == red["unixsocketperm"] == "700"
+
+
+def test_info_latencystats_settings_like_redis(tern_server, redis_server):
+    """latency-tracking-info-percentiles picks the percentiles and their labels (p0 is the
+    bottom of its slot), latency-tracking no empties the section; values are real."""
+    for port in (tern_server.port, redis_server.port):
+        c = ValueConn(port)
+        try:
+            c.val("CONFIG", "SET", "latency-tracking-info-percentiles", "0 12.5 99.99 100 0.0000001")
+            c.val("CONFIG", "RESETSTAT")
+            for _ in range(5):
+                c.val("SET", "k", "v")
+            d = info_dict(c, "latencystats")
+            m = re.fullmatch(r"p0=([\d.]+),p12\.5=([\d.]+),p99\.99=([\d.]+),p100=([\d.]+),p0=([\d.]+)",
+                             d["latency_percentiles_usec_set"])
+            assert m, d["latency_percentiles_usec_set"]
+            p0, p12, p9999, p100, p0b = map(float, m.groups())
+            assert 0 < p0 <= p12 <= p9999 <= p100 < 100000
+            assert p0b >= p0
+            c.val("DEBUG", "SLEEP", "0.05")
+            slept = float(info_dict(c, "latencystats")["latency_percentiles_usec_debug"].split(",")[3].split("=")[1])
+            assert 45000 <= slept <= 500000, slept
+            c.val("CONFIG", "SET", "latency-tracking", "no")
+            assert info_dict(c, "latencystats") == {}
+            c.val("SET", "k", "v")
+            c.val("CONFIG", "SET", "latency-tracking", "yes")
+            d = info_dict(c, "latencystats")
+            assert "latency_percentiles_usec_set" in d
+        finally:
+            c.val("CONFIG", "SET", "latency-tracking", "yes")
+            c.val("CONFIG", "SET", "latency-tracking-info-percentiles", "50 99 99.9")

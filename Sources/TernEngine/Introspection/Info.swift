@@ -481,10 +481,12 @@ enum InfoCommand {
         }
     }
 
-    static let percentiles: [Double] = [50, 99, 99.9]
-
+    /// Per-command percentiles (latency-tracking-info-percentiles); an empty section while
+    /// latency-tracking is off, as in Redis.
     static func latencystats(_ e: Engine) -> [(String, String)] {
-        e.commands.everyCommand.compactMap { cmd in
+        guard e.config.latencyTracking else { return [] }
+        let percentiles = e.config.latencyTrackingInfoPercentiles
+        return e.commands.everyCommand.compactMap { cmd in
             guard LatencyHistogram.total(cmd.latencyHistogram) > 0 else { return nil }
             let parts = percentiles.map { p in
                 "p\(LatencyHistogram.label(p))=" + ReplyBuffer.cFormat("%.3f", Double(LatencyHistogram.valueAtPercentile(cmd.latencyHistogram, p)) / 1000)

@@ -60,7 +60,8 @@ enum LatencyHistogram {
         var run = 0
         for i in 0..<countsLength {
             run += h[i]
-            if run >= want { return highestEquivalent(value(atIndex: i)) }
+            // p0 is the bottom of the first slot, every other percentile the top of its slot.
+            if run >= want { return p == 0 ? value(atIndex: i) : highestEquivalent(value(atIndex: i)) }
         }
         return highestEquivalent(value(atIndex: countsLength - 1))
     }
@@ -86,9 +87,14 @@ enum LatencyHistogram {
     }
 
     /// "50", "99.9": a percentile as INFO prints it.
+    /// A percentile as INFO prints it: "%f" with trailing zeros (and a bare dot) trimmed.
     static func label(_ p: Double) -> String {
-        if p == p.rounded() && abs(p) < 1e15 { return String(Int(p)) }
-        return "\(p)"
+        var t = ReplyBuffer.cFormat("%f", p)
+        if t.contains(".") {
+            while t.hasSuffix("0") { t.removeLast() }
+            if t.hasSuffix(".") { t.removeLast() }
+        }
+        return t
     }
 }
 

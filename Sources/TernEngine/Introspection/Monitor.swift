@@ -21,7 +21,9 @@ public final class CommandObservers {
     func afterCall(_ c: Client, _ cmd: Command, _ a: Args, _ micros: Int, _ config: ServerConfig) {
         let blocked = c.flags.contains(.blocked)
         if !blocked {
-            LatencyHistogram.record(&cmd.latencyHistogram, nanoseconds: Int64(micros) &* 1000)
+            if config.latencyTracking {
+                LatencyHistogram.record(&cmd.latencyHistogram, nanoseconds: Int64(micros) &* 1000)
+            }
             let slower = config.slowlogLogSlowerThan
             if slower >= 0 && micros >= slower && !cmd.flags.contains(.skipSlowlog) {
                 logSlow(c, cmd, a, micros)
