@@ -395,3 +395,19 @@ def test_reading_subscriber_under_flood_is_kept():
         pub.close()
     finally:
         srv.stop()
+
+
+@pytest.mark.parametrize("mode", ["OFF", "SKIP"])
+def test_client_reply_off_keeps_resp3_pushes(tern_server, redis_server, mode):
+    """Under CLIENT REPLY OFF/SKIP, subscribe/unsubscribe confirmations are push messages
+    (in RESP2 too) and still arrive, as do published messages; errors and other replies do
+    not. Same bytes as redis-server. (UNSUBSCRIBE without names lists channels in hash order
+    on Redis, so the test holds one channel of each kind when it uses it.)"""
+    from side_by_side import raw_both
+    for proto in ("2", "3"):
+        raw_both(tern_server, redis_server,
+                 ("HELLO", proto), ("CLIENT", "REPLY", mode), ("SUBSCRIBE", "ch1", "ch2"),
+                 ("PSUBSCRIBE", "p*"), ("SSUBSCRIBE", "sh"), ("PUBLISH", "ch1", "self"),
+                 ("UNSUBSCRIBE", "ch2"), ("UNSUBSCRIBE",), ("PUNSUBSCRIBE", "p*"), ("SUNSUBSCRIBE",),
+                 ("UNSUBSCRIBE",),
+                 ("CLIENT", "REPLY", "ON"), ("PING",))

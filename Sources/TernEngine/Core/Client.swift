@@ -81,6 +81,19 @@ public final class Client {
     public var propagateAs: [OwnedArgs]? = nil
     /// Set while replaying (AOF load, replication apply) to avoid re-propagating.
     public var suppressPropagation = false
+    /// While a command runs under CLIENT REPLY OFF/SKIP: the byte ranges of push messages it
+    /// wrote (subscribe confirmations, in RESP2 too), which survive the suppression as Redis's
+    /// CLIENT_PUSHING replies do.
+    var keptPushes: [Range<Int>]? = nil
+
+    /// Writes a push message (`body` writes it) that CLIENT REPLY OFF/SKIP must not drop.
+    @inline(__always) public func writePush(_ body: () -> Void) {
+        guard keptPushes != nil else { body(); return }
+        let start = out.count
+        body()
+        keptPushes?.append(start..<out.count)
+    }
+
     /// Set when CLIENT PAUSE postponed the request just parsed; it is re-run on unpause.
     public var postponed = false
     /// Queued for a deferred flush (Engine.flushSoon).

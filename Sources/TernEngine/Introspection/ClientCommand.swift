@@ -24,7 +24,10 @@ extension Engine {
         let start = c.replyMode
         if start == .skipNext { c.replyMode = .skip }
         let mark = c.out.count
+        c.keptPushes = []
         dispatch(c, args)
+        let pushes = c.keptPushes ?? []
+        c.keptPushes = nil
         if c.postponed {
             // CLIENT PAUSE will run this request again later: keep the mode for that run.
             c.replyMode = start
@@ -34,11 +37,22 @@ extension Engine {
         case .on:
             return
         case .skip:
-            c.out.truncate(to: mark)
+            dropReplies(c, after: mark, keeping: pushes)
             c.replyMode = .on
         case .off, .skipNext:
-            c.out.truncate(to: mark)
+            dropReplies(c, after: mark, keeping: pushes)
         }
+    }
+
+    /// Cuts the replies written after `mark`, except the push messages (subscribe and
+    /// unsubscribe confirmations) that Redis delivers whatever the reply mode.
+    func dropReplies(_ c: Client, after mark: Int, keeping pushes: [Range<Int>]) {
+        let kept = pushes.filter { $0.lowerBound >= mark }
+        if kept.isEmpty { c.out.truncate(to: mark); return }
+        var bytes: [UInt8] = []
+        for r in kept { bytes += UnsafeRawBufferPointer(rebasing: c.out.bytes[r]) }
+        c.out.truncate(to: mark)
+        c.out.append(bytes)
     }
 }
 

@@ -78,10 +78,12 @@ public final class PubSubRegistry {
                     shardChannels[name, default: []].append(c)
                 }
             }
-            c.out.push(3)
-            c.out.bulk(UnsafeRawBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount))
-            c.out.bulk(a[i])
-            c.out.integer(kind == .shard ? s.shardChannels.count : s.channels.count + s.patterns.count)
+            c.writePush {
+                c.out.push(3)
+                c.out.bulk(UnsafeRawBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount))
+                c.out.bulk(a[i])
+                c.out.integer(kind == .shard ? s.shardChannels.count : s.channels.count + s.patterns.count)
+            }
         }
         updateFlag(c, s)
     }
@@ -101,10 +103,12 @@ public final class PubSubRegistry {
             list = []
         }
         if list.isEmpty && reply {
-            c.out.push(3)
-            c.out.bulk(word)
-            c.out.null()
-            c.out.integer(kind == .shard ? (s?.shardChannels.count ?? 0) : (s.map { $0.channels.count + $0.patterns.count } ?? 0))
+            c.writePush {
+                c.out.push(3)
+                c.out.bulk(word)
+                c.out.null()
+                c.out.integer(kind == .shard ? (s?.shardChannels.count ?? 0) : (s.map { $0.channels.count + $0.patterns.count } ?? 0))
+            }
         }
         for name in list {
             if let s {
@@ -121,10 +125,12 @@ public final class PubSubRegistry {
                 }
             }
             if reply {
-                c.out.push(3)
-                c.out.bulk(word)
-                c.out.bulk(name)
-                c.out.integer(kind == .shard ? (s?.shardChannels.count ?? 0) : (s.map { $0.channels.count + $0.patterns.count } ?? 0))
+                c.writePush {
+                    c.out.push(3)
+                    c.out.bulk(word)
+                    c.out.bulk(name)
+                    c.out.integer(kind == .shard ? (s?.shardChannels.count ?? 0) : (s.map { $0.channels.count + $0.patterns.count } ?? 0))
+                }
             }
         }
         if let s { updateFlag(c, s) }
@@ -190,7 +196,7 @@ public final class PubSubRegistry {
     /// Appends the encoded message in `scratch` (a RESP2 array; RESP3 clients get a push).
     @inline(__always) func deliver(_ sub: Client) {
         let start = sub.out.count
-        sub.out.append(scratch.bytes)
+        sub.writePush { sub.out.append(scratch.bytes) }
         if sub.resp >= 3 { sub.out.base.storeBytes(of: UInt8(ascii: ">"), toByteOffset: start, as: UInt8.self) }
         if sub !== engine.currentClient { engine.flushSoon(sub) }
     }
