@@ -59,6 +59,9 @@ extension Engine {
                 }
                 for e in victims {
                     deleteExpired(db, e)
+                    // Each expired key is a unit of its own: a bare DEL (Redis 7.0 flushes
+                    // after every key in activeExpireCycle).
+                    if propagates { propagatePendingCommands() }
                     expired += 1
                 }
                 if ttlSamples > 0 {
