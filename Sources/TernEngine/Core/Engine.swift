@@ -290,7 +290,9 @@ public final class Engine {
         }
         call(c, cmd, args, startedAtMicros: startUs)
         // The outermost call ends here: its unit goes out before blocked clients are served.
-        if propagates { propagatePendingCommands(wrapInMulti: !Engine.touchesArbitraryKeys(cmd)) }
+        if propagates && !pendingPropagation.isEmpty {
+            propagatePendingCommands(wrapInMulti: !Engine.touchesArbitraryKeys(cmd))
+        }
         if hasReadyKeys, let h = readyKeysHandler { h() }
     }
 
