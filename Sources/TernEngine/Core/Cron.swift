@@ -16,6 +16,9 @@ extension Engine {
             if config.activerehashing { db.table.rehash(forMicroseconds: 1000) }
         }
         for h in cronHooks { h() }
+        // Periodic work is not a command: anything it made pending (a lazy expiry met by a
+        // hook) is its own unit rather than joining the next client's command.
+        if propagates { propagatePendingCommands() }
     }
 
     /// Redis's slow active-expire cycle: sample keys with a TTL, delete the expired ones,
