@@ -189,6 +189,18 @@ class ReplicaStream:
         self.s.close()
 
 
+def wait_blocked(conn, n):
+    """Waits until the server reports `n` blocked clients (INFO is not propagated)."""
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        info = conn.call("INFO", "clients")
+        for line in info.split(b"\r\n"):
+            if line.startswith(b"blocked_clients:") and int(line.split(b":")[1]) >= n:
+                return
+        time.sleep(0.01)
+    raise TimeoutError("client did not block")
+
+
 def run_on_redis(port, scenario):
     """Replays `scenario` on the redis-server at `port`; returns the masked stream bytes."""
     a = Conn(port)
@@ -212,7 +224,7 @@ def run_on_redis(port, scenario):
             if step.get("blocks"):
                 conn.send(step["cmd"])
                 blocked.append(conn)
-                time.sleep(0.1)  # let the server block it before the next step
+                wait_blocked(a, len(blocked))
             else:
                 conn.call(*step["cmd"])
         for conn in blocked:

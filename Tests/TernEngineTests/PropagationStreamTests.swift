@@ -278,12 +278,12 @@ final class PropagationStreamTests: XCTestCase {
         let r = Run()
         var tasks: [() -> Void] = []
         r.engine.scheduleOnLoop = { _, body in tasks.append(body) }
-        r.run("admin", ["CLIENT", "PAUSE", "1", "WRITE"])
+        r.run("admin", ["CLIENT", "PAUSE", "200", "WRITE"])
         r.run("w", ["SET", "k", "v"])
         XCTAssertTrue(r.client("w").postponed)
         var resumed = 0
         r.connections.last?.onResume = { resumed += 1; r.run("w", ["SET", "k", "v"]) }
-        usleep(5000)
+        usleep(250_000)
         r.engine.cron()
         XCTAssertEqual(resumed, 0)
         for t in tasks { t() }
