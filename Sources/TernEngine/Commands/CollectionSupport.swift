@@ -86,7 +86,7 @@ enum CollectionSupport {
     /// when something (AOF, replicas) consumes the propagation stream.
     @inline(__always)
     static func propagate(_ c: Client, _ build: () -> [OwnedArgs]) {
-        if !c.engine.propagationTargets.isEmpty { c.propagateAs = build() }
+        if c.engine.propagates { c.propagateAs = build() }
     }
 
     // MARK: random

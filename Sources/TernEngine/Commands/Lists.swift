@@ -506,9 +506,7 @@ public enum ListCommands {
         let keys = (1..<(a.count - 1)).map { a.bytes($0) }
         c.blockOnKeys(keys, deadline: deadline, onTimeout: { $0.out.nullArray() }) { c, key in
             guard let e = c.lookupNoTouch(key), let ql = list(e), ql.count > 0 else { return false }
-            if !c.engine.propagationTargets.isEmpty {
-                popPropagation(key, head: head, count: nil).withArgs { c.engine.propagate(db: c.dbIndex, args: $0) }
-            }
+            CollectionSupport.propagate(c) { [popPropagation(key, head: head, count: nil)] }
             ql.pop(head: head) { v in
                 c.out.array(2)
                 c.out.bulk(key)
@@ -534,9 +532,7 @@ public enum ListCommands {
         let head = o.head, count = o.count
         c.blockOnKeys(keys, deadline: deadline, onTimeout: { $0.out.nullArray() }) { c, key in
             guard let e = c.lookupNoTouch(key), let ql = list(e), ql.count > 0 else { return false }
-            if !c.engine.propagationTargets.isEmpty {
-                popPropagation(key, head: head, count: min(count, ql.count)).withArgs { c.engine.propagate(db: c.dbIndex, args: $0) }
-            }
+            CollectionSupport.propagate(c) { [popPropagation(key, head: head, count: min(count, ql.count))] }
             _ = popRangeWithKey(c, key, ql, head: head, count: count)
             return true
         }
@@ -583,9 +579,8 @@ public enum ListCommands {
                 }
                 let value: [UInt8] = sql.pop(head: fromHead) { $0.bytes } ?? []
                 pushMoved(c, dst, dql, value, toHead: toHead)
-                if !c.engine.propagationTargets.isEmpty {
-                    movePropagation(key, dst, fromHead: fromHead, toHead: toHead, isRpoplpush: isRpoplpush)
-                        .withArgs { c.engine.propagate(db: c.dbIndex, args: $0) }
+                CollectionSupport.propagate(c) {
+                    [movePropagation(key, dst, fromHead: fromHead, toHead: toHead, isRpoplpush: isRpoplpush)]
                 }
                 c.notify(.list, fromHead ? "lpop" : "rpop", key)
                 if sql.count == 0 {

@@ -382,16 +382,12 @@ public enum SetCommands {
         c.engine.dirty += 1
     }
 
-    /// SREM batches for propagation (Redis sends at most 1024 members per SREM).
-    static func sremBatches(_ key: [UInt8], _ members: [[UInt8]]) -> [OwnedArgs] {
-        var out: [OwnedArgs] = []
-        var i = 0
-        while i < members.count {
-            let j = min(i + 1024, members.count)
-            out.append(OwnedArgs([Array("SREM".utf8), key] + members[i..<j]))
-            i = j
-        }
-        return out
+    /// SPOP with a count propagates one `SREM key member` per popped member, as Redis 7.0.15
+    /// sends it to a replica (batches of 1024 members came with 7.2); two or more are wrapped
+    /// in MULTI/EXEC by the propagation unit.
+    static func sremPerMember(_ key: [UInt8], _ members: [[UInt8]]) -> [OwnedArgs] {
+        let verb = Array("SREM".utf8)
+        return members.map { OwnedArgs([verb, key, $0]) }
     }
 
     static func spopWithCount(_ c: Client, _ a: Args) {
@@ -453,7 +449,7 @@ public enum SetCommands {
             }
             if let f = fresh { c.db.replaceObject(e, with: f.object, encoding: f.encoding) }
         }
-        CollectionSupport.propagate(c) { sremBatches(a.bytes(1), popped) }
+        CollectionSupport.propagate(c) { sremPerMember(a.bytes(1), popped) }
         c.keyModified(key)
         c.engine.dirty += count
     }

@@ -76,8 +76,10 @@ public final class Client {
     /// Extension point for later subsystems (transactions, pub/sub, tracking, blocking):
     /// per-client state objects keyed by subsystem name.
     public var extensions: [String: AnyObject] = [:]
-    /// When set by a handler, replaces the command's own args in the AOF/replication
-    /// stream (e.g. SET EX -> SET PXAT, INCRBYFLOAT -> SET KEEPTTL).
+    /// When set by a handler (or a blocked client's serve closure), replaces the command's
+    /// own args in the propagation unit (SET EX -> SET PXAT, INCRBYFLOAT -> SET KEEPTTL,
+    /// SPOP n -> one SREM per member; several ops are wrapped in MULTI/EXEC). Consumed
+    /// and cleared by `Engine.call`; `[]` propagates nothing (EXEC).
     public var propagateAs: [OwnedArgs]? = nil
     /// Set while replaying (AOF load, replication apply) to avoid re-propagating.
     public var suppressPropagation = false

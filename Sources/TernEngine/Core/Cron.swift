@@ -16,6 +16,9 @@ extension Engine {
             if config.activerehashing { db.table.rehash(forMicroseconds: 1000) }
         }
         for h in cronHooks { h() }
+        // Periodic work is not a command: anything it made pending (a lazy expiry met by a
+        // hook) is its own unit rather than joining the next client's command.
+        if propagates { propagatePendingCommands() }
     }
 
     /// Redis's slow active-expire cycle: sample keys with a TTL, delete the expired ones,
@@ -59,6 +62,9 @@ extension Engine {
                 }
                 for e in victims {
                     deleteExpired(db, e)
+                    // Each expired key is a unit of its own: a bare DEL (Redis 7.0 flushes
+                    // after every key in activeExpireCycle).
+                    if propagates { propagatePendingCommands() }
                     expired += 1
                 }
                 if ttlSamples > 0 {

@@ -6,12 +6,6 @@ import TernStore
 import Glibc
 #endif
 
-/// Receives every write, once, in the form that replays it deterministically:
-/// the AOF and the replication stream both hang off this.
-public protocol PropagationTarget: AnyObject {
-    func propagate(db: Int, args: Args)
-}
-
 /// Server-wide counters reported by INFO stats.
 public struct ServerStats {
     public var totalConnections = 0
@@ -46,7 +40,15 @@ public final class Engine {
     public var nowMs: Int64
     /// Changes since the last save (Redis's server.dirty).
     public var dirty = 0
-    public var propagationTargets: [PropagationTarget] = []
+    /// Where writes go (AOF, replicas); see Propagation.swift.
+    public var propagationTargets: [PropagationTarget] = [] {
+        didSet { propagates = !propagationTargets.isEmpty }
+    }
+    /// Some target listens (Redis's shouldPropagate): the one flag the hot path checks.
+    public private(set) var propagates = false
+    /// Write effects of the running execution unit, flushed by `propagatePendingCommands`
+    /// (Redis's server.also_propagate).
+    var pendingPropagation: [PropagatedOp] = []
     public var startTimeMs: Int64
     public let runID: String
     public var isShuttingDown = false
@@ -287,6 +289,10 @@ public final class Engine {
             return
         }
         call(c, cmd, args, startedAtMicros: startUs)
+        // The outermost call ends here: its unit goes out before blocked clients are served.
+        if propagates && !pendingPropagation.isEmpty {
+            propagatePendingCommands(wrapInMulti: !Engine.touchesArbitraryKeys(cmd))
+        }
         if hasReadyKeys, let h = readyKeysHandler { h() }
     }
 
@@ -318,6 +324,9 @@ public final class Engine {
         }
     }
 
+    /// Ends the pause. Postponed clients go to the queue unblocked clients use and run from
+    /// a loop task, never inside the command or cron tick that ended the pause (Redis's
+    /// unpauseClients -> unblocked_clients): their writes are units of their own.
     public func unpause() {
         pauseEndMs = 0
         pauseAll = false
@@ -325,7 +334,7 @@ public final class Engine {
         postponedClients.removeAll()
         for c in waiting {
             c.postponed = false
-            c.connection?.resumeProcessing()
+            blocking.queueForResume(c)
         }
     }
 
@@ -336,7 +345,8 @@ public final class Engine {
     /// consulted only when one of those flags is set, so the common path pays nothing.
     public var contextGate: ((Client, Command, Args) -> Bool)?
 
-    /// Runs a resolved command with stats, slowlog and propagation.
+    /// Runs a resolved command with stats and slowlog; its write effects join the current
+    /// propagation unit, which only the outermost caller flushes (EXEC calls this nested).
     public func call(_ c: Client, _ cmd: Command, _ args: Args) {
         call(c, cmd, args, startedAtMicros: Engine.wallClockMicros())
     }
@@ -355,18 +365,12 @@ public final class Engine {
         stats.totalCommands += 1
         if trackingActive, let h = trackingHook { h(c, cmd, args) }
         observers.afterCall(c, cmd, args, elapsed, config)
-        if dirty != dirtyBefore && !propagationTargets.isEmpty && !c.suppressPropagation {
-            if let rewritten = c.propagateAs {
-                for v in rewritten { v.withArgs { a in propagate(db: c.dbIndex, args: a) } }
-            } else {
-                propagate(db: c.dbIndex, args: args)
-            }
+        // Appended to the unit's buffer, after any expire DELs the command caused; nested
+        // calls (EXEC) append to the same buffer. Flushed by the outermost caller.
+        if dirty != dirtyBefore && propagates {
+            alsoPropagateEffect(of: c, args: args)
         }
         c.propagateAs = nil
-    }
-
-    public func propagate(db: Int, args: Args) {
-        for t in propagationTargets { t.propagate(db: db, args: args) }
     }
 
     func rejectUnknown(_ c: Client, _ args: Args) {
@@ -475,9 +479,10 @@ public final class Engine {
             _ = db.delete(k)
             notify(.expired, "expired", k, db.id)
             keyModified(db, k)
-            if !propagationTargets.isEmpty {
-                let cmd: [[UInt8]] = [Array((config.lazyfreeLazyExpire ? "UNLINK" : "DEL").utf8), key]
-                OwnedArgs(cmd).withArgs { propagate(db: db.id, args: $0) }
+            // Buffered, so it reaches the stream before the effect of the command that
+            // found the key (Redis's propagateDeletion -> alsoPropagate).
+            if propagates {
+                alsoPropagate(db: db.id, OwnedArgs([Array((config.lazyfreeLazyExpire ? "UNLINK" : "DEL").utf8), key]))
             }
         }
     }

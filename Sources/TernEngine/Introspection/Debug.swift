@@ -122,7 +122,7 @@ public enum DebugCommand {
             // Feeds the command to the replication/AOF stream without executing it.
             var argv: [[UInt8]] = []
             for i in 2..<n { argv.append(a.bytes(i)) }
-            OwnedArgs(argv).withArgs { c.engine.propagate(db: c.db.id, args: $0) }
+            c.engine.alsoPropagate(db: c.db.id, OwnedArgs(argv))
             c.out.ok()
         case "error" where n == 3:
             var msg = a.bytes(2).map { $0 == 10 || $0 == 13 ? 32 : $0 }

@@ -25,9 +25,11 @@ import Glibc
 //   signalled the key (and after EXEC for pushes inside MULTI), with `c` being the blocked
 //   client. It must check the key's type itself (return false to stay blocked when the key
 //   is missing, empty or of another type), write the complete reply into `c.out`, do the
-//   keyspace work, notifications and propagation (`c.engine.propagate(db:args:)`, e.g. BLPOP
-//   served -> LPOP key) and return true. The framework then unblocks the client, flushes
-//   its reply and resumes its pipelined input asynchronously.
+//   keyspace work and notifications, put its effect in `c.propagateAs` as a command handler
+//   does (e.g. BLPOP served -> LPOP key; build it through `CollectionSupport.propagate` so
+//   nothing is built when no target listens) and return true. The framework then sends
+//   that effect as one propagation unit (with any expire DELs met while serving), unblocks
+//   the client, flushes its reply and resumes its pipelined input asynchronously.
 // - Clients blocked on one key are served in the order they blocked; keys signalled during
 //   a command are handled in signal order; keys made ready while serving (BLMOVE pushing to
 //   a key others wait on) are handled in a following round, as Redis does.
@@ -159,6 +161,13 @@ public final class BlockingRegistry {
         remove(b)
         let c = b.client
         c.flush()
+        queueForResume(c)
+    }
+
+    /// Queues a client whose buffered input must be processed again (unblocked, or released
+    /// by the end of CLIENT PAUSE). It resumes from a loop task after the current command and
+    /// read batch, never nested in another command's call (Redis's unblocked_clients).
+    public func queueForResume(_ c: Client) {
         engine.pendingResume.append(c)
         scheduleResume()
     }
@@ -225,7 +234,21 @@ public final class BlockingRegistry {
                     guard b.active else { continue }
                     let c = b.client
                     let served = bk.key.withUnsafeBytes { b.serve(c, $0) }
-                    if served { finish(b) }
+                    if served {
+                        // Each served client is a propagation unit of its own, after the
+                        // command that made the key ready (Redis's afterCommand(receiver)):
+                        // expire DELs met while serving, then the pop/move the serve
+                        // recorded in `propagateAs`.
+                        if engine.propagates {
+                            engine.alsoPropagateEffect(of: c, args: nil)
+                            engine.propagatePendingCommands()
+                        }
+                        c.propagateAs = nil
+                        finish(b)
+                    } else if engine.propagates {
+                        // Not served, but lookups may have deleted expired keys.
+                        engine.propagatePendingCommands()
+                    }
                     if waiters[bk] == nil { break }
                 }
                 if let w2 = waiters[bk] {

@@ -8,9 +8,10 @@ import TernStore
 // WATCH makes EXEC fail (null array) when a watched key changed, was flushed or swapped,
 // or expired, after the WATCH.
 //
-// Propagation: the writes of a transaction reach the AOF/replicas as one unit. Like Redis
-// 7.0, a transaction that propagated a single write sends just that write; two or more are
-// wrapped in MULTI ... EXEC; nothing is sent when nothing was written.
+// Propagation: the queued commands run through `engine.call` nested in EXEC's own call, so
+// their effects (and expire DELs they meet) join EXEC's propagation unit, flushed when EXEC's
+// dispatch ends (Propagation.swift): a single write goes out bare, two or more wrapped in
+// MULTI ... EXEC, nothing when nothing was written (Redis 7.0). EXEC itself is never sent.
 
 /// A key watched by one client.
 final class WatchedKey {
@@ -61,12 +62,6 @@ final class MultiState {
         storage.removeAll(keepingCapacity: keep)
         spans.removeAll(keepingCapacity: keep)
     }
-}
-
-/// Collects what the commands of an EXEC propagate, to emit them as one unit.
-final class PropagationCapture: PropagationTarget {
-    var ops: [(Int, OwnedArgs)] = []
-    func propagate(db: Int, args: Args) { ops.append((db, OwnedArgs(args))) }
 }
 
 public final class TransactionRegistry {
@@ -252,9 +247,6 @@ public final class TransactionRegistry {
         s.storage = []
         s.spans = []
 
-        let targets = engine.propagationTargets
-        let capture = targets.isEmpty ? nil : PropagationCapture()
-        if let capture { engine.propagationTargets = [capture] }
         c.out.array(commands.count)
         // .multi stays set while the queue runs: blocking commands must not block, and
         // tracking keeps CLIENT CACHING for the whole transaction.
@@ -276,24 +268,8 @@ public final class TransactionRegistry {
             s.spans = consume spans
             s.clearQueue()
         }
-        if let capture {
-            engine.propagationTargets = targets
-            emit(capture.ops)
-        }
-        // EXEC itself is never propagated: its writes were emitted above.
+        // EXEC itself is never propagated: the queued commands' effects are in the unit.
         c.propagateAs = []
-    }
-
-    /// Sends the writes of one transaction: a single write bare, more in MULTI ... EXEC.
-    func emit(_ ops: [(Int, OwnedArgs)]) {
-        guard let first = ops.first else { return }
-        if ops.count == 1 {
-            first.1.withArgs { engine.propagate(db: first.0, args: $0) }
-            return
-        }
-        OwnedArgs(strings: ["MULTI"]).withArgs { engine.propagate(db: first.0, args: $0) }
-        for (db, args) in ops { args.withArgs { engine.propagate(db: db, args: $0) } }
-        OwnedArgs(strings: ["EXEC"]).withArgs { engine.propagate(db: ops[ops.count - 1].0, args: $0) }
     }
 
     /// A refused EXEC (arity, NOAUTH, subscribed context ...) aborts the transaction.
