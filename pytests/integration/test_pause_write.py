@@ -88,3 +88,18 @@ def test_pause_write_scenarios_hold_what_they_say(redis_server):
     assert served == [b"$-1\r\n"] and rest == [b":0\r\n"]
     _, served, rest = scenario(redis_server.port, [("MULTI",), ("SET", "x", "1")], [("EXEC",)], "timeout")
     assert served == [] and rest == [b"*1\r\n+OK\r\n"]
+
+
+def test_monitor_client_refuses_may_replicate_commands(tern_server, redis_server):
+    """A MONITOR connection counts as a replica: writes, reads and may_replicate commands
+    are refused (so it cannot slip past CLIENT PAUSE WRITE)."""
+    for cmd in [("PUBLISH", "ch", "m"), ("SPUBLISH", "ch", "m"), ("SCAN", "0"), ("GET", "x"), ("PING",)]:
+        replies = []
+        for port in (tern_server.port, redis_server.port):
+            c = Conn(port)
+            try:
+                assert c.cmd("MONITOR") == b"+OK\r\n"
+                replies.append(c.cmd(*cmd))
+            finally:
+                c.close()
+        assert replies[0] == replies[1], cmd
