@@ -61,6 +61,7 @@ SCENARIOS = {
     "EXEC with reads only served": ([("MULTI",), ("GET", "x"), ("TTL", "x")], [("EXEC",)]),
     "EXEC of an aborted transaction served": ([("MULTI",), ("SET", "x", "1"), ("SET", "x")], [("EXEC",)]),
     "EXEC after a queued write then an unknown command": ([("MULTI",), ("NOSUCH",), ("SET", "x", "1")], [("EXEC",)]),
+    "EXEC after WATCH saw a change served": ([("WATCH", "x"), ("SET", "x", "1"), ("MULTI",), ("SET", "x", "2")], [("EXEC",)]),
     "DISCARD served": ([("MULTI",), ("SET", "x", "1")], [("DISCARD",), ("GET", "x")]),
     "EVAL held": ([], [("EVAL", "return 1", "0")]),
     "PFCOUNT held": ([], [("PFCOUNT", "h")]),
