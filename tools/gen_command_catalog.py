@@ -5,6 +5,11 @@ ACL categories, tips, subcommands; argument structure, since, group, complexity)
 Prose (summaries, history notes) is not taken: summaries are Tern's own, in
 CommandSummaries.swift.
 
+COMMAND INFO hides five flags on purpose (may_replicate, protected, touches_arbitrary_keys,
+sentinel, only_sentinel): they are not in the dump and live in
+Sources/TernEngine/CommandTable/HiddenCommandFlags.swift. Subcommands come out in the
+server's dict order, which differs from one server process to the next.
+
 usage: tools/gen_command_catalog.py [port]   (a redis-server must listen there)
 """
 import socket, sys

@@ -1,3 +1,4 @@
+import Foundation
 import TernConfig
 import XCTest
 @testable import TernEngine
@@ -43,6 +44,60 @@ final class GetKeysTests: XCTestCase {
             XCTAssertEqual(String(decoding: got, as: UTF8.self),
                            String(decoding: GetKeysTests.expected(keys, error), as: UTF8.self), "\(argv)")
         }
+    }
+
+    /// Every call tools/record_getkeys_cases.py generated from the catalog (every command
+    /// and subcommand with keys, registered in Tern or not), replayed against Redis's replies.
+    func testEveryRecordedCallMatchesRedis() throws {
+        let e = GetKeysTests.engineWithEveryCommand()
+        let c = e.createClient()
+        c.resp = 3
+        var checked = 0
+        for line in recordedGetKeysCases.split(separator: "\n") {
+            let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let argv = try XCTUnwrap(obj["argv"] as? [String])
+            let reply = try XCTUnwrap(obj["reply"] as? String)
+            // Recorded as latin-1: one byte per scalar.
+            let want = reply.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) }
+            OwnedArgs(["COMMAND", "GETKEYSANDFLAGS"].map { Array($0.utf8) } + argv.map { Array($0.utf8) })
+                .withArgs { e.execute(c, $0) }
+            let got = Array(c.out.bytes)
+            c.out.removeAll()
+            XCTAssertEqual(String(decoding: got, as: UTF8.self), String(decoding: want, as: UTF8.self), "\(argv)")
+            checked += 1
+        }
+        XCTAssertGreaterThan(checked, 1000)
+    }
+
+    /// The finder on its own: allocation-free visiting reports nothing for a call whose
+    /// specs fail late (the get-keys function answers instead), and partial search keeps
+    /// what the specs could follow.
+    func testFinderVisitsWholeAnswersOnly() {
+        let e = GetKeysTests.engineWithEveryCommand()
+        func keys(_ argv: [String], _ options: KeyFinder.Options = []) -> [String] {
+            guard let cmd = e.commands.lookupFull(argv[0]) else { return ["?"] }
+            return OwnedArgs(strings: argv).withArgs { a in
+                var out: [String] = []
+                cmd.keyFinder.forEachKey(a, options: options) { i, f in out.append(a.string(i) + ":" + f.nameList.joined(separator: ",")) }
+                return out
+            }
+        }
+        // ZUNIONSTORE: the destination spec succeeds, the count spec fails ("2x"): the lenient
+        // function answers, inputs first and no flags.
+        XCTAssertEqual(keys(["zunionstore", "d", "2x", "a", "b"]), ["a:", "b:", "d:"])
+        XCTAssertEqual(keys(["zunionstore", "d", "2x", "a", "b"], .returnPartial), ["d:OW,update"])
+        // MIGRATE KEYS: the incomplete spec makes the function decide; partial keeps both specs' keys.
+        XCTAssertEqual(keys(["migrate", "h", "p", "", "0", "5", "keys", "a", "b"]),
+                       ["a:RW,access,delete", "b:RW,access,delete"])
+        XCTAssertEqual(keys(["migrate", "h", "p", "", "0", "5", "keys", "a", "b"], .returnPartial),
+                       [":RW,access,delete", "a:RW,access,delete,incomplete", "b:RW,access,delete,incomplete"])
+        // SPUBLISH's channel is a not_key spec: only cluster routing asks for it.
+        XCTAssertEqual(keys(["spublish", "ch", "m"]), [])
+        XCTAssertEqual(keys(["spublish", "ch", "m"], .includeNotKeys), ["ch:not_key"])
+        XCTAssertFalse(e.commands.lookupFull("spublish")!.keyFinder.hasKeys)
+        XCTAssertTrue(e.commands.lookupFull("eval")!.keyFinder.hasKeys)
+        // SORT: the argument after STORE is looked at as an option too (Redis's sortGetKeys).
+        XCTAssertEqual(keys(["sort", "k", "store", "get", "store", "y"]), ["k:RO,access", "get:OW,update"])
     }
 
     func testGetKeysPlainNames() {

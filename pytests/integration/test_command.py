@@ -168,7 +168,10 @@ def test_command_list_filters(tern_server, redis_server, args):
 def test_command_list_aclcat(tern_server, redis_server):
     t, o = pair(tern_server, redis_server)
     known = set(t.cmd("COMMAND", "LIST")[1])
-    for cat in ["connection", "ADMIN", "string", "keyspace", "dangerous", "slow"]:
+    every = ["keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
+             "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking", "dangerous",
+             "connection", "transaction", "scripting"]
+    for cat in every + ["ADMIN", "SortedSet", "@read", "nosuch", ""]:
         _, vt = t.cmd("COMMAND", "LIST", "FILTERBY", "ACLCAT", cat)
         _, vo = o.cmd("COMMAND", "LIST", "FILTERBY", "ACLCAT", cat)
         assert sorted(vt) == sorted(x for x in vo if x in known), cat

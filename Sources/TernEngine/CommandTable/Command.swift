@@ -6,7 +6,9 @@ import TernStore
 /// exactly one reply to `c.out` (unless the client blocks).
 public typealias CommandHandler = (Client, Args) -> Void
 
-/// Command flags, as COMMAND INFO names them.
+/// Command flags: the ones COMMAND INFO prints (parsed from the catalog) plus the five it
+/// hides (may_replicate, protected, touches_arbitrary_keys, sentinel, only_sentinel), which
+/// come from `HiddenCommandFlags`.
 public struct CommandFlags: OptionSet, Sendable {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -31,6 +33,12 @@ public struct CommandFlags: OptionSet, Sendable {
     public static let allowBusy = CommandFlags(rawValue: 1 << 18)
     public static let onlySentinel = CommandFlags(rawValue: 1 << 19)
     public static let sentinel = CommandFlags(rawValue: 1 << 20)
+    public static let asking = CommandFlags(rawValue: 1 << 21)
+    public static let `protected` = CommandFlags(rawValue: 1 << 22)
+    public static let touchesArbitraryKeys = CommandFlags(rawValue: 1 << 23)
+
+    /// The flags COMMAND INFO never prints; the catalog cannot carry them.
+    public static let hiddenFromInfo: CommandFlags = [.mayReplicate, .protected, .touchesArbitraryKeys, .sentinel, .onlySentinel]
 
     static let names: [(String, CommandFlags)] = [
         ("write", .write), ("readonly", .readonly), ("denyoom", .denyoom), ("admin", .admin),
@@ -39,7 +47,8 @@ public struct CommandFlags: OptionSet, Sendable {
         ("fast", .fast), ("no_auth", .noAuth), ("may_replicate", .mayReplicate),
         ("no_mandatory_keys", .noMandatoryKeys), ("no_async_loading", .noAsyncLoading),
         ("no_multi", .noMulti), ("movablekeys", .movableKeys), ("allow_busy", .allowBusy),
-        ("only_sentinel", .onlySentinel), ("sentinel", .sentinel),
+        ("only_sentinel", .onlySentinel), ("sentinel", .sentinel), ("asking", .asking),
+        ("protected", .protected), ("touches_arbitrary_keys", .touchesArbitraryKeys),
     ]
 
     static func named(_ s: String) -> CommandFlags? { names.first { $0.0 == s }?.1 }
@@ -57,19 +66,20 @@ public struct CommandStats {
 /// plus Tern's handler. Subcommands (CONFIG GET ...) are commands of their own.
 public final class Command {
     public let name: String          // lowercase; "config|get" for subcommands
+    /// Redis's cmd->id: a number given at registration, subcommands included, dense from 0
+    /// (an index into per-user bitmaps of allowed commands).
+    public let id: Int
     public let arity: Int
+    /// The catalog's flags plus the hidden ones (`HiddenCommandFlags`).
     public let flags: CommandFlags
-    public let firstKey: Int
-    public let lastKey: Int
-    public let keyStep: Int
-    public let aclCategories: [String]
+    public let aclCategories: ACLCategories
+    /// Where the keys of a concrete call are (key specs plus Redis's get-keys function).
+    public let keyFinder: KeyFinder
     /// COMMAND INFO reply element for this command (RESP3 tree, subcommands included).
     public let info: RESPValue
     /// COMMAND DOCS map for this command (without prose); summary added by the table.
     public var docs: RESPValue
     public var handler: CommandHandler
-    /// For movablekeys commands: the key argument indexes of a concrete call.
-    public var getKeys: ((Args) -> [Int])?
     /// Redis's protected commands (DEBUG, MODULE): refused before authentication and before
     /// MULTI queueing unless their enable-* option allows the client; returns the error.
     public var protectionCheck: ((Client) -> String?)? { didSet { isProtected = protectionCheck != nil } }
@@ -82,38 +92,23 @@ public final class Command {
     /// Latency histogram buckets (power-of-two microseconds) for LATENCY HISTOGRAM / latencystats.
     public var latencyHistogram: [Int] = []
 
-    init(name: String, info: RESPValue, docs: RESPValue, handler: @escaping CommandHandler) {
+    init(name: String, id: Int, info: RESPValue, docs: RESPValue, handler: @escaping CommandHandler) {
         self.name = name
+        self.id = id
         self.info = info
         self.docs = docs
         self.handler = handler
         let e = info.elements
         arity = e.count > 1 ? (e[1].int ?? 0) : 0
-        var f: CommandFlags = []
+        var f: CommandFlags = HiddenCommandFlags.table[name] ?? []
         if e.count > 2 { for x in e[2].elements { if let t = x.text, let fl = CommandFlags.named(t) { f.insert(fl) } } }
         flags = f
-        firstKey = e.count > 3 ? (e[3].int ?? 0) : 0
-        lastKey = e.count > 4 ? (e[4].int ?? 0) : 0
-        keyStep = e.count > 5 ? (e[5].int ?? 0) : 0
-        aclCategories = e.count > 6 ? e[6].elements.compactMap { $0.text } : []
+        aclCategories = ACLCategories.parse(info)
+        keyFinder = KeyFinder(specs: KeySpec.parse(info), function: KeyFunction.of(name))
     }
 
     /// "get" or "config|get": the name used in errors and stats.
     public var fullName: String { name }
 
     public var isWrite: Bool { flags.contains(.write) }
-
-    /// Key argument positions for a concrete call (first/last/step, or getKeys for movable keys).
-    public func keyIndexes(_ args: Args) -> [Int] {
-        if let g = getKeys { return g(args) }
-        if firstKey <= 0 { return [] }
-        let last = lastKey < 0 ? args.count + lastKey : lastKey
-        var out: [Int] = []
-        var i = firstKey
-        while i <= last && i < args.count {
-            out.append(i)
-            i += max(keyStep, 1)
-        }
-        return out
-    }
 }

@@ -63,35 +63,44 @@ public final class CommandTable {
     /// The names of every command in Redis 7.0's catalog (what rename-command accepts).
     public static var catalogNames: Set<String> { Set(CommandCatalog.rows.map { $0.0 }) }
 
+    /// Every command and subcommand ever registered, by `Command.id`.
+    public private(set) var byID: [Command] = []
+
     /// Registers a handler for a catalog command ("get") or subcommand ("config|get").
-    public func register(_ name: String, getKeys: ((Args) -> [Int])? = nil, _ handler: @escaping CommandHandler) {
+    /// Registering a name again replaces the handler and keeps the command (and its id).
+    public func register(_ name: String, _ handler: @escaping CommandHandler) {
         let parts = name.split(separator: "|").map(String.init)
         if parts.count == 1 {
-            guard let (info, docs) = catalog[name] else { preconditionFailure("no catalog entry for \(name)") }
-            if let existing = byName[CommandName(name)!] {
+            guard let (info, docs) = catalog[name], let key = CommandName(name) else {
+                preconditionFailure("no catalog entry for \(name)")
+            }
+            if let existing = byName[key] {
                 existing.handler = handler
-                existing.getKeys = getKeys
                 return
             }
-            let cmd = Command(name: name, info: info, docs: withSummary(docs, name), handler: handler)
-            cmd.getKeys = getKeys
-            byName[CommandName(name)!] = cmd
+            let cmd = Command(name: name, id: byID.count, info: info, docs: withSummary(docs, name), handler: handler)
+            byID.append(cmd)
+            byName[key] = cmd
             commands.append(cmd)
         } else {
             let parentName = parts[0]
-            if byName[CommandName(parentName)!] == nil {
+            guard let parentKey = CommandName(parentName) else { preconditionFailure("bad command name \(name)") }
+            if byName[parentKey] == nil {
                 register(parentName) { c, a in
                     c.out.error("ERR unknown subcommand '\(String(a.string(1).prefix(128)))'. Try \(parentName.uppercased()) HELP.")
                 }
             }
-            let parent = byName[CommandName(parentName)!]!
-            guard let info = parent.info.elements.count > 9
-                    ? parent.info.elements[9].elements.first(where: { $0.elements.first?.text == name }) : nil else {
+            guard let parent = byName[parentKey], parent.info.elements.count > 9,
+                  let info = parent.info.elements[9].elements.first(where: { $0.elements.first?.text == name }) else {
                 preconditionFailure("no catalog entry for \(name)")
             }
+            if let existing = parent.subcommands[parts[1]] {
+                existing.handler = handler
+                return
+            }
             let docs = parent.docs["subcommands"]?[name] ?? .map([])
-            let sub = Command(name: name, info: info, docs: withSummary(docs, name), handler: handler)
-            sub.getKeys = getKeys
+            let sub = Command(name: name, id: byID.count, info: info, docs: withSummary(docs, name), handler: handler)
+            byID.append(sub)
             sub.parent = parent
             parent.subcommands[parts[1]] = sub
         }

@@ -27,7 +27,7 @@ public protocol SortHashSource: AnyObject {
 
 extension Engine {
     func registerSortCommands() {
-        commands.register("sort", getKeys: SortCommand.sortKeys, SortCommand.sort)
+        commands.register("sort", SortCommand.sort)
         commands.register("sort_ro", SortCommand.sortRO)
     }
 }
@@ -36,25 +36,6 @@ extension Engine {
 public enum SortCommand {
     static func sort(_ c: Client, _ a: Args) { sortGeneric(c, a, readonly: false) }
     static func sortRO(_ c: Client, _ a: Args) { sortGeneric(c, a, readonly: true) }
-
-    /// Key positions: the sorted key and the last STORE destination (sortGetKeys).
-    static func sortKeys(_ a: Args) -> [Int] {
-        var keys = [1]
-        var store = -1
-        var i = 2
-        while i < a.count {
-            if a.equals(i, "limit") {
-                i += 2
-            } else if a.equals(i, "get") || a.equals(i, "by") {
-                i += 1
-            } else if a.equals(i, "store") && i + 1 < a.count {
-                store = i + 1
-            }
-            i += 1
-        }
-        if store >= 0 { keys.append(store) }
-        return keys
-    }
 
     struct Item {
         var value: [UInt8]

@@ -310,7 +310,12 @@ public final class Engine {
         if pauseEndMs <= nowMs { unpause(); return false }
         if c.flags.contains(.replica) || c.flags.contains(.master) || c.flags.contains(.fake) { return false }
         if pauseAll { return true }
-        return cmd.flags.contains(.write) || cmd.flags.contains(.mayReplicate)
+        // CLIENT PAUSE WRITE holds what may replicate (Redis 7.0's processCommand): writes and
+        // may_replicate commands (PUBLISH, EVAL ...), queued inside MULTI too, and an EXEC
+        // whose queue holds such a command.
+        var flags = cmd.flags
+        if cmd.name == "exec", let queued = c.transactionState as? MultiState { flags.formUnion(queued.queuedFlags) }
+        return !flags.isDisjoint(with: [.write, .mayReplicate])
     }
 
     public func pause(until ms: Int64, all: Bool) {

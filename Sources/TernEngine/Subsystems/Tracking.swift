@@ -123,7 +123,10 @@ extension TrackingRegistry {
     public func rememberKeys(_ c: Client, _ cmd: Command, _ a: Args) {
         guard let t = clients[c.id], !t.bcast else { return }
         if (t.optin && !t.caching) || (t.optout && t.caching) { return }
-        for i in cmd.keyIndexes(a) where i < a.count {
+        // The command's key finder (Redis's trackingRememberKeys); shard channels of
+        // pub/sub commands are not keys to cache.
+        if cmd.flags.contains(.pubsub) { return }
+        cmd.keyFinder.forEachKey(a) { i, _ in
             let k = a.bytes(i)
             let tk: TrackedKey
             if let x = table[k] {

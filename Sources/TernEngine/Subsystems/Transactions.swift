@@ -43,6 +43,9 @@ final class MultiState {
     /// (offset into storage, length) pairs.
     var spans: [Int] = []
     var watched: [WatchedKey] = []
+    /// Flags of every command queued (Redis's mstate.cmd_flags): CLIENT PAUSE WRITE holds an
+    /// EXEC whose queue may replicate.
+    var queuedFlags: CommandFlags = []
 
     var queuedBytes: Int { storage.count + spans.count * MemoryLayout<Int>.size }
 
@@ -59,6 +62,7 @@ final class MultiState {
     func clearQueue() {
         let keep = storage.capacity <= 64 * 1024 && spans.capacity <= 4096
         commands.removeAll(keepingCapacity: keep)
+        queuedFlags = []
         storage.removeAll(keepingCapacity: keep)
         spans.removeAll(keepingCapacity: keep)
     }
@@ -178,7 +182,10 @@ public final class TransactionRegistry {
     // MARK: MULTI state
 
     func queue(_ c: Client, _ cmd: Command, _ a: Args) {
-        state(c).append(cmd, a)
+        let s = state(c)
+        s.append(cmd, a)
+        // An aborted transaction (Redis queues nothing then) must not make EXEC wait for a pause.
+        if c.flags.isDisjoint(with: [.dirtyCAS, .dirtyExec]) { s.queuedFlags.formUnion(cmd.flags) }
         let queued: StaticString = "+QUEUED\r\n"
         c.out.append(queued)
     }
