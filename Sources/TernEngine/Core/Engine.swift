@@ -291,7 +291,7 @@ public final class Engine {
         call(c, cmd, args, startedAtMicros: startUs)
         // The outermost call ends here: its unit goes out before blocked clients are served.
         if propagates && !pendingPropagation.isEmpty {
-            propagatePendingCommands(wrapInMulti: !Engine.touchesArbitraryKeys(cmd))
+            propagatePendingCommands(wrapInMulti: !cmd.flags.contains(.touchesArbitraryKeys))
         }
         if hasReadyKeys, let h = readyKeysHandler { h() }
     }

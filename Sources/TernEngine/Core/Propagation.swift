@@ -114,13 +114,6 @@ extension Engine {
         }
     }
 
-    /// Commands whose expire DELs are not wrapped in MULTI/EXEC because they touch keys
-    /// that are not among their arguments (Redis's CMD_TOUCHES_ARBITRARY_KEYS).
-    // TODO: read the command table's touches_arbitrary_keys flag once it carries it.
-    @inline(__always)
-    static func touchesArbitraryKeys(_ cmd: Command) -> Bool {
-        cmd.name == "scan" || cmd.name == "randomkey"
-    }
 
     /// Sends the buffered unit to every target and empties the buffer (Redis's
     /// propagatePendingCommands): one op bare, more wrapped in MULTI ... EXEC unless
