@@ -12,9 +12,29 @@ public final class ReplyBuffer {
     /// Protocol version: 2 or 3.
     public var resp = 2
 
+    /// Most bytes held at once since the last `resetPeak` (CLIENT LIST `rbp`); taken when the
+    /// buffer is drained, so appends pay nothing. Starts at the capacity, as Redis's buf_peak.
+    public private(set) var peak: Int
+
     public init(capacity: Int = 16 * 1024) {
         self.capacity = capacity
+        peak = capacity
         base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+    }
+
+    /// Starts a new peak period at what the buffer holds now.
+    public func resetPeak() { peak = count }
+
+    /// Reallocates to exactly `size` bytes (at least what is held): the clients cron shrinks
+    /// an idle client's buffer and gives a busy one room, by Redis's reply-buffer rules.
+    public func resize(to size: Int) {
+        let size = max(size, count, 1)
+        guard size != capacity else { return }
+        let nb = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+        memcpy(nb, base, count)
+        base.deallocate()
+        base = nb
+        capacity = size
     }
 
     deinit { base.deallocate() }
@@ -23,18 +43,21 @@ public final class ReplyBuffer {
     @inline(__always) public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
     public func removeAll(keepingCapacity: Bool = true) {
+        if count > peak { peak = count }
         count = 0
         if !keepingCapacity || capacity > 1 << 20 {
             if capacity > 16 * 1024 {
                 base.deallocate()
                 capacity = 16 * 1024
                 base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+                peak = min(peak, capacity)
             }
         }
     }
 
     /// Drops the first `n` bytes (after a partial write).
     public func consume(_ n: Int) {
+        if count > peak { peak = count }
         if n >= count { count = 0; return }
         memmove(base, base + n, count - n)
         count -= n
