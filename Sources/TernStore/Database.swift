@@ -123,6 +123,17 @@ public final class Database {
         if let h = keyAdded { h(e.key) }
     }
 
+    /// Adds a key read from a file (Redis's dbAddRDBLoad): no `new` event, nothing
+    /// signalled. Returns false, changing nothing, when the key already exists; the caller
+    /// then still owns `e` and frees it.
+    @discardableResult
+    public func addForLoading(_ e: Entry) -> Bool {
+        if table.find(e.key) != nil { return false }
+        table.insertNew(e)
+        if e.hasExpire { expiresCount += 1 }
+        return true
+    }
+
     /// Copies an entry's key/value/ttl under a new key name (a new allocation; objects
     /// are shared by reference, so the caller must deep-copy them when needed).
     public static func cloneEntry(_ e: Entry, newKey: UnsafeRawBufferPointer, object: AnyObject? = nil) -> Entry {

@@ -70,10 +70,9 @@ public final class Command {
     public var handler: CommandHandler
     /// For movablekeys commands: the key argument indexes of a concrete call.
     public var getKeys: ((Args) -> [Int])?
-    /// Redis's protected commands (DEBUG, MODULE): refused before authentication and before
-    /// MULTI queueing unless their enable-* option allows the client; returns the error.
-    public var protectionCheck: ((Client) -> String?)? { didSet { isProtected = protectionCheck != nil } }
-    public private(set) var isProtected = false
+    /// Redis's protected commands (DEBUG, MODULE): dispatch refuses them before
+    /// authentication unless their enable-*-command option allows the client.
+    public internal(set) var isProtected = false
     public var subcommands: [String: Command] = [:] { didSet { hasSubcommands = !subcommands.isEmpty } }
     /// A plain flag for the dispatcher (reading the dictionary costs a retain/release).
     public private(set) var hasSubcommands = false

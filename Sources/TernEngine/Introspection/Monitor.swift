@@ -120,14 +120,6 @@ enum MonitorLine {
 }
 
 extension Engine {
-    /// Installs the clean-up hook for MONITOR clients (`call` feeds `observers` directly).
-    func installObservers() {
-        let o = observers
-        clientDisconnectHooks.append { [unowned o] c in
-            if c.flags.contains(.monitor) { o.removeMonitor(c) }
-        }
-    }
-
     func registerMonitorCommand() {
         commands.register("monitor", MonitorCommand.monitor)
     }
