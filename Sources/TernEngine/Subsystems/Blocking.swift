@@ -20,8 +20,8 @@ import Glibc
 // - `deadline` is an absolute wall-clock ms time, 0 = block forever.
 // - `serve(c, key)` runs when `key` (in the client's db) was signalled ready by
 //   `engine.signalKeyReady(db, key)` (every push that creates a list/zset key, RENAME,
-//   MOVE, COPY, SORT STORE, RESTORE, SMOVE-like creations; SWAPDB calls
-//   `engine.blocking.signalAllWaitingKeys(in:)` for both dbs). It runs after the command that
+//   MOVE, COPY, SORT STORE, RESTORE, SMOVE-like creations; `Engine.swapDatabases` calls
+//   `signalAllWaitingKeys(in:)` for both dbs). It runs after the command that
 //   signalled the key (and after EXEC for pushes inside MULTI), with `c` being the blocked
 //   client. It must check the key's type itself (return false to stay blocked when the key
 //   is missing, empty or of another type), write the complete reply into `c.out`, do the
