@@ -90,6 +90,32 @@ final class DispatchAndKeyspaceTests: XCTestCase {
         XCTAssertTrue(stats("config|resetstat") == (1, 0, 0))
     }
 
+    // MARK: client life
+
+    func testFreeClientLeavesNothingBehind() {
+        let c = engine.createClient()
+        run("WATCH", "k", on: c)
+        run("PSUBSCRIBE", "p*", on: c)
+        run("CLIENT", "TRACKING", "ON", "BCAST", on: c)
+        c.blockOnKeys([Array("list".utf8)], deadline: 0, onTimeout: { _ in }, serve: { _, _ in true })
+        let paused = engine.createClient()
+        engine.pause(until: engine.nowMs + 60_000, all: true)
+        run("GET", "k", on: paused)
+        XCTAssertTrue(paused.postponed)
+        XCTAssertEqual(engine.blocking.blockedClients, 1)
+        engine.freeClient(c)
+        engine.freeClient(paused)
+        XCTAssertEqual(engine.blocking.blockedClients, 0)
+        XCTAssertFalse(engine.blocking.hasWaiters)
+        XCTAssertEqual(engine.transactions.watchedCount, 0)
+        XCTAssertEqual(engine.pubsub.patternCount, 0)
+        XCTAssertEqual(engine.tracking.trackingClients, 0)
+        XCTAssertTrue(engine.postponedClients.isEmpty)
+        XCTAssertNil(engine.clients[c.id])
+        XCTAssertNil(engine.clients[paused.id])
+        engine.unpause()
+    }
+
     // MARK: lookup flags
 
     func testLookupFlags() {
