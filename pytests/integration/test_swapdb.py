@@ -136,7 +136,7 @@ def test_swapdb_is_constant_time(r):
         for _ in range(20):
             r.execute_command("SWAPDB", "0", "1")
         elapsed = (time.perf_counter() - t0) / 20
-        assert elapsed < 0.005, "SWAPDB took %.1f ms" % (elapsed * 1000)
+        assert elapsed < 0.02, "SWAPDB took %.1f ms" % (elapsed * 1000)
         w.cmd("MULTI")
         assert w.cmd("EXEC") == b"*-1\r\n"
     finally:
