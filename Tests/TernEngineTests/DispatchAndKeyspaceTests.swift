@@ -88,6 +88,10 @@ final class DispatchAndKeyspaceTests: XCTestCase {
         XCTAssertTrue(stats("exec") == (1, 0, 0))
         run("CONFIG", "RESETSTAT")
         XCTAssertTrue(stats("config|resetstat") == (1, 0, 0))
+        // An error outside any command (a protocol error) fails no later command.
+        client.error("ERR Protocol error: invalid bulk length")
+        run("PING")
+        XCTAssertTrue(stats("ping") == (1, 0, 0))
     }
 
     // MARK: client life

@@ -376,14 +376,16 @@ public final class Engine {
     @inline(__always)
     func call(_ c: Client, _ cmd: Command, _ args: Args, startedAtMicros start: Int64) {
         let dirtyBefore = dirty
+        errorsCounted = stats.totalErrorReplies
         c.currentCommand = cmd
         cmd.handler(c, args)
         // Wall clock, as Redis's ustime(): a clock step backwards counts as 0 µs.
         let elapsed = max(0, Int(Engine.wallClockMicros() - start))
         cmd.stats.calls += 1
         cmd.stats.microseconds += elapsed
-        // Errors since the last call or refusal ended (Redis's incrCommandStatsOnError): an
-        // error inside EXEC fails that command, not EXEC too; RESETSTAT's zeroing is no error.
+        // Errors since this call started or its last nested call ended (Redis's
+        // incrCommandStatsOnError): an error inside EXEC fails that command, not EXEC too;
+        // RESETSTAT's zeroing is no error.
         if stats.totalErrorReplies > errorsCounted { cmd.stats.failedCalls += 1 }
         errorsCounted = stats.totalErrorReplies
         stats.totalCommands += 1
@@ -421,7 +423,6 @@ public final class Engine {
     /// (`EXECABORT Transaction discarded because of: ...`).
     public func rejectCommand(_ c: Client, _ cmd: Command?, _ message: String) {
         if c.flags.contains(.multi) { c.flags.insert(.dirtyExec) }
-        defer { errorsCounted = stats.totalErrorReplies }
         guard let cmd else { c.error(message); return }
         cmd.stats.rejectedCalls += 1
         if cmd.name == "exec" {
@@ -431,8 +432,8 @@ public final class Engine {
         }
     }
 
-    /// stats.totalErrorReplies when the last call or refusal ended: `call` counts a failed
-    /// call when errors were added since.
+    /// stats.totalErrorReplies when the current call started or its last nested call ended:
+    /// `call` counts a failed call when errors were added since.
     var errorsCounted = 0
 
     // MARK: state read by transactions, pub/sub and client tracking
