@@ -105,7 +105,7 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
     func channelInactive(context: ChannelHandlerContext) {
         fd = -1
         if let c = client {
-            engine.removeClient(c)
+            engine.freeClient(c)
             c.connection = nil
         }
         client = nil
@@ -252,12 +252,11 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
     }
 
     func resumeProcessing() {
-        guard let ctx = context, var p = pending, !closing else { return }
+        guard context != nil, var p = pending, !closing else { return }
         pending = nil
         process(&p)
         keep(p)
         flushReplies()
-        _ = ctx
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

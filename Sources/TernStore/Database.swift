@@ -123,6 +123,37 @@ public final class Database {
         if let h = keyAdded { h(e.key) }
     }
 
+    // MARK: loading (Redis's dbAddRDBLoad): no `new` event, nothing signalled
+
+    /// Adds a string key read from a file. Returns false, changing nothing, when the key
+    /// already exists (the loader decides what a duplicate means).
+    @discardableResult
+    public func addStringForLoading(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer,
+                                    encoding: ValueEncoding, expireAt: Int64?, lru: UInt32) -> Bool {
+        if table.find(key) != nil { return false }
+        let e = EntryStorage.makeString(key: key, value: value, expire: expireAt)
+        e.encoding = encoding
+        e.lru = lru
+        addLoaded(e)
+        return true
+    }
+
+    /// Adds a collection key read from a file; false when the key already exists.
+    @discardableResult
+    public func addObjectForLoading(_ key: UnsafeRawBufferPointer, _ object: AnyObject, type: ValueType,
+                                    encoding: ValueEncoding, expireAt: Int64?, lru: UInt32) -> Bool {
+        if table.find(key) != nil { return false }
+        let e = EntryStorage.makeObject(key: key, object: object, type: type, encoding: encoding, expire: expireAt)
+        e.lru = lru
+        addLoaded(e)
+        return true
+    }
+
+    private func addLoaded(_ e: Entry) {
+        table.insertNew(e)
+        if e.hasExpire { expiresCount += 1 }
+    }
+
     /// Copies an entry's key/value/ttl under a new key name (a new allocation; objects
     /// are shared by reference, so the caller must deep-copy them when needed).
     public static func cloneEntry(_ e: Entry, newKey: UnsafeRawBufferPointer, object: AnyObject? = nil) -> Entry {

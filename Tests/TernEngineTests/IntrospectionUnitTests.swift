@@ -139,7 +139,7 @@ final class ObserverEngineTests: XCTestCase {
         XCTAssertTrue(lines[0].hasSuffix(" [2 127.0.0.1:1000] \"SELECT\" \"2\""), lines[0])
         XCTAssertTrue(lines[1].hasSuffix(" [2 127.0.0.1:1000] \"ECHO\" \"a\\\"b\""), lines[1])
         XCTAssertTrue(lines[0].hasPrefix("+"))
-        e.removeClient(m)
+        e.freeClient(m)
         XCTAssertTrue(e.observers.monitors.isEmpty)
     }
 

@@ -16,18 +16,17 @@ final class KeyspacePropagationTests: XCTestCase {
     var engine: Engine!
     var client: Client!
     var recorder: Recorder!
-    var events: [(String, String, Int)] = []
+    var log: KeyspaceEventLog!
+    /// (event, key, db) of the events raised since the last look.
+    var events: [(String, String, Int)] { log.take().map { ($0.event, $0.key, $0.db) } }
 
     override func setUp() {
         let config = ServerConfig()
-        config.notifyKeyspaceEvents = 0xFFFF
         config.enableDebugCommand = "yes"
         engine = Engine(config: config)
         recorder = Recorder()
         engine.propagationTargets = [recorder]
-        engine.keyspaceEventHook = { [unowned self] _, event, key, db in
-            self.events.append((event, String(decoding: key, as: UTF8.self), db))
-        }
+        log = KeyspaceEventLog(engine, classes: "Anm")
         client = engine.createClient()
     }
 
@@ -43,10 +42,7 @@ final class KeyspacePropagationTests: XCTestCase {
         return recorder.commands.map { $0.1 }
     }
 
-    func eventNames() -> [String] {
-        defer { events.removeAll() }
-        return events.map { $0.0 }
-    }
+    func eventNames() -> [String] { events.map { $0.0 } }
 
     func testRelativeExpireBecomesPexpireat() {
         run("SET", "k", "v")

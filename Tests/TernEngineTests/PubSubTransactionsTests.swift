@@ -103,15 +103,16 @@ final class PubSubTransactionsTests: XCTestCase {
         run(e, c, ["EXEC"])
         XCTAssertTrue(c.flags.contains(.pubsub))
         XCTAssertTrue(c.flags.contains(.tracking))
-        XCTAssertEqual(e.pubsub?.channelCount, 1)
-        for h in e.clientResetHooks { h(c) }
+        XCTAssertEqual(e.pubsub.channelCount, 1)
+        e.resetClient(c)
         XCTAssertFalse(c.flags.contains(.pubsub))
         XCTAssertFalse(c.flags.contains(.tracking))
-        XCTAssertEqual(e.pubsub?.channelCount, 0)
-        XCTAssertEqual(e.tracking?.trackingClients, 0)
+        XCTAssertEqual(e.pubsub.channelCount, 0)
+        XCTAssertEqual(e.tracking.trackingClients, 0)
         run(e, c, ["WATCH", "k"])
-        e.removeClient(c)
-        XCTAssertEqual(e.transactions?.watchedCount, 0)
-        XCTAssertNil(c.transactionState)
+        e.freeClient(c)
+        XCTAssertEqual(e.transactions.watchedCount, 0)
+        XCTAssertNil(c.multiState)
+        XCTAssertNil(e.clients[c.id])
     }
 }

@@ -20,16 +20,14 @@ final class StringCommandTests: XCTestCase {
         let engine = Engine(config: ServerConfig())
         let client: Client
         let capture = Capture()
-        var events: [String] = []
+        let log: KeyspaceEventLog
+        /// "event:key" of the events raised since the last look (the oracle ran with KEAn).
+        var events: [String] { log.take().map { $0.event + ":" + $0.key } }
 
         init() {
+            log = KeyspaceEventLog(engine, classes: "An")
             client = engine.createClient()
             engine.propagationTargets = [capture]
-            engine.config.notifyKeyspaceEvents = 1
-            engine.keyspaceEventHook = { [unowned self] cls, event, key, _ in
-                if cls == .keyMiss { return }   // the oracle runs with "KEA" (no m)
-                self.events.append(event + ":" + String(decoding: key, as: UTF8.self))
-            }
         }
 
         /// Runs one command; returns its raw reply text.
@@ -49,7 +47,7 @@ final class StringCommandTests: XCTestCase {
 
         func reset() {
             capture.commands.removeAll()
-            events.removeAll()
+            _ = log.take()
         }
 
         /// Propagated commands with the numeric PXAT/PEXPIREAT deadline replaced by "T".

@@ -80,10 +80,10 @@ public final class Command {
     /// COMMAND DOCS map for this command (without prose); summary added by the table.
     public var docs: RESPValue
     public var handler: CommandHandler
-    /// Redis's protected commands (DEBUG, MODULE): refused before authentication and before
-    /// MULTI queueing unless their enable-* option allows the client; returns the error.
-    public var protectionCheck: ((Client) -> String?)? { didSet { isProtected = protectionCheck != nil } }
-    public private(set) var isProtected = false
+    /// Redis's protected commands (DEBUG, MODULE: the table's `protected` flag): dispatch
+    /// refuses them before authentication unless their enable-*-command option allows the
+    /// client. A plain stored flag for the dispatcher.
+    public let isProtected: Bool
     public var subcommands: [String: Command] = [:] { didSet { hasSubcommands = !subcommands.isEmpty } }
     /// A plain flag for the dispatcher (reading the dictionary costs a retain/release).
     public private(set) var hasSubcommands = false
@@ -103,6 +103,7 @@ public final class Command {
         var f: CommandFlags = HiddenCommandFlags.table[name] ?? []
         if e.count > 2 { for x in e[2].elements { if let t = x.text, let fl = CommandFlags.named(t) { f.insert(fl) } } }
         flags = f
+        isProtected = f.contains(.protected)
         aclCategories = ACLCategories.parse(info)
         keyFinder = KeyFinder(specs: KeySpec.parse(info), function: KeyFunction.of(name))
     }

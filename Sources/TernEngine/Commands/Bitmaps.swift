@@ -47,7 +47,6 @@ public enum BitmapCommands {
         } else {
             e = c.db.setString(key, UnsafeRawBufferPointer(start: nil, count: 0), encoding: .raw, keepTTL: false,
                                lru: c.engine.objectLRU)
-            StringCommands.notifyNew(c, key)
             grew = true
         }
         if e.stringValue.count < need {
@@ -305,11 +304,11 @@ public enum BitmapCommands {
                 for s in sources.dropFirst() { for i in 0..<s.count { r[i] ^= s[i] } }
             }
         }
-        let existed = c.lookupWrite(dest) != nil
+        // setKey's lookupKeyWrite: an expired dest is deleted (and its DEL propagated) first.
+        _ = c.lookupWrite(dest)
         _ = result.withUnsafeBytes { r in
             c.db.setString(dest, r, encoding: .raw, keepTTL: false, lru: c.engine.objectLRU)
         }
-        if !existed { StringCommands.notifyNew(c, dest) }
         c.keyModified(dest)
         c.notify(.string, "set", dest)
         c.engine.dirty += 1

@@ -59,7 +59,7 @@ public enum ConnectionCommands {
             if a.equals(j, "auth") && more >= 2 {
                 let user = a.string(j + 1), pass = a.string(j + 2)
                 let required = c.engine.config.requirepass
-                if user != "default" || (!required.isEmpty && pass != required) || (required.isEmpty && false) {
+                if user != "default" || (!required.isEmpty && pass != required) {
                     c.error("WRONGPASS invalid username-password pair or user is disabled.")
                     return
                 }
@@ -94,21 +94,9 @@ public enum ConnectionCommands {
         c.out.bulk("modules"); c.out.array(0)
     }
 
-    /// RESET: back to a fresh connection's state (db 0, RESP2, no name, replies on,
-    /// not monitoring, default user), then the subsystems' reset hooks (MULTI, pub/sub,
-    /// tracking ...). A pending CLIENT REPLY SKIP still swallows the "RESET" reply.
+    /// RESET: the client's state back to a fresh connection's (Engine.resetClient).
     static func reset(_ c: Client, _ a: Args) {
-        let e = c.engine
-        if c.flags.contains(.monitor) { e.observers.removeMonitor(c) }
-        for h in e.resetHooks { h(c) }
-        for h in e.clientResetHooks { h(c) }
-        if let d = e.database(0) { c.db = d }
-        c.resp = 2
-        c.name = nil
-        if c.replyMode == .off || c.replyMode == .skipNext { c.replyMode = .on }
-        c.flags.remove(.readonly)
-        c.user = "default"
-        c.authenticated = e.config.requirepass.isEmpty
+        c.engine.resetClient(c)
         c.out.simple("RESET")
     }
 }

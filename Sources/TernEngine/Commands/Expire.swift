@@ -102,7 +102,7 @@ public enum ExpireCommands {
     }
 
     static func ttlGeneric(_ c: Client, _ a: Args, ms: Bool, absolute: Bool) {
-        guard let e = KeyCommands.readNoTouch(c, a[1]) else { c.out.integer(-2); return }
+        guard let e = c.lookup(a[1], .noTouch) else { c.out.integer(-2); return }
         guard e.hasExpire else { c.out.integer(-1); return }
         var t = absolute ? e.expireAt : e.expireAt &- c.engine.nowMs
         if t < 0 { t = 0 }

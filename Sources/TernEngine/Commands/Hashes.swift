@@ -20,7 +20,6 @@ extension Engine {
         commands.register("hincrbyfloat", HashCommands.hincrbyfloat)
         commands.register("hrandfield", HashCommands.hrandfield)
         commands.register("hscan", HashCommands.hscan)
-        registerObjectEncodingFallback()
     }
 }
 
@@ -304,15 +303,15 @@ public enum HashCommands {
     }
 
     static func hincrbyfloat(_ c: Client, _ a: Args) {
-        guard let incr = CollectionSupport.parseLongDouble(a[3]) else { c.notFloat(); return }
+        guard let incr = FloatFormat.parseLongDouble(a[3]) else { c.notFloat(); return }
         if incr.isInfinite { c.error("ERR value is NaN or Infinity"); return }
         let key = a[1]
         guard let (e, h0) = writeHash(c, key) else { return }
         var h = h0
-        var current: Float80 = 0
+        var current: LongDouble = 0
         var bad = false
         h.withValue(a[2]) { v in
-            if let x = CollectionSupport.parseLongDouble(v) { current = x } else { bad = true }
+            if let x = FloatFormat.parseLongDouble(v) { current = x } else { bad = true }
         }
         if bad {
             c.error("ERR hash value is not a float")
@@ -323,7 +322,7 @@ public enum HashCommands {
             c.error("ERR increment would produce NaN or Infinity")
             return
         }
-        let text = CollectionSupport.formatLongDouble(value)
+        let text = FloatFormat.humanText(value)
         text.withUnsafeBytes { t in
             h = tryConversionBytes(c, e, h, a[2], t)
             h.set(a[2], t)

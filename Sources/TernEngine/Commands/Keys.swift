@@ -24,72 +24,10 @@ extension Engine {
         registerObjectCommands()
         registerDebugCommand()
     }
-
-    /// Whole-database change hooks (FLUSHDB/FLUSHALL/SWAPDB); see `DatabaseChangeHooks`.
-    public var databaseChangeHooks: DatabaseChangeHooks {
-        if let h = extensions[DatabaseChangeHooks.extensionKey] as? DatabaseChangeHooks { return h }
-        let h = DatabaseChangeHooks()
-        extensions[DatabaseChangeHooks.extensionKey] = h
-        return h
-    }
-}
-
-/// Changes to whole databases that per-key signals do not describe. WATCH, client
-/// tracking, blocked clients and persistence register here. When nobody registered for
-/// an event, the keyspace falls back to per-key signals (`keyModified` / `signalKeyReady`)
-/// for every affected key, which is correct but O(keys).
-public final class DatabaseChangeHooks {
-    static let extensionKey = "keys.databaseChangeHooks"
-    /// After FLUSHDB (the db id) or FLUSHALL (nil). `async` tells whether memory is freed lazily.
-    public var flushed: [(_ db: Int?, _ async: Bool) -> Void] = []
-    /// After SWAPDB a b (contents exchanged, ids and clients stay).
-    public var swapped: [(_ a: Int, _ b: Int) -> Void] = []
 }
 
 /// Generic keyspace commands (db.c).
 public enum KeyCommands {
-    // MARK: lookups with Redis's flag combinations
-
-    /// lookupKeyReadWithFlags(LOOKUP_NOTOUCH [| LOOKUP_NONOTIFY]): lazy expiry and
-    /// hit/miss stats, no LRU/LFU touch.
-    static func readNoTouch(_ c: Client, _ key: UnsafeRawBufferPointer, notify: Bool = true) -> Entry? {
-        let engine = c.engine
-        if let e = c.db.find(key) {
-            if e.hasExpire {
-                if engine.expireIfNeeded(c.db, e) {
-                    // deleted: fall through to the miss path
-                } else if engine.isReplicaOfMaster && engine.isExpired(e) && !c.flags.contains(.master) {
-                    engine.stats.keyspaceMisses += 1
-                    if notify { engine.notify(.keyMiss, "keymiss", key, c.db.id) }
-                    return nil
-                } else {
-                    engine.stats.keyspaceHits += 1
-                    return e
-                }
-            } else {
-                engine.stats.keyspaceHits += 1
-                return e
-            }
-        }
-        engine.stats.keyspaceMisses += 1
-        if notify { engine.notify(.keyMiss, "keymiss", key, c.db.id) }
-        return nil
-    }
-
-    /// Lookup for a write in another database (lookupKeyWrite(dst, key)): touches the
-    /// key's LRU like any lookupKeyWrite (MOVE/COPY to an existing destination).
-    static func lookupWrite(_ c: Client, _ db: Database, _ key: UnsafeRawBufferPointer) -> Entry? {
-        guard let e = db.find(key) else { return nil }
-        if e.hasExpire && c.engine.expireIfNeeded(db, e) { return nil }
-        c.touch(e)
-        return e
-    }
-
-    /// The LRU/LFU field a freshly created object gets (COPY, DEBUG POPULATE).
-    static func newObjectLRU(_ engine: Engine) -> UInt32 {
-        engine.objectLRU
-    }
-
     /// Deletes a key the way dbDelete does (lazily when lazyfree-lazy-server-del).
     static func serverDelete(_ engine: Engine, _ db: Database, _ key: UnsafeRawBufferPointer) {
         if engine.config.lazyfreeLazyServerDel {
@@ -117,36 +55,15 @@ public enum KeyCommands {
         return nil
     }
 
-    static func emptyDatabase(_ engine: Engine, _ db: Database, async: Bool) -> Int {
-        let n = db.count
-        let hooks = engine.databaseChangeHooks
-        if hooks.flushed.isEmpty && engine.flushHooks.isEmpty && engine.hasKeyObservers && n > 0 {
-            db.table.forEach { e in engine.keyModified(db, e.key) }
-        }
-        if async {
-            LazyFree.shared.dispose(table: db.takeAll())
-        } else {
-            db.removeAll()
-        }
-        return n
-    }
-
     static func flushall(_ c: Client, _ a: Args) {
         guard let async = flushMode(c, a) else { return }
-        c.engine.signalFlushedDb(-1)
-        var removed = 0
-        for db in c.engine.databases { removed += emptyDatabase(c.engine, db, async: async) }
-        for h in c.engine.databaseChangeHooks.flushed { h(nil, async) }
-        c.engine.dirty += removed + 1
+        c.engine.dirty += c.engine.emptyData(nil, async: async) + 1
         c.out.ok()
     }
 
     static func flushdb(_ c: Client, _ a: Args) {
         guard let async = flushMode(c, a) else { return }
-        c.engine.signalFlushedDb(c.dbIndex)
-        let removed = emptyDatabase(c.engine, c.db, async: async)
-        for h in c.engine.databaseChangeHooks.flushed { h(c.db.id, async) }
-        c.engine.dirty += removed + 1
+        c.engine.dirty += c.engine.emptyData(c.dbIndex, async: async) + 1
         c.out.ok()
     }
 
@@ -180,7 +97,7 @@ public enum KeyCommands {
     /// EXISTS counts a key once per mention.
     static func exists(_ c: Client, _ a: Args) {
         var n = 0
-        for i in 1..<a.count where readNoTouch(c, a[i]) != nil { n += 1 }
+        for i in 1..<a.count where c.lookup(a[i], .noTouch) != nil { n += 1 }
         c.out.integer(n)
     }
 
@@ -198,7 +115,7 @@ public enum KeyCommands {
     }
 
     static func type(_ c: Client, _ a: Args) {
-        let name = typeName(readNoTouch(c, a[1]))
+        let name = typeName(c.lookup(a[1], .noTouch))
         c.out.append("+")
         c.out.append(name)
         c.out.append("\r\n")
@@ -335,7 +252,7 @@ public enum KeyCommands {
         for k in found {
             let keep: Bool = k.withUnsafeBytes { kb in
                 if typeIndex >= 0 {
-                    let name = typeName(readNoTouch(c, kb))
+                    let name = typeName(c.lookup(kb, .noTouch))
                     if !asciiEqualsIgnoringCase(a[typeIndex], name) { return false }
                 }
                 if let e = c.db.find(kb), e.hasExpire, c.engine.expireIfNeeded(c.db, e) { return false }
@@ -415,23 +332,7 @@ public enum KeyCommands {
             c.error("ERR DB index is out of range")
             return
         }
-        if d1 !== d2 {
-            engine.signalSwapDb(i1, i2)
-            d1.swapContents(with: d2)
-            let hooks = engine.databaseChangeHooks
-            if hooks.swapped.isEmpty {
-                // Fallback: signal every key of both databases, in both databases.
-                for (x, y) in [(d1, d2), (d2, d1)] {
-                    x.table.forEach { e in
-                        engine.keyModified(x, e.key)
-                        engine.keyModified(y, e.key)
-                        signalReadyIfBlockable(engine, x, e.key, e.type)
-                    }
-                }
-            } else {
-                for h in hooks.swapped { h(i1, i2) }
-            }
-        }
+        engine.swapDatabases(d1, d2)
         engine.dirty += 1
         c.out.ok()
     }
@@ -443,7 +344,7 @@ public enum KeyCommands {
         let src = c.db
         if src === dst { c.error("ERR source and destination objects are the same"); return }
         guard c.lookupWrite(key) != nil else { c.out.integer(0); return }
-        if lookupWrite(c, dst, key) != nil { c.out.integer(0); return }
+        if c.lookupWrite(key, in: dst) != nil { c.out.integer(0); return }
         guard let e = src.detach(key) else { c.out.integer(0); return }
         dst.insert(e)
         signalReadyIfBlockable(c.engine, dst, key, e.type)
@@ -481,7 +382,7 @@ public enum KeyCommands {
             return
         }
         guard let e = c.lookupRead(key) else { c.out.integer(0); return }
-        if lookupWrite(c, dst, newKey) != nil {
+        if c.lookupWrite(newKey, in: dst) != nil {
             if !replace { c.out.integer(0); return }
             serverDelete(c.engine, dst, newKey)
         }
@@ -498,7 +399,7 @@ public enum KeyCommands {
         } else {
             copy = Database.cloneEntry(e, newKey: newKey)
         }
-        copy.lru = newObjectLRU(c.engine)
+        copy.lru = c.engine.objectLRU
         // Redis duplicates the value: an integer becomes a private object (refcount 1).
         if copy.encodingByte == ValueEncoding.int.rawValue { copy.isPrivateInteger = true }
         dst.insert(copy)

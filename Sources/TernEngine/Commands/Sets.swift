@@ -21,7 +21,6 @@ extension Engine {
         commands.register("sdiff", SetCommands.sdiff)
         commands.register("sdiffstore", SetCommands.sdiffstore)
         commands.register("sscan", SetCommands.sscan)
-        registerObjectEncodingFallback()
     }
 }
 

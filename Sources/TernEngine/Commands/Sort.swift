@@ -5,26 +5,6 @@ import TernStore
 import Glibc
 #endif
 
-/// What SORT needs from a set or sorted-set value. The set and zset types adopt it in their
-/// own files; without it SORT falls back to StoredCollection.forEachDigestItem (first
-/// component of each item, in digest order).
-public protocol SortableSource: AnyObject {
-    /// Every element in the collection's own order (sorted set: ascending score order).
-    func forEachSortElement(_ body: (UnsafeRawBufferPointer) -> Void)
-    /// Called before SORT reads a value (Redis converts a listpack zset to skiplist here).
-    func prepareForSort()
-}
-
-extension SortableSource {
-    public func prepareForSort() {}
-}
-
-/// What SORT's `pattern->field` lookups need from a hash value. Without it SORT scans
-/// StoredCollection.forEachDigestItem pairs (field, value).
-public protocol SortHashSource: AnyObject {
-    func sortFieldValue(_ field: UnsafeRawBufferPointer) -> [UInt8]?
-}
-
 extension Engine {
     func registerSortCommands() {
         commands.register("sort", SortCommand.sort)
@@ -144,10 +124,8 @@ public enum SortCommand {
         if let e = entry {
             if type == .list, let ql = ListCommands.list(e) {
                 all = ql.allElements
-            } else if let s = e.object as? SortableSource {
-                s.prepareForSort()
-                s.forEachSortElement { all.append(Array($0)) }
             } else if let s = e.object as? StoredCollection {
+                // Sets and sorted sets: first component of each item (zsets in score order).
                 s.forEachDigestItem { k, _ in all.append(Array(k)) }
             }
         }
@@ -358,7 +336,6 @@ public enum SortCommand {
                 guard e.type == .hash else { return nil }
                 let field = Array(pattern[fieldStart...])
                 let value = field.withUnsafeBytes { f -> [UInt8]? in
-                    if let h = e.object as? SortHashSource { return h.sortFieldValue(f) }
                     guard let h = e.object as? StoredCollection else { return nil }
                     var found: [UInt8]? = nil
                     h.forEachDigestItem { k, v in

@@ -44,7 +44,6 @@ extension Engine {
         commands.register("bzpopmin", z.bzpopmin)
         commands.register("bzpopmax", z.bzpopmax)
         commands.register("bzmpop", z.bzmpop)
-        registerObjectEncodingFallback()
     }
 }
 

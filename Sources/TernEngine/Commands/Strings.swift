@@ -82,10 +82,6 @@ public enum StringCommands {
         return true
     }
 
-    /// The "new" keyspace event Redis's dbAdd emits is raised centrally by Database.keyAdded
-    /// (Notifications.swift) whenever a key is created; nothing to do here.
-    @inline(__always) static func notifyNew(_ c: Client, _ key: UnsafeRawBufferPointer) {}
-
     static func get(_ c: Client, _ a: Args) {
         if let e = readString(c, a[1]) { c.out.bulk(e.stringValue) }
     }
@@ -185,7 +181,6 @@ public enum StringCommands {
         }
         let lru = c.engine.objectLRU
         let e = c.withDB { $0.setString(key, value, encoding: Numbers.stringEncoding(value), keepTTL: o.keepTTL, lru: lru) }
-        if !found { notifyNew(c, key) }
         c.keyModified(key)
         c.engine.dirty += 1
         c.notify(.string, "set", key)
@@ -236,7 +231,6 @@ public enum StringCommands {
 
     static func getsetStore(_ c: Client, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, created: Bool) {
         c.db.setString(key, value, encoding: Numbers.stringEncoding(value), keepTTL: false, lru: c.engine.objectLRU)
-        if created { notifyNew(c, key) }
         c.keyModified(key)
         c.notify(.string, "set", key)
         c.engine.dirty += 1
@@ -322,10 +316,10 @@ public enum StringCommands {
         var i = 1
         while i < a.count {
             let key = a[i], value = a[i + 1]
-            // Like Redis's setKey: an expired key is removed first, a missing one announced as new.
-            let existed = c.lookupWrite(key) != nil
+            // Like Redis's setKey: an expired key is removed first (the `new` event comes
+            // from Database.keyAdded).
+            _ = c.lookupWrite(key)
             c.withDB { $0.setString(key, value, encoding: Numbers.stringEncoding(value), keepTTL: false, lru: lru) }
-            if !existed { notifyNew(c, key) }
             c.keyModified(key)
             c.notify(.string, "set", key)
             i += 2
@@ -348,7 +342,6 @@ public enum StringCommands {
             total = old + tail.count
         } else {
             c.db.setString(key, tail, encoding: Numbers.stringEncoding(tail), keepTTL: false, lru: c.engine.objectLRU)
-            notifyNew(c, key)
             total = tail.count
         }
         c.keyModified(key)
@@ -398,7 +391,6 @@ public enum StringCommands {
             guard checkStringLength(c, offset, value.count) else { return }
             entry = c.db.setString(key, UnsafeRawBufferPointer(start: nil, count: 0), encoding: .raw,
                                    keepTTL: false, lru: c.engine.objectLRU)
-            notifyNew(c, key)
         }
         let needed = offset + value.count
         if entry.stringValue.count < needed { entry = c.db.resizeString(entry, to: needed) }
@@ -451,7 +443,6 @@ public enum StringCommands {
                                lru: c.engine.objectLRU)
             }
         }
-        if e == nil { notifyNew(c, key) }
         c.keyModified(key)
         c.notify(.string, "incrby", key)
         c.engine.dirty += 1
@@ -474,7 +465,6 @@ public enum StringCommands {
         _ = text.withUnsafeBytes { t in
             c.db.setString(key, t, encoding: t.count <= 44 ? .embstr : .raw, keepTTL: true, lru: c.engine.objectLRU)
         }
-        if e == nil { notifyNew(c, key) }
         c.keyModified(key)
         c.notify(.string, "incrbyfloat", key)
         c.engine.dirty += 1

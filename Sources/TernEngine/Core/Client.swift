@@ -73,9 +73,6 @@ public final class Client {
     /// The command executing now, or the last one run (CLIENT LIST `cmd=`). Commands live
     /// in the engine's table for its lifetime, so this holds no reference count.
     public unowned(unsafe) var currentCommand: Command?
-    /// Extension point for later subsystems (transactions, pub/sub, tracking, blocking):
-    /// per-client state objects keyed by subsystem name.
-    public var extensions: [String: AnyObject] = [:]
     /// When set by a handler (or a blocked client's serve closure), replaces the command's
     /// own args in the propagation unit (SET EX -> SET PXAT, INCRBYFLOAT -> SET KEEPTTL,
     /// SPOP n -> one SREM per member; several ops are wrapped in MULTI/EXEC). Consumed
@@ -105,9 +102,8 @@ public final class Client {
     public var pendingOutputBytes = 0
     /// When the soft output buffer limit was first exceeded (ms), 0 when under it.
     public var outputSoftLimitSinceMs: Int64 = 0
-    /// MULTI queue and WATCHed keys (Transactions.swift); a typed slot, not `extensions`,
-    /// because every queued command reaches it.
-    public var transactionState: AnyObject?
+    /// MULTI queue and WATCHed keys (Transactions.swift), created on first MULTI or WATCH.
+    var multiState: MultiState?
 
     public init(id: Int, engine: Engine) {
         self.id = id

@@ -2,20 +2,23 @@ import TernConfig
 import TernProtocol
 import TernStore
 
-/// Periodic work (Redis's serverCron/databasesCron): active expiry, incremental
-/// rehashing, table shrinking, pause expiry. Runs `hz` times per second on the engine loop.
+/// Periodic work (Redis's serverCron), in its order: INFO rate sampling, clients (idle
+/// timeout, blocked clients), pause expiry, then the databases (active expiry, incremental
+/// rehashing, table shrinking). Runs `hz` times per second on the engine loop.
 extension Engine {
     public func cron() {
         nowMs = Engine.wallClockMs()
         if cronPaused { return }
         cronLoops += 1
+        infoState.cron()
+        closeIdleClients()
+        blocking.cron()
         if pauseEndMs > 0 && pauseEndMs <= nowMs { unpause() }
         if !isReplicaOfMaster && !isPausedForWrites && activeExpireEnabled { activeExpireCycle() }
         for db in databases {
             db.table.shrinkIfSparse()
             if config.activerehashing { db.table.rehash(forMicroseconds: 1000) }
         }
-        for h in cronHooks { h() }
         // Periodic work is not a command: anything it made pending (a lazy expiry met by a
         // hook) is its own unit rather than joining the next client's command.
         if propagates { propagatePendingCommands() }

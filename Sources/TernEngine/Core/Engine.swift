@@ -56,26 +56,32 @@ public final class Engine {
     public var shutdownHandler: ((_ exitCode: Int32) -> Void)?
     /// Log sink (level, message); set by the server layer.
     public var logHandler: ((LogLevel, String) -> Void)?
-    /// Extension point for subsystems that hang server-wide state off the engine.
-    public var extensions: [String: AnyObject] = [:]
-    /// WATCH and client tracking, called directly by `keyModified` (Redis's signalModifiedKey
-    /// calls touchWatchedKey and trackingInvalidateKey): every write pays two plain flag
-    /// checks, no closure call or retain. Owned by `extensions`.
-    unowned(unsafe) var watchRegistry: TransactionRegistry?
-    unowned(unsafe) var trackingRegistry: TrackingRegistry?
-    /// WATCHed keys in all databases (TransactionRegistry.watchedCount lives here).
+
+    // Subsystems, created with the engine and called directly (no hook lists). Strong
+    // `let`s: reading one through a borrowed engine costs no reference counting.
+    /// MULTI/EXEC queues and WATCHed keys.
+    public let transactions: TransactionRegistry
+    /// Channel, pattern and shard-channel subscriptions.
+    public let pubsub: PubSubRegistry
+    /// Keyspace events, published through `pubsub`.
+    let notifications: KeyspaceNotifier
+    /// Client-side caching (CLIENT TRACKING).
+    public let tracking: TrackingRegistry
+    /// Clients blocked on keys, their timeouts and the ready-key queue.
+    public let blocking: BlockingRegistry
+    /// INFO's sampled rates, peak memory and fixed fields.
+    public let infoState: InfoState
+    /// Settings changed by DEBUG subcommands.
+    public let debugState: DebugState
+
+    /// WATCHed keys in all databases (TransactionRegistry.watchedCount lives here):
+    /// `keyModified` pays one plain flag check per write while nobody watches.
     var watchedKeyCount = 0
     /// Client tracking remembers keys or broadcast prefixes (maintained by TrackingRegistry).
     var trackingHasKeys = false
-    /// True when something observes key changes (WATCH or tracking registered).
-    public var hasKeyObservers: Bool { watchRegistry != nil || trackingRegistry != nil }
-    public var keyspaceEventHook: ((NotifyClass, String, UnsafeRawBufferPointer, Int) -> Void)?
-    /// Hooks run when a key may have become ready for blocked clients.
-    public var keyReadyHook: ((Database, UnsafeRawBufferPointer) -> Void)?
-    /// Set by the blocking subsystem when keys were signalled ready: `readyKeysHandler`
-    /// then serves blocked clients right after the top-level command (handleClientsBlockedOnKeys).
+    /// Keys were signalled ready for blocked clients: `dispatchResolved` then serves them
+    /// right after the top-level command (Redis's handleClientsBlockedOnKeys).
     public var hasReadyKeys = false
-    public var readyKeysHandler: (() -> Void)?
     /// Runs `body` on the engine event loop after `delayMs` ms (set by the server layer;
     /// blocking timeouts and deferred resumption of unblocked clients use it).
     public var scheduleOnLoop: ((_ delayMs: Int64, _ body: @escaping () -> Void) -> Void)?
@@ -92,18 +98,14 @@ public final class Engine {
     public var cronPaused = false
     /// DEBUG QUICKLIST-PACKED-THRESHOLD: list elements at least this long go in plain nodes.
     public var quicklistPackedThreshold = 1 << 30
-    /// Extra periodic work registered by subsystems (client timeouts, stats sampling ...).
-    public var cronHooks: [() -> Void] = []
     /// LRU/LFU fields of Redis's shared integer objects 0...9999 (see SharedIntegers.swift).
     public let sharedIntegers: SharedIntegers
 
-    /// Runs the shutdown sequence (SIGTERM, SHUTDOWN): hooks may refuse (return an error).
-    public var shutdownHooks: [(_ reason: String) -> String?] = []
-
-    /// Returns an error text when shutdown was refused, otherwise does not return.
+    /// Runs the shutdown sequence (SIGTERM, SHUTDOWN). Returns an error text when shutdown
+    /// was refused, otherwise does not return. (Persistence's save-on-shutdown, which may
+    /// refuse, goes first here when it exists.)
     @discardableResult
     public func requestShutdown(reason: String, exitCode: Int32 = 0) -> String? {
-        for h in shutdownHooks { if let err = h(reason) { return err } }
         isShuttingDown = true
         for c in clients.values { c.connection?.flushReplies() }
         shutdownHandler?(exitCode)
@@ -119,9 +121,29 @@ public final class Engine {
         var bytes = [UInt8](repeating: 0, count: 20)
         bytes.withUnsafeMutableBytes { tern_random_bytes($0.baseAddress, 20) }
         runID = bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        transactions = TransactionRegistry(databaseCount: databases.count)
+        pubsub = PubSubRegistry()
+        notifications = KeyspaceNotifier(pubsub: pubsub)
+        tracking = TrackingRegistry()
+        blocking = BlockingRegistry()
+        infoState = InfoState(startTimeMs: startTimeMs)
+        debugState = DebugState()
+        // Every stored property is set: the subsystems may now point back at the engine.
+        transactions.engine = self
+        pubsub.engine = self
+        notifications.engine = self
+        tracking.engine = self
+        blocking.engine = self
+        infoState.engine = self
         observers.engine = self
         config.lfuPolicyChanged = { [unowned(unsafe) self] lfu in
             for db in self.databases { db.keepsAccessFieldOnOverwrite = lfu }
+        }
+        // Keyspace `new` events come from the databases themselves (every creation path,
+        // as Redis's dbAdd); TernStore cannot see the engine, hence this one closure.
+        for db in databases {
+            let id = db.id
+            db.keyAdded = { [unowned(unsafe) self] key in self.notify(.new, "new", key, id) }
         }
         registerAllCommands()
     }
@@ -175,32 +197,7 @@ public final class Engine {
         return now << 8 | UInt32(counter)
     }
 
-    // MARK: clients
-
-    public func createClient() -> Client {
-        let c = Client(id: nextClientID, engine: self)
-        nextClientID += 1
-        if !config.requirepass.isEmpty { c.authenticated = false }
-        clients[c.id] = c
-        stats.totalConnections += 1
-        return c
-    }
-
-    /// A client that is not a connection (AOF loading, scripts, tests).
-    public func createFakeClient() -> Client {
-        let c = Client(id: Int.max - nextClientID, engine: self)
-        c.flags.insert(.fake)
-        return c
-    }
-
-    public var clientDisconnectHooks: [(Client) -> Void] = []
-    /// Run by RESET to clear per-client state owned by other subsystems (MULTI, pub/sub, tracking ...).
-    public var resetHooks: [(Client) -> Void] = []
-
-    public func removeClient(_ c: Client) {
-        for h in clientDisconnectHooks { h(c) }
-        clients[c.id] = nil
-    }
+    // MARK: clients (createClient, freeClient, resetClient: ClientLifecycle.swift)
 
     // MARK: errors and logging
 
@@ -254,27 +251,44 @@ public final class Engine {
         }
     }
 
-    /// Checks and call once the command (or subcommand) is known.
+    /// The checks of Redis 7.0's processCommand, in its order, once the command (or
+    /// subcommand) is known; then `call`. A refusal replies through `rejectCommand` and
+    /// stops. A client with no flags set pays the arity compare, two plain Bool loads and
+    /// the flag tests below.
     @inline(__always)
     func dispatchResolved(_ c: Client, _ cmd: Command, _ args: Args, _ startUs: Int64) {
         if (cmd.arity > 0 && cmd.arity != args.count) || args.count < -cmd.arity {
-            cmd.stats.rejectedCalls += 1
             rejectCommand(c, cmd, "ERR wrong number of arguments for '\(cmd.fullName)' command")
             return
         }
-        if cmd.isProtected, let check = cmd.protectionCheck, let refusal = check(c) {
+        if cmd.isProtected, let refusal = protectedCommandRefusal(c, cmd) {
             rejectCommand(c, cmd, refusal)
             return
         }
         if !c.authenticated && !cmd.flags.contains(.noAuth) {
-            cmd.stats.rejectedCalls += 1
             rejectCommand(c, cmd, "NOAUTH Authentication required.")
             return
         }
         let flags = c.flags
-        if flags.contains(.monitor) && !cmd.flags.isDisjoint(with: [.write, .readonly, .mayReplicate]) {
-            cmd.stats.rejectedCalls += 1
-            c.error("ERR Replica can't interact with the keyspace")
+        if flags.contains(.multi) && cmd.flags.contains(.noMulti) {
+            rejectCommand(c, cmd, "ERR Command not allowed inside a transaction")
+            return
+        }
+        // ACL permission check (NOPERM) goes here.
+        // Cluster redirection (MOVED/ASK/CROSSSLOT) goes here.
+        // maxmemory: evict, then refuse denyoom commands with OOM, goes here.
+        // MISCONF (writes refused after a failed save/AOF write) goes here.
+        // min-replicas-to-write (NOREPLICAS) goes here.
+        // READONLY on a read-only replica goes here.
+        if flags.contains(.pubsub) && c.resp == 2 && !Engine.allowedWhileSubscribed(cmd) {
+            rejectCommand(c, cmd, "ERR Can't execute '\(cmd.fullName)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+            return
+        }
+        // MASTERDOWN (replica-serve-stale-data no), LOADING and BUSY (scripts) go here.
+        // Replicas, and MONITOR clients (Redis flags them as replicas), may not touch keys.
+        if (flags.contains(.monitor) || flags.contains(.replica))
+            && !cmd.flags.isDisjoint(with: [.write, .readonly, .mayReplicate]) {
+            rejectCommand(c, cmd, "ERR Replica can't interact with the keyspace")
             return
         }
         if pauseEndMs > 0 && shouldPostpone(c, cmd) {
@@ -282,10 +296,8 @@ public final class Engine {
             postponedClients.append(c)
             return
         }
-        if flags.contains(.multi) || flags.contains(.pubsub) {
-            // MULTI queueing and the RESP2 subscriber context (it runs `commandGate` itself).
-            if let gate = contextGate, !gate(c, cmd, args) { return }
-        } else if let gate = commandGate, !gate(c, cmd, args) {
+        if flags.contains(.multi) && !Engine.runsImmediatelyInMulti(cmd) {
+            transactions.queue(c, cmd, args)
             return
         }
         call(c, cmd, args, startedAtMicros: startUs)
@@ -293,7 +305,34 @@ public final class Engine {
         if propagates && !pendingPropagation.isEmpty {
             propagatePendingCommands(wrapInMulti: !cmd.flags.contains(.touchesArbitraryKeys))
         }
-        if hasReadyKeys, let h = readyKeysHandler { h() }
+        if hasReadyKeys { blocking.handleReadyKeys() }
+    }
+
+    /// Redis's protected commands (DEBUG; MODULE later) are refused unless their
+    /// enable-*-command option allows this client; returns the error text.
+    func protectedCommandRefusal(_ c: Client, _ cmd: Command) -> String? {
+        switch cmd.name {
+        case "debug": return DebugCommand.isAllowed(c) ? nil : DebugCommand.notAllowed
+        default: return nil
+        }
+    }
+
+    /// Commands a RESP2 client may send while subscribed.
+    static func allowedWhileSubscribed(_ cmd: Command) -> Bool {
+        switch cmd.name {
+        case "ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe", "punsubscribe", "quit", "reset":
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Commands that run at once inside MULTI instead of being queued.
+    static func runsImmediatelyInMulti(_ cmd: Command) -> Bool {
+        switch cmd.name {
+        case "exec", "discard", "multi", "watch", "quit", "reset": return true
+        default: return false
+        }
     }
 
     // MARK: CLIENT PAUSE
@@ -314,7 +353,7 @@ public final class Engine {
         // may_replicate commands (PUBLISH, EVAL ...), queued inside MULTI too, and an EXEC
         // whose queue holds such a command.
         var flags = cmd.flags
-        if cmd.name == "exec", let queued = c.transactionState as? MultiState { flags.formUnion(queued.queuedFlags) }
+        if cmd.name == "exec", let queued = c.multiState { flags.formUnion(queued.queuedFlags) }
         return !flags.isDisjoint(with: [.write, .mayReplicate])
     }
 
@@ -343,13 +382,6 @@ public final class Engine {
         }
     }
 
-    /// Pre-execution gate (OOM, ACL, ...): returns false when it has already replied and
-    /// the command must not run now.
-    public var commandGate: ((Client, Command, Args) -> Bool)?
-    /// The gate for clients in MULTI or in the RESP2 pub/sub context (Transactions.swift):
-    /// consulted only when one of those flags is set, so the common path pays nothing.
-    public var contextGate: ((Client, Command, Args) -> Bool)?
-
     /// Runs a resolved command with stats and slowlog; its write effects join the current
     /// propagation unit, which only the outermost caller flushes (EXEC calls this nested).
     public func call(_ c: Client, _ cmd: Command, _ args: Args) {
@@ -359,16 +391,20 @@ public final class Engine {
     @inline(__always)
     func call(_ c: Client, _ cmd: Command, _ args: Args, startedAtMicros start: Int64) {
         let dirtyBefore = dirty
-        let errorsBefore = stats.totalErrorReplies
+        errorsCounted = stats.totalErrorReplies
         c.currentCommand = cmd
         cmd.handler(c, args)
         // Wall clock, as Redis's ustime(): a clock step backwards counts as 0 µs.
         let elapsed = max(0, Int(Engine.wallClockMicros() - start))
         cmd.stats.calls += 1
         cmd.stats.microseconds += elapsed
-        if stats.totalErrorReplies != errorsBefore { cmd.stats.failedCalls += 1 }
+        // Errors since this call started or its last nested call ended (Redis's
+        // incrCommandStatsOnError): an error inside EXEC fails that command, not EXEC too;
+        // RESETSTAT's zeroing is no error.
+        if stats.totalErrorReplies > errorsCounted { cmd.stats.failedCalls += 1 }
+        errorsCounted = stats.totalErrorReplies
         stats.totalCommands += 1
-        if trackingActive, let h = trackingHook { h(c, cmd, args) }
+        if trackingActive { tracking.afterCall(c, cmd, args) }
         observers.afterCall(c, cmd, args, elapsed, config)
         // Appended to the unit's buffer, after any expire DELs the command caused; nested
         // calls (EXEC) append to the same buffer. Flushed by the outermost caller.
@@ -389,42 +425,36 @@ public final class Engine {
         rejectCommand(c, nil, "ERR unknown command '\(Engine.truncated(args.string(0)))', with args beginning with: \(list)")
     }
 
-    /// Replies to a command refused before it ran (Redis's rejectCommand): the error is
-    /// counted, an open MULTI is flagged so EXEC aborts, and a refused EXEC itself replies
-    /// EXECABORT (via `commandRejectedHook`, installed by the transactions subsystem).
-    /// Gates that refuse a command (OOM, ACL, READONLY ...) should reply through this.
+    /// Replies to a command refused before it ran (Redis's rejectCommand), the one reply
+    /// path of every refusal in `dispatch`: the command's `rejected_calls` is counted (an
+    /// unknown command or subcommand has none), the error is counted in errorstats, an open
+    /// MULTI is flagged so EXEC aborts, and a refused EXEC itself aborts the transaction
+    /// (`EXECABORT Transaction discarded because of: ...`).
     public func rejectCommand(_ c: Client, _ cmd: Command?, _ message: String) {
-        if let h = commandRejectedHook, h(c, cmd, message) { return }
-        c.error(message)
         if c.flags.contains(.multi) { c.flags.insert(.dirtyExec) }
+        guard let cmd else { c.error(message); return }
+        cmd.stats.rejectedCalls += 1
+        if cmd.name == "exec" {
+            transactions.execAbort(c, message)
+        } else {
+            c.error(message)
+        }
     }
 
-    /// Returns true when it has replied itself (a refused EXEC aborts the transaction).
-    public var commandRejectedHook: ((Client, Command?, String) -> Bool)?
+    /// stats.totalErrorReplies when the current call started or its last nested call ended:
+    /// `call` counts a failed call when errors were added since.
+    var errorsCounted = 0
 
-    // MARK: hooks for transactions, pub/sub and client tracking
+    // MARK: state read by transactions, pub/sub and client tracking
 
     /// The client whose top-level command is executing (Redis's server.current_client),
     /// nil between commands (cron, expiry). Not retained.
     public private(set) unowned(unsafe) var currentClient: Client?
 
-    /// Client tracking's after-call step (remember the keys a read touched, end a one-shot
-    /// CLIENT CACHING, send the caller its own invalidations after the reply). Runs after
-    /// every call, nested ones included, while `trackingActive` (some client tracks).
-    public var trackingHook: ((Client, Command, Args) -> Void)?
+    /// Some client tracks, or invalidations wait for the current client: `call` then runs
+    /// client tracking's after-call step (remember the keys a read touched, end a one-shot
+    /// CLIENT CACHING, send the caller its own invalidations after the reply).
     public var trackingActive = false
-
-    /// RESET: each subsystem drops the client's state (MULTI, subscriptions, tracking).
-    public var clientResetHooks: [(Client) -> Void] = []
-
-    /// Called by FLUSHDB (db id) and FLUSHALL (-1) BEFORE the data is removed:
-    /// touches WATCHed keys that exist, sends tracking flush invalidations.
-    public var flushHooks: [(Int) -> Void] = []
-    public func signalFlushedDb(_ dbid: Int) { for h in flushHooks { h(dbid) } }
-
-    /// Called by SWAPDB a b BEFORE the swap: touches WATCHed keys that change.
-    public var swapDbHooks: [(Int, Int) -> Void] = []
-    public func signalSwapDb(_ a: Int, _ b: Int) { for h in swapDbHooks { h(a, b) } }
 
     /// Runs a task on the engine loop after the current I/O batch (Redis's beforeSleep
     /// work). Set by the server layer; without it tasks run immediately.
@@ -465,11 +495,19 @@ public final class Engine {
         e.hasExpire && e.expireAt < nowMs
     }
 
-    /// Deletes `e` from `db` if it is expired; returns true if it was.
+    /// Redis's expireIfNeeded: true when `e` is logically expired, and the caller then
+    /// treats the key as missing. The key is deleted too, except on a replica (the master's
+    /// DEL does that; `forceDelete`, a write on a writable replica, still deletes) and while
+    /// CLIENT PAUSE holds (a DEL must not be propagated during a pause).
     @discardableResult
-    public func expireIfNeeded(_ db: Database, _ e: Entry) -> Bool {
+    public func expireIfNeeded(_ db: Database, _ e: Entry, forceDelete: Bool = false) -> Bool {
         guard isExpired(e) else { return false }
-        if isReplicaOfMaster { return false }
+        if isReplicaOfMaster {
+            // Commands from our master see every key it has not deleted yet.
+            if let current = currentClient, current.flags.contains(.master) { return false }
+            if !forceDelete { return true }
+        }
+        if isPausedForWrites { return true }
         deleteExpired(db, e)
         return true
     }
@@ -492,20 +530,24 @@ public final class Engine {
         }
     }
 
-    // MARK: notifications (filled in by pub/sub, WATCH and tracking subsystems)
+    // MARK: key change signals
 
+    /// A keyspace event (Redis's notifyKeyspaceEvent): nothing to do unless
+    /// notify-keyspace-events is set.
     @inline(__always) public func notify(_ cls: NotifyClass, _ event: String, _ key: UnsafeRawBufferPointer, _ dbid: Int) {
-        if config.notifyKeyspaceEvents != 0, let h = keyspaceEventHook { h(cls, event, key, dbid) }
+        if config.notifyKeyspaceEvents != 0 { notifications.notify(cls, event, key, dbid) }
     }
 
+    /// A write changed `key` (Redis's signalModifiedKey: touchWatchedKey and
+    /// trackingInvalidateKey): two plain flag checks while nobody watches or tracks.
     @inline(__always) public func keyModified(_ db: Database, _ key: UnsafeRawBufferPointer) {
-        if watchedKeyCount > 0, let tx = watchRegistry { tx.touch(db, key) }
-        if trackingHasKeys, let tr = trackingRegistry { tr.invalidate(key, broadcast: true) }
+        if watchedKeyCount > 0 { transactions.touch(db, key) }
+        if trackingHasKeys { tracking.invalidate(key, broadcast: true) }
     }
 
-    /// A key that blocked clients may wait on received elements.
+    /// A key that blocked clients may wait on received elements (signalKeyAsReady).
     @inline(__always) public func signalKeyReady(_ db: Database, _ key: UnsafeRawBufferPointer) {
-        if let h = keyReadyHook { h(db, key) }
+        if blocking.hasWaiters { blocking.signal(db, key) }
     }
 }
 

@@ -2,54 +2,71 @@ import TernConfig
 import TernProtocol
 import TernStore
 
-/// Keyspace access with Redis's semantics: lazy expiry on access, hit/miss stats,
-/// LRU/LFU touch, and the change signals (WATCH, tracking, blocked clients).
+/// How a key lookup behaves (Redis's LOOKUP_* flags for lookupKey).
+public struct LookupFlags: OptionSet, Sendable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    /// A read (lookupKeyRead): expires lazily, touches LRU/LFU, counts hits/misses,
+    /// raises `keymiss` on a miss.
+    public static let none: LookupFlags = []
+    /// Leaves the key's LRU/LFU field alone (TYPE, EXISTS, TTL, OBJECT).
+    public static let noTouch = LookupFlags(rawValue: 1 << 0)
+    /// No `keymiss` event on a miss (OBJECT).
+    public static let noNotify = LookupFlags(rawValue: 1 << 1)
+    /// keyspace_hits/keyspace_misses are not counted.
+    public static let noStats = LookupFlags(rawValue: 1 << 2)
+    /// A lookup for writing (lookupKeyWrite): no stats and no `keymiss`; on a writable
+    /// replica an expired key is deleted rather than only hidden.
+    public static let write = LookupFlags(rawValue: 1 << 3)
+    /// A logically expired key is returned as it is (neither hidden nor deleted).
+    public static let noExpire = LookupFlags(rawValue: 1 << 4)
+}
+
+/// Keyspace access with Redis's semantics: one lookup (lazy expiry, hit/miss stats,
+/// LRU/LFU touch, `keymiss`) whose flags every caller states.
 extension Client {
-    /// Lookup for reading (lookupKeyRead): expired keys are deleted and reported missing.
+    /// Redis's lookupKey. Inlined with constant flags, the branches of the flags not
+    /// given fold away: a GET pays a find, one expire-bit test, the touch and a counter.
     @inline(__always)
-    public func lookupRead(_ key: UnsafeRawBufferPointer) -> Entry? {
-        withDB { lookupRead(key, in: $0) }
-    }
-
-    @inline(__always)
-    func lookupRead(_ key: UnsafeRawBufferPointer, in db: Database) -> Entry? {
-        guard let e = db.find(key) else {
-            engine.stats.keyspaceMisses += 1
-            engine.notify(.keyMiss, "keymiss", key, db.id)
-            return nil
+    public func lookupKey(_ db: Database, _ key: UnsafeRawBufferPointer, _ flags: LookupFlags) -> Entry? {
+        var found = db.find(key)
+        if let e = found, e.hasExpire, !flags.contains(.noExpire) {
+            let forceDelete = flags.contains(.write) && !engine.config.replicaReadOnly
+            if engine.expireIfNeeded(db, e, forceDelete: forceDelete) { found = nil }
         }
-        if e.hasExpire && engine.expireIfNeeded(db, e) {
-            engine.stats.keyspaceMisses += 1
-            engine.notify(.keyMiss, "keymiss", key, db.id)
-            return nil
-        }
-        if e.hasExpire && engine.isReplicaOfMaster && engine.isExpired(e) && !flags.contains(.master) {
-            engine.stats.keyspaceMisses += 1
-            return nil
-        }
-        engine.stats.keyspaceHits += 1
-        touch(e)
-        return e
-    }
-
-    /// Lookup for writing (lookupKeyWrite): expires lazily, no hit/miss stats.
-    @inline(__always)
-    public func lookupWrite(_ key: UnsafeRawBufferPointer) -> Entry? {
-        withDB { db in
-            guard let e = db.find(key) else { return nil }
-            if e.hasExpire && engine.expireIfNeeded(db, e) { return nil }
-            touch(e)
+        let counts = !flags.contains(.noStats) && !flags.contains(.write)
+        if let e = found {
+            if !flags.contains(.noTouch) { touch(e) }
+            if counts { engine.stats.keyspaceHits += 1 }
             return e
         }
+        if !flags.contains(.noNotify) && !flags.contains(.write) { engine.notify(.keyMiss, "keymiss", key, db.id) }
+        if counts { engine.stats.keyspaceMisses += 1 }
+        return nil
     }
 
-    /// Lookup without touching LRU or stats (EXISTS-like internal checks, TYPE uses read).
+    /// lookupKeyRead in the selected db: expired keys are deleted and reported missing.
     @inline(__always)
-    public func lookupNoTouch(_ key: UnsafeRawBufferPointer, in database: Database? = nil) -> Entry? {
-        let d = database ?? db
-        guard let e = d.find(key) else { return nil }
-        if e.hasExpire && engine.expireIfNeeded(d, e) { return nil }
-        return e
+    public func lookupRead(_ key: UnsafeRawBufferPointer) -> Entry? {
+        withDB { lookupKey($0, key, .none) }
+    }
+
+    /// lookupKeyWrite in the selected db: expires lazily and touches; no stats, no event.
+    @inline(__always)
+    public func lookupWrite(_ key: UnsafeRawBufferPointer) -> Entry? {
+        withDB { lookupKey($0, key, .write) }
+    }
+
+    /// lookupKeyWrite in another db (MOVE/COPY destinations, DEBUG POPULATE).
+    @inline(__always)
+    public func lookupWrite(_ key: UnsafeRawBufferPointer, in db: Database) -> Entry? {
+        lookupKey(db, key, .write)
+    }
+
+    /// A lookup in the selected db with explicit flags (TYPE, EXISTS, TTL, OBJECT ...).
+    @inline(__always)
+    public func lookup(_ key: UnsafeRawBufferPointer, _ flags: LookupFlags) -> Entry? {
+        withDB { lookupKey($0, key, flags) }
     }
 
     @inline(__always) func touch(_ e: Entry) {
@@ -76,5 +93,57 @@ extension Client {
         guard lookupWrite(key) != nil else { return false }
         db.delete(key)
         return true
+    }
+}
+
+/// Whole-database changes (FLUSHDB, FLUSHALL, SWAPDB) and loading: each subsystem that
+/// cares is called directly, in Redis's order.
+extension Engine {
+    /// Empties database `dbid`, or all of them when nil (Redis's emptyData): WATCH and
+    /// tracking are told first (`flushedDb`), then the tables go, freed in the background
+    /// when `async`. Returns the number of keys removed.
+    @discardableResult
+    public func emptyData(_ dbid: Int?, async: Bool) -> Int {
+        flushedDb(dbid)
+        var removed = 0
+        for db in databases where dbid == nil || db.id == dbid {
+            removed += db.count
+            if async {
+                LazyFree.shared.dispose(table: db.takeAll())
+            } else {
+                db.removeAll()
+            }
+        }
+        return removed
+    }
+
+    /// Database `dbid` (all when nil) is about to be emptied (Redis's signalFlushedDb):
+    /// WATCHed keys that exist there are touched, and every tracking client gets a flush
+    /// invalidation (a null) whether or not it read anything from that db.
+    public func flushedDb(_ dbid: Int?) {
+        if watchedKeyCount > 0 {
+            for db in databases where dbid == nil || db.id == dbid {
+                transactions.touchAll(emptied: db, replacedWith: nil)
+            }
+        }
+        tracking.invalidateOnFlush()
+    }
+
+    /// SWAPDB (Redis's dbSwapDatabases), O(1) in the number of keys: WATCHed keys of both
+    /// dbs that appear or disappear are touched (touchAllWatchedKeysInDb both ways, before
+    /// the swap), the tables' contents are exchanged (clients keep their db numbers), then
+    /// keys that blocked clients of either db wait on and that now exist are signalled.
+    /// Tracking is not told (Redis 7.0 sends no invalidation).
+    public func swapDatabases(_ a: Database, _ b: Database) {
+        guard a !== b else { return }
+        if watchedKeyCount > 0 {
+            transactions.touchAll(emptied: a, replacedWith: b)
+            transactions.touchAll(emptied: b, replacedWith: a)
+        }
+        a.swapContents(with: b)
+        if blocking.hasWaiters {
+            blocking.signalAllWaitingKeys(in: a)
+            blocking.signalAllWaitingKeys(in: b)
+        }
     }
 }

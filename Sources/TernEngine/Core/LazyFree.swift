@@ -4,13 +4,6 @@ import TernStore
 import Glibc
 #endif
 
-/// A collection can report how much work freeing it takes (Redis's lazyfreeGetFreeEffort:
-/// roughly the number of allocations). Types that do not adopt this get an estimate from
-/// their encoding and element count.
-public protocol LazyFreeEffort: AnyObject {
-    var freeEffort: Int { get }
-}
-
 /// Background freeing (UNLINK, FLUSHALL/FLUSHDB ASYNC, lazyfree-lazy-*): values whose
 /// free effort exceeds `threshold` are handed to one background thread. What is handed
 /// over is owned exclusively by that thread (already unlinked from every table); the
@@ -59,7 +52,6 @@ public final class LazyFree: @unchecked Sendable {
     public static func effort(_ e: Entry) -> Int {
         guard e.isObject else { return 1 }
         let obj = e.object
-        if let f = obj as? LazyFreeEffort { return f.freeEffort }
         guard let coll = obj as? StoredCollection else { return 1 }
         switch e.encoding {
         case .listpack, .intset, .ziplist, .zipmap, .embstr, .raw, .int: return 1

@@ -135,12 +135,12 @@ enum ClientCommand {
     static func line(_ x: Client, for caller: Client, args: Args) -> String {
         let e = x.engine
         let now = e.nowMs
-        let overrides = e.infoState.clientFieldOverrides
         var argvMem = 0
         if x === caller { for i in 0..<args.count { argvMem += args.length(i) } }
         let qbufFree = max(0, x.queryBufferCapacity - x.queryBufferLength)
         let totMem = x.out.capacity + x.queryBufferCapacity + argvMem + 1024
-        var f: [(String, String)] = [
+        let subs = x.subscriptionCounts
+        let f: [(String, String)] = [
             ("id", "\(x.id)"),
             ("addr", x.remoteAddress),
             ("laddr", x.localAddress),
@@ -150,14 +150,14 @@ enum ClientCommand {
             ("idle", "\(max(0, (now - x.lastInteractionMs) / 1000))"),
             ("flags", flags(x)),
             ("db", "\(x.dbIndex)"),
-            ("sub", "0"),
-            ("psub", "0"),
-            ("ssub", "0"),
-            ("multi", x.flags.contains(.multi) ? "0" : "-1"),
+            ("sub", "\(subs.channels)"),
+            ("psub", "\(subs.patterns)"),
+            ("ssub", "\(subs.shardChannels)"),
+            ("multi", "\(x.multiQueueLength)"),
             ("qbuf", "\(x.queryBufferLength)"),
             ("qbuf-free", "\(qbufFree)"),
             ("argv-mem", "\(argvMem)"),
-            ("multi-mem", "0"),
+            ("multi-mem", "\(x.multiQueueMemory)"),
             ("rbs", "\(x.out.capacity)"),
             ("rbp", "\(x.out.capacity)"),
             ("obl", "\(x.out.count)"),
@@ -167,12 +167,9 @@ enum ClientCommand {
             ("events", "r"),
             ("cmd", x.currentCommand?.fullName ?? "NULL"),
             ("user", x.user),
-            ("redir", "-1"),
+            ("redir", "\(x.trackingRedirect)"),
             ("resp", "\(x.resp)"),
         ]
-        if !overrides.isEmpty {
-            for i in f.indices { if let o = overrides[f[i].0] { f[i].1 = o(x) } }
-        }
         return f.map { $0.0 + "=" + $0.1 }.joined(separator: " ")
     }
 
@@ -185,7 +182,7 @@ enum ClientCommand {
         if f.contains(.pubsub) { s += "P" }
         if f.contains(.multi) { s += "x" }
         if f.contains(.blocked) { s += "b" }
-        if f.contains(.tracking) { s += "t" }
+        if f.contains(.tracking) { s += x.trackingListFlags }
         if f.contains(.dirtyCAS) { s += "d" }
         if f.contains(.closeAfterReply) { s += "c" }
         if f.contains(.closeASAP) { s += "A" }
@@ -375,9 +372,8 @@ enum ClientCommand {
 
 extension Engine {
     /// Whether a user name exists, for CLIENT KILL USER. Only "default" exists until ACL
-    /// users do; the ACL subsystem replaces this check by setting `userExistsCheck`.
+    /// users do (the ACL subsystem's lookup goes here).
     func clientCommandUserExists(_ name: String) -> Bool {
-        if let check = infoState.userExistsCheck { return check(name) }
-        return name == "default"
+        name == "default"
     }
 }

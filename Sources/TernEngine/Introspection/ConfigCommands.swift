@@ -13,20 +13,6 @@ extension Engine {
         commands.register("config|rewrite", ConfigCommands.rewrite)
         commands.register("config|help", ConfigCommands.help)
         commands.register("auth", ConfigCommands.auth)
-        cronHooks.append { [unowned self] in self.closeIdleClients() }
-    }
-
-    /// Subsystem hooks run by CONFIG RESETSTAT (after the engine's own counters).
-    public var resetStatHooks: [() -> Void] {
-        get { configState.resetStatHooks }
-        set { configState.resetStatHooks = newValue }
-    }
-
-    var configState: ConfigEngineState {
-        if let s = extensions["config"] as? ConfigEngineState { return s }
-        let s = ConfigEngineState()
-        extensions["config"] = s
-        return s
     }
 
     /// Applies `rename-command` lines to the command table (call once, after every
@@ -63,11 +49,6 @@ extension Engine {
             }
         }
     }
-}
-
-/// Engine-side state of the config subsystem.
-final class ConfigEngineState {
-    var resetStatHooks: [() -> Void] = []
 }
 
 /// CONFIG GET/SET/RESETSTAT/REWRITE/HELP and AUTH.
@@ -187,7 +168,8 @@ public enum ConfigCommands {
         return addr.hasPrefix("127.0.0.1:") || addr.hasPrefix("::1:") || addr.hasPrefix("[::1]:")
     }
 
-    /// CONFIG RESETSTAT: INFO stats, command stats, error stats, plus subsystem hooks.
+    /// CONFIG RESETSTAT: INFO stats, command stats, error stats, lazyfreed_objects (as
+    /// Redis's resetServerStats; used_memory_peak stays).
     static func resetstat(_ c: Client, _ a: Args) {
         let e = c.engine
         e.stats = ServerStats()
@@ -195,7 +177,7 @@ public enum ConfigCommands {
             cmd.stats = CommandStats()
             for i in cmd.latencyHistogram.indices { cmd.latencyHistogram[i] = 0 }
         }
-        for h in e.resetStatHooks { h() }
+        LazyFree.shared.resetStats()
         c.out.ok()
     }
 

@@ -8,40 +8,14 @@ import Glibc
 
 extension Engine {
     func registerDebugCommand() {
+        // Protected (the command table's flag): dispatch refuses it unless
+        // enable-debug-command allows the client.
         commands.register("debug", DebugCommand.debug)
-        commands.lookup("debug")?.protectionCheck = { c in DebugCommand.isAllowed(c) ? nil : DebugCommand.notAllowed }
-    }
-
-    /// DEBUG's settings and the subcommands other subsystems plug in.
-    public var debugState: DebugState {
-        if let s = extensions[DebugState.extensionKey] as? DebugState { return s }
-        let s = DebugState()
-        extensions[DebugState.extensionKey] = s
-        return s
     }
 }
 
-/// A value type can add details to DEBUG OBJECT (Redis adds ql_nodes ... for lists).
-public protocol DebugObjectDetails: AnyObject {
-    /// Text appended after `lru_seconds_idle:N`, starting with a space (or empty).
-    var debugObjectSuffix: String { get }
-}
-
-/// Settings toggled by DEBUG subcommands, and extension points.
+/// Settings toggled by DEBUG subcommands (Engine.debugState).
 public final class DebugState {
-    static let extensionKey = "debug.state"
-
-    /// Subcommands provided by other subsystems (lowercase name -> handler receiving the
-    /// whole DEBUG argument vector). They take precedence over Tern's built-in fallbacks.
-    /// Expected providers: "reload", "loadaof" (persistence), "change-repl-id" (replication),
-    /// "restart", "crash-and-recover", "config-rewrite-force-all" (server/config),
-    /// "clusterlink" (cluster), "client-eviction", "replicate", "listpack", "quicklist",
-    /// "htstats-key" (value types).
-    public var handlers: [String: CommandHandler] = [:]
-    /// RDB serialized length of a value for DEBUG OBJECT (persistence can provide the exact
-    /// figure, LZF included); the fallback computes uncompressed sizes.
-    public var serializedLength: ((Entry) -> Int)?
-
     public var aofFlushSleepMicros = 0
     public var skipChecksumValidation = false
     public var dropClusterPacketFilter = -1
@@ -76,11 +50,10 @@ public enum DebugCommand {
     }
 
     static func debug(_ c: Client, _ a: Args) {
-        // The dispatcher refuses DEBUG first (Command.protectionCheck); this covers direct calls.
+        // Dispatch refuses DEBUG first (Engine.protectedCommandRefusal); this covers direct calls.
         guard isAllowed(c) else { c.error(notAllowed); return }
         let sub = a.lowercased(1)
         let n = a.count
-        if let h = c.engine.debugState.handlers[sub] { h(c, a); return }
         switch sub {
         case "help" where n == 2: ObjectCommand.replyHelp(c, helpLines)
         case "segfault", "panic", "assert", "oom": crash(c, sub)
@@ -234,19 +207,16 @@ public enum DebugCommand {
         guard let e = c.db.find(a[2]) else { c.noSuchKey(); return }
         let engine = c.engine
         let address: String
-        var suffix = ""
         if e.isObject {
-            let obj = e.object
-            address = hexAddress(UnsafeRawPointer(Unmanaged.passUnretained(obj).toOpaque()))
-            if let d = obj as? DebugObjectDetails { suffix = d.debugObjectSuffix }
+            address = hexAddress(UnsafeRawPointer(Unmanaged.passUnretained(e.object).toOpaque()))
         } else {
             address = hexAddress(e.raw)
         }
-        let serialized = engine.debugState.serializedLength?(e) ?? serializedLength(e)
+        let serialized = serializedLength(e)
         let field = engine.lruField(of: e)
         let lru = Int(field & 0xFF_FFFF)
         let idle = ObjectCommand.idleMillis(engine, field) / 1000
-        c.out.simple("Value at:\(address) refcount:\(ObjectCommand.refcountOf(engine, e)) encoding:\(e.encoding.name) serializedlength:\(serialized) lru:\(lru) lru_seconds_idle:\(idle)\(suffix)")
+        c.out.simple("Value at:\(address) refcount:\(ObjectCommand.refcountOf(engine, e)) encoding:\(e.encoding.name) serializedlength:\(serialized) lru:\(lru) lru_seconds_idle:\(idle)")
     }
 
     /// RDB length prefix size.
@@ -307,7 +277,7 @@ public enum DebugCommand {
             let p = a[3]
             prefix = Array(p.prefix(while: { $0 != 0 }))
         }
-        let lru = KeyCommands.newObjectLRU(c.engine)
+        let lru = c.engine.objectLRU
         var key = [UInt8]()
         var value = [UInt8]()
         for j in 0..<count {
@@ -316,7 +286,7 @@ public enum DebugCommand {
             key.append(58)
             key += String(j).utf8
             if key.count > 127 { key.removeLast(key.count - 127) }
-            let exists = key.withUnsafeBytes { KeyCommands.lookupWrite(c, c.db, $0) != nil }
+            let exists = key.withUnsafeBytes { c.lookupWrite($0) != nil }
             if exists { continue }
             value.removeAll(keepingCapacity: true)
             value += "value:".utf8

@@ -9,8 +9,6 @@ import Glibc
 extension Engine {
     /// CLIENT, COMMAND, INFO, SLOWLOG, LATENCY, MONITOR, SHUTDOWN, TIME, LASTSAVE.
     func registerServerCommands() {
-        installObservers()
-        installInfoSampling()
         registerClientCommands()
         registerCommandCommands()
         registerSlowlogCommands()
@@ -20,19 +18,6 @@ extension Engine {
         commands.register("info", InfoCommand.info)
         commands.register("time", InfoCommand.time)
         commands.register("lastsave", InfoCommand.lastsave)
-    }
-
-    /// INFO state (ops/sec sampling, overrides), created on first use.
-    public var infoState: InfoState {
-        if let s = extensions["info"] as? InfoState { return s }
-        let s = InfoState(engine: self)
-        extensions["info"] = s
-        return s
-    }
-
-    func installInfoSampling() {
-        let s = infoState
-        cronHooks.append { [unowned s] in s.cron() }
     }
 }
 
@@ -57,10 +42,11 @@ struct RateSampler {
     var average: Double { samples.reduce(0, +) / Double(samples.count) }
 }
 
-/// Server-wide INFO state, plus override points for subsystems that own the real
-/// values of some fields (persistence, replication, pub/sub, scripting, cluster ...).
+/// Server-wide INFO state: sampled rates, peak memory, fixed fields.
 public final class InfoState {
-    unowned(unsafe) let engine: Engine  // owned by the engine (extensions), which outlives it
+    /// Set by Engine.init right after creating this state; the engine owns it and
+    /// outlives it.
+    unowned(unsafe) var engine: Engine!
     var ops = RateSampler()
     var netIn = RateSampler()
     var netOut = RateSampler()
@@ -69,28 +55,17 @@ public final class InfoState {
     let executable: String
     /// Replication ids as a master with no history reports them.
     public var replicationID: String
-    /// Field value overrides by field name ("pubsub_channels", "rdb_last_save_time" ...).
-    public var fieldOverrides: [String: () -> String] = [:]
-    /// Whole-section replacements by lowercase section name ("replication", "persistence"...):
-    /// the provider returns the section's `name:value` lines.
-    public var sectionProviders: [String: () -> [(String, String)]] = [:]
-    /// CLIENT LIST/INFO field overrides by field name ("sub", "psub", "multi", "redir" ...).
-    public var clientFieldOverrides: [String: (Client) -> String] = [:]
-    /// Set by the ACL subsystem: whether a user exists (CLIENT KILL USER).
-    public var userExistsCheck: ((String) -> Bool)?
     /// Unix time (seconds) of the last successful save; the start time until persistence exists.
-    public var lastSaveTime: () -> Int
+    public var lastSaveTime: Int
 
-    init(engine: Engine) {
-        self.engine = engine
+    init(startTimeMs: Int64) {
         startupMemory = Int(tern_malloc_allocated())
         peakMemory = startupMemory
         executable = InfoState.absoluteExecutable()
         var bytes = [UInt8](repeating: 0, count: 20)
         bytes.withUnsafeMutableBytes { tern_random_bytes($0.baseAddress, 20) }
         replicationID = bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-        let start = Int(engine.startTimeMs / 1000)
-        lastSaveTime = { start }
+        lastSaveTime = Int(startTimeMs / 1000)
     }
 
     static func absoluteExecutable() -> String {
@@ -170,12 +145,10 @@ enum InfoCommand {
             if count > 0 { text += "\r\n" }
             count += 1
             text += "# " + title(name) + "\r\n"
-            let st = e.infoState
-            let lines = st.sectionProviders[name]?() ?? fields(e, name)
-            for (k, v) in lines {
+            for (k, v) in fields(e, name) {
                 text += k
                 text += ":"
-                text += st.fieldOverrides[k]?() ?? v
+                text += v
                 text += "\r\n"
             }
         }
@@ -354,7 +327,7 @@ enum InfoCommand {
             ("current_save_keys_total", "0"),
             ("rdb_changes_since_last_save", "\(e.dirty)"),
             ("rdb_bgsave_in_progress", "0"),
-            ("rdb_last_save_time", "\(e.infoState.lastSaveTime())"),
+            ("rdb_last_save_time", "\(e.infoState.lastSaveTime)"),
             ("rdb_last_bgsave_status", "ok"),
             ("rdb_last_bgsave_time_sec", "-1"),
             ("rdb_current_bgsave_time_sec", "-1"),
@@ -504,5 +477,5 @@ enum InfoCommand {
         c.out.bulk(decimal: Int(tv.tv_usec))
     }
 
-    static func lastsave(_ c: Client, _ a: Args) { c.out.integer(c.engine.infoState.lastSaveTime()) }
+    static func lastsave(_ c: Client, _ a: Args) { c.out.integer(c.engine.infoState.lastSaveTime) }
 }

@@ -122,14 +122,6 @@ enum MonitorLine {
 }
 
 extension Engine {
-    /// Installs the clean-up hook for MONITOR clients (`call` feeds `observers` directly).
-    func installObservers() {
-        let o = observers
-        clientDisconnectHooks.append { [unowned o] c in
-            if c.flags.contains(.monitor) { o.removeMonitor(c) }
-        }
-    }
-
     func registerMonitorCommand() {
         commands.register("monitor", MonitorCommand.monitor)
     }
@@ -137,6 +129,11 @@ extension Engine {
 
 enum MonitorCommand {
     static func monitor(_ c: Client, _ a: Args) {
+        // Inside EXEC (or a script) the caller expects one reply per command.
+        if c.flags.contains(.multi) || c.flags.contains(.denyBlocking) {
+            c.error("ERR MONITOR isn't allowed for DENY BLOCKING client")
+            return
+        }
         // Already monitoring, or a replica link: nothing to do and nothing to say.
         if c.flags.contains(.monitor) || c.flags.contains(.replica) || c.flags.contains(.master) { return }
         c.engine.observers.addMonitor(c)

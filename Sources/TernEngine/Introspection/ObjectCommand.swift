@@ -22,7 +22,7 @@ public enum ObjectCommand {
 
     /// OBJECT looks keys up without touching them and without key-miss events.
     static func lookup(_ c: Client, _ a: Args) -> Entry? {
-        guard let e = KeyCommands.readNoTouch(c, a[2], notify: false) else { c.out.null(); return nil }
+        guard let e = c.lookup(a[2], [.noTouch, .noNotify]) else { c.out.null(); return nil }
         return e
     }
 

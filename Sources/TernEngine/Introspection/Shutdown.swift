@@ -1,7 +1,7 @@
 import TernConfig
 import TernProtocol
 
-/// SHUTDOWN options, readable by shutdown hooks (e.g. persistence decides whether to save).
+/// SHUTDOWN options (persistence will read them to decide whether to save).
 public struct ShutdownOptions: OptionSet, Sendable {
     public let rawValue: Int
     public init(rawValue: Int) { self.rawValue = rawValue }
@@ -19,8 +19,8 @@ extension Engine {
 
 enum ShutdownCommand {
     /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. On success the process exits and the
-    /// caller gets no reply. Shutdown hooks see the options through `reason`
-    /// ("SHUTDOWN", then "NOSAVE"/"SAVE"/"NOW"/"FORCE" words) and may refuse.
+    /// caller gets no reply. `Engine.requestShutdown` gets the options in `reason`
+    /// ("SHUTDOWN", then "NOSAVE"/"SAVE"/"NOW"/"FORCE" words).
     static func shutdown(_ c: Client, _ a: Args) {
         var opts: ShutdownOptions = []
         var abort = false

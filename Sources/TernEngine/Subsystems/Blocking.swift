@@ -20,8 +20,8 @@ import Glibc
 // - `deadline` is an absolute wall-clock ms time, 0 = block forever.
 // - `serve(c, key)` runs when `key` (in the client's db) was signalled ready by
 //   `engine.signalKeyReady(db, key)` (every push that creates a list/zset key, RENAME,
-//   MOVE, COPY, SORT STORE, RESTORE, SMOVE-like creations; SWAPDB calls
-//   `engine.blocking.signalAllWaitingKeys(in:)` for both dbs). It runs after the command that
+//   MOVE, COPY, SORT STORE, RESTORE, SMOVE-like creations; `Engine.swapDatabases` calls
+//   `signalAllWaitingKeys(in:)` for both dbs). It runs after the command that
 //   signalled the key (and after EXEC for pushes inside MULTI), with `c` being the blocked
 //   client. It must check the key's type itself (return false to stay blocked when the key
 //   is missing, empty or of another type), write the complete reply into `c.out`, do the
@@ -87,8 +87,13 @@ final class KeyWaiters {
 
 /// Engine-wide registry of blocked clients.
 public final class BlockingRegistry {
-    unowned(unsafe) let engine: Engine  // owned by the engine (extensions), which outlives it
-    var waiters: [BlockKey: KeyWaiters] = [:]
+    /// Set by Engine.init right after creating this registry; the engine owns it and
+    /// outlives it.
+    unowned(unsafe) var engine: Engine!
+    var waiters: [BlockKey: KeyWaiters] = [:] { didSet { hasWaiters = !waiters.isEmpty } }
+    /// Some client is blocked on a key: `Engine.signalKeyReady` checks this plain flag
+    /// before anything else.
+    private(set) var hasWaiters = false
     var byClient: [Int: BlockedClient] = [:]
     var readyKeys: [BlockKey] = []
     var readySet: Set<BlockKey> = []
@@ -98,18 +103,19 @@ public final class BlockingRegistry {
     var resumeScheduled = false
     var serving = false
 
-    init(engine: Engine) {
-        self.engine = engine
-        engine.keyReadyHook = { [unowned self] db, key in self.signal(db, key) }
-        engine.readyKeysHandler = { [unowned self] in self.handleReadyKeys() }
-        engine.clientDisconnectHooks.append { [unowned self] c in
-            if let b = self.byClient[c.id] { self.remove(b) }
-        }
-        engine.cronHooks.append { [unowned self] in
-            self.expireTimeouts()
-            if self.engine.hasReadyKeys { self.handleReadyKeys() }
-            if !self.engine.pendingResume.isEmpty && !self.resumeScheduled { self.resumePending() }
-        }
+    init() {}
+
+    /// Periodic work (serverCron): timeouts the loop timer missed, ready keys nobody
+    /// served, unblocked clients whose resumption was not scheduled.
+    func cron() {
+        expireTimeouts()
+        if engine.hasReadyKeys { handleReadyKeys() }
+        if !engine.pendingResume.isEmpty && !resumeScheduled { resumePending() }
+    }
+
+    /// A disconnecting client stops waiting (no reply).
+    func removeClient(_ c: Client) {
+        if let b = byClient[c.id] { remove(b) }
     }
 
     /// Number of clients blocked on keys (INFO clients `blocked_clients`).
@@ -203,8 +209,8 @@ public final class BlockingRegistry {
         engine.hasReadyKeys = true
     }
 
-    /// Signals every key of `db` that clients wait on and that now exists (SWAPDB, FLUSH
-    /// restore paths): Redis's scanDatabaseForReadyKeys.
+    /// Signals every key of `db` that clients wait on and that now exists (SWAPDB):
+    /// Redis's scanDatabaseForReadyKeys. O(keys waited on in all dbs).
     public func signalAllWaitingKeys(in db: Database) {
         for bk in waiters.keys where bk.db == db.id {
             if bk.key.withUnsafeBytes({ db.find($0) }) != nil {
@@ -333,16 +339,7 @@ public final class BlockingRegistry {
 }
 
 extension Engine {
-    /// The blocking registry (created, with its hooks, on first use).
-    public var blocking: BlockingRegistry {
-        if let r = extensions["blocking"] as? BlockingRegistry { return r }
-        let r = BlockingRegistry(engine: self)
-        extensions["blocking"] = r
-        return r
-    }
-
     func registerBlockingCommands() {
-        _ = blocking
         commands.register("client|unblock", BlockingCommands.clientUnblock)
     }
 }
@@ -367,7 +364,7 @@ public enum Blocking {
     /// getTimeoutFromObjectOrReply): replies with the error and returns nil when invalid,
     /// else the absolute deadline in ms (0 = forever).
     public static func parseTimeout(_ c: Client, _ arg: UnsafeRawBufferPointer) -> Int64? {
-        guard let v = parseLongDouble(arg) else {
+        guard let v = FloatFormat.parseLongDouble(arg) else {
             c.error("ERR timeout is not a float or out of range")
             return nil
         }
@@ -386,26 +383,6 @@ public enum Blocking {
             return nil
         }
         return ms + now
-    }
-
-    /// string2ld: strtold over the whole argument; no leading space, no nan, no overflow.
-    static func parseLongDouble(_ b: UnsafeRawBufferPointer) -> Float80? {
-        let n = b.count
-        if n == 0 || n >= 5 * 1024 { return nil }
-        var buf = [CChar](repeating: 0, count: n + 1)
-        for i in 0..<n { buf[i] = CChar(bitPattern: b[i]) }
-        let c0 = b[0]
-        if c0 == 32 || (c0 >= 9 && c0 <= 13) { return nil }
-        return buf.withUnsafeMutableBufferPointer { p -> Float80? in
-            var end: UnsafeMutablePointer<CChar>? = nil
-            errno = 0
-            let v = strtold(p.baseAddress!, &end)
-            let err = errno
-            guard let e = end, e.pointee == 0 else { return nil }
-            if err == ERANGE && (v.isInfinite || v == 0) { return nil }
-            if v.isNaN { return nil }
-            return v
-        }
     }
 }
 

@@ -62,12 +62,13 @@ extension NotifyClass {
 
 /// Publishes keyspace events through the pub/sub tables.
 final class KeyspaceNotifier {
-    unowned(unsafe) let engine: Engine  // owned by the engine (extensions), which outlives it
+    /// Set by Engine.init right after creating this notifier; the engine owns it and
+    /// outlives it.
+    unowned(unsafe) var engine: Engine!
     let pubsub: PubSubRegistry
     var channel: [UInt8] = []
 
-    init(engine: Engine, pubsub: PubSubRegistry) {
-        self.engine = engine
+    init(pubsub: PubSubRegistry) {
         self.pubsub = pubsub
         channel.reserveCapacity(128)
     }
@@ -95,20 +96,6 @@ final class KeyspaceNotifier {
             channel.append(contentsOf: "__:".utf8)
             channel.append(contentsOf: event.utf8)
             channel.withUnsafeBytes { _ = pubsub.publish($0, key) }
-        }
-    }
-}
-
-extension Engine {
-    func registerKeyspaceNotifications() {
-        guard let ps = pubsub else { return }
-        let notifier = KeyspaceNotifier(engine: self, pubsub: ps)
-        extensions["notifications"] = notifier
-        keyspaceEventHook = { cls, event, key, dbid in notifier.notify(cls, event, key, dbid) }
-        // `new` events come from the databases themselves (every creation path, as dbAdd).
-        for db in databases {
-            let id = db.id
-            db.keyAdded = { [unowned(unsafe) self] key in self.notify(.new, "new", key, id) }
         }
     }
 }

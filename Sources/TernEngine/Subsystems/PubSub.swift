@@ -12,7 +12,9 @@ import TernStore
 
 /// Server-wide subscription tables. Lives on the engine thread.
 public final class PubSubRegistry {
-    unowned(unsafe) let engine: Engine  // owned by the engine (extensions), which outlives it
+    /// Set by Engine.init right after creating this registry; the engine owns it and
+    /// outlives it.
+    unowned(unsafe) var engine: Engine!
     /// channel -> subscribers in subscription order.
     var channels: [[UInt8]: [Client]] = [:]
     var shardChannels: [[UInt8]: [Client]] = [:]
@@ -24,7 +26,7 @@ public final class PubSubRegistry {
     /// Scratch buffer where a message is encoded once per publish.
     let scratch = ReplyBuffer(capacity: 1024)
 
-    init(engine: Engine) { self.engine = engine }
+    init() {}
 
     /// Active channels (PUBSUB CHANNELS / INFO pubsub_channels).
     public var channelCount: Int { channels.count }
@@ -213,12 +215,8 @@ final class ClientSubscriptions {
 }
 
 extension Engine {
-    /// The pub/sub tables (nil before registration).
-    public var pubsub: PubSubRegistry? { extensions["pubsub"] as? PubSubRegistry }
-
     func registerPubSubCommands() {
-        let ps = PubSubRegistry(engine: self)
-        extensions["pubsub"] = ps
+        let ps = pubsub
         commands.register("subscribe") { c, a in ps.subscribe(c, a, .channel) }
         commands.register("psubscribe") { c, a in ps.subscribe(c, a, .pattern) }
         commands.register("ssubscribe") { c, a in ps.subscribe(c, a, .shard) }
@@ -241,8 +239,6 @@ extension Engine {
         commands.register("pubsub|numsub") { c, a in PubSubCommands.numsub(c, a, ps.channels) }
         commands.register("pubsub|shardnumsub") { c, a in PubSubCommands.numsub(c, a, ps.shardChannels) }
         commands.register("pubsub|numpat") { c, _ in c.out.integer(ps.patterns.count) }
-        clientDisconnectHooks.append { c in ps.dropAll(c) }
-        clientResetHooks.append { c in ps.dropAll(c) }
     }
 }
 

@@ -41,7 +41,9 @@ final class TrackedKey {
 }
 
 public final class TrackingRegistry {
-    unowned(unsafe) let engine: Engine  // owned by the engine (extensions), which outlives it
+    /// Set by Engine.init right after creating this registry; the engine owns it and
+    /// outlives it.
+    unowned(unsafe) var engine: Engine!
     var table: [[UInt8]: TrackedKey] = [:] { didSet { engine.trackingHasKeys = isActive } }
     /// The table's keys, for picking random victims over tracking-table-max-keys.
     var keyList: [[UInt8]] = []
@@ -53,7 +55,7 @@ public final class TrackingRegistry {
     var broadcastScheduled = false
     var evictionRounds = 0
 
-    init(engine: Engine) { self.engine = engine }
+    init() {}
 
     // INFO fields.
     public var trackingClients: Int { clients.count }
@@ -451,29 +453,21 @@ extension TrackingRegistry {
 }
 
 extension Engine {
-    /// Client tracking state (nil before registration).
-    public var tracking: TrackingRegistry? { extensions["tracking"] as? TrackingRegistry }
-
     func registerTrackingCommands() {
-        let tr = TrackingRegistry(engine: self)
-        extensions["tracking"] = tr
+        let tr = tracking
         commands.register("client|tracking") { c, a in tr.trackingCommand(c, a) }
         commands.register("client|caching") { c, a in tr.cachingCommand(c, a) }
         commands.register("client|getredir") { c, _ in tr.getredirCommand(c) }
         commands.register("client|trackinginfo") { c, _ in tr.trackingInfoCommand(c) }
-        flushHooks.append { _ in tr.invalidateOnFlush() }
-        trackingHook = { c, cmd, a in tr.afterCall(c, cmd, a) }
-        clientDisconnectHooks.append { c in tr.disable(c) }
-        clientResetHooks.append { c in tr.disable(c) }
     }
 }
 
 extension Client {
     /// CLIENT LIST `redir=`: the tracking redirect id, -1 when not tracking.
-    public var trackingRedirect: Int { engine.tracking?.clients[id]?.redirect ?? -1 }
+    public var trackingRedirect: Int { engine.tracking.clients[id]?.redirect ?? -1 }
     /// CLIENT LIST flag letters for tracking: `t` tracking, `R` broken redirect, `B` BCAST.
     public var trackingListFlags: String {
-        guard let t = engine.tracking?.clients[id] else { return "" }
+        guard let t = engine.tracking.clients[id] else { return "" }
         return "t" + (t.brokenRedirect ? "R" : "") + (t.bcast ? "B" : "")
     }
 }

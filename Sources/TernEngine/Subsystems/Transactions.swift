@@ -34,7 +34,7 @@ struct QueuedCommand {
     let count: Int
 }
 
-/// Per-client MULTI queue and watched keys (kept on `Client.transactionState`). Queued
+/// Per-client MULTI queue and watched keys (kept on `Client.multiState`). Queued
 /// arguments are copied into one contiguous buffer reused from one transaction to the
 /// next, so queueing allocates nothing in the steady state.
 final class MultiState {
@@ -47,7 +47,9 @@ final class MultiState {
     /// EXEC whose queue may replicate.
     var queuedFlags: CommandFlags = []
 
-    var queuedBytes: Int { storage.count + spans.count * MemoryLayout<Int>.size }
+    /// CLIENT LIST `multi-mem=` as Redis 7.0 counts it: the queued arguments' bytes plus
+    /// one pointer per argument.
+    var queuedBytes: Int { storage.count + spans.count / 2 * MemoryLayout<Int>.size }
 
     func append(_ cmd: Command, _ a: Args) {
         commands.append(QueuedCommand(command: cmd, first: spans.count / 2, count: a.count))
@@ -69,7 +71,9 @@ final class MultiState {
 }
 
 public final class TransactionRegistry {
-    unowned(unsafe) let engine: Engine  // owned by the engine (extensions), which outlives it
+    /// Set by Engine.init right after creating this registry; the engine owns it and
+    /// outlives it.
+    unowned(unsafe) var engine: Engine!
     /// Per database: key -> watchers.
     var watched: [[[UInt8]: [WatchedKey]]]
     /// Number of WATCHed keys; kept on the engine, whose `keyModified` checks it per write.
@@ -78,20 +82,16 @@ public final class TransactionRegistry {
         set { engine.watchedKeyCount = newValue }
     }
 
-    init(engine: Engine) {
-        self.engine = engine
-        watched = Array(repeating: [:], count: engine.databases.count)
+    init(databaseCount: Int) {
+        watched = Array(repeating: [:], count: databaseCount)
     }
 
-    @inline(__always) func existingState(_ c: Client) -> MultiState? {
-        guard let s = c.transactionState else { return nil }
-        return unsafeDowncast(s, to: MultiState.self)
-    }
+    @inline(__always) func existingState(_ c: Client) -> MultiState? { c.multiState }
 
     @inline(__always) func state(_ c: Client) -> MultiState {
-        if let s = existingState(c) { return s }
+        if let s = c.multiState { return s }
         let s = MultiState()
-        c.transactionState = s
+        c.multiState = s
         return s
     }
 
@@ -197,10 +197,10 @@ public final class TransactionRegistry {
         unwatchAll(c)
     }
 
-    /// The client is going away: drop everything it holds.
-    func drop(_ c: Client) {
+    /// The client is going away (Redis's freeClientMultiState): its state is dropped.
+    func freeState(_ c: Client) {
         discard(c)
-        c.transactionState = nil
+        c.multiState = nil
     }
 
     // MARK: commands
@@ -294,99 +294,29 @@ public final class TransactionRegistry {
 }
 
 extension Engine {
-    /// The transaction state (nil before registration).
-    public var transactions: TransactionRegistry? { extensions["transactions"] as? TransactionRegistry }
-
-    /// Transactions, pub/sub, keyspace notifications and client tracking (one family line).
+    /// Transactions, pub/sub and client tracking commands (one family line).
     func registerTransactionAndPubSubCommands() {
-        registerTransactionCommands()
-        registerPubSubCommands()
-        registerKeyspaceNotifications()
-        registerTrackingCommands()
-        installCommandGate()
-        // WATCH and tracking are called directly by Engine.keyModified.
-        watchRegistry = transactions
-        trackingRegistry = tracking
-    }
-
-    func registerTransactionCommands() {
-        let tx = TransactionRegistry(engine: self)
-        extensions["transactions"] = tx
+        let tx = transactions
         commands.register("multi") { c, _ in tx.multi(c) }
         commands.register("exec") { c, _ in tx.exec(c) }
         commands.register("discard") { c, _ in tx.discardCommand(c) }
         commands.register("watch") { c, a in tx.watchCommand(c, a) }
         commands.register("unwatch") { c, _ in tx.unwatchCommand(c) }
-        flushHooks.append { [unowned self] dbid in
-            for db in self.databases where dbid < 0 || db.id == dbid { tx.touchAll(emptied: db, replacedWith: nil) }
-        }
-        swapDbHooks.append { [unowned self] a, b in
-            guard let da = self.database(a), let db = self.database(b) else { return }
-            tx.touchAll(emptied: da, replacedWith: db)
-            tx.touchAll(emptied: db, replacedWith: da)
-        }
-        clientDisconnectHooks.append { c in tx.drop(c) }
-        clientResetHooks.append { c in tx.discard(c) }
-        commandRejectedHook = { c, cmd, message in
-            if let cmd, cmd.name == "exec" {
-                tx.execAbort(c, message)
-                return true
-            }
-            return false
-        }
-    }
-
-    /// The pre-execution gate: commands refused inside MULTI (no-multi), RESP2 subscribed
-    /// context, MULTI queueing. Chains any gate installed before it (OOM, ACL ...), run
-    /// after the no-multi check as in Redis's processCommand.
-    func installCommandGate() {
-        guard let tx = transactions else { return }
-        contextGate = { [unowned(unsafe) self] c, cmd, a in
-            let f = c.flags
-            if f.contains(.multi) && cmd.flags.contains(.noMulti) {
-                self.rejectCommand(c, cmd, "ERR Command not allowed inside a transaction")
-                return false
-            }
-            if let p = self.commandGate, !p(c, cmd, a) { return false }
-            if f.contains(.pubsub) && c.resp == 2 && !Engine.allowedWhileSubscribed(cmd) {
-                self.rejectCommand(c, cmd, "ERR Can't execute '\(cmd.fullName)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
-                return false
-            }
-            if f.contains(.multi) && !Engine.runsImmediatelyInMulti(cmd) {
-                tx.queue(c, cmd, a)
-                return false
-            }
-            return true
-        }
-    }
-
-    static func allowedWhileSubscribed(_ cmd: Command) -> Bool {
-        switch cmd.name {
-        case "ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe", "punsubscribe", "quit", "reset":
-            return true
-        default:
-            return false
-        }
-    }
-
-    static func runsImmediatelyInMulti(_ cmd: Command) -> Bool {
-        switch cmd.name {
-        case "exec", "discard", "multi", "watch", "quit", "reset": return true
-        default: return false
-        }
+        registerPubSubCommands()
+        registerTrackingCommands()
     }
 }
 
 extension Client {
     /// CLIENT LIST `multi=`: queued commands, -1 outside MULTI.
-    public var multiQueueLength: Int { engine.transactions?.queueLength(self) ?? -1 }
+    public var multiQueueLength: Int { engine.transactions.queueLength(self) }
     /// CLIENT LIST `multi-mem=`: bytes held by queued commands.
-    public var multiQueueMemory: Int { engine.transactions?.existingState(self)?.queuedBytes ?? 0 }
+    public var multiQueueMemory: Int { multiState?.queuedBytes ?? 0 }
     /// Number of keys this client WATCHes.
-    public var watchedKeyCount: Int { engine.transactions?.existingState(self)?.watched.count ?? 0 }
+    public var watchedKeyCount: Int { multiState?.watched.count ?? 0 }
     /// CLIENT LIST `sub=` / `psub=` / `ssub=`.
     public var subscriptionCounts: (channels: Int, patterns: Int, shardChannels: Int) {
-        guard let s = engine.pubsub?.clientState[id] else { return (0, 0, 0) }
+        guard let s = engine.pubsub.clientState[id] else { return (0, 0, 0) }
         return (s.channels.count, s.patterns.count, s.shardChannels.count)
     }
 }

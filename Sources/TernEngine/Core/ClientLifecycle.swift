@@ -1,0 +1,58 @@
+import TernConfig
+import TernProtocol
+import TernStore
+
+/// A client's life: creation, RESET and disconnect. Each subsystem that keeps per-client
+/// state is called directly, in Redis's order; a new subsystem adds its line here.
+extension Engine {
+    public func createClient() -> Client {
+        let c = Client(id: nextClientID, engine: self)
+        nextClientID += 1
+        if !config.requirepass.isEmpty { c.authenticated = false }
+        clients[c.id] = c
+        stats.totalConnections += 1
+        return c
+    }
+
+    /// A client that is not a connection (AOF loading, scripts, tests).
+    public func createFakeClient() -> Client {
+        let c = Client(id: Int.max - nextClientID, engine: self)
+        c.flags.insert(.fake)
+        return c
+    }
+
+    /// The connection is gone: drop everything the client holds (Redis's freeClient and
+    /// unlinkClient, in their order). No reply is written.
+    public func freeClient(_ c: Client) {
+        // Blocked on keys, or postponed by CLIENT PAUSE (Redis blocks those too).
+        if c.flags.contains(.blocked) { blocking.removeClient(c) }
+        if c.postponed {
+            c.postponed = false
+            postponedClients.removeAll { $0 === c }
+        }
+        transactions.unwatchAll(c)
+        pubsub.dropAll(c)
+        // unlinkClient: out of the client table and the queues that name it.
+        clients[c.id] = nil
+        pendingResume.removeAll { $0 === c }
+        if c.flags.contains(.tracking) { tracking.disable(c) }
+        if c.flags.contains(.monitor) { observers.removeMonitor(c) }
+        transactions.freeState(c)
+    }
+
+    /// RESET: back to a fresh connection's state (Redis's clearClientConnectionState, in
+    /// its order). A pending CLIENT REPLY SKIP still swallows the "RESET" reply.
+    public func resetClient(_ c: Client) {
+        if c.flags.contains(.monitor) { observers.removeMonitor(c) }
+        if c.flags.contains(.tracking) { tracking.disable(c) }
+        if let d = database(0) { c.db = d }
+        c.resp = 2
+        c.user = "default"
+        c.authenticated = config.requirepass.isEmpty
+        transactions.discard(c)
+        pubsub.dropAll(c)
+        c.name = nil
+        c.flags.remove(.readonly)
+        if c.replyMode == .off || c.replyMode == .skipNext { c.replyMode = .on }
+    }
+}
