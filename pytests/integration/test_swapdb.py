@@ -2,7 +2,6 @@
 logically expired), clients blocked on keys of either database, client tracking (SWAPDB
 sends no invalidation in 7.0), and the O(1) swap on a large database."""
 import itertools
-import time
 
 import pytest
 
@@ -125,18 +124,19 @@ def test_swapdb_keeps_counts_and_ttls(r, oracle):
     assert results[0][1] == 60 and results[0][2] == 10
 
 
-def test_swapdb_is_constant_time(r):
-    """A swap does not walk the keys: 200k keys swap about as fast as an empty db."""
+def test_swapdb_of_a_big_db_touches_watched_keys(r):
+    """SWAPDB of a 200k-key db into a db where the WATCHed keys were missing: they appear,
+    so the transaction aborts. (That
+    the swap moves tables rather than keys is checked structurally by the unit test
+    DispatchAndKeyspaceTests.testSwapDatabasesIsConstantTimeAndTouchesOnlyChanges; timing
+    does not belong in pass/fail tests.)"""
     r.execute_command("DEBUG", "POPULATE", "200000")
     w = Transcript(r.connection_pool.connection_kwargs["port"])
     w.cmd("SELECT", "1")
     w.cmd("WATCH", "key:1", "key:2", "nothere")
     try:
-        t0 = time.perf_counter()
         for _ in range(20):
             r.execute_command("SWAPDB", "0", "1")
-        elapsed = (time.perf_counter() - t0) / 20
-        assert elapsed < 0.02, "SWAPDB took %.1f ms" % (elapsed * 1000)
         w.cmd("MULTI")
         assert w.cmd("EXEC") == b"*-1\r\n"
     finally:
