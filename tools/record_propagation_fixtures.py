@@ -89,6 +89,8 @@ SCENARIOS = [
     {"name": "spop_single", "setup": INTSET_10_59, "steps": [step(["SPOP", "s"])], "mask": {"SREM": [2]}},
     {"name": "incr_and_noop", "steps": [step(["INCR", "n"]), step(["DEL", "nope"]), step(["EXPIRE", "nope", "1"])]},
     {"name": "flushall", "setup": [["SET", "k", "v"]], "steps": [step(["FLUSHALL"])]},
+    # Nothing to remove, no change counted, and still propagated (forceCommandPropagation).
+    {"name": "flush_empty", "steps": [step(["FLUSHDB"]), step(["FLUSHALL"]), step(["SELECT", "5"]), step(["FLUSHDB", "ASYNC"])]},
     {"name": "move_and_swapdb", "setup": [["SET", "k", "v"]], "steps": [step(["MOVE", "k", "1"]), step(["SWAPDB", "0", "1"])]},
     # Blocked clients served by another client's write: a unit of their own, after it.
     {"name": "blmove_served_by_lpush",

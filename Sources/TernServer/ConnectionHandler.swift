@@ -130,18 +130,25 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
     /// Keeps leftover input, compacting it so a long-lived buffer does not grow forever.
     @inline(__always) func keep(_ b: ByteBuffer) {
         guard b.readableBytes > 0 else {
+            // Nothing left: the input buffer goes back to NIO (an idle client holds none).
             client?.queryBufferLength = 0
+            client?.queryBufferCapacity = 0
             return
         }
         var b = b
         if b.readerIndex > 64 * 1024 { b.discardReadBytes() }
         client?.queryBufferLength = b.readableBytes
+        client?.queryBufferCapacity = b.capacity - b.readerIndex
         pending = b
     }
 
     /// Parses and executes complete requests from `buf`, advancing its reader index.
     func process(_ buf: inout ByteBuffer) {
         guard let c = client else { return }
+        // While a batch runs, the query buffer holds all of it, the commands being executed
+        // included (CLIENT LIST qbuf, as Redis's querybuf before the batch is trimmed).
+        c.queryBufferLength = buf.readableBytes
+        c.queryBufferCapacity = buf.capacity - buf.readerIndex
         parser.maxBulkLength = engine.config.protoMaxBulkLen
         var need = 0
         let consumed = buf.withUnsafeReadableBytes { raw -> Int in

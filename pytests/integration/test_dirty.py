@@ -74,6 +74,10 @@ CASES = [
  [("BITFIELD","bf4","SET","u8","100","0"),("BITFIELD","bf4","SET","u8","100","0")],
  [("ZUNIONSTORE","dz","1","noz")],
  [("SORT","l","ALPHA","STORE","sl")],
+ [("FLUSHDB",)],
+ [("FLUSHDB",)],
+ [("SET","fa","1"),("FLUSHALL",)],
+ [("FLUSHALL",)],
  [("SWAPDB","0","1")],
  [("SWAPDB","0","0")],
 ]

@@ -266,6 +266,9 @@ def test_replies_stay_in_order_when_the_socket_is_full(r, tern_server):
             s.sendall(b"*2\r\n$4\r\nECHO\r\n$%d\r\n%d\r\n" % (len(str(i)), i))
         expected = b"$%d\r\n" % len(big) + big + b"\r\n" + b"".join(
             b"$%d\r\n%d\r\n" % (len(str(i)), i) for i in range(20))
+        # Now read fast: the 4 KB receive buffer fixed a window of at most 64 KB at connect
+        # time, but a bigger buffer lets it open that far (at 4 KB the 8 MB took ~80 s).
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         got = b""
         s.settimeout(10)
         while len(got) < len(expected):

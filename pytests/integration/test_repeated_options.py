@@ -64,7 +64,7 @@ CALLS = [
     ("GETEX", "str", "PERSIST", "PERSIST"),
     ("GETEX", "str", "EX", "10", "PERSIST"),
     ("SCAN", "0", "COUNT", "1", "COUNT", "100", "MATCH", "str"),
-    ("SCAN", "0", "MATCH", "zz*", "MATCH", "str*", "COUNT", "100"),
+    ("SCAN", "0", "MATCH", "zz*", "MATCH", "n", "COUNT", "100"),
     ("SCAN", "0", "TYPE", "list", "TYPE", "hash", "COUNT", "100"),
     ("HSCAN", "h", "0", "COUNT", "1", "COUNT", "2"),
     ("HSCAN", "h", "0", "MATCH", "x*", "MATCH", "f1"),

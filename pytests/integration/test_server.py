@@ -464,3 +464,21 @@ def test_info_latencystats_settings_like_redis(tern_server, redis_server):
         finally:
             c.val("CONFIG", "SET", "latency-tracking", "yes")
             c.val("CONFIG", "SET", "latency-tracking-info-percentiles", "50 99 99.9")
+
+
+def test_info_latencystats_blocking_commands_like_redis(tern_server, redis_server):
+    """A served BLPOP gets its own latency sample (at unblock); one that times out gets none."""
+    import threading
+    for port in (tern_server.port, redis_server.port):
+        c = ValueConn(port)
+        c.val("CONFIG", "RESETSTAT")
+        c.val("DEL", "bl")
+        c.val("BLPOP", "nolist", "0.05")
+        assert "latency_percentiles_usec_blpop" not in info_dict(c, "latencystats")
+        other = ValueConn(port)
+        t = threading.Timer(0.2, lambda: other.val("RPUSH", "bl", "x"))
+        t.start()
+        c.val("BLPOP", "bl", "5")
+        t.join()
+        assert "latency_percentiles_usec_blpop" in info_dict(c, "latencystats")
+        assert "calls=2," in info_dict(c, "commandstats")["cmdstat_blpop"]

@@ -55,15 +55,21 @@ public enum KeyCommands {
         return nil
     }
 
+    /// FLUSHALL counts the removed keys (7.0.15 adds nothing for the command itself) and
+    /// propagates even when there was nothing to remove. With save points Redis also saves
+    /// an RDB here (the persistence issue).
     static func flushall(_ c: Client, _ a: Args) {
         guard let async = flushMode(c, a) else { return }
-        c.engine.dirty += c.engine.emptyData(nil, async: async) + 1
+        c.engine.dirty += c.engine.emptyData(nil, async: async)
+        c.forcePropagation = true
         c.out.ok()
     }
 
+    /// FLUSHDB counts the removed keys only (an empty db: no change), and propagates anyway.
     static func flushdb(_ c: Client, _ a: Args) {
         guard let async = flushMode(c, a) else { return }
-        c.engine.dirty += c.engine.emptyData(c.dbIndex, async: async) + 1
+        c.engine.dirty += c.engine.emptyData(c.dbIndex, async: async)
+        c.forcePropagation = true
         c.out.ok()
     }
 

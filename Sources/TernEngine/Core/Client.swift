@@ -63,6 +63,8 @@ public final class Client {
     public var localAddress = "?"
     public var fd = -1
     public let createdMs: Int64
+    /// When the reply buffer's peak period began (the clients cron restarts it).
+    var replyBufferPeakResetMs: Int64
     public var lastInteractionMs: Int64
     public var authenticated = true
     public var user = "default"
@@ -78,6 +80,9 @@ public final class Client {
     /// SPOP n -> one SREM per member; several ops are wrapped in MULTI/EXEC). Consumed
     /// and cleared by `Engine.call`; `[]` propagates nothing (EXEC).
     public var propagateAs: [OwnedArgs]? = nil
+    /// Set by a handler whose command must propagate even when it changed nothing (Redis's
+    /// forceCommandPropagation: FLUSHDB/FLUSHALL of empty databases). Cleared by `call`.
+    public var forcePropagation = false
     /// Set while replaying (AOF load, replication apply) to avoid re-propagating.
     public var suppressPropagation = false
     /// While a command runs under CLIENT REPLY OFF/SKIP: the byte ranges of push messages it
@@ -110,6 +115,7 @@ public final class Client {
         self.engine = engine
         self.dbRef = Unmanaged.passUnretained(engine.databases[0])
         createdMs = Engine.wallClockMs()
+        replyBufferPeakResetMs = createdMs
         lastInteractionMs = createdMs
     }
 

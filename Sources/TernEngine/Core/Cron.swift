@@ -12,6 +12,7 @@ extension Engine {
         cronLoops += 1
         infoState.cron()
         closeIdleClients()
+        clientsCron()
         blocking.cron()
         if pauseEndMs > 0 && pauseEndMs <= nowMs { unpause() }
         if !isReplicaOfMaster && !isPausedForWrites && activeExpireEnabled { activeExpireCycle() }

@@ -23,6 +23,8 @@ public struct ServerStats {
     public var totalErrorReplies = 0
     public var errorCounts: [String: Int] = [:]
     public var unexpectedErrorReplies = 0
+    public var replyBufferShrinks = 0
+    public var replyBufferExpands = 0
 }
 
 /// The single owner of the keyspace and all server state. Everything here runs on
@@ -91,6 +93,8 @@ public final class Engine {
     public var pendingResume: [Client] = []
 
     public var cronLoops = 0
+    /// Clients the clients cron has still to visit in this round (a slice per tick).
+    var clientsCronQueue: [Client] = []
     var expireDBCursor = 0
     /// DEBUG SET-ACTIVE-EXPIRE toggles this.
     public var activeExpireEnabled = true
@@ -257,6 +261,9 @@ public final class Engine {
     /// the flag tests below.
     @inline(__always)
     func dispatchResolved(_ c: Client, _ cmd: Command, _ args: Args, _ startUs: Int64) {
+        // The client's last command from the moment it is known, refused or postponed ones
+        // included (CLIENT LIST `cmd=`, as Redis's c->lastcmd).
+        c.currentCommand = cmd
         if (cmd.arity > 0 && cmd.arity != args.count) || args.count < -cmd.arity {
             rejectCommand(c, cmd, "ERR wrong number of arguments for '\(cmd.fullName)' command")
             return
@@ -408,10 +415,11 @@ public final class Engine {
         observers.afterCall(c, cmd, args, elapsed, config)
         // Appended to the unit's buffer, after any expire DELs the command caused; nested
         // calls (EXEC) append to the same buffer. Flushed by the outermost caller.
-        if dirty != dirtyBefore && propagates {
+        if (dirty != dirtyBefore || c.forcePropagation) && propagates {
             alsoPropagateEffect(of: c, args: args)
         }
         c.propagateAs = nil
+        c.forcePropagation = false
     }
 
     func rejectUnknown(_ c: Client, _ args: Args) {

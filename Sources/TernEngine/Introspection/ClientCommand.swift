@@ -159,7 +159,7 @@ enum ClientCommand {
             ("argv-mem", "\(argvMem)"),
             ("multi-mem", "\(x.multiQueueMemory)"),
             ("rbs", "\(x.out.capacity)"),
-            ("rbp", "\(x.out.capacity)"),
+            ("rbp", "\(x.out.peak)"),
             ("obl", "\(x.out.count)"),
             ("oll", "0"),
             ("omem", "0"),
@@ -181,7 +181,8 @@ enum ClientCommand {
         if f.contains(.master) { s += "M" }
         if f.contains(.pubsub) { s += "P" }
         if f.contains(.multi) { s += "x" }
-        if f.contains(.blocked) { s += "b" }
+        // A client held by CLIENT PAUSE is blocked too (Redis blocks it as BLOCKED_POSTPONE).
+        if f.contains(.blocked) || x.postponed { s += "b" }
         if f.contains(.tracking) { s += x.trackingListFlags }
         if f.contains(.dirtyCAS) { s += "d" }
         if f.contains(.closeAfterReply) { s += "c" }

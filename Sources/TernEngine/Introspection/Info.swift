@@ -229,7 +229,8 @@ enum InfoCommand {
         var connected = 0, blocked = 0, tracking = 0, maxIn = 0, maxOut = 0
         for c in e.clients.values {
             if !c.flags.contains(.replica) { connected += 1 }
-            if c.flags.contains(.blocked) { blocked += 1 }
+            // Clients held by CLIENT PAUSE count as blocked, as in Redis 7.0.
+            if c.flags.contains(.blocked) || c.postponed { blocked += 1 }
             if c.flags.contains(.tracking) { tracking += 1 }
             maxIn = max(maxIn, c.queryBufferLength)
             maxOut = max(maxOut, c.out.count)
@@ -242,7 +243,7 @@ enum InfoCommand {
             ("client_recent_max_output_buffer", "\(maxOut)"),
             ("blocked_clients", "\(blocked)"),
             ("tracking_clients", "\(tracking)"),
-            ("clients_in_timeout_table", "0"),
+            ("clients_in_timeout_table", "\(e.blocking.clientsWithTimeout)"),
         ]
     }
 
@@ -403,8 +404,8 @@ enum InfoCommand {
             ("total_writes_processed", "0"),
             ("io_threaded_reads_processed", "0"),
             ("io_threaded_writes_processed", "0"),
-            ("reply_buffer_shrinks", "0"),
-            ("reply_buffer_expands", "0"),
+            ("reply_buffer_shrinks", "\(s.replyBufferShrinks)"),
+            ("reply_buffer_expands", "\(s.replyBufferExpands)"),
         ]
     }
 

@@ -120,6 +120,8 @@ public final class BlockingRegistry {
 
     /// Number of clients blocked on keys (INFO clients `blocked_clients`).
     public var blockedClients: Int { byClient.count }
+    /// Blocked clients that have a deadline (INFO `clients_in_timeout_table`).
+    public var clientsWithTimeout: Int { byClient.values.reduce(0) { $0 + ($1.deadline > 0 ? 1 : 0) } }
     /// Number of keys some client is blocked on (INFO `total_blocking_keys` in later Redis).
     public var blockingKeys: Int { waiters.count }
 
@@ -239,8 +241,15 @@ public final class BlockingRegistry {
                     i += 1
                     guard b.active else { continue }
                     let c = b.client
+                    let startUs = Engine.wallClockMicros()
                     let served = bk.key.withUnsafeBytes { b.serve(c, $0) }
                     if served {
+                        // The command's latency sample is taken when it is served (Redis's
+                        // updateStatsOnUnblock); its first, blocking call recorded none.
+                        if engine.config.latencyTracking, let cmd = c.currentCommand {
+                            let us = max(0, Engine.wallClockMicros() - startUs)
+                            LatencyHistogram.record(&cmd.latencyHistogram, nanoseconds: us &* 1000)
+                        }
                         // Each served client is a propagation unit of its own, after the
                         // command that made the key ready (Redis's afterCommand(receiver)):
                         // expire DELs met while serving, then the pop/move the serve
