@@ -17,6 +17,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "pytests"))
+from conftest import free_port  # noqa: E402
 from propagation_stream import run_on_redis  # noqa: E402
 
 FIXTURE = os.path.join(ROOT, "Tests", "Fixtures", "propagation.json")
@@ -114,14 +115,6 @@ SCENARIOS = [
      "steps": [step(["BZMPOP", "0", "1", "z", "MAX", "COUNT", "5"], c="b", blocks=True),
                step(["ZADD", "z", "1", "a", "2", "b"])]},
 ]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def start_redis(exe):

@@ -53,6 +53,11 @@ final class ServerLogger: @unchecked Sendable {
     func raw(_ level: LogLevel, _ text: String) {
         guard level >= minimum else { return }
         if toSyslog { sendToSyslog(level, text) }
+        write(text)
+    }
+
+    /// To the log file, or stdout when there is none.
+    func write(_ text: String) {
         if let f = file {
             fputs(text, f)
             fflush(f)
@@ -76,11 +81,6 @@ final class ServerLogger: @unchecked Sendable {
         let mark: Character = [".", "-", "*", "#"][level.rawValue]
         let line = "\(getpid()):\(role ?? roleChar) \(stamp).\(msText) \(mark) \(message)\n"
         if toSyslog { sendToSyslog(level, message) }
-        if let f = file {
-            fputs(line, f)
-            fflush(f)
-        } else {
-            StdIO.out(line)
-        }
+        write(line)
     }
 }

@@ -255,9 +255,13 @@ def test_replies_stay_in_order_when_the_socket_is_full(r, tern_server):
     pipelines a big GET and more commands while not reading must get every reply, in order."""
     big = b"x" * (8 * 1024 * 1024)
     r.set("big", big)
-    s = socket.create_connection(("127.0.0.1", tern_server.port))
+    # A 64 KB receive buffer set before connecting: the 8 MB reply cannot fit in the socket
+    # buffers, yet the window stays wide enough to read it quickly later (a 4 KB buffer
+    # crawled at ~40 KB/s: 200 s).
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s.connect(("127.0.0.1", tern_server.port))
     try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         # First batch: its reply cannot fit in the socket buffers.
         s.sendall(b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n")
         time.sleep(0.2)
@@ -266,9 +270,6 @@ def test_replies_stay_in_order_when_the_socket_is_full(r, tern_server):
             s.sendall(b"*2\r\n$4\r\nECHO\r\n$%d\r\n%d\r\n" % (len(str(i)), i))
         expected = b"$%d\r\n" % len(big) + big + b"\r\n" + b"".join(
             b"$%d\r\n%d\r\n" % (len(str(i)), i) for i in range(20))
-        # Now read fast: the 4 KB receive buffer fixed a window of at most 64 KB at connect
-        # time, but a bigger buffer lets it open that far (at 4 KB the 8 MB took ~80 s).
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         got = b""
         s.settimeout(10)
         while len(got) < len(expected):
