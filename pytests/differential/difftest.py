@@ -407,6 +407,12 @@ class Runner:
     def run_commands(self, slot, argvs, checks):
         results = self.exchange(slot, argvs)
         for argv, check, (t, r) in zip(argvs, checks, results):
+            if check == "state:client":
+                self.state.compare_client(slot, argv, t, r)
+                continue
+            if check == "state:info":
+                self.state.take_info(t, r)
+                continue
             self.count += 1
             self.record(slot, argv, t, r)
             self.compare(slot, argv, check, t, r)
@@ -502,6 +508,7 @@ class Runner:
         argvs, checks = [], []
         n = self.rng.randint(1, self.batch)
         barrier_spec = None
+        client_checked = False
         while len(argvs) < n:
             spec, argv = self.next_argv()
             if spec.name in ERRNO_SENSITIVE and "zadd" in self.registered:
@@ -528,10 +535,20 @@ class Runner:
             self.record(slot, argv, t, r)
             POST_HOOKS[barrier_spec.check](self, slot, argv, t, r, pre)
         else:
+            client_checked = barrier_spec is None and "client" in self.state.checks
+            if client_checked:
+                # The connection's CLIENT INFO rides in the step's pipeline.
+                argvs.append(statechecks.CLIENT_INFO_PROBE)
+                checks.append("state:client")
+            if barrier_spec is None and self.state.base is not None:
+                # So does INFO: the counters are server-wide, and its own call shows in
+                # commandstats on both servers alike.
+                argvs.append(statechecks.INFO_PROBE)
+                checks.append("state:info")
             self.run_commands(slot, argvs, checks)
         if barrier_spec is not None:
             self.after_barrier(slot, barrier_spec.name, argvs[-1])
-        self.state.after_step(slot)
+        self.state.after_step(slot, client_checked)
 
     def after_barrier(self, slot, name, argv):
         """Restores a connection changed by QUIT / RESET / HELLO / a protocol error."""
@@ -1271,9 +1288,10 @@ def main(argv=None, log=print):
             % (seed, runner.count, elapsed, runner.count / max(elapsed, 1e-9), st["exact"], st["property"],
                st["digest"]))
         log("state checks: %d dirty deltas (%s), %d commandstats/errorstats deltas, %d CLIENT INFO, "
-            "%d CONFIG SET, %d startups" % (st["dirty"], ", ".join("%s skipped %d" % (k[11:], v) for k, v in sorted(
+            "%d CONFIG SET, %d startups (%d rejected)" % (st["dirty"], ", ".join("%s skipped %d" % (k[11:], v) for k, v in sorted(
                 st.items()) if k.startswith("dirty-skip:")) or "none skipped", st["stats"], st["client"],
-                                             st["config-set"], st["config-startup"]))
+                                             st["config-set"], st["config-startup"],
+                                             st["config-startup-rejected"]))
         scen = {k[9:]: v for k, v in st.items() if k.startswith("scenario:")}
         if scen:
             log("scenarios: %s" % ", ".join("%s=%d" % kv for kv in sorted(scen.items())))

@@ -40,12 +40,14 @@ DIRTY_NOT_COMPARED = {
 
 # CLIENT INFO fields compared after a step. Left out: id, addr, laddr, fd (per connection);
 # age, idle (time); qbuf, qbuf-free, rbs, rbp (how each server sizes its query and reply
-# buffers; qbuf/rbp are being changed on main), argv-mem, multi-mem, tot-mem, omem (bytes as
-# the allocator rounds them: jemalloc size classes on Redis, Swift's allocator on Tern).
-# obl and oll are compared: the reply of every earlier command was read before CLIENT INFO
-# was sent, so both buffers hold nothing but CLIENT INFO's own reply (not counted yet).
-CLIENT_INFO_FIELDS = ("name", "flags", "db", "sub", "psub", "ssub", "multi", "obl", "oll", "events", "cmd",
-                      "user", "redir", "resp")
+# buffers; qbuf/rbp are being changed on main); argv-mem, multi-mem, tot-mem, omem (bytes as
+# the allocator rounds them: jemalloc size classes on Redis, Swift's allocator on Tern);
+# obl, oll (CLIENT INFO runs in the step's pipeline: the replies of the commands before it
+# are still buffered or not depending on how much of the pipeline a read got).
+CLIENT_INFO_PROBE = [b"CLIENT", b"INFO"]
+INFO_PROBE = [b"INFO", b"persistence", b"commandstats", b"errorstats"]
+CLIENT_INFO_FIELDS = ("name", "flags", "db", "sub", "psub", "ssub", "multi", "events", "cmd", "user", "redir",
+                      "resp")
 
 # Container commands: commandstats names their subcommands ("cmdstat_client|info").
 CONTAINERS = {b"client", b"object", b"config", b"command", b"pubsub", b"memory", b"xinfo", b"xgroup", b"function",
@@ -60,35 +62,53 @@ def stat_name(argv):
     return name.decode("latin-1")
 
 
-def parse_info(text):
-    """(dirty, {command: (calls, rejected, failed)}, {error prefix: count}) from INFO text."""
-    dirty, cmds, errs = None, {}, {}
-    for ln in text.split(b"\r\n"):
-        if ln.startswith(b"rdb_changes_since_last_save:"):
-            dirty = int(ln.split(b":", 1)[1])
-        elif ln.startswith(b"cmdstat_"):
-            name, rest = ln[8:].split(b":", 1)
-            kv = dict(p.split(b"=", 1) for p in rest.split(b",") if b"=" in p)
-            cmds[name.decode("latin-1")] = (int(kv.get(b"calls", 0)), int(kv.get(b"rejected_calls", 0)),
-                                            int(kv.get(b"failed_calls", 0)))
-        elif ln.startswith(b"errorstat_"):
-            name, rest = ln[10:].split(b":", 1)
-            kv = dict(p.split(b"=", 1) for p in rest.split(b",") if b"=" in p)
-            errs[name.decode("latin-1")] = int(kv.get(b"count", 0))
-    return dirty, cmds, errs
+def info_lines(text):
+    """INFO text as a set of lines: the lines that changed between two snapshots are found
+    by set difference (in C), and only those get parsed."""
+    return set(text.split(b"\r\n"))
 
 
-def delta(now, before):
-    out = {}
-    for k, v in now.items():
-        b = before.get(k)
-        if isinstance(v, tuple):
-            d = tuple(x - y for x, y in zip(v, b or (0,) * len(v)))
+def stat_values(ln):
+    """(kind, name, value) of a commandstats / errorstats / dirty line, else None."""
+    name, _, rest = ln.partition(b":")
+    if name == b"rdb_changes_since_last_save":
+        return "dirty", None, int(rest)
+    if name.startswith(b"cmdstat_"):
+        kv = dict(p.split(b"=", 1) for p in rest.split(b",") if b"=" in p)
+        return "cmd", name[8:].decode("latin-1"), (int(kv.get(b"calls", 0)), int(kv.get(b"rejected_calls", 0)),
+                                                    int(kv.get(b"failed_calls", 0)))
+    if name.startswith(b"errorstat_"):
+        kv = dict(p.split(b"=", 1) for p in rest.split(b",") if b"=" in p)
+        return "err", name[10:].decode("latin-1"), int(kv.get(b"count", 0))
+    return None
+
+
+def info_delta(now, before):
+    """(dirty delta, {command: (calls, rejected, failed) delta}, {error prefix: count delta})
+    between two info_lines() snapshots. A line that vanished (CONFIG RESETSTAT) counts
+    from zero; usec fields change on every call but only the counts are compared."""
+    dirty, cmds, errs = 0, {}, {}
+    now_changed = {ln.partition(b":")[0]: ln for ln in now - before}
+    before_changed = {ln.partition(b":")[0]: ln for ln in before - now}
+    for name in set(now_changed) | set(before_changed):
+        a, b = now_changed.get(name), before_changed.get(name)
+        va = stat_values(a) if a is not None else None
+        vb = stat_values(b) if b is not None else None
+        kind = (va or vb or (None,))[0]
+        if kind is None:
+            continue
+        if kind == "dirty":
+            dirty = (va[2] if va else 0) - (vb[2] if vb else 0)
+        elif kind == "cmd":
+            x, y = (va[2] if va else (0, 0, 0)), (vb[2] if vb else (0, 0, 0))
+            d = tuple(p - q for p, q in zip(x, y))
             if any(d):
-                out[k] = d
-        elif v - (b or 0):
-            out[k] = v - (b or 0)
-    return out
+                cmds[(va or vb)[1]] = d
+        else:
+            d = (va[2] if va else 0) - (vb[2] if vb else 0)
+            if d:
+                errs[(va or vb)[1]] = d
+    return dirty, cmds, errs
 
 
 def client_fields(node):
@@ -114,6 +134,7 @@ class StateChecks:
         self.side_failed = {"t": collections.Counter(), "r": collections.Counter()}
         self.side_errors = {"t": collections.Counter(), "r": collections.Counter()}
         self.step_cmds = []
+        self.pending_info = None
         self.base = None
         if self.checks & {"dirty", "stats"}:
             for c in (run.ctl_t, run.ctl_r):
@@ -136,24 +157,36 @@ class StateChecks:
             self.side_errors[side][prefix] += 1
 
     def snapshot(self):
+        """{side: info_lines()} of INFO persistence/commandstats/errorstats on the control
+        connections; both servers are asked before either reply is read."""
+        conns = (self.run.ctl_t, self.run.ctl_r)
+        for c in conns:
+            c.send(*INFO_PROBE)
+        return self.info_snapshot(conns[0].read_node(), conns[1].read_node())
+
+    @staticmethod
+    def info_snapshot(t, r):
         out = {}
-        for side, c in (("t", self.run.ctl_t), ("r", self.run.ctl_r)):
-            n = c.call(b"INFO", b"persistence", b"commandstats", b"errorstats")
-            text = n.val if isinstance(n.val, bytes) else b""
+        for side, n in (("t", t), ("r", r)):
+            text = n.val if isinstance(n, Node) and isinstance(n.val, bytes) else b""
             if n.tag == "=":
                 text = text[4:]
-            out[side] = parse_info(text)
+            out[side] = info_lines(text)
         return out
 
+    def take_info(self, t, r):
+        """The INFO the runner pipelined at the end of a step (no extra round trip)."""
+        self.pending_info = self.info_snapshot(t, r)
+
     # -- the check after a step
-    def after_step(self, slot=None):
+    def after_step(self, slot=None, client_checked=False):
         run = self.run
         cmds, self.step_cmds = self.step_cmds, []
-        if "client" in self.checks and slot is not None:
+        if "client" in self.checks and slot is not None and not client_checked:
             self.check_client(slot, cmds)
         if self.base is None:
             return
-        now = self.snapshot()
+        now, self.pending_info = self.pending_info or self.snapshot(), None
         before, self.base = self.base, now
         side_calls, side_failed, side_errors = self.side_calls, self.side_failed, self.side_errors
         dirty_adjust = self.dirty_adjust
@@ -161,21 +194,21 @@ class StateChecks:
         self.side_failed = {"t": collections.Counter(), "r": collections.Counter()}
         self.side_errors = {"t": collections.Counter(), "r": collections.Counter()}
         self.dirty_adjust = {"t": 0, "r": 0}
+        dt, ct, et = info_delta(now["t"], before["t"])
+        dr, cr, er = info_delta(now["r"], before["r"])
         if "dirty" in self.checks:
             skipped = [c for c in cmds if c in DIRTY_NOT_COMPARED]
             if skipped:
                 for c in set(skipped):
                     run.stats["dirty-skip:" + c] += 1
             else:
-                dt = now["t"][0] - before["t"][0] - dirty_adjust["t"]
-                dr = now["r"][0] - before["r"][0] - dirty_adjust["r"]
+                dt -= dirty_adjust["t"]
+                dr -= dirty_adjust["r"]
                 run.stats["dirty"] += 1
                 if dt != dr:
                     self.fail("dirty counter (rdb_changes_since_last_save) delta differs over the step: "
                               "tern +%d, redis +%d" % (dt, dr), cmds, slot)
         if "stats" in self.checks:
-            ct = delta(now["t"][1], before["t"][1])
-            cr = delta(now["r"][1], before["r"][1])
             for side, d in (("t", ct), ("r", cr)):
                 for name, n in side_calls[side].items():
                     calls, rej, failed = d.get(name, (0, 0, 0))
@@ -188,8 +221,6 @@ class StateChecks:
                 self.fail("INFO commandstats deltas (calls, rejected_calls, failed_calls) differ over the step: "
                           "%s" % ", ".join("%s tern %s redis %s" % (k, a, b) for k, (a, b) in diff.items()),
                           cmds, slot)
-            et = delta(now["t"][2], before["t"][2])
-            er = delta(now["r"][2], before["r"][2])
             for side, d in (("t", et), ("r", er)):
                 for prefix, n in side_errors[side].items():
                     d[prefix] = d.get(prefix, 0) - n
@@ -202,10 +233,20 @@ class StateChecks:
         run = self.run
         if slot.t.eof or slot.r.eof:
             return
-        argv = [b"CLIENT", b"INFO"]
-        t, r = slot.t.call(*argv), slot.r.call(*argv)
-        run.count += 1
-        run.record(slot, argv + [b"(state check)"], t, r)
+        argv = CLIENT_INFO_PROBE
+        slot.t.send(*argv)
+        slot.r.send(*argv)
+        self.compare_client(slot, argv, slot.t.read_node(), slot.r.read_node(), cmds)
+
+    def compare_client(self, slot, argv, t, r, cmds=None):
+        """CLIENT INFO at the end of a step: the runner usually pipelines it with the step's
+        commands (no extra round trip). Not counted in run.count: the same seed runs the
+        same stream with the state checks on or off."""
+        run = self.run
+        if cmds is None:
+            cmds = self.step_cmds
+        run.history.append((slot.name, argv, t.raw if isinstance(t, Node) else repr(t),
+                            r.raw if isinstance(r, Node) else repr(r)))
         ft, fr = client_fields(t), client_fields(r)
         run.stats["client"] += 1
         if ft is None or fr is None or ft != fr:
@@ -263,7 +304,7 @@ def config_value(rng, current):
     (a valid enum word, a number in range) possibly with a word added."""
     r = rng.random()
     if r < 0.3 and current:
-        v = rng.choice(list(current.values()))
+        v = rng.choice(sorted(current.values()))   # sorted: the reply comes in dict order
         if rng.random() < 0.2:
             v = v + b" " + rng.choice(CONFIG_VALUES)
         return v
@@ -403,6 +444,7 @@ def config_startup_round(run, rng, tern_bin, redis_bin, count, log):
         rt = run_binary(tern_bin, argv, conf)
         rr = run_binary(redis_bin, argv, conf)
         run.stats["config-startup"] += 1
+        run.stats["config-startup-rejected" if "FATAL" in rr[2] else "config-startup-accepted"] += 1
         run.count += 1
         same = rt[0] == rr[0] and rt[2] == rr[2] and last_log_message(rt[1]) == last_log_message(rr[1])
         if not same:
