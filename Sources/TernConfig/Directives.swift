@@ -279,8 +279,10 @@ enum Directives {
         return ConfigDirective("oom-score-adj-values", flags: [.multiArg, .unsupported], set: { cfg, args, _ in
             guard args.count == 3 else { return wrongArgs }
             var vals: [Int] = []
+            // strtoll semantics, as Redis: an empty element is 0 (CONFIG SET oom-score-adj-values
+            // "  " is three empty elements -> "0 0 0"), a lone space is not a number.
             for a in args {
-                guard let v = ConfigText.parseCLong(a), v >= -2000, v <= 2000 else {
+                guard let v = ConfigText.parseCLong(a, emptyIsZero: true), v >= -2000, v <= 2000 else {
                     return "Invalid oom-score-adj-values, elements must be between -2000 and 2000."
                 }
                 vals.append(v)

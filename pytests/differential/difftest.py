@@ -25,6 +25,7 @@ import argparse
 import collections
 import os
 import random
+import shutil
 import socket
 import sys
 import time
@@ -34,7 +35,8 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))   # pytests/: the shared RESP wire and server starters
 
 import generators as gen  # noqa: E402
-from conftest import start_redis, start_tern  # noqa: E402
+import statechecks  # noqa: E402
+from conftest import start_redis, start_tern, tern_binary  # noqa: E402
 from resp_wire import Closed, Node, NodeConn, encode_all, short  # noqa: E402
 
 SLOT_PROTOCOLS = (2, 3)   # main connections: one RESP2, one RESP3
@@ -245,13 +247,17 @@ class Slot:
                 raise Mismatch("setup command %r failed on %s: %r" % (argv, "tern" if c is self.t else "redis", n))
 
     def rq(self, *argv):
-        """Asks the Redis side (same connection/db) for state needed by a property check."""
-        return self.r.call(*argv)
+        """Asks the Redis side (same connection/db) for state needed by a property check.
+        The call shows in Redis's commandstats only: the state checks subtract it."""
+        n = self.r.call(*argv)
+        self.runner.state.note_side_call("r", argv, reply=n)
+        return n
 
 
 class Runner:
     def __init__(self, tern_port, redis_port, seed, families_cmds, arities, registered,
-                 context=20, batch=16, timeout=30.0, digest_every=2000, log=print):
+                 context=20, batch=16, timeout=30.0, digest_every=2000, log=print,
+                 state_checks=statechecks.ALL_CHECKS):
         self.tern_port = tern_port
         self.redis_port = redis_port
         self.seed = seed
@@ -277,6 +283,7 @@ class Runner:
         self.exact_specs = [s for s in self.specs if s.check == "exact" and not s.barrier
                             and s.name not in ("quit", "reset", "hello", "exec", "discard", "watch")]
         self.scenarios = [sc for sc in SCENARIO_FUNCS if any(req <= self.enabled for req in SCENARIO_REQUIRES[sc])]
+        self.state = statechecks.StateChecks(self, ())   # the real one once the servers are prepared
         self.slots = [Slot(self, p, "c%d" % i) for i, p in enumerate(SLOT_PROTOCOLS)]
         self.subs = None
         self.drain_seq = 0
@@ -284,6 +291,7 @@ class Runner:
         self.ctl_r = NodeConn(redis_port, timeout=timeout)
         self.digest = self.supports_digest()
         self.prepare_dumps()
+        self.state = statechecks.StateChecks(self, state_checks)
 
     # -- setup
     def supports_digest(self):
@@ -360,7 +368,8 @@ class Runner:
         if self.trace:
             self.trace.write("%d [%s] %s\n   t: %s\n   r: %s\n" % (self.count, slot.name, fmt_argv(argv),
                              short(t.raw, 200) if isinstance(t, Node) else t, short(r.raw, 200) if isinstance(r, Node) else r))
-        self.history.append((slot.name, argv, t.raw if isinstance(t, Node) else repr(t),
+        self.state.note_command(argv)
+        self.history.append((slot.name if slot else "ctl", argv, t.raw if isinstance(t, Node) else repr(t),
                              r.raw if isinstance(r, Node) else repr(r)))
 
     # -- I/O
@@ -398,6 +407,12 @@ class Runner:
     def run_commands(self, slot, argvs, checks):
         results = self.exchange(slot, argvs)
         for argv, check, (t, r) in zip(argvs, checks, results):
+            if check == "state:client":
+                self.state.compare_client(slot, argv, t, r)
+                continue
+            if check == "state:info":
+                self.state.take_info(t, r)
+                continue
             self.count += 1
             self.record(slot, argv, t, r)
             self.compare(slot, argv, check, t, r)
@@ -487,11 +502,13 @@ class Runner:
             name = self.rng.choice(self.scenarios)
             self.stats["scenario:" + name] += 1
             SCENARIO_FUNCS[name](self)
+            self.state.after_step()
             return
         slot = self.rng.choice(self.slots)
         argvs, checks = [], []
         n = self.rng.randint(1, self.batch)
         barrier_spec = None
+        client_checked = False
         while len(argvs) < n:
             spec, argv = self.next_argv()
             if spec.name in ERRNO_SENSITIVE and "zadd" in self.registered:
@@ -518,9 +535,20 @@ class Runner:
             self.record(slot, argv, t, r)
             POST_HOOKS[barrier_spec.check](self, slot, argv, t, r, pre)
         else:
+            client_checked = barrier_spec is None and "client" in self.state.checks
+            if client_checked:
+                # The connection's CLIENT INFO rides in the step's pipeline.
+                argvs.append(statechecks.CLIENT_INFO_PROBE)
+                checks.append("state:client")
+            if barrier_spec is None and self.state.base is not None:
+                # So does INFO: the counters are server-wide, and its own call shows in
+                # commandstats on both servers alike.
+                argvs.append(statechecks.INFO_PROBE)
+                checks.append("state:info")
             self.run_commands(slot, argvs, checks)
         if barrier_spec is not None:
             self.after_barrier(slot, barrier_spec.name, argvs[-1])
+        self.state.after_step(slot, client_checked)
 
     def after_barrier(self, slot, name, argv):
         """Restores a connection changed by QUIT / RESET / HELLO / a protocol error."""
@@ -614,6 +642,7 @@ class Runner:
                 next_progress = time.time() + 10
                 self.log("  ... %d commands, %.0f/s" % (self.count, self.count / (time.time() - start)))
         self.compare_state()
+        self.state.after_step()
         return time.time() - start
 
     def close(self):
@@ -907,6 +936,8 @@ def spop_post(run, slot, argv, t, r, pre):
         gone = [x for x in pr if x not in pt]
         for argv2 in ([b"SADD", argv[1]] + back, [b"SREM", argv[1]] + gone):
             n = slot.t.call(*argv2)
+            # Tern-only calls: their calls and their changes (dirty) are not the stream's.
+            run.state.note_side_call("t", argv2, reply=n, dirty=n.val if n.tag == ":" else 0)
             if n.is_error():
                 run.fail("resync after SPOP failed: %r" % n, slot, argv2, n, "-")
 
@@ -1113,6 +1144,8 @@ def sc_scan_full(run):
         cursor, seen = b"0", set()
         for _ in range(10000):
             n = c.call(b"SCAN", cursor, *opts)
+            # Each side takes as many calls as its table needs: not the stream's calls.
+            run.state.note_side_call(side, [b"SCAN"], reply=n)
             sh = scan_shape(n)
             if sh is None:
                 run.fail("bad SCAN reply during a full iteration", slot, [b"SCAN", cursor] + opts, n, "-")
@@ -1168,10 +1201,22 @@ def main(argv=None, log=print):
     ap.add_argument("--context", type=int, default=20, help="commands shown on a mismatch")
     ap.add_argument("--digest-every", type=int, default=2000, help="compare DEBUG DIGEST every N commands")
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a reply")
+    ap.add_argument("--state-checks", default=",".join(statechecks.ALL_CHECKS),
+                    help="comma list of state checks after every step: dirty (rdb_changes_since_last_save "
+                         "delta), stats (INFO commandstats/errorstats deltas), client (CLIENT INFO fields), "
+                         "config (random config lines after the run); 'none' for replies only")
+    ap.add_argument("--config-set", type=int, default=300,
+                    help="random CONFIG SET lines compared after the run (state check 'config')")
+    ap.add_argument("--config-startup", type=int, default=12,
+                    help="random startups with config lines in a file or as arguments (state check 'config')")
     args = ap.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(1 << 31)
     if args.commands is None and args.seconds is None:
         args.commands = 20000
+    checks = [] if args.state_checks in ("", "none") else [c.strip() for c in args.state_checks.split(",")]
+    bad = [c for c in checks if c not in statechecks.ALL_CHECKS]
+    if bad:
+        raise SystemExit("unknown state checks %s; known: %s" % (bad, ", ".join(statechecks.ALL_CHECKS)))
 
     servers = []
     try:
@@ -1208,13 +1253,24 @@ def main(argv=None, log=print):
                                                  "commands=%d" % args.commands if args.commands else
                                                  "seconds=%g" % args.seconds))
         runner = Runner(tern_port, redis_port, seed, cmds, arities, registered, context=args.context,
-                        batch=args.batch, timeout=args.timeout, digest_every=args.digest_every, log=log)
+                        batch=args.batch, timeout=args.timeout, digest_every=args.digest_every, log=log,
+                        state_checks=checks)
         runner.families_arg = enabled
         runner.g.families = set(enabled)
         if not runner.digest:
             log("note: the server under test has no DEBUG DIGEST; the final check reads every key instead")
         try:
             elapsed = runner.run(commands=args.commands, seconds=args.seconds)
+            if "config" in checks:
+                # Its own seed: the number of lines can change without changing the stream.
+                crng = random.Random(seed ^ 0x5EED)
+                started = time.time()
+                statechecks.config_set_round(runner, crng, args.config_set, log)
+                redis_bin = shutil.which("redis-server")
+                tern_bin = redis_bin if args.self_check else tern_binary()
+                statechecks.config_startup_round(runner, crng, tern_bin, redis_bin, args.config_startup, log)
+                log("config: %d CONFIG SET lines, %d startups compared in %.1fs"
+                    % (args.config_set, args.config_startup, time.time() - started))
         except Mismatch as e:
             log(str(e))
             for s in servers:
@@ -1231,6 +1287,11 @@ def main(argv=None, log=print):
         log("difftest: OK seed=%d: %d commands in %.1fs (%.0f/s), %d exact, %d by property, %d digest checks"
             % (seed, runner.count, elapsed, runner.count / max(elapsed, 1e-9), st["exact"], st["property"],
                st["digest"]))
+        log("state checks: %d dirty deltas (%s), %d commandstats/errorstats deltas, %d CLIENT INFO, "
+            "%d CONFIG SET, %d startups (%d rejected)" % (st["dirty"], ", ".join("%s skipped %d" % (k[11:], v) for k, v in sorted(
+                st.items()) if k.startswith("dirty-skip:")) or "none skipped", st["stats"], st["client"],
+                                             st["config-set"], st["config-startup"],
+                                             st["config-startup-rejected"]))
         scen = {k[9:]: v for k, v in st.items() if k.startswith("scenario:")}
         if scen:
             log("scenarios: %s" % ", ".join("%s=%d" % kv for kv in sorted(scen.items())))

@@ -517,7 +517,9 @@ public enum ListCommands {
                 c.db.delete(key)
                 c.notify(.generic, "del", key)
             }
-            c.engine.dirty += 1
+            // No dirty: Redis 7.0's serveClientBlockedOnList does not count the pop that
+            // serves BLPOP/BRPOP (only BLMPOP's range pop counts), so RPUSH of 3 elements
+            // waking a BLPOP leaves rdb_changes_since_last_save at +3 there.
             return true
         }
     }
@@ -587,7 +589,8 @@ public enum ListCommands {
                     c.db.delete(key)
                     c.notify(.generic, "del", key)
                 }
-                c.engine.dirty += 1
+                // No dirty, as BLPOP's serve above: Redis 7.0 counts neither the pop nor
+                // the push of a served BLMOVE/BRPOPLPUSH.
                 return true
             }
         }

@@ -416,7 +416,8 @@ public enum SetCommands {
             c.notify(.generic, "del", key)
             CollectionSupport.propagate(c) { [OwnedArgs([Array("DEL".utf8), a.bytes(1)])] }
             c.keyModified(key)
-            c.engine.dirty += 1
+            // Every popped member counts, as in Redis 7.0 (dirty += min(count, size)).
+            c.engine.dirty += size
             return
         }
         var g = CollectionSupport.FastRandom()

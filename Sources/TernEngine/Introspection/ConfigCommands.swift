@@ -124,12 +124,14 @@ public enum ConfigCommands {
                 _ = d.set(cfg, args, ctx)
             }
         }
+        // A value the directive rejects names the argument lowercased (Redis lowercases the
+        // names it accepted); an unknown, immutable or duplicate name keeps its case.
         for (j, item) in chosen.enumerated() {
             backups.append(item.d.get(cfg))
             let args = item.d.flags.contains(.multiArg) ? ConfigText.splitSetValue(item.value) : [item.value]
             if let e = item.d.set(cfg, args, ctx) {
                 restore(j)
-                c.error("ERR CONFIG SET failed (possibly related to argument '\(item.arg)') - \(e)")
+                c.error("ERR CONFIG SET failed (possibly related to argument '\(ConfigText.lower(item.arg))') - \(e)")
                 return
             }
         }
@@ -146,7 +148,7 @@ public enum ConfigCommands {
             if let e = runApply(item.d) {
                 restore(chosen.count)
                 for d in Set(applied).compactMap({ ConfigRegistry.lookup($0) }) { _ = runApply(d) }
-                c.error("ERR CONFIG SET failed (possibly related to argument '\(item.arg)') - \(e)")
+                c.error("ERR CONFIG SET failed (possibly related to argument '\(ConfigText.lower(item.arg))') - \(e)")
                 return
             }
         }
