@@ -28,19 +28,11 @@ ALL_CHECKS = ("dirty", "stats", "client", "config")
 
 # Commands whose dirty delta is not compared in a step that ran them, with the reason.
 # Every skip is counted in the run's statistics ("dirty-skip:<command>").
-DIRTY_NOT_COMPARED = {
-    # Fixed on main (another branch): Tern counted these differently from Redis 7.0.
-    "flushall": "fixed on main (FLUSHALL's dirty count)",
-    "flushdb": "fixed on main (FLUSHDB counts removed keys only)",
-    "bitfield": "fixed on main (BITFIELD SET/INCRBY of the same value)",
-    "sinterstore": "fixed on main (empty SINTERSTORE result)",
-    "sunionstore": "fixed on main (empty SUNIONSTORE result)",
-    "sdiffstore": "fixed on main (empty SDIFFSTORE result)",
-}
+DIRTY_NOT_COMPARED = {}
 
 # CLIENT INFO fields compared after a step. Left out: id, addr, laddr, fd (per connection);
 # age, idle (time); qbuf, qbuf-free, rbs, rbp (how each server sizes its query and reply
-# buffers; qbuf/rbp are being changed on main); argv-mem, multi-mem, tot-mem, omem (bytes as
+# buffers: different allocators and read sizes); argv-mem, multi-mem, tot-mem, omem (bytes as
 # the allocator rounds them: jemalloc size classes on Redis, Swift's allocator on Tern);
 # obl, oll (CLIENT INFO runs in the step's pipeline: the replies of the commands before it
 # are still buffered or not depending on how much of the pipeline a read got).
