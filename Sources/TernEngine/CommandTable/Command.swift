@@ -84,6 +84,10 @@ public final class Command {
     /// refuses them before authentication unless their enable-*-command option allows the
     /// client. A plain stored flag for the dispatcher.
     public let isProtected: Bool
+    /// A RESP2 client may send it while subscribed (Redis checks these by handler).
+    public let allowedWhileSubscribed: Bool
+    /// Runs at once inside MULTI instead of being queued.
+    public let runsImmediatelyInMulti: Bool
     public var subcommands: [String: Command] = [:] { didSet { hasSubcommands = !subcommands.isEmpty } }
     /// A plain flag for the dispatcher (reading the dictionary costs a retain/release).
     public private(set) var hasSubcommands = false
@@ -104,6 +108,9 @@ public final class Command {
         if e.count > 2 { for x in e[2].elements { if let t = x.text, let fl = CommandFlags.named(t) { f.insert(fl) } } }
         flags = f
         isProtected = f.contains(.protected)
+        allowedWhileSubscribed = ["ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe",
+                                  "punsubscribe", "quit", "reset"].contains(name)
+        runsImmediatelyInMulti = ["exec", "discard", "multi", "watch", "quit", "reset"].contains(name)
         aclCategories = ACLCategories.parse(info)
         keyFinder = KeyFinder(specs: KeySpec.parse(info), function: KeyFunction.of(name))
     }

@@ -287,7 +287,7 @@ public final class Engine {
         // MISCONF (writes refused after a failed save/AOF write) goes here.
         // min-replicas-to-write (NOREPLICAS) goes here.
         // READONLY on a read-only replica goes here.
-        if flags.contains(.pubsub) && c.resp == 2 && !Engine.allowedWhileSubscribed(cmd) {
+        if flags.contains(.pubsub) && c.resp == 2 && !cmd.allowedWhileSubscribed {
             rejectCommand(c, cmd, "ERR Can't execute '\(cmd.fullName)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
             return
         }
@@ -303,7 +303,7 @@ public final class Engine {
             postponedClients.append(c)
             return
         }
-        if flags.contains(.multi) && !Engine.runsImmediatelyInMulti(cmd) {
+        if flags.contains(.multi) && !cmd.runsImmediatelyInMulti {
             transactions.queue(c, cmd, args)
             return
         }
@@ -321,24 +321,6 @@ public final class Engine {
         switch cmd.name {
         case "debug": return DebugCommand.isAllowed(c) ? nil : DebugCommand.notAllowed
         default: return nil
-        }
-    }
-
-    /// Commands a RESP2 client may send while subscribed.
-    static func allowedWhileSubscribed(_ cmd: Command) -> Bool {
-        switch cmd.name {
-        case "ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe", "punsubscribe", "quit", "reset":
-            return true
-        default:
-            return false
-        }
-    }
-
-    /// Commands that run at once inside MULTI instead of being queued.
-    static func runsImmediatelyInMulti(_ cmd: Command) -> Bool {
-        switch cmd.name {
-        case "exec", "discard", "multi", "watch", "quit", "reset": return true
-        default: return false
         }
     }
 
