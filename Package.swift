@@ -1,5 +1,17 @@
 // swift-tools-version:6.0
 import PackageDescription
+import Foundation
+
+// Tern allocates with jemalloc when Debian's libjemalloc-dev is installed (the README's
+// commands install it): its size classes have no per-block header, which is worth 8-16 B per
+// key against glibc (docs/MEMORY.md has the measurements). Without it Tern builds against
+// glibc malloc and says so in INFO (mem_allocator).
+let jemalloc = FileManager.default.fileExists(atPath: "/usr/include/jemalloc/jemalloc.h")
+    && (FileManager.default.fileExists(atPath: "/usr/lib/x86_64-linux-gnu/libjemalloc.so")
+        || FileManager.default.fileExists(atPath: "/usr/lib/aarch64-linux-gnu/libjemalloc.so")
+        || FileManager.default.fileExists(atPath: "/usr/lib/libjemalloc.so"))
+let allocatorC: [CSetting] = jemalloc ? [.define("TERN_JEMALLOC")] : []
+let allocatorLink: [LinkerSetting] = jemalloc ? [.linkedLibrary("jemalloc")] : []
 
 // Release builds drop Swift's dynamic exclusivity checks: the engine is single-owner
 // (one event loop) and the checks cost ~10% of CPU on the hot path.
@@ -16,7 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
     ],
     targets: [
-        .target(name: "CTern"),
+        .target(name: "CTern", cSettings: allocatorC, linkerSettings: allocatorLink),
         .target(name: "TernProtocol", dependencies: ["CTern"], swiftSettings: fast),
         .target(name: "TernStore", dependencies: ["CTern"], swiftSettings: fast),
         .target(name: "TernConfig", dependencies: ["CTern", "TernProtocol", "TernStore"], swiftSettings: fast),

@@ -4,7 +4,114 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/random.h>
+#include <string.h>
 #include <unistd.h>
+
+#ifdef TERN_JEMALLOC
+#include <jemalloc/jemalloc.h>
+
+size_t tern_malloc_usable_size(void *p) { return malloc_usable_size(p); }
+
+static size_t stat_size(const char *name) {
+    size_t v = 0, len = sizeof(v);
+    if (mallctl(name, &v, &len, NULL, 0) != 0) return 0;
+    return v;
+}
+
+static void refresh_epoch(void) {
+    uint64_t epoch = 1;
+    size_t len = sizeof(epoch);
+    mallctl("epoch", &epoch, &len, &epoch, len);
+}
+
+size_t tern_malloc_allocated(void) {
+    refresh_epoch();
+    return stat_size("stats.allocated");
+}
+
+void tern_malloc_trim(void) {
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "arena.%d.purge", MALLCTL_ARENAS_ALL);
+    mallctl(cmd, NULL, NULL, NULL, 0);
+}
+
+void tern_allocator_info_get(tern_allocator_info *out) {
+    refresh_epoch();
+    out->allocated = stat_size("stats.allocated");
+    out->active = stat_size("stats.active");
+    out->resident = stat_size("stats.resident");
+    out->retained = stat_size("stats.retained");
+    /* Muzzy pages of all arenas: counted as reclaimable, not fragmentation (as Redis 7.0). */
+    char name[64];
+    snprintf(name, sizeof(name), "stats.arenas.%d.pmuzzy", MALLCTL_ARENAS_ALL);
+    out->muzzy = stat_size(name) * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+const char *tern_allocator_name(void) {
+    static char name[64];
+    if (!name[0]) {
+        const char *v = NULL;
+        size_t len = sizeof(v);
+        if (mallctl("version", &v, &len, NULL, 0) == 0 && v) {
+            /* "5.3.0-0-g54eaed1d..." -> "jemalloc-5.3.0" as Redis prints it */
+            size_t i = 0;
+            while (v[i] && v[i] != '-' && i < 40) i++;
+            snprintf(name, sizeof(name), "jemalloc-%.*s", (int)i, v);
+        } else {
+            snprintf(name, sizeof(name), "jemalloc");
+        }
+    }
+    return name;
+}
+
+int tern_allocator_is_jemalloc(void) { return 1; }
+
+static __thread uint64_t *thread_allocated_p;
+static __thread uint64_t *thread_deallocated_p;
+
+static void thread_counters_init(void) {
+    size_t len = sizeof(uint64_t *);
+    if (mallctl("thread.allocatedp", &thread_allocated_p, &len, NULL, 0) != 0) thread_allocated_p = NULL;
+    len = sizeof(uint64_t *);
+    if (mallctl("thread.deallocatedp", &thread_deallocated_p, &len, NULL, 0) != 0) thread_deallocated_p = NULL;
+}
+
+uint64_t tern_thread_allocated(void) {
+    if (!thread_allocated_p) thread_counters_init();
+    return thread_allocated_p ? *thread_allocated_p : 0;
+}
+
+uint64_t tern_thread_deallocated(void) {
+    if (!thread_deallocated_p) thread_counters_init();
+    return thread_deallocated_p ? *thread_deallocated_p : 0;
+}
+
+struct stats_sink { char *buf; size_t len, cap; };
+
+static void stats_write(void *opaque, const char *s) {
+    struct stats_sink *k = opaque;
+    size_t n = strlen(s);
+    if (k->len + n + 1 > k->cap) {
+        size_t cap = (k->cap ? k->cap : 4096);
+        while (k->len + n + 1 > cap) cap *= 2;
+        char *nb = realloc(k->buf, cap);
+        if (!nb) return;
+        k->buf = nb;
+        k->cap = cap;
+    }
+    memcpy(k->buf + k->len, s, n);
+    k->len += n;
+    k->buf[k->len] = 0;
+}
+
+char *tern_malloc_stats_text(void) {
+    struct stats_sink k = {NULL, 0, 0};
+    malloc_stats_print(stats_write, &k, NULL);
+    if (!k.buf) return strdup("");
+    return k.buf;
+}
+
+#else  /* glibc malloc */
 
 size_t tern_malloc_usable_size(void *p) { return malloc_usable_size(p); }
 
@@ -14,6 +121,32 @@ size_t tern_malloc_allocated(void) {
 }
 
 void tern_malloc_trim(void) { malloc_trim(0); }
+
+void tern_allocator_info_get(tern_allocator_info *out) {
+    struct mallinfo2 mi = mallinfo2();
+    out->allocated = mi.uordblks + mi.hblkhd;
+    out->active = mi.arena + mi.hblkhd;      /* heap obtained via brk/mmap and still mapped */
+    out->resident = mi.arena + mi.hblkhd;
+    out->retained = 0;
+    out->muzzy = 0;
+}
+
+const char *tern_allocator_name(void) { return "libc"; }
+int tern_allocator_is_jemalloc(void) { return 0; }
+uint64_t tern_thread_allocated(void) { return 0; }
+uint64_t tern_thread_deallocated(void) { return 0; }
+
+char *tern_malloc_stats_text(void) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return strdup("");
+    malloc_info(0, f);
+    fclose(f);
+    return buf ? buf : strdup("");
+}
+
+#endif
 
 void tern_random_bytes(void *buf, size_t n) {
     size_t got = 0;

@@ -6,10 +6,37 @@
 /* Small C shims for libc facilities Swift's Glibc module does not import. */
 
 size_t tern_malloc_usable_size(void *p);
-/* Bytes currently allocated by malloc (mallinfo2 uordblks + hblkhd). */
+/* Bytes currently allocated (jemalloc: stats.allocated after an epoch refresh; glibc:
+   mallinfo2 uordblks + hblkhd). Costs microseconds: callers cache it. */
 size_t tern_malloc_allocated(void);
-/* Trims free heap memory back to the OS. */
+/* Returns memory the allocator holds free to the OS (jemalloc: arena.<all>.purge; glibc:
+   malloc_trim). */
 void tern_malloc_trim(void);
+
+/* Allocator statistics as INFO memory reports them (Redis's zmalloc_get_allocator_info). */
+typedef struct {
+    size_t allocated;   /* bytes in live allocations (usable sizes) */
+    size_t active;      /* bytes in active pages (allocated + fragmentation inside pages) */
+    size_t resident;    /* bytes in physically resident pages the allocator maps */
+    size_t retained;    /* bytes retained but returned to the OS (jemalloc) */
+    size_t muzzy;       /* bytes in muzzy (lazily purged) pages */
+} tern_allocator_info;
+void tern_allocator_info_get(tern_allocator_info *out);
+/* Name INFO prints as mem_allocator ("jemalloc-5.3.0" or "libc"). */
+const char *tern_allocator_name(void);
+/* Nonzero when Tern is linked against jemalloc. */
+int tern_allocator_is_jemalloc(void);
+
+/* Cheap counters of bytes allocated and freed by the calling thread (jemalloc's
+   thread.allocatedp / thread.deallocatedp); both return 0 under glibc. The first call on a
+   thread looks the pointers up; later calls are two loads. */
+uint64_t tern_thread_allocated(void);
+uint64_t tern_thread_deallocated(void);
+
+/* The allocator's own statistics report (MEMORY MALLOC-STATS). Returns a malloc'd string the
+   caller frees. */
+char *tern_malloc_stats_text(void);
+
 void tern_random_bytes(void *buf, size_t n);
 /* snprintf with a long double argument, e.g. "%.17Lf" / "%.17Lg". */
 int tern_format_long_double(char *buf, size_t n, const char *fmt, long double v);

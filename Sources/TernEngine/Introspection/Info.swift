@@ -50,8 +50,10 @@ public final class InfoState {
     var ops = RateSampler()
     var netIn = RateSampler()
     var netOut = RateSampler()
-    var peakMemory = 0
-    let startupMemory: Int
+    /// used_memory and its peak, read from the allocator (Core/MemoryAccounting.swift).
+    public let memory = MemoryAccounting()
+    var peakMemory: Int { memory.peak }
+    var startupMemory: Int { memory.startup }
     let executable: String
     /// Replication ids as a master with no history reports them.
     public var replicationID: String
@@ -59,8 +61,6 @@ public final class InfoState {
     public var lastSaveTime: Int
 
     init(startTimeMs: Int64) {
-        startupMemory = Int(tern_malloc_allocated())
-        peakMemory = startupMemory
         executable = InfoState.absoluteExecutable()
         var bytes = [UInt8](repeating: 0, count: 20)
         bytes.withUnsafeMutableBytes { tern_random_bytes($0.baseAddress, 20) }
@@ -93,11 +93,7 @@ public final class InfoState {
     }
 
     @discardableResult
-    func updatePeak() -> Int {
-        let used = Int(tern_malloc_allocated())
-        if used > peakMemory { peakMemory = used }
-        return used
-    }
+    func updatePeak() -> Int { memory.refresh() }
 }
 
 /// Redis's human-readable byte counts: "1016.59K", "12.21M", "0B".
