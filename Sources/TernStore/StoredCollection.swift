@@ -12,4 +12,13 @@ public protocol StoredCollection: AnyObject {
     func forEachDigestItem(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) -> Void)
     /// Bytes allocated for the value (MEMORY USAGE, INFO), honestly estimated.
     var allocatedBytes: Int { get }
+    /// Bytes allocated, estimated from at most `samples` elements when counting every one
+    /// would be O(n) (MEMORY USAGE ... SAMPLES n, Redis's objectComputeSize). `samples` <= 0
+    /// means all of them.
+    func estimatedBytes(samples: Int) -> Int
+}
+
+extension StoredCollection {
+    /// Compact encodings and node lists know their size without visiting elements.
+    public func estimatedBytes(samples: Int) -> Int { allocatedBytes }
 }

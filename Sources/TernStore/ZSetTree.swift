@@ -1,3 +1,4 @@
+import CTern
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,8 +14,10 @@ import Glibc
 ///             entry = child, subtree size Int, low score, low block (32 bytes):
 ///             the low key is the child's first (smallest) entry.
 public struct ZSetTree {
-    public static let leafCap = 64
-    public static let innerCap = 32
+    // 24 + 16 * 62 and 24 + 32 * 31 are 1,016 bytes: nodes fill jemalloc's 1 KiB size class
+    // (64 / 32 entries took 1,048 bytes, which the allocator rounds up to 1,280).
+    public static let leafCap = 62
+    public static let innerCap = 31
     static let headerSize = 24
     static let leafBytes = headerSize + 16 * leafCap
     static let innerBytes = headerSize + 32 * innerCap
@@ -460,8 +463,8 @@ public struct ZSetTree {
     }
 
     static func bytesRec(_ p: UnsafeMutableRawPointer, _ level: Int) -> Int {
-        if level == 0 { return leafBytes }
-        var t = innerBytes
+        if level == 0 { return tern_malloc_usable_size(p) }
+        var t = tern_malloc_usable_size(p)
         for i in 0..<n(p) { t += bytesRec(child(p, i), level - 1) }
         return t
     }

@@ -22,6 +22,7 @@ extension Engine {
         commands.register("copy", KeyCommands.copy)
         registerExpireCommands()
         registerObjectCommands()
+        registerMemoryCommands()
         registerDebugCommand()
     }
 }

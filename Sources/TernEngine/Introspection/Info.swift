@@ -244,34 +244,29 @@ enum InfoCommand {
     }
 
     static func memory(_ e: Engine) -> [(String, String)] {
-        let st = e.infoState
-        let used = st.updatePeak()
-        let peak = st.peakMemory
-        let rss = Int(tern_rss_bytes())
-        var clientMem = 0
-        for c in e.clients.values { clientMem += c.out.capacity + c.queryBufferCapacity }
-        let overhead = st.startupMemory + clientMem
-        let dataset = max(0, used - overhead)
-        let netOfStartup = max(1, used - st.startupMemory)
+        let m = MemoryOverview(e)
+        let used = m.used
+        let rss = m.rss
         let system = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
         let maxmemory = e.config.maxmemory
-        func pct(_ a: Int, _ b: Int) -> String { ReplyBuffer.cFormat("%.2f", b > 0 ? Double(a) * 100 / Double(b) : 0) + "%" }
-        func ratio(_ a: Int, _ b: Int) -> String { ReplyBuffer.cFormat("%.2f", b > 0 ? Double(a) / Double(b) : 0) }
+        func pct(_ v: Double) -> String { ReplyBuffer.cFormat("%.2f", v) + "%" }
+        func r2(_ v: Double) -> String { ReplyBuffer.cFormat("%.2f", v) }
+        let lazy = LazyFree.shared
         return [
             ("used_memory", "\(used)"),
             ("used_memory_human", bytesToHuman(used)),
             ("used_memory_rss", "\(rss)"),
             ("used_memory_rss_human", bytesToHuman(rss)),
-            ("used_memory_peak", "\(peak)"),
-            ("used_memory_peak_human", bytesToHuman(peak)),
-            ("used_memory_peak_perc", pct(used, peak)),
-            ("used_memory_overhead", "\(overhead)"),
-            ("used_memory_startup", "\(st.startupMemory)"),
-            ("used_memory_dataset", "\(dataset)"),
-            ("used_memory_dataset_perc", pct(dataset, netOfStartup)),
-            ("allocator_allocated", "\(used)"),
-            ("allocator_active", "\(used)"),
-            ("allocator_resident", "\(rss)"),
+            ("used_memory_peak", "\(m.peak)"),
+            ("used_memory_peak_human", bytesToHuman(m.peak)),
+            ("used_memory_peak_perc", pct(m.peakPercentage)),
+            ("used_memory_overhead", "\(m.overheadTotal)"),
+            ("used_memory_startup", "\(m.startup)"),
+            ("used_memory_dataset", "\(m.dataset)"),
+            ("used_memory_dataset_perc", pct(m.datasetPercentage)),
+            ("allocator_allocated", "\(m.allocator.allocated)"),
+            ("allocator_active", "\(m.allocator.active)"),
+            ("allocator_resident", "\(m.allocator.resident)"),
             ("total_system_memory", "\(system)"),
             ("total_system_memory_human", bytesToHuman(system)),
             ("used_memory_lua", "0"),
@@ -290,25 +285,25 @@ enum InfoCommand {
             ("maxmemory", "\(maxmemory)"),
             ("maxmemory_human", bytesToHuman(maxmemory)),
             ("maxmemory_policy", e.config.maxmemoryPolicy),
-            ("allocator_frag_ratio", "1.00"),
-            ("allocator_frag_bytes", "0"),
-            ("allocator_rss_ratio", ratio(rss, used)),
-            ("allocator_rss_bytes", "\(rss - used)"),
-            ("rss_overhead_ratio", "1.00"),
-            ("rss_overhead_bytes", "0"),
-            ("mem_fragmentation_ratio", ratio(rss, used)),
-            ("mem_fragmentation_bytes", "\(rss - used)"),
+            ("allocator_frag_ratio", r2(m.allocatorFragRatio)),
+            ("allocator_frag_bytes", "\(m.allocatorFragBytes)"),
+            ("allocator_rss_ratio", r2(m.allocatorRSSRatio)),
+            ("allocator_rss_bytes", "\(m.allocatorRSSBytes)"),
+            ("rss_overhead_ratio", r2(m.rssOverheadRatio)),
+            ("rss_overhead_bytes", "\(m.rssOverheadBytes)"),
+            ("mem_fragmentation_ratio", r2(m.fragmentation)),
+            ("mem_fragmentation_bytes", "\(m.fragmentationBytes)"),
             ("mem_not_counted_for_evict", "0"),
-            ("mem_replication_backlog", "0"),
+            ("mem_replication_backlog", "\(m.replicationBacklog)"),
             ("mem_total_replication_buffers", "0"),
-            ("mem_clients_slaves", "0"),
-            ("mem_clients_normal", "\(clientMem)"),
-            ("mem_cluster_links", "0"),
-            ("mem_aof_buffer", "0"),
-            ("mem_allocator", "libc"),
+            ("mem_clients_slaves", "\(m.clientsReplicas)"),
+            ("mem_clients_normal", "\(m.clientsNormal)"),
+            ("mem_cluster_links", "\(m.clusterLinks)"),
+            ("mem_aof_buffer", "\(m.aofBuffer)"),
+            ("mem_allocator", e.infoState.memory.allocatorName),
             ("active_defrag_running", "0"),
-            ("lazyfree_pending_objects", "0"),
-            ("lazyfreed_objects", "0"),
+            ("lazyfree_pending_objects", "\(lazy.pendingObjects)"),
+            ("lazyfreed_objects", "\(lazy.freedObjects)"),
         ]
     }
 
