@@ -86,7 +86,14 @@ public final class ServerConfig {
     public var lazyfreeLazyExpire = false
     public var lazyfreeLazyUserDel = false
     public var lazyfreeLazyUserFlush = false
-    public var lazyfreeLazyServerDel = false
+    public var lazyfreeLazyServerDel = false {
+        didSet { lazyfreeServerDelChanged?(lazyfreeLazyServerDel) }
+    }
+    /// Told when lazyfree-lazy-server-del changes (each database frees server-side deletes
+    /// by that rule).
+    public var lazyfreeServerDelChanged: ((Bool) -> Void)? {
+        didSet { lazyfreeServerDelChanged?(lazyfreeLazyServerDel) }
+    }
     public var replicaLazyFlush = false
     public var replicaIgnoreMaxmemory = true
 

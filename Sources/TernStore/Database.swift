@@ -22,6 +22,16 @@ public final class Database {
     /// dbSetValue copies the old object's lru field); set by the engine from the policy.
     public var keepsAccessFieldOnOverwrite = false
 
+    /// lazyfree-lazy-server-del: deletes and overwrites done by the server (DEL of an emptied
+    /// collection, *STORE destinations, SET over a big value) free expensive values in the
+    /// background instead of on the engine thread (set by the engine from the config).
+    public var lazyFreesServerDeletes = false
+
+    /// Frees a value this database no longer references, in the background when configured.
+    @inline(__always) func release(_ e: Entry) {
+        if lazyFreesServerDeletes { LazyFree.shared.dispose(e) } else { EntryStorage.free(e) }
+    }
+
     /// Called when a key is added that did not exist (Redis's dbAdd): keyspace `new` events.
     public var keyAdded: ((UnsafeRawBufferPointer) -> Void)?
 
@@ -57,7 +67,7 @@ public final class Database {
             e.lru = access
             table.replace(old, with: e)
             if old.hasExpire && !keep { expiresCount -= 1 }
-            EntryStorage.free(old)
+            release(old)
             return e
         }
         let e = EntryStorage.makeString(key: key, value: value, expire: nil)
@@ -106,7 +116,7 @@ public final class Database {
             e.lru = keepsAccessFieldOnOverwrite ? old.lru : lru
             table.replace(old, with: e)
             if old.hasExpire && !keep { expiresCount -= 1 }
-            EntryStorage.free(old)
+            release(old)
             return e
         }
         let e = EntryStorage.makeObject(key: key, object: object, type: type, encoding: encoding, expire: nil)
@@ -189,7 +199,27 @@ public final class Database {
     public func delete(_ key: UnsafeRawBufferPointer) -> Bool {
         guard let e = table.unlink(key) else { return false }
         if e.hasExpire { expiresCount -= 1 }
+        release(e)
+        return true
+    }
+
+    /// Deletes and frees now, whatever lazyfree-lazy-server-del says (DEL without
+    /// lazyfree-lazy-user-del, expiry without lazyfree-lazy-expire: Redis's dbSyncDelete).
+    @discardableResult
+    public func deleteSynchronously(_ key: UnsafeRawBufferPointer) -> Bool {
+        guard let e = table.unlink(key) else { return false }
+        if e.hasExpire { expiresCount -= 1 }
         EntryStorage.free(e)
+        return true
+    }
+
+    /// Deletes, freeing in the background when the value is expensive (UNLINK, lazy
+    /// expiry/eviction/user deletes: Redis's dbAsyncDelete).
+    @discardableResult
+    public func deleteLazily(_ key: UnsafeRawBufferPointer) -> Bool {
+        guard let e = table.unlink(key) else { return false }
+        if e.hasExpire { expiresCount -= 1 }
+        LazyFree.shared.dispose(e)
         return true
     }
 

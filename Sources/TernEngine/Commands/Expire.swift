@@ -75,11 +75,7 @@ public enum ExpireCommands {
         if when <= engine.nowMs && !engine.isReplicaOfMaster {
             // Already expired: delete now and replicate an explicit DEL/UNLINK.
             let lazy = engine.config.lazyfreeLazyExpire
-            if lazy {
-                if let old = c.db.detach(key) { LazyFree.shared.dispose(old) }
-            } else {
-                c.db.delete(key)
-            }
+            if lazy { c.db.deleteLazily(key) } else { c.db.deleteSynchronously(key) }
             engine.dirty += 1
             c.propagateAs = [OwnedArgs([Array((lazy ? "UNLINK" : "DEL").utf8), Array(key)])]
             c.keyModified(key)

@@ -31,11 +31,7 @@ extension Engine {
 public enum KeyCommands {
     /// Deletes a key the way dbDelete does (lazily when lazyfree-lazy-server-del).
     static func serverDelete(_ engine: Engine, _ db: Database, _ key: UnsafeRawBufferPointer) {
-        if engine.config.lazyfreeLazyServerDel {
-            if let e = db.detach(key) { LazyFree.shared.dispose(e) }
-        } else {
-            db.delete(key)
-        }
+        db.delete(key)
     }
 
     /// Blocked clients may wait on keys of these types (dbAdd's signalKeyAsReady).
@@ -83,12 +79,7 @@ public enum KeyCommands {
         for i in 1..<a.count {
             let key = a[i]
             guard c.lookupWrite(key) != nil else { continue }
-            if lazy {
-                guard let e = c.db.detach(key) else { continue }
-                LazyFree.shared.dispose(e)
-            } else {
-                c.db.delete(key)
-            }
+            if lazy { c.db.deleteLazily(key) } else { c.db.deleteSynchronously(key) }
             c.keyModified(key)
             c.notify(.generic, "del", key)
             c.engine.dirty += 1

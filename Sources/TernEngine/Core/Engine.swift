@@ -143,6 +143,9 @@ public final class Engine {
         config.lfuPolicyChanged = { [unowned(unsafe) self] lfu in
             for db in self.databases { db.keepsAccessFieldOnOverwrite = lfu }
         }
+        config.lazyfreeServerDelChanged = { [unowned(unsafe) self] lazy in
+            for db in self.databases { db.lazyFreesServerDeletes = lazy }
+        }
         // Keyspace `new` events come from the databases themselves (every creation path,
         // as Redis's dbAdd); TernStore cannot see the engine, hence this one closure.
         for db in databases {
@@ -509,7 +512,7 @@ public final class Engine {
         let key = e.keyBytes
         stats.expiredKeys += 1
         key.withUnsafeBytes { k in
-            _ = db.delete(k)
+            if config.lazyfreeLazyExpire { db.deleteLazily(k) } else { db.deleteSynchronously(k) }
             notify(.expired, "expired", k, db.id)
             keyModified(db, k)
             // Buffered, so it reaches the stream before the effect of the command that

@@ -1,10 +1,14 @@
-import TernConfig
-import TernStore
+import CTern
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Background freeing (UNLINK, FLUSHALL/FLUSHDB ASYNC, lazyfree-lazy-*): values whose
+/// free effort exceeds `threshold` are handed to one background thread. It lives with the
+/// data structures because databases use it themselves for server-side deletes and
+/// overwrites (lazyfree-lazy-server-del, Redis's dbGenericDelete / dbSetValue).
+///
+/// Values whose
 /// free effort exceeds `threshold` are handed to one background thread. What is handed
 /// over is owned exclusively by that thread (already unlinked from every table); the
 /// thread frees memory and releases objects and never touches engine state.
@@ -48,16 +52,18 @@ public final class LazyFree: @unchecked Sendable {
         freed = 0
     }
 
-    /// The work freeing this entry's value takes (1 for strings and compact encodings).
+    /// The work freeing this entry's value takes, as Redis's lazyfreeGetFreeEffort counts it
+    /// (so the same values go to the background and lazyfreed_objects moves alike): nodes of
+    /// a quicklist, elements of a hash table or skiplist, 1 for strings and compact encodings.
     public static func effort(_ e: Entry) -> Int {
         guard e.isObject else { return 1 }
         let obj = e.object
+        if let list = obj as? Quicklist { return list.nodeTotal }
         guard let coll = obj as? StoredCollection else { return 1 }
         switch e.encoding {
-        case .listpack, .intset, .ziplist, .zipmap, .embstr, .raw, .int: return 1
-        case .quicklist: return coll.elementCount / 128 + 1   // one allocation per node
+        case .hashtable, .skiplist: return coll.elementCount
         case .stream: return coll.elementCount / 100 + 1      // one listpack per node
-        default: return coll.elementCount                    // hashtable / skiplist
+        default: return 1
         }
     }
 
