@@ -70,6 +70,8 @@ const char *tern_allocator_name(void) {
 
 int tern_allocator_is_jemalloc(void) { return 1; }
 
+void tern_thread_cache_flush(void) { mallctl("thread.tcache.flush", NULL, NULL, NULL, 0); }
+
 static __thread uint64_t *thread_allocated_p;
 static __thread uint64_t *thread_deallocated_p;
 
@@ -137,6 +139,7 @@ void tern_allocator_info_get(tern_allocator_info *out) {
 
 const char *tern_allocator_name(void) { return "libc"; }
 int tern_allocator_is_jemalloc(void) { return 0; }
+void tern_thread_cache_flush(void) {}
 uint64_t tern_thread_allocated(void) { return 0; }
 uint64_t tern_thread_deallocated(void) { return 0; }
 

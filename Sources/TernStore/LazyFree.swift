@@ -129,6 +129,7 @@ public final class LazyFree: @unchecked Sendable {
             let job = queue.removeFirst()
             pthread_mutex_unlock(mutex)
             let n = LazyFree.release(job)
+            tern_thread_cache_flush()
             pthread_mutex_lock(mutex)
             pending -= n
             freed += n

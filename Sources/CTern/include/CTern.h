@@ -27,6 +27,11 @@ const char *tern_allocator_name(void);
 /* Nonzero when Tern is linked against jemalloc. */
 int tern_allocator_is_jemalloc(void);
 
+/* Returns the calling thread's cached free blocks to the arenas (jemalloc); a no-op under
+   glibc. The lazy-free thread calls it after each job so what it freed stops counting as
+   allocated. */
+void tern_thread_cache_flush(void);
+
 /* Cheap counters of bytes allocated and freed by the calling thread (jemalloc's
    thread.allocatedp / thread.deallocatedp); both return 0 under glibc. The first call on a
    thread looks the pointers up; later calls are two loads. */
