@@ -17,18 +17,21 @@ from conftest import start_tern
 ROUNDS = 4
 
 
-def workload(srv, rnd):
+def workload(srv, rnd, scale=1.0):
+    """One round; `scale` shrinks the counts (tools/leakcheck runs it under valgrind)."""
+    def n(x):
+        return max(1, int(x * scale))
     r = srv.client()
     rng = random.Random(rnd)
     p = r.pipeline(transaction=False)
     # Every type, small and big encodings.
-    for i in range(3000):
+    for i in range(n(3000)):
         p.set("s:%d" % i, "v" * rng.randint(1, 300))
         p.set("n:%d" % i, i)
         if i % 500 == 499:
             p.execute()
     p.execute()
-    for i in range(50):
+    for i in range(n(50)):
         p.rpush("l:%d" % i, *["e%d" % j for j in range(rng.randint(1, 400))])
         p.sadd("is:%d" % i, *range(rng.randint(1, 600)))
         p.sadd("ss:%d" % i, *["m%d" % j for j in range(rng.randint(1, 600))])
@@ -36,7 +39,7 @@ def workload(srv, rnd):
         p.zadd("z:%d" % i, {"z%d" % j: rng.random() for j in range(rng.randint(1, 300))})
     p.execute()
     # Mutations that convert, shrink, pop and overwrite.
-    for i in range(50):
+    for i in range(n(50)):
         p.lpop("l:%d" % i, 50)
         p.spop("ss:%d" % i, 20)
         p.hdel("h:%d" % i, *["f%d" % j for j in range(0, 300, 3)])
@@ -48,21 +51,21 @@ def workload(srv, rnd):
     p.zunionstore("dst:z", ["z:%d" % i for i in range(10)])
     p.execute()
     # A big value, deleted synchronously and lazily.
-    p.rpush("big:list", *range(100000))
-    p.sadd("big:set", *range(50000, 120000))
+    p.rpush("big:list", *range(n(100000)))
+    p.sadd("big:set", *range(50000, 50000 + n(70000)))
     p.execute()
     r.unlink("big:list")
     r.delete("big:set")
     # Expiry: keys that expire while we work, found by active and lazy expiry.
-    for i in range(2000):
+    for i in range(n(2000)):
         p.set("ttl:%d" % i, "t" * 20, px=rng.randint(1, 200))
     p.execute()
     time.sleep(0.3)
-    for i in range(0, 2000, 7):
+    for i in range(0, n(2000), 7):
         p.get("ttl:%d" % i)
     p.execute()
     # Transactions and WATCH.
-    for i in range(100):
+    for i in range(n(100)):
         with r.pipeline() as tx:
             tx.watch("s:%d" % i)
             tx.multi()
@@ -89,7 +92,7 @@ def workload(srv, rnd):
         ps.subscribe("chan:%d" % i)
         ps.psubscribe("pat:%d:*" % i)
         subs.append(ps)
-    for i in range(200):
+    for i in range(n(200)):
         r.publish("chan:%d" % (i % 10), "message %d" % i)
         r.publish("pat:%d:x" % (i % 10), "m")
     for ps in subs:
@@ -103,7 +106,7 @@ def workload(srv, rnd):
     r.mset({"s:%d" % i: "changed" for i in range(100)})
     tr.close()
     # Connection churn, including clients that vanish mid-command.
-    for i in range(100):
+    for i in range(n(100)):
         c = srv.client()
         c.ping()
         c.close()
@@ -114,8 +117,8 @@ def workload(srv, rnd):
     # Eviction: fill past a maxmemory limit, then lift it.
     used = r.info("memory")["used_memory"]
     r.config_set("maxmemory-policy", "allkeys-lru")
-    r.config_set("maxmemory", used + 2 * 1024 * 1024)
-    for i in range(8000):
+    r.config_set("maxmemory", used + n(2 * 1024 * 1024))
+    for i in range(n(8000)):
         p.set("ev:%d" % i, "e" * 500)
         if i % 500 == 499:
             p.execute()
