@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/random.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -71,6 +72,11 @@ const char *tern_allocator_name(void) {
 int tern_allocator_is_jemalloc(void) { return 1; }
 
 void tern_thread_cache_flush(void) { mallctl("thread.tcache.flush", NULL, NULL, NULL, 0); }
+
+void tern_allocator_background_thread(int on) {
+    bool v = on != 0;
+    mallctl("background_thread", NULL, NULL, &v, sizeof(v));
+}
 
 static __thread uint64_t *thread_allocated_p;
 static __thread uint64_t *thread_deallocated_p;
@@ -140,6 +146,7 @@ void tern_allocator_info_get(tern_allocator_info *out) {
 const char *tern_allocator_name(void) { return "libc"; }
 int tern_allocator_is_jemalloc(void) { return 0; }
 void tern_thread_cache_flush(void) {}
+void tern_allocator_background_thread(int on) { (void)on; }
 uint64_t tern_thread_allocated(void) { return 0; }
 uint64_t tern_thread_deallocated(void) { return 0; }
 

@@ -157,7 +157,10 @@ public enum ConfigRegistry {
             D.string("bgsave_cpulist", [], nil, [.immutable, .emptyIsNull, .unsupported]),
             D.int("io-threads", def: 1, min: 1, max: 128, [.immutable, .unsupported]),
             D.bool("io-threads-do-reads", def: false, [.immutable, .unsupported]),
-            D.bool("jemalloc-bg-thread", def: true, u),
+            D.bool("jemalloc-bg-thread", \.jemallocBgThread, apply: { cfg in
+                tern_allocator_background_thread(cfg.jemallocBgThread ? 1 : 0)
+                return nil
+            }),
             D.bool("disable-thp", def: true, [.immutable, .unsupported]),
             D.enumeration("oom-score-adj", def: "no", ["no", "yes", "relative", "absolute"], synonyms: ["relative": "yes"], u),
             D.oomScoreAdjValues(),

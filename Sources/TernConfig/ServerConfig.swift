@@ -82,6 +82,9 @@ public final class ServerConfig {
     public var maxmemoryClients = 0
     public var lfuLogFactor = 10
     public var lfuDecayTime = 1
+    /// jemalloc's background threads purge freed pages so RSS follows used memory (Redis's
+    /// default; applied at startup and by CONFIG SET).
+    public var jemallocBgThread = true
     public var lazyfreeLazyEviction = false
     public var lazyfreeLazyExpire = false
     public var lazyfreeLazyUserDel = false

@@ -32,6 +32,9 @@ int tern_allocator_is_jemalloc(void);
    allocated. */
 void tern_thread_cache_flush(void);
 
+/* jemalloc-bg-thread: jemalloc's background purging threads on or off (no-op under glibc). */
+void tern_allocator_background_thread(int on);
+
 /* Cheap counters of bytes allocated and freed by the calling thread (jemalloc's
    thread.allocatedp / thread.deallocatedp); both return 0 under glibc. The first call on a
    thread looks the pointers up; later calls are two loads. */

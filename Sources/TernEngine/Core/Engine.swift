@@ -140,6 +140,8 @@ public final class Engine {
         blocking.engine = self
         infoState.engine = self
         observers.engine = self
+        // Redis's initServer: jemalloc-bg-thread takes effect at startup (CONFIG SET applies it later).
+        tern_allocator_background_thread(config.jemallocBgThread ? 1 : 0)
         config.lfuPolicyChanged = { [unowned(unsafe) self] lfu in
             for db in self.databases { db.keepsAccessFieldOnOverwrite = lfu }
         }
