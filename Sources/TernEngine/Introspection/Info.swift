@@ -229,7 +229,7 @@ enum InfoCommand {
             if c.flags.contains(.blocked) || c.postponed { blocked += 1 }
             if c.flags.contains(.tracking) { tracking += 1 }
             maxIn = max(maxIn, c.queryBufferLength)
-            maxOut = max(maxOut, c.out.count)
+            maxOut = max(maxOut, e.outputBufferMemory(c))
         }
         return [
             ("connected_clients", "\(connected)"),
@@ -248,9 +248,9 @@ enum InfoCommand {
         let used = st.updatePeak()
         let peak = st.peakMemory
         let rss = Int(tern_rss_bytes())
-        var clientMem = 0
-        for c in e.clients.values { clientMem += c.out.capacity + c.queryBufferCapacity }
-        let overhead = st.startupMemory + clientMem
+        // Client memory from client eviction's accounting (Subsystems/ClientEviction.swift).
+        let clientMemory = e.clientsMemoryForInfo()
+        let overhead = st.startupMemory + clientMemory.normal + clientMemory.replicas
         let dataset = max(0, used - overhead)
         let netOfStartup = max(1, used - st.startupMemory)
         let system = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
@@ -301,8 +301,8 @@ enum InfoCommand {
             ("mem_not_counted_for_evict", "0"),
             ("mem_replication_backlog", "0"),
             ("mem_total_replication_buffers", "0"),
-            ("mem_clients_slaves", "0"),
-            ("mem_clients_normal", "\(clientMem)"),
+            ("mem_clients_slaves", "\(clientMemory.replicas)"),
+            ("mem_clients_normal", "\(clientMemory.normal)"),
             ("mem_cluster_links", "0"),
             ("mem_aof_buffer", "0"),
             ("mem_allocator", "libc"),
@@ -372,7 +372,7 @@ enum InfoCommand {
             ("expired_time_cap_reached_count", "\(s.expiredTimeCapReached)"),
             ("expire_cycle_cpu_milliseconds", "\(s.expireCycleTimeUsedMicros / 1000)"),
             ("evicted_keys", "\(s.evictedKeys)"),
-            ("evicted_clients", "0"),
+            ("evicted_clients", "\(s.evictedClients)"),
             ("total_eviction_exceeded_time", "0"),
             ("current_eviction_exceeded_time", "0"),
             ("keyspace_hits", "\(s.keyspaceHits)"),
