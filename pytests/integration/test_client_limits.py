@@ -376,3 +376,37 @@ def test_proto_max_bulk_len_refuses_before_query_buffer_limit(servers, reset_lim
         replies[name] = got
         c.close()
     assert replies["tern"] == replies["redis"] == b"-ERR Protocol error: invalid bulk length\r\n"
+
+
+def test_debug_client_eviction_report_shape_like_redis(servers, reset_limits):
+    reports = {}
+    for name, srv in each(servers):
+        c = srv.client()
+        c.config_set("maxmemory-clients", "10mb")
+        text = c.execute_command("DEBUG", "CLIENT-EVICTION")
+        text = text.decode() if isinstance(text, bytes) else text
+        # Sizes of clients differ between the servers; the layout must not.
+        reports[name] = re.sub(r"tot-mem: +\d+, clients: \d+", "tot-mem: N, clients: N", text)
+        c.close()
+    assert reports["tern"] == reports["redis"]
+    assert reports["redis"].startswith("bucket          0 -      32767: tot-mem: N, clients: N\n")
+
+
+def test_client_eviction_percentage_of_maxmemory(servers, reset_limits):
+    for name, srv in each(servers):
+        c = srv.client()
+        c.flushall()
+        c.client_no_evict("on")
+        before = c.info("stats")["evicted_clients"]
+        c.config_set("maxmemory", "20mb")
+        try:
+            c.config_set("maxmemory-clients", "5%")     # 1 MB
+            big, big_id = partial_big_command(srv.port, 1_200_000)
+            assert closed_by_server(big), name
+            assert wait_until(lambda: c.info("stats")["evicted_clients"] == before + 1, 3), name
+            assert big_id not in client_ids(c), name
+        finally:
+            c.config_set("maxmemory-clients", "0")
+            c.config_set("maxmemory", "0")
+        c.client_no_evict("off")
+        c.close()
