@@ -24,6 +24,9 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
     /// Writes handed to NIO and not completed yet: while any is queued, replies must queue
     /// behind it instead of being written directly.
     var queuedWrites = 0
+    /// Offset in `pending` of the argument payload still arriving (0: none known), for the
+    /// query buffer limit's log line.
+    var partialBulkStart = 0
 
     // Flag tests as plain bit masks: building an OptionSet from a literal, or reading its
     // static members, across the module boundary costs ~100 instructions per command
@@ -129,7 +132,7 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
             // past it (one read is at most 256 KB, the limit at least 1 MB), so the common
             // path, with nothing carried over, pays nothing.
             if p.readableBytes > engine.config.clientQueryBufferLimit, let c = client,
-               p.withUnsafeReadableBytes({ engine.queryBufferLimitReached(c, $0) }) {
+               p.withUnsafeReadableBytes({ engine.queryBufferLimitReached(c, $0, headFrom: partialBulkStart) }) {
                 closing = true
                 return
             }
@@ -165,6 +168,7 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
         c.queryBufferCapacity = buf.capacity - buf.readerIndex
         parser.maxBulkLength = engine.config.protoMaxBulkLen
         var need = 0
+        partialBulkStart = 0
         let consumed = buf.withUnsafeReadableBytes { raw -> Int in
             var pos = 0
             while pos < raw.count {
@@ -181,6 +185,7 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
                     pos += n
                 case .incomplete(let expected):
                     need = expected
+                    if expected > 0 { partialBulkStart = parser.incompleteBulkStart }
                     return pos
                 case .error(let msg):
                     c.error("ERR " + msg)

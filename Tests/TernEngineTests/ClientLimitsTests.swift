@@ -73,15 +73,18 @@ final class ClientLimitsTests: XCTestCase {
         var lines: [String] = []
         e.logHandler = { _, msg in lines.append(msg) }
         let (c, conn) = connected(e)
-        c.pendingOutputBytes = 10_000
-        XCTAssertFalse(e.closeClientOnOutputBufferLimitReached(c, async: true))
+        // Output within the static 16 KB never counts, whatever the limit (Redis's buf).
+        XCTAssertEqual(e.outputBufferMemory(c), 0)
         c.pendingOutputBytes = 70_000
+        XCTAssertEqual(e.outputBufferMemory(c), 70_000 - 16384)
+        XCTAssertFalse(e.closeClientOnOutputBufferLimitReached(c, async: true))
+        c.pendingOutputBytes = 100_000
         XCTAssertTrue(e.closeClientOnOutputBufferLimitReached(c, async: true))
         // No deferred executor in a bare engine: the close queue runs at once.
         XCTAssertEqual(conn.aborted, 1)
         XCTAssertTrue(c.flags.contains(.closeASAP))
         XCTAssertTrue(lines.last?.hasPrefix("Client id=\(c.id) addr=") ?? false)
-        XCTAssertTrue(lines.last?.hasSuffix(" omem=70000 tot-mem=\(e.clientMemoryUsage(c)) events=r cmd=NULL user=default redir=-1 resp=2 scheduled to be closed ASAP for overcoming of output buffer limits.") ?? false, lines.last ?? "")
+        XCTAssertTrue(lines.last?.hasSuffix(" obl=16384 oll=0 omem=\(100_000 - 16384) tot-mem=\(e.clientMemoryUsage(c)) events=r cmd=NULL user=default redir=-1 resp=2 scheduled to be closed ASAP for overcoming of output buffer limits.") ?? false, lines.last ?? "")
         // Already closing: nothing more.
         XCTAssertFalse(e.closeClientOnOutputBufferLimitReached(c, async: true))
         let (d, dconn) = connected(e)

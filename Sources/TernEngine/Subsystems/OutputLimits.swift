@@ -6,10 +6,12 @@ import TernProtocol
 // the asynchronous close queue (freeClientAsync / freeClientsInAsyncFreeQueue), and
 // client-query-buffer-limit (readQueryFromClient's check).
 //
-// A client's pending output is what its ReplyBuffer holds (`obl`) plus what the network
-// layer handed to NIO and the kernel has not taken yet (`pendingOutputBytes`, `omem`).
-// Redis counts only its reply list, the part beyond its 16 KB static buffer; Tern's reply
-// buffer has no fixed part, so every pending byte counts.
+// A client's pending output is what its ReplyBuffer holds plus what the network layer
+// handed to NIO and the kernel has not taken yet (`pendingOutputBytes`). Redis limits only
+// its reply list, the output beyond its static buffer (rbs, 16 KB at most), so small
+// replies never count, even with a limit of a few bytes; Tern counts what is pending beyond
+// min(reply buffer capacity, 16 KB) the same way. CLIENT LIST shows the two parts as Redis
+// does: `obl` the part in the static size, `omem` the rest, `oll` NIO's pending writes.
 //
 // Checks happen where Redis makes them: before a client's replies are written (Redis checks
 // as replies are appended to the list; Tern's replies for a batch are appended before the
@@ -51,11 +53,24 @@ enum ClientType: Int {
 }
 
 extension Engine {
-    /// Bytes the client has waiting to be sent (Redis's getClientOutputBufferMemoryUsage).
-    @inline(__always) func outputBufferMemory(_ c: Client) -> Int { c.out.count &+ c.pendingOutputBytes }
+    /// Pending output beyond the static part (Redis's getClientOutputBufferMemoryUsage, its
+    /// reply list): what the limits apply to, CLIENT LIST `omem`.
+    @inline(__always) func outputBufferMemory(_ c: Client) -> Int {
+        max(0, c.out.count &+ c.pendingOutputBytes &- staticReplyBytes(c))
+    }
+
+    /// Pending output inside the static part (CLIENT LIST `obl`, Redis's bufpos).
+    func outputBufferStaticBytes(_ c: Client) -> Int {
+        min(c.out.count &+ c.pendingOutputBytes, staticReplyBytes(c))
+    }
+
+    /// Redis's static reply buffer is rbs, 16 KB at most; Tern's grows on demand for a big
+    /// reply (until the cron shrinks it), so its capacity is capped at 16 KB here.
+    @inline(__always) func staticReplyBytes(_ c: Client) -> Int { min(c.out.capacity, Engine.replyBufferChunkBytes) }
 
     /// The lowest non-zero hard or soft output limit of any class (Int.max when none): the
-    /// flush path only asks for the full check at or above it, one compare per flush.
+    /// flush path only asks for the full check when everything pending reaches it (a superset
+    /// of what the limits count), one compare per flush.
     func updateOutputLimitFloor() {
         var floor = UInt64(Int.max)
         for l in config.clientOutputBufferLimits {
@@ -150,11 +165,14 @@ extension Engine {
     /// (a pipeline it keeps sending while blocked, or one huge argument still arriving) is
     /// longer than the limit is closed. A master's stream may grow past it. Returns true
     /// when the client was scheduled to close; the network layer then stops reading it.
-    public func queryBufferLimitReached(_ c: Client, _ input: UnsafeRawBufferPointer) -> Bool {
+    /// `headFrom`: where the argument still arriving starts in `input` (Redis's query buffer
+    /// holds only that argument's bytes then, and its log shows them).
+    public func queryBufferLimitReached(_ c: Client, _ input: UnsafeRawBufferPointer, headFrom: Int = 0) -> Bool {
         guard input.count > config.clientQueryBufferLimit, !c.flags.contains(.master) else { return false }
         c.queryBufferLength = input.count
         let info = ClientCommand.line(c)
-        let head = Engine.repr(UnsafeRawBufferPointer(rebasing: input.prefix(64)))
+        let from = headFrom > 0 && headFrom < input.count ? headFrom : 0
+        let head = Engine.repr(UnsafeRawBufferPointer(rebasing: input[from...].prefix(64)))
         log(.warning, "Closing client that reached max query buffer length: \(info) (qbuf initial bytes: \(head))")
         freeClientAsync(c)
         return true
