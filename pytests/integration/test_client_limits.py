@@ -201,6 +201,24 @@ def test_normal_class_monitor_that_stops_reading(servers, reset_limits):
         c.close()
 
 
+def test_normal_class_soft_limit_closes_monitor_after_its_seconds(servers, reset_limits):
+    for name, srv in each(servers):
+        c = srv.client()
+        c.config_set("client-output-buffer-limit", "normal 0 128kb 1")
+        mon = reader_socket(srv.port)
+        mid = client_id(mon)
+        assert request(mon, "MONITOR") == b"+OK\r\n"
+        # A burst the kernel cannot absorb, then silence: the cron closes the monitor once it
+        # has been over the soft limit for more than a second.
+        value = b"u" * 16000
+        for _ in range(600):
+            c.set("soft-fed", value)
+        assert wait_until(lambda: mid not in client_ids(c), 6), name
+        lines = log_lines(srv, "Client id=%d " % mid)
+        assert lines and "for overcoming of output buffer limits." in lines[-1], (name, lines)
+        c.close()
+
+
 def test_normal_client_under_hard_limit_is_kept(servers, reset_limits):
     for name, srv in each(servers):
         c = srv.client()
