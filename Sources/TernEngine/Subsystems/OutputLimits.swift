@@ -17,8 +17,8 @@ import TernProtocol
 // as replies are appended to the list; Tern's replies for a batch are appended before the
 // flush, so the flush sees the same total) and in the clients cron, where a client that
 // stopped reading is closed once its soft limit has lasted long enough even if nothing
-// more is sent to it. Redis 7.0 counts these closes nowhere in INFO (the
-// client_output_buffer_limit_disconnections field came with 7.2); neither does Tern.
+// more is sent to it. Redis 7.0 counts these closes nowhere in INFO (7.0.15 has no
+// client_output_buffer_limit_disconnections field; evicted_clients stays put); neither does Tern.
 
 /// Redis's client types (getClientType). They pick the client-output-buffer-limit class
 /// (normal, replica, pubsub; a master is limited as a normal client), the INFO memory
