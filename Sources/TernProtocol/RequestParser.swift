@@ -24,6 +24,10 @@ public final class RequestParser {
     public var maxBulkLength: Int = 512 * 1024 * 1024
     /// When false, multibulk > 10 args or bulk > 16384 bytes are refused (Redis's pre-auth limits).
     public var authenticated = true
+    /// Where the payload of the argument still arriving starts, when the last parse ended
+    /// `.incomplete(expected:)` with an expected size (the query buffer limit's log shows
+    /// the bytes from there, as Redis's query buffer then starts at that argument).
+    public private(set) var incompleteBulkStart = 0
 
     var spans: UnsafeMutablePointer<Int>
     var spanCapacity: Int
@@ -169,6 +173,7 @@ public final class RequestParser {
             let start = cr2 + 2
             if n - start < len + 2 {
                 // Tell the caller how big the buffer must be for this argument.
+                incompleteBulkStart = start
                 return .incomplete(expected: start + len + 2)
             }
             if i >= spanCapacity / 2 { ensureSpans(i + 1) }

@@ -24,6 +24,15 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
     /// Writes handed to NIO and not completed yet: while any is queued, replies must queue
     /// behind it instead of being written directly.
     var queuedWrites = 0
+    /// Offset in `pending` of the argument payload still arriving (0: none known), for the
+    /// query buffer limit's log line.
+    var partialBulkStart = 0
+
+    // Flag tests as plain bit masks: building an OptionSet from a literal, or reading its
+    // static members, across the module boundary costs ~100 instructions per command
+    // (callgrind); a stored mask is one load.
+    static let stopParsingMask = ClientFlags([.blocked, .closeAfterReply, .closeASAP]).rawValue
+    static let closeASAPMask = ClientFlags.closeASAP.rawValue
 
     /// The listening path for unix socket connections (CLIENT LIST shows it as addr and laddr).
     let unixPath: String?
@@ -119,6 +128,14 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
         if var p = pending {
             pending = nil
             p.writeBuffer(&buf)
+            // client-query-buffer-limit: only input carried over from earlier reads can grow
+            // past it (one read is at most 256 KB, the limit at least 1 MB), so the common
+            // path, with nothing carried over, pays nothing.
+            if p.readableBytes > engine.config.clientQueryBufferLimit, let c = client,
+               p.withUnsafeReadableBytes({ engine.queryBufferLimitReached(c, $0, headFrom: partialBulkStart) }) {
+                closing = true
+                return
+            }
             process(&p)
             keep(p)
         } else {
@@ -151,10 +168,12 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
         c.queryBufferCapacity = buf.capacity - buf.readerIndex
         parser.maxBulkLength = engine.config.protoMaxBulkLen
         var need = 0
+        partialBulkStart = 0
         let consumed = buf.withUnsafeReadableBytes { raw -> Int in
             var pos = 0
             while pos < raw.count {
-                if c.flags.contains(.blocked) || c.flags.contains(.closeAfterReply) { break }
+                // Blocked, closing after this reply, or closed by a limit or eviction.
+                if c.flags.rawValue & ConnectionHandler.stopParsingMask != 0 { break }
                 let view = UnsafeRawBufferPointer(rebasing: raw[pos...])
                 parser.authenticated = c.authenticated
                 switch parser.parse(view) {
@@ -166,6 +185,7 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
                     pos += n
                 case .incomplete(let expected):
                     need = expected
+                    if expected > 0 { partialBulkStart = parser.incompleteBulkStart }
                     return pos
                 case .error(let msg):
                     c.error("ERR " + msg)
@@ -186,12 +206,27 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         flushReplies()
+        // Client eviction: the batch changed this client's buffers (one load when off).
+        if engine.clientMemory.limit > 0, let c = client { engine.clientBatchEnded(c) }
     }
 
     func flushReplies() {
         guard let c = client, let ctx = context else { return }
         if !c.out.isEmpty {
             let total = c.out.count
+            // client-output-buffer-limit, before anything is written: Redis checks as replies
+            // are appended, and a batch's replies are all appended by now. Only at or above the
+            // lowest limit, or while a soft limit's clock runs (so it can be reset).
+            if total &+ c.pendingOutputBytes >= engine.outputLimitFloor || c.outputSoftLimitSinceMs != 0 {
+                engine.closeClientOnOutputBufferLimitReached(c, async: true)
+            }
+            if c.flags.rawValue & ConnectionHandler.closeASAPMask != 0 {
+                // Closed by a limit, eviction or CLIENT KILL: nothing more is written (Redis
+                // frees the client with its buffers); the close queue drops the connection.
+                c.out.removeAll()
+                closing = true
+                return
+            }
             engine.stats.netOutputBytes += total
             var written = 0
             // The common case: nothing queued in NIO, so the reply goes out with one write(2)
@@ -219,36 +254,41 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
                 closing = true
                 return
             }
+            // What NIO holds counts as the client's pending output (CLIENT LIST omem/oll,
+            // output limits, client memory) until the write completes.
+            let queued = total - written
             queuedWrites += 1
+            c.pendingOutputBytes += queued
+            c.pendingOutputWrites += 1
             let done = ctx.eventLoop.makePromise(of: Void.self)
             let me = LoopBound(self)
-            done.futureResult.whenComplete { _ in me.value.queuedWrites -= 1 }
+            done.futureResult.whenComplete { _ in me.value.writeCompleted(queued) }
             ctx.writeAndFlush(NIOAny(b), promise: done)
-            // Bytes NIO could not write yet: enforce client-output-buffer-limit (a subscriber
-            // that stops reading must not grow memory without bound). Only consulted once the
-            // channel is over its high water mark, so the common path pays nothing.
-            if !ctx.channel.isWritable || c.pendingOutputBytes > 0 { checkOutputLimit(c, ctx) }
+            engine.clientOutputChanged(c)
         } else if closing || c.flags.contains(.closeAfterReply) {
             closing = true
             ctx.close(promise: nil)
         }
     }
 
-    func checkOutputLimit(_ c: Client, _ ctx: ChannelHandlerContext) {
-        let pending = (try? ctx.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
-        if engine.outputBufferLimitReached(c, pendingBytes: pending) {
-            // Close now, dropping what is queued (Redis frees the client asynchronously).
-            closing = true
-            c.flags.insert(.closeASAP)
-            ctx.close(promise: nil)
-        }
+    /// A write handed to NIO is done (or failed at close).
+    func writeCompleted(_ bytes: Int) {
+        queuedWrites -= 1
+        guard let c = client else { return }
+        c.pendingOutputBytes -= bytes
+        c.pendingOutputWrites -= 1
+        engine.clientOutputChanged(c)
+    }
+
+    /// The close queue's verdict (output limits, eviction, query buffer limit, CLIENT KILL):
+    /// drop pending output and close now.
+    func abort() {
+        closing = true
+        client?.out.removeAll()
+        context?.close(promise: nil)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, let c = client {
-            c.pendingOutputBytes = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
-            if c.pendingOutputBytes == 0 { c.outputSoftLimitSinceMs = 0 }
-        }
         context.fireChannelWritabilityChanged()
     }
 
@@ -264,6 +304,7 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
         process(&p)
         keep(p)
         flushReplies()
+        if engine.clientMemory.limit > 0, let c = client { engine.clientBatchEnded(c) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

@@ -4,7 +4,7 @@ import TernProtocol
 @testable import TernEngine
 
 /// Pure logic of the transactions / pub/sub / notifications subsystems: flag parsing and
-/// formatting (checked against redis-server's CONFIG GET), output buffer limits, and how a
+/// formatting (checked against redis-server's CONFIG GET), and how a
 /// transaction reaches the propagation targets (the byte-exact streams, checked against
 /// redis-server, are in PropagationStreamTests).
 final class PubSubTransactionsTests: XCTestCase {
@@ -26,26 +26,6 @@ final class PubSubTransactionsTests: XCTestCase {
         XCTAssertNil(NotifyClass.parse("a"))
         XCTAssertEqual(NotifyClass.parse("K"), NotifyClass.keyspace.rawValue)
         XCTAssertEqual(NotifyClass.parse("Ex"), NotifyClass([.keyevent, .expired]).rawValue)
-    }
-
-    func testOutputBufferLimitFromConfig() {
-        // The limits client-output-buffer-limit sets are the ones the network layer checks.
-        let e = Engine()
-        let c = e.createClient()
-        var notices: [String] = []
-        XCTAssertNoThrow(try ConfigRegistry.load(text: "client-output-buffer-limit pubsub 1mb 256kb 5",
-                                                 into: e.config, context: ConfigSetContext(loading: true, commandNames: CommandTable.catalogNames), notices: &notices))
-        XCTAssertEqual(e.config.clientOutputBufferLimits[2], ClientBufferLimit(hard: 1 << 20, soft: 256 << 10, softSeconds: 5))
-        XCTAssertFalse(e.outputBufferLimitReached(c, pendingBytes: 2 << 20))   // normal class: 0 0 0
-        c.flags.insert(.pubsub)
-        XCTAssertFalse(e.outputBufferLimitReached(c, pendingBytes: 100))
-        XCTAssertEqual(c.outputSoftLimitSinceMs, 0)
-        XCTAssertFalse(e.outputBufferLimitReached(c, pendingBytes: 256 << 10))  // soft limit: timer starts
-        XCTAssertNotEqual(c.outputSoftLimitSinceMs, 0)
-        XCTAssertFalse(e.outputBufferLimitReached(c, pendingBytes: 10))         // below soft: timer resets
-        XCTAssertEqual(c.outputSoftLimitSinceMs, 0)
-        XCTAssertTrue(e.outputBufferLimitReached(c, pendingBytes: 1 << 20))     // hard limit
-        XCTAssertEqual(c.pendingOutputBytes, 1 << 20)
     }
 
     // MARK: propagation of transactions

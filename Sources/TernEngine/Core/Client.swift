@@ -10,6 +10,13 @@ public protocol ClientConnection: AnyObject {
     func close()
     /// Resumes parsing buffered input (after a block or pause ends).
     func resumeProcessing()
+    /// Closes the connection now, dropping pending output (Redis's freeClient): output
+    /// limits, client eviction and the query buffer limit.
+    func abort()
+}
+
+extension ClientConnection {
+    public func abort() { close() }
 }
 
 /// Client flags reported by CLIENT LIST (`flags=`).
@@ -105,8 +112,16 @@ public final class Client {
     /// Output bytes handed to the network layer and not yet written to the socket
     /// (client-output-buffer-limit, CLIENT LIST omem); maintained by the network layer.
     public var pendingOutputBytes = 0
-    /// When the soft output buffer limit was first exceeded (ms), 0 when under it.
+    /// Writes handed to the network layer and not completed (CLIENT LIST oll).
+    public var pendingOutputWrites = 0
+    /// When the soft output buffer limit was first exceeded (ms, whole seconds), 0 when under it.
     public var outputSoftLimitSinceMs: Int64 = 0
+    /// Client memory accounting (ClientEviction.swift): the last figure computed and the
+    /// type it was counted under, the eviction bucket (-1: none) and the arrival order in it.
+    var lastMemoryUsage = 0
+    var lastMemoryType = 0
+    var memoryBucket = -1
+    var memoryBucketSeq = 0
     /// MULTI queue and WATCHed keys (Transactions.swift), created on first MULTI or WATCH.
     var multiState: MultiState?
 

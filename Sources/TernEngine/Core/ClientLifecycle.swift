@@ -38,6 +38,7 @@ extension Engine {
         if c.flags.contains(.tracking) { tracking.disable(c) }
         if c.flags.contains(.monitor) { observers.removeMonitor(c) }
         transactions.freeState(c)
+        forgetClientMemory(c)
     }
 
     /// RESET: back to a fresh connection's state (Redis's clearClientConnectionState, in

@@ -20,7 +20,13 @@ extension Engine {
             guard let c = clientsCronQueue.popLast() else { break }
             guard clients[c.id] === c else { continue }   // freed since the slice was taken
             resizeReplyBuffer(c)
+            // Redis 7.0's order: memory accounting, then the output limits, checked here too
+            // so a client that stopped reading is closed once its soft limit has lasted,
+            // even when nothing more is sent to it.
+            updateClientMemoryUsage(c)
+            closeClientOnOutputBufferLimitReached(c, async: false)
         }
+        evictClientsIfNeeded()
     }
 
     /// Redis's clientsCronResizeOutputBuffer: an idle client's buffer shrinks to what its

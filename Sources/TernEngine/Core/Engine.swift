@@ -25,6 +25,8 @@ public struct ServerStats {
     public var unexpectedErrorReplies = 0
     public var replyBufferShrinks = 0
     public var replyBufferExpands = 0
+    /// Clients closed by maxmemory-clients (INFO evicted_clients).
+    public var evictedClients = 0
 }
 
 /// The single owner of the keyspace and all server state. Everything here runs on
@@ -75,6 +77,13 @@ public final class Engine {
     public let infoState: InfoState
     /// Settings changed by DEBUG subcommands.
     public let debugState: DebugState
+    /// Per-type client memory and client eviction buckets (Subsystems/ClientEviction.swift).
+    public let clientMemory = ClientMemoryState()
+    /// Clients flagged closeASAP whose connections are dropped after the current work
+    /// (Subsystems/OutputLimits.swift).
+    var clientsToClose: [Client] = []
+    /// Lowest configured output limit: below it the reply path skips the limit check.
+    public var outputLimitFloor = Int.max
 
     /// WATCHed keys in all databases (TransactionRegistry.watchedCount lives here):
     /// `keyModified` pays one plain flag check per write while nobody watches.
@@ -155,6 +164,7 @@ public final class Engine {
             db.keyAdded = { [unowned(unsafe) self] key in self.notify(.new, "new", key, id) }
         }
         registerAllCommands()
+        installClientLimits()
     }
 
     // MARK: time

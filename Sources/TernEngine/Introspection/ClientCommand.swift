@@ -56,28 +56,6 @@ extension Engine {
     }
 }
 
-/// Client types as CLIENT LIST TYPE / CLIENT KILL TYPE name them.
-enum ClientType {
-    case normal, replica, master, pubsub
-
-    init?(_ name: String) {
-        switch name {
-        case "normal": self = .normal
-        case "slave", "replica": self = .replica
-        case "master": self = .master
-        case "pubsub": self = .pubsub
-        default: return nil
-        }
-    }
-
-    static func of(_ c: Client) -> ClientType {
-        if c.flags.contains(.master) { return .master }
-        if c.flags.contains(.replica) && !c.flags.contains(.monitor) { return .replica }
-        if c.flags.contains(.pubsub) { return .pubsub }
-        return .normal
-    }
-}
-
 enum ClientCommand {
     static func id(_ c: Client, _ a: Args) { c.out.integer(c.id) }
 
@@ -131,14 +109,21 @@ enum ClientCommand {
         c.out.verbatim(text)
     }
 
-    /// One CLIENT LIST line (no newline), fields in Redis 7.0's order.
+    /// One CLIENT LIST line for `x` as seen by `caller` running `args`: the caller's own
+    /// line counts the arguments of the command it is running (argv-mem), as Redis's does.
     static func line(_ x: Client, for caller: Client, args: Args) -> String {
-        let e = x.engine
-        let now = e.nowMs
         var argvMem = 0
         if x === caller { for i in 0..<args.count { argvMem += args.length(i) } }
+        return line(x, argvMem: argvMem)
+    }
+
+    /// One CLIENT LIST line (no newline), fields in Redis 7.0's order (Redis's
+    /// catClientInfoString; also the client's description in log lines).
+    static func line(_ x: Client, argvMem: Int = 0) -> String {
+        let e = x.engine
+        let now = e.nowMs
         let qbufFree = max(0, x.queryBufferCapacity - x.queryBufferLength)
-        let totMem = x.out.capacity + x.queryBufferCapacity + argvMem + 1024
+        let totMem = e.clientMemoryUsage(x) + argvMem
         let subs = x.subscriptionCounts
         let f: [(String, String)] = [
             ("id", "\(x.id)"),
@@ -160,11 +145,11 @@ enum ClientCommand {
             ("multi-mem", "\(x.multiQueueMemory)"),
             ("rbs", "\(x.out.capacity)"),
             ("rbp", "\(x.out.peak)"),
-            ("obl", "\(x.out.count)"),
-            ("oll", "0"),
-            ("omem", "0"),
+            ("obl", "\(e.outputBufferStaticBytes(x))"),
+            ("oll", "\(x.pendingOutputWrites)"),
+            ("omem", "\(e.outputBufferMemory(x))"),
             ("tot-mem", "\(totMem)"),
-            ("events", "r"),
+            ("events", x.pendingOutputWrites > 0 ? "rw" : "r"),
             ("cmd", x.currentCommand?.fullName ?? "NULL"),
             ("user", x.user),
             ("redir", "\(x.trackingRedirect)"),
@@ -262,13 +247,13 @@ enum ClientCommand {
         for v in victims { close(v, by: c) }
     }
 
-    /// The caller closes after its reply; others are closed at once.
+    /// The caller closes after its reply; others are closed right after this command,
+    /// their pending output dropped (Redis frees them at once).
     static func close(_ victim: Client, by c: Client) {
         if victim === c {
             c.flags.insert(.closeAfterReply)
         } else {
-            victim.flags.insert(.closeASAP)
-            victim.connection?.close()
+            c.engine.freeClientAsync(victim)
         }
     }
 
@@ -312,10 +297,13 @@ enum ClientCommand {
         c.out.ok()
     }
 
+    /// CLIENT NO-EVICT ON|OFF: the client leaves (or rejoins) client eviction's buckets at
+    /// once, so the next eviction already sees it.
     static func noEvict(_ c: Client, _ a: Args) {
         if a.equals(2, "on") { c.flags.insert(.noEvict); c.out.ok() }
         else if a.equals(2, "off") { c.flags.remove(.noEvict); c.out.ok() }
-        else { c.syntaxError() }
+        else { c.syntaxError(); return }
+        c.engine.updateClientMemoryUsage(c)
     }
 
     static func help(_ c: Client, _ a: Args) {

@@ -123,7 +123,9 @@ public enum DebugCommand {
             c.error("ERR failed to restart the server. Check server logs.")
         case "config-rewrite-force-all" where n == 2:
             c.error("ERR CONFIG-REWRITE-FORCE-ALL failed: The server is running without a config file")
-        case "client-eviction" where n == 2: c.error("ERR maxmemory-clients is disabled.")
+        case "client-eviction" where n == 2:
+            guard let report = c.engine.clientEvictionReport() else { c.error("ERR maxmemory-clients is disabled."); return }
+            c.out.verbatim(report)
         case "pause-cron" where n == 3:
             c.engine.cronPaused = atoi(a[2]) != 0
             c.out.ok()

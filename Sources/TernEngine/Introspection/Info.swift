@@ -229,7 +229,7 @@ enum InfoCommand {
             if c.flags.contains(.blocked) || c.postponed { blocked += 1 }
             if c.flags.contains(.tracking) { tracking += 1 }
             maxIn = max(maxIn, c.queryBufferLength)
-            maxOut = max(maxOut, c.out.count)
+            maxOut = max(maxOut, e.outputBufferMemory(c))
         }
         return [
             ("connected_clients", "\(connected)"),
@@ -367,7 +367,7 @@ enum InfoCommand {
             ("expired_time_cap_reached_count", "\(s.expiredTimeCapReached)"),
             ("expire_cycle_cpu_milliseconds", "\(s.expireCycleTimeUsedMicros / 1000)"),
             ("evicted_keys", "\(s.evictedKeys)"),
-            ("evicted_clients", "0"),
+            ("evicted_clients", "\(s.evictedClients)"),
             ("total_eviction_exceeded_time", "0"),
             ("current_eviction_exceeded_time", "0"),
             ("keyspace_hits", "\(s.keyspaceHits)"),

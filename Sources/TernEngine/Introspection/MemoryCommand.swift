@@ -59,10 +59,13 @@ struct MemoryOverview {
         peak = max(e.infoState.memory.peak, used)
         startup = e.infoState.memory.startup
         rss = Int(tern_rss_bytes())
+        // Client eviction's per-client accounting (Subsystems/ClientEviction.swift), the
+        // same figure CLIENT LIST shows as tot-mem.
+        let clientMemory = e.clientsMemoryForInfo()
+        clientsNormal = clientMemory.normal
+        clientsReplicas = clientMemory.replicas
         for c in e.clients.values {
-            // Replicas get their own class with the replication issue.
-            clientsNormal += c.out.capacity + c.queryBufferCapacity
-            normalClientCount += 1
+            if ClientType.of(c) == .replica { replicaClientCount += 1 } else { normalClientCount += 1 }
         }
         var total = startup + replicationBacklog + clientsReplicas + clientsNormal + clusterLinks + aofBuffer
             + luaCaches + functionsCaches

@@ -3,8 +3,8 @@ import TernProtocol
 import TernStore
 
 // Pub/Sub (Redis's pubsub.c semantics, standalone mode): channel, pattern and shard
-// channel subscriptions, PUBLISH/SPUBLISH delivery, PUBSUB introspection, and the
-// client-output-buffer-limit check that keeps slow subscribers from growing memory.
+// channel subscriptions, PUBLISH/SPUBLISH delivery, PUBSUB introspection. Slow subscribers
+// are bounded by client-output-buffer-limit's pubsub class (OutputLimits.swift).
 //
 // Messages are encoded once per publish and appended to each subscriber's ReplyBuffer;
 // the subscriber is flushed after the current I/O batch (Engine.flushSoon), so a burst of
@@ -200,6 +200,9 @@ public final class PubSubRegistry {
         let start = sub.out.count
         sub.writePush { sub.out.append(scratch.bytes) }
         if sub.resp >= 3 { sub.out.base.storeBytes(of: UInt8(ascii: ">"), toByteOffset: start, as: UInt8.self) }
+        // The subscriber's reply buffer grew: client eviction sees it before the next
+        // command (Redis's updateClientMemUsage in pubsubPublishMessage).
+        if engine.clientMemory.limit > 0 { engine.updateClientMemoryUsage(sub) }
         if sub !== engine.currentClient { engine.flushSoon(sub) }
     }
 }
@@ -290,48 +293,5 @@ enum PubSubCommands {
             c.out.bulk(a[i])
             c.out.integer(table.isEmpty ? 0 : (table[a.bytes(i)]?.count ?? 0))
         }
-    }
-}
-
-// MARK: client-output-buffer-limit
-
-extension Engine {
-    /// Redis's client class for output limits: 0 normal, 1 replica, 2 pubsub; nil = no limit (master).
-    func outputLimitClass(_ c: Client) -> Int? {
-        if c.flags.contains(.master) { return nil }
-        if c.flags.contains(.replica) && !c.flags.contains(.monitor) { return 1 }
-        if c.flags.contains(.pubsub) { return 2 }
-        return 0
-    }
-
-    /// Records the client's pending output and returns true when it is over its class's
-    /// hard limit, or over the soft limit for longer than the soft seconds: the network
-    /// layer must then close the connection at once, dropping the pending output.
-    public func outputBufferLimitReached(_ c: Client, pendingBytes: Int) -> Bool {
-        c.pendingOutputBytes = pendingBytes
-        guard let cls = outputLimitClass(c), cls < config.clientOutputBufferLimits.count else { return false }
-        let limit = config.clientOutputBufferLimits[cls]
-        let pending = UInt64(max(pendingBytes, 0))
-        if limit.hard > 0 && pending >= limit.hard {
-            logOutputLimitClose(c)
-            return true
-        }
-        if limit.soft > 0 && pending >= limit.soft {
-            // Whole seconds, as Redis compares its unixtime clock.
-            let now = Engine.wallClockMs() / 1000 * 1000
-            if c.outputSoftLimitSinceMs == 0 {
-                c.outputSoftLimitSinceMs = now
-            } else if now - c.outputSoftLimitSinceMs > Int64(limit.softSeconds) * 1000 {
-                logOutputLimitClose(c)
-                return true
-            }
-        } else {
-            c.outputSoftLimitSinceMs = 0
-        }
-        return false
-    }
-
-    func logOutputLimitClose(_ c: Client) {
-        log(.warning, "Client id=\(c.id) addr=\(c.remoteAddress) name=\(c.nameString) omem=\(c.pendingOutputBytes) scheduled to be closed ASAP for overcoming of output buffer limits.")
     }
 }
