@@ -46,25 +46,28 @@ public enum ValueEncoding: UInt8, Sendable {
 /// A keyspace entry: one malloc'd block holding the key, its metadata and, for
 /// strings, the value bytes. Collections hold a retained object reference instead.
 ///
-/// Layout:
-///   0  next      chain link inside a hash bucket
-///   8  lru       UInt32: 24-bit LRU clock / LFU data (Redis's robj.lru)
-///  12  type      UInt8  (ValueType)
-///  13  encoding  UInt8  (ValueEncoding)
-///  14  flags     UInt8  (bit 0: has expire field; bit 1: private integer, see isPrivateInteger;
-///                         bit 2: the expire field holds no TTL — kept for big strings so that
-///                         EXPIRE/PERSIST never move their bytes)
-///  15  reserved
-///  16  keyLen    UInt32
-///  20  valLen    UInt32 (string length; 8 for an object reference)
-///  24  expireAt  Int64 ms, present only when flags & 1 (a TTL only when flags & 4 is clear)
-///  ..  key bytes, then value bytes
+/// Layout (docs/MEMORY.md has the measurements behind it). The header is 13 bytes plus two
+/// 1-byte varints for keys and values under 128 bytes, so with jemalloc's size classes
+/// (16, 32, 48, 64 ...) a `key:N` -> 3-byte entry takes 32 bytes and `key:N` -> `value:N`
+/// 48, where a 24-byte header put them in 48 and 64:
+///   0  next      8  chain link inside a hash bucket (a plain pointer)
+///   8  lru       3  24-bit LRU clock / LFU data (Redis's robj.lru is 24 bits as well)
+///  11  kind      1  low nibble: ValueType, high nibble: ValueEncoding
+///  12  flags     1  bit 0: the expire field is present; bit 1: private integer (see
+///                   isPrivateInteger); bit 2: the expire field holds no TTL (kept for big
+///                   strings so that EXPIRE/PERSIST never move their bytes)
+///  13  expireAt  8  Int64 ms, present only when flags & 1 (read unaligned)
+///  ..  keyLen    varint: LEB128, 7 bits a byte, low bits first (1 byte up to 127)
+///  ..  valLen    varint (string length; 8 for an object reference)
+///  ..  key bytes, then value bytes (or the object reference, unaligned)
 public struct Entry: Equatable {
     public let raw: UnsafeMutableRawPointer
 
     @inline(__always) public init(_ raw: UnsafeMutableRawPointer) { self.raw = raw }
 
-    public static let headerSize = 24
+    /// Fixed part of the header (the varint lengths and the optional expire field follow).
+    public static let headerSize = 13
+    static let expireOffset = 13
     static let flagExpire: UInt8 = 1
     static let flagPrivateInteger: UInt8 = 2
     static let flagNoTTL: UInt8 = 4
@@ -73,31 +76,38 @@ public struct Entry: Equatable {
     /// a separate dict: O(1) too).
     public static let reservedExpireFieldMinimum = 512
 
-    @inline(__always) var next: UnsafeMutableRawPointer? {
+    @inline(__always) public var next: UnsafeMutableRawPointer? {
         get { raw.load(as: UnsafeMutableRawPointer?.self) }
         nonmutating set { raw.storeBytes(of: newValue, as: UnsafeMutableRawPointer?.self) }
     }
+    /// The 24-bit LRU/LFU field. Values are masked to 24 bits (the engine never stores more:
+    /// Redis's LRU clock and LFU data are both 24-bit).
     @inline(__always) public var lru: UInt32 {
-        get { raw.load(fromByteOffset: 8, as: UInt32.self) }
-        nonmutating set { raw.storeBytes(of: newValue, toByteOffset: 8, as: UInt32.self) }
+        get { raw.load(fromByteOffset: 8, as: UInt32.self) & 0xFF_FFFF }
+        nonmutating set {
+            let w = raw.load(fromByteOffset: 8, as: UInt32.self)
+            raw.storeBytes(of: (w & 0xFF00_0000) | (newValue & 0xFF_FFFF), toByteOffset: 8, as: UInt32.self)
+        }
     }
-    @inline(__always) public var type: ValueType {
-        ValueType(rawValue: raw.load(fromByteOffset: 12, as: UInt8.self)) ?? .string
+    @inline(__always) var kind: UInt8 {
+        get { raw.load(fromByteOffset: 11, as: UInt8.self) }
+        nonmutating set { raw.storeBytes(of: newValue, toByteOffset: 11, as: UInt8.self) }
     }
+    @inline(__always) public var type: ValueType { ValueType(rawValue: kind & 0x0F) ?? .string }
     @inline(__always) var typeByte: UInt8 {
-        get { raw.load(fromByteOffset: 12, as: UInt8.self) }
-        nonmutating set { raw.storeBytes(of: newValue, toByteOffset: 12, as: UInt8.self) }
+        get { kind & 0x0F }
+        nonmutating set { kind = (kind & 0xF0) | (newValue & 0x0F) }
     }
     /// Setting the encoding (a new value was stored) also clears isPrivateInteger.
     @inline(__always) public var encoding: ValueEncoding {
-        get { ValueEncoding(rawValue: raw.load(fromByteOffset: 13, as: UInt8.self)) ?? .raw }
+        get { ValueEncoding(rawValue: kind >> 4) ?? .raw }
         nonmutating set {
-            raw.storeBytes(of: newValue.rawValue, toByteOffset: 13, as: UInt8.self)
+            kind = (kind & 0x0F) | (newValue.rawValue << 4)
             flags &= ~Entry.flagPrivateInteger
         }
     }
-    /// The raw encoding byte (hot-path checks without building the enum).
-    @inline(__always) public var encodingByte: UInt8 { raw.load(fromByteOffset: 13, as: UInt8.self) }
+    /// The raw encoding number (hot-path checks without building the enum).
+    @inline(__always) public var encodingByte: UInt8 { kind >> 4 }
     /// An int-encoded string that Redis would hold as its own object rather than one of
     /// the shared integers 0...9999 (COPY duplicates the value: refcount 1, its own LRU).
     /// Cleared whenever a new value (encoding) is stored.
@@ -108,84 +118,177 @@ public struct Entry: Equatable {
         }
     }
     @inline(__always) var flags: UInt8 {
-        get { raw.load(fromByteOffset: 14, as: UInt8.self) }
-        nonmutating set { raw.storeBytes(of: newValue, toByteOffset: 14, as: UInt8.self) }
+        get { raw.load(fromByteOffset: 12, as: UInt8.self) }
+        nonmutating set { raw.storeBytes(of: newValue, toByteOffset: 12, as: UInt8.self) }
     }
-    @inline(__always) public var keyLength: Int { Int(raw.load(fromByteOffset: 16, as: UInt32.self)) }
-    @inline(__always) var valueLength: Int {
-        get { Int(raw.load(fromByteOffset: 20, as: UInt32.self)) }
-        nonmutating set { raw.storeBytes(of: UInt32(truncatingIfNeeded: newValue), toByteOffset: 20, as: UInt32.self) }
+
+    // MARK: lengths
+
+    /// Offset of the key-length varint: right after the header, or after the expire field.
+    @inline(__always) var lengthsOffset: Int { Entry.headerSize &+ Int(flags & Entry.flagExpire) &<< 3 }
+
+    @inline(__always) public var keyLength: Int { Varint.read(raw + lengthsOffset).value }
+    /// Offset of the key bytes.
+    @inline(__always) var keyOffset: Int {
+        let lo = lengthsOffset
+        let k = Varint.read(raw + lo).size
+        return lo &+ k &+ Varint.size(at: raw + (lo &+ k))
     }
+    @inline(__always) public var valueLength: Int {
+        let lo = lengthsOffset
+        return Varint.read(raw + (lo &+ Varint.size(at: raw + lo))).value
+    }
+    /// Key length, value length and key offset in one decode (the value follows the key).
+    @inline(__always) var lengths: (key: Int, value: Int, keyOffset: Int) {
+        let lo = lengthsOffset
+        let k = Varint.read(raw + lo)
+        let v = Varint.read(raw + (lo &+ k.size))
+        return (k.value, v.value, lo &+ k.size &+ v.size)
+    }
+    /// Bytes of the layout (header, lengths, key, value): what the block must hold.
+    var layoutSize: Int {
+        let l = lengths
+        return l.keyOffset + l.key + l.value
+    }
+
     @inline(__always) public var hasExpire: Bool { flags & (Entry.flagExpire | Entry.flagNoTTL) == Entry.flagExpire }
     /// The 8-byte expire field is part of the layout (with or without a TTL in it).
     @inline(__always) var hasExpireField: Bool { flags & Entry.flagExpire != 0 }
     /// Absolute expiry time in unix milliseconds, or -1 when the key is persistent.
     @inline(__always) public var expireAt: Int64 {
-        get { hasExpire ? raw.load(fromByteOffset: 24, as: Int64.self) : -1 }
+        get { hasExpire ? raw.loadUnaligned(fromByteOffset: Entry.expireOffset, as: Int64.self) : -1 }
         nonmutating set {
             precondition(hasExpire)
-            raw.storeBytes(of: newValue, toByteOffset: 24, as: Int64.self)
+            raw.storeBytes(of: newValue, toByteOffset: Entry.expireOffset, as: Int64.self)
         }
     }
-    @inline(__always) var keyOffset: Int { hasExpireField ? 32 : 24 }
     @inline(__always) public var keyPointer: UnsafeRawPointer { UnsafeRawPointer(raw + keyOffset) }
     @inline(__always) public var key: UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: raw + keyOffset, count: keyLength)
+        let l = lengths
+        return UnsafeRawBufferPointer(start: raw + l.keyOffset, count: l.key)
     }
-    @inline(__always) var valueOffset: Int { keyOffset + keyLength }
+    @inline(__always) var valueOffset: Int {
+        let l = lengths
+        return l.keyOffset &+ l.key
+    }
     /// The string bytes; only meaningful when type == .string.
     @inline(__always) public var stringValue: UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: raw + valueOffset, count: valueLength)
+        let l = lengths
+        return UnsafeRawBufferPointer(start: raw + (l.keyOffset &+ l.key), count: l.value)
     }
     /// Mutable view of the string bytes (for SETRANGE/SETBIT in place).
     @inline(__always) public var mutableStringValue: UnsafeMutableRawBufferPointer {
-        UnsafeMutableRawBufferPointer(start: raw + valueOffset, count: valueLength)
+        let l = lengths
+        return UnsafeMutableRawBufferPointer(start: raw + (l.keyOffset &+ l.key), count: l.value)
     }
     /// The collection object; only meaningful when type != .string.
     @inline(__always) public var object: AnyObject {
         let p = raw.loadUnaligned(fromByteOffset: valueOffset, as: UnsafeMutableRawPointer.self)
         return Unmanaged<AnyObject>.fromOpaque(p).takeUnretainedValue()
     }
-    @inline(__always) public var isObject: Bool { typeByte != ValueType.string.rawValue }
+    @inline(__always) public var isObject: Bool { kind & 0x0F != ValueType.string.rawValue }
 
     /// Bytes this entry occupies in the allocator.
     public var allocatedSize: Int { tern_malloc_usable_size(raw) }
 
     @inline(__always) public func keyEquals(_ k: UnsafeRawBufferPointer) -> Bool {
-        let n = keyLength
-        guard n == k.count else { return false }
-        if n == 0 { return true }
-        return memcmp(raw + keyOffset, k.baseAddress!, n) == 0
+        let lo = lengthsOffset
+        let kl = Varint.read(raw + lo)
+        guard kl.value == k.count else { return false }
+        if kl.value == 0 { return true }
+        guard let kp = k.baseAddress else { return false }
+        let off = lo &+ kl.size &+ Varint.size(at: raw + (lo &+ kl.size))
+        return memcmp(raw + off, kp, kl.value) == 0
     }
 
     public var keyBytes: [UInt8] { Array(key) }
 }
 
+/// LEB128 lengths: 7 bits a byte, low bits first, the top bit set on every byte but the last.
+enum Varint {
+    /// Bytes needed for `n` (1 up to 127, 2 up to 16383, ...).
+    @inline(__always) static func size(of n: Int) -> Int {
+        if n < 0x80 { return 1 }
+        let bits = Int.bitWidth - UInt(bitPattern: n).leadingZeroBitCount
+        return (bits + 6) / 7
+    }
+
+    @inline(__always) static func read(_ p: UnsafeRawPointer) -> (value: Int, size: Int) {
+        let b0 = p.load(as: UInt8.self)
+        if b0 < 0x80 { return (Int(b0), 1) }
+        return readLong(p)
+    }
+
+    static func readLong(_ p: UnsafeRawPointer) -> (value: Int, size: Int) {
+        var v = 0, shift = 0, i = 0
+        while true {
+            let b = p.load(fromByteOffset: i, as: UInt8.self)
+            v |= Int(b & 0x7F) << shift
+            i += 1
+            if b < 0x80 || i == 10 { return (v, i) }
+            shift += 7
+        }
+    }
+
+    /// Length of the varint at `p` without decoding it.
+    @inline(__always) static func size(at p: UnsafeRawPointer) -> Int {
+        if p.load(as: UInt8.self) < 0x80 { return 1 }
+        return readLong(p).size
+    }
+
+    /// Writes `n` at `p`; returns the bytes written (size(of: n)).
+    @discardableResult
+    @inline(__always) static func write(_ n: Int, to p: UnsafeMutableRawPointer) -> Int {
+        var v = UInt(bitPattern: n)
+        var i = 0
+        while v >= 0x80 {
+            p.storeBytes(of: UInt8(truncatingIfNeeded: v) | 0x80, toByteOffset: i, as: UInt8.self)
+            v >>= 7
+            i += 1
+        }
+        p.storeBytes(of: UInt8(truncatingIfNeeded: v), toByteOffset: i, as: UInt8.self)
+        return i + 1
+    }
+}
+
 /// Allocation and teardown of entries.
 enum EntryStorage {
+    /// Block size for a layout: the header, the expire field when present, two varints,
+    /// key and value.
+    @inline(__always) static func layoutSize(keyLength: Int, valueLength: Int, expireField: Bool) -> Int {
+        Entry.headerSize + (expireField ? 8 : 0) + Varint.size(of: keyLength) + Varint.size(of: valueLength)
+            + keyLength + valueLength
+    }
+
+    /// Whether a string of this length carries an (empty) expire field without a TTL.
+    @inline(__always) static func reservesExpireField(valueLength: Int) -> Bool {
+        valueLength >= Entry.reservedExpireFieldMinimum
+    }
+
     static func allocate(key: UnsafeRawBufferPointer, valueLength: Int, expire: Int64?) -> Entry {
-        let reserve = expire == nil && valueLength >= Entry.reservedExpireFieldMinimum
-        let keyOff = expire == nil && !reserve ? 24 : 32
-        let size = keyOff + key.count + valueLength
-        guard let p = malloc(max(size, 1)) else { fatalError("Tern: out of memory allocating \(size) bytes") }
-        let e = Entry(p)
-        e.next = nil
-        e.lru = 0
-        e.typeByte = 0
-        e.encoding = .raw
-        e.flags = expire != nil ? Entry.flagExpire : (reserve ? Entry.flagExpire | Entry.flagNoTTL : 0)
-        p.storeBytes(of: 0, toByteOffset: 15, as: UInt8.self)
-        p.storeBytes(of: UInt32(truncatingIfNeeded: key.count), toByteOffset: 16, as: UInt32.self)
-        e.valueLength = valueLength
-        if let x = expire { p.storeBytes(of: x, toByteOffset: 24, as: Int64.self) }
-        if key.count > 0 { memcpy(p + keyOff, key.baseAddress!, key.count) }
-        return e
+        let reserve = expire == nil && reservesExpireField(valueLength: valueLength)
+        let field = expire != nil || reserve
+        let size = layoutSize(keyLength: key.count, valueLength: valueLength, expireField: field)
+        guard let p = malloc(size) else { fatalError("Tern: out of memory allocating \(size) bytes") }
+        p.storeBytes(of: nil, as: UnsafeMutableRawPointer?.self)
+        // lru 0 and kind 0 (string, raw) in one store.
+        p.storeBytes(of: UInt32(0), toByteOffset: 8, as: UInt32.self)
+        p.storeBytes(of: field ? (reserve ? Entry.flagExpire | Entry.flagNoTTL : Entry.flagExpire) : 0,
+                     toByteOffset: 12, as: UInt8.self)
+        var off = Entry.headerSize
+        if field {
+            p.storeBytes(of: expire ?? 0, toByteOffset: off, as: Int64.self)
+            off += 8
+        }
+        off += Varint.write(key.count, to: p + off)
+        off += Varint.write(valueLength, to: p + off)
+        if key.count > 0, let kp = key.baseAddress { memcpy(p + off, kp, key.count) }
+        return Entry(p)
     }
 
     static func makeString(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, expire: Int64?) -> Entry {
         let e = allocate(key: key, valueLength: value.count, expire: expire)
-        if value.count > 0 { memcpy(e.raw + e.valueOffset, value.baseAddress!, value.count) }
-        e.typeByte = ValueType.string.rawValue
+        if value.count > 0, let vp = value.baseAddress { memcpy(e.raw + e.valueOffset, vp, value.count) }
         return e
     }
 
