@@ -76,7 +76,7 @@ public final class Database {
         guard old.hasExpireField == wantsField else { return false }
         let newSize: Int
         if l.value != value.count {
-            newSize = EntryStorage.layoutSize(keyLength: l.key, valueLength: value.count, expireField: wantsField)
+            newSize = EntryStorage.layoutSize(keyLength: l.key, valueLength: value.count, expireWidth: old.expireFieldWidth)
             guard tern_malloc_good_size(newSize) == tern_malloc_usable_size(old.raw) else { return false }
         } else {
             newSize = 0
@@ -280,29 +280,19 @@ public final class Database {
     @discardableResult
     public func setExpire(_ e: Entry, at when: Int64) -> Entry {
         table.willModify(e)
-        if e.hasExpire { e.expireAt = when; return e }
-        if e.hasExpireField {
-            // A big string allocated with the field in place: O(1).
-            e.flags &= ~Entry.flagNoTTL
-            e.raw.storeBytes(of: when, toByteOffset: Entry.expireOffset, as: Int64.self)
-            expiresCount += 1
+        if e.hasExpireField && (e.flags & Entry.flagWideExpire != 0 || Entry.fitsNarrowExpire(when)) {
+            // The field is there (a TTL already, or a big string's reserved field): O(1).
+            if !e.hasExpire {
+                e.flags &= ~Entry.flagNoTTL
+                expiresCount += 1
+            }
+            e.expireField = when
             return e
         }
-        // Small entry: grow by the 8-byte field, inserted after the fixed header.
-        let oldSize = e.layoutSize
-        let n: Entry
-        if oldSize + 8 <= tern_malloc_usable_size(e.raw) {
-            n = e
-        } else {
-            guard let p = realloc(e.raw, oldSize + 8) else { fatalError("Tern: out of memory") }
-            n = Entry(p)
-            if p != e.raw { table.replaceMoved(oldAddress: e.raw, with: Entry(p)) }
-        }
-        let h = Entry.headerSize
-        memmove(n.raw + h + 8, n.raw + h, oldSize - h)
-        n.flags |= Entry.flagExpire
-        n.raw.storeBytes(of: when, toByteOffset: Entry.expireOffset, as: Int64.self)
-        expiresCount += 1
+        if !e.hasExpire { expiresCount += 1 }
+        let n = resizeExpireField(e, to: EntryStorage.expireWidth(for: when))
+        n.flags &= ~Entry.flagNoTTL
+        n.expireField = when
         return n
     }
 
@@ -311,24 +301,41 @@ public final class Database {
     public func removeExpire(_ e: Entry) -> Entry {
         guard e.hasExpire else { return e }
         table.willModify(e)
+        expiresCount -= 1
         if !e.isObject && EntryStorage.reservesExpireField(valueLength: e.valueLength) {
             // Keep the field (marked empty) rather than moving a big value.
             e.flags |= Entry.flagNoTTL
-            expiresCount -= 1
             return e
         }
-        let size = e.layoutSize
-        let h = Entry.headerSize
-        memmove(e.raw + h, e.raw + h + 8, size - h - 8)
-        e.flags &= ~Entry.flagExpire
-        expiresCount -= 1
-        // Give the 8 bytes back only when that reaches a smaller size class.
-        if tern_malloc_good_size(size - 8) < tern_malloc_usable_size(e.raw),
-           let p = realloc(e.raw, size - 8), p != e.raw {
-            let n = Entry(p)
-            table.replaceMoved(oldAddress: e.raw, with: n)
-            return n
+        return resizeExpireField(e, to: 0)
+    }
+
+    /// Changes the expire field to `width` bytes (0, 6 or 8), moving the lengths, key and
+    /// value after it; the block grows with realloc, and shrinks only when that reaches a
+    /// smaller size class. The new field's content is left to the caller.
+    private func resizeExpireField(_ e: Entry, to width: Int) -> Entry {
+        let oldWidth = e.expireFieldWidth
+        if oldWidth == width { return e }
+        let oldSize = e.layoutSize
+        let tail = oldSize - Entry.headerSize - oldWidth   // lengths, key, value
+        let newSize = oldSize - oldWidth + width
+        var n = e
+        if newSize > tern_malloc_usable_size(e.raw) {
+            guard let p = realloc(e.raw, newSize) else { fatalError("Tern: out of memory") }
+            n = Entry(p)
+            if p != e.raw { table.replaceMoved(oldAddress: e.raw, with: n) }
         }
-        return e
+        memmove(n.raw + Entry.headerSize + width, n.raw + Entry.headerSize + oldWidth, tail)
+        var f = n.flags & ~(Entry.flagExpire | Entry.flagWideExpire)
+        if width != 0 { f |= Entry.flagExpire }
+        if width == 8 { f |= Entry.flagWideExpire }
+        n.flags = f
+        if newSize < oldSize && tern_malloc_good_size(newSize) < tern_malloc_usable_size(n.raw),
+           let p = realloc(n.raw, newSize), p != n.raw {
+            let moved = Entry(p)
+            table.replaceMoved(oldAddress: n.raw, with: moved)
+            return moved
+        }
+        return n
     }
 }

@@ -46,52 +46,69 @@ public enum ValueEncoding: UInt8, Sendable {
 /// A keyspace entry: one malloc'd block holding the key, its metadata and, for
 /// strings, the value bytes. Collections hold a retained object reference instead.
 ///
-/// Layout (docs/MEMORY.md has the measurements behind it). The header is 13 bytes plus two
-/// 1-byte varints for keys and values under 128 bytes, so with jemalloc's size classes
-/// (16, 32, 48, 64 ...) a `key:N` -> 3-byte entry takes 32 bytes and `key:N` -> `value:N`
-/// 48, where a 24-byte header put them in 48 and 64:
-///   0  next      8  chain link inside a hash bucket (a plain pointer)
-///   8  lru       3  24-bit LRU clock / LFU data (Redis's robj.lru is 24 bits as well)
-///  11  kind      1  low nibble: ValueType, high nibble: ValueEncoding
-///  12  flags     1  bit 0: the expire field is present; bit 1: private integer (see
+/// Layout (docs/MEMORY.md has the measurements behind it). The fixed header is 11 bytes,
+/// then two 1-byte varints for keys and values under 128 bytes, so with jemalloc's size
+/// classes (16, 32, 48, 64 ...) `key:N` -> 3-byte integer takes 32 bytes with or without a
+/// TTL, `key:N` -> `value:N` 48, where a 24-byte header put them in 48/48 and 64:
+///   0  next      6  chain link inside a hash bucket: a 48-bit address (user-space pointers
+///                   on x86-64 and arm64 Linux fit in 48 bits)
+///   6  lru       3  24-bit LRU clock / LFU data (Redis's robj.lru is 24 bits as well)
+///   9  kind      1  low nibble: ValueType, high nibble: ValueEncoding
+///  10  flags     1  bit 0: an expire field is present; bit 1: private integer (see
 ///                   isPrivateInteger); bit 2: the expire field holds no TTL (kept for big
-///                   strings so that EXPIRE/PERSIST never move their bytes)
-///  13  expireAt  8  Int64 ms, present only when flags & 1 (read unaligned)
+///                   strings so that EXPIRE/PERSIST never move their bytes); bit 3: the
+///                   expire field is 8 bytes wide rather than 6
+///  11  expireAt  6|8  unix ms, only when flags & 1: 6 bytes (48 bits, until year 10889)
+///                   unless the time needs the 8-byte form (far future, negative)
 ///  ..  keyLen    varint: LEB128, 7 bits a byte, low bits first (1 byte up to 127)
 ///  ..  valLen    varint (string length; 8 for an object reference)
 ///  ..  key bytes, then value bytes (or the object reference, unaligned)
+/// Nothing is aligned past `next`: fields are read with unaligned loads.
 public struct Entry: Equatable {
     public let raw: UnsafeMutableRawPointer
 
     @inline(__always) public init(_ raw: UnsafeMutableRawPointer) { self.raw = raw }
 
-    /// Fixed part of the header (the varint lengths and the optional expire field follow).
-    public static let headerSize = 13
-    static let expireOffset = 13
+    /// Fixed part of the header (the optional expire field and the varint lengths follow).
+    public static let headerSize = 11
+    static let expireOffset = 11
     static let flagExpire: UInt8 = 1
     static let flagPrivateInteger: UInt8 = 2
     static let flagNoTTL: UInt8 = 4
-    /// Strings at least this long are allocated with the expire field in place (8 bytes), so a
+    static let flagWideExpire: UInt8 = 8
+    /// Strings at least this long are allocated with the (8-byte) expire field in place, so a
     /// later EXPIRE or PERSIST is O(1) instead of moving the whole value (Redis keeps TTLs in
     /// a separate dict: O(1) too).
     public static let reservedExpireFieldMinimum = 512
 
+    /// Whether an expire time fits the 6-byte field.
+    @inline(__always) static func fitsNarrowExpire(_ ms: Int64) -> Bool { ms >= 0 && ms < 1 << 48 }
+
     @inline(__always) public var next: UnsafeMutableRawPointer? {
-        get { raw.load(as: UnsafeMutableRawPointer?.self) }
-        nonmutating set { raw.storeBytes(of: newValue, as: UnsafeMutableRawPointer?.self) }
+        get {
+            let lo = UInt(raw.load(as: UInt32.self))
+            let hi = UInt(raw.loadUnaligned(fromByteOffset: 4, as: UInt16.self))
+            return UnsafeMutableRawPointer(bitPattern: lo | hi << 32)
+        }
+        nonmutating set {
+            let bits = UInt(bitPattern: newValue)
+            assert(bits >> 48 == 0, "Tern: pointer beyond 48 bits")
+            raw.storeBytes(of: UInt32(truncatingIfNeeded: bits), as: UInt32.self)
+            raw.storeBytes(of: UInt16(truncatingIfNeeded: bits >> 32), toByteOffset: 4, as: UInt16.self)
+        }
     }
     /// The 24-bit LRU/LFU field. Values are masked to 24 bits (the engine never stores more:
     /// Redis's LRU clock and LFU data are both 24-bit).
     @inline(__always) public var lru: UInt32 {
-        get { raw.load(fromByteOffset: 8, as: UInt32.self) & 0xFF_FFFF }
+        get { raw.loadUnaligned(fromByteOffset: 6, as: UInt32.self) & 0xFF_FFFF }
         nonmutating set {
-            let w = raw.load(fromByteOffset: 8, as: UInt32.self)
-            raw.storeBytes(of: (w & 0xFF00_0000) | (newValue & 0xFF_FFFF), toByteOffset: 8, as: UInt32.self)
+            let w = raw.loadUnaligned(fromByteOffset: 6, as: UInt32.self)
+            raw.storeBytes(of: (w & 0xFF00_0000) | (newValue & 0xFF_FFFF), toByteOffset: 6, as: UInt32.self)
         }
     }
     @inline(__always) var kind: UInt8 {
-        get { raw.load(fromByteOffset: 11, as: UInt8.self) }
-        nonmutating set { raw.storeBytes(of: newValue, toByteOffset: 11, as: UInt8.self) }
+        get { raw.load(fromByteOffset: 9, as: UInt8.self) }
+        nonmutating set { raw.storeBytes(of: newValue, toByteOffset: 9, as: UInt8.self) }
     }
     @inline(__always) public var type: ValueType { ValueType(rawValue: kind & 0x0F) ?? .string }
     @inline(__always) var typeByte: UInt8 {
@@ -118,14 +135,19 @@ public struct Entry: Equatable {
         }
     }
     @inline(__always) var flags: UInt8 {
-        get { raw.load(fromByteOffset: 12, as: UInt8.self) }
-        nonmutating set { raw.storeBytes(of: newValue, toByteOffset: 12, as: UInt8.self) }
+        get { raw.load(fromByteOffset: 10, as: UInt8.self) }
+        nonmutating set { raw.storeBytes(of: newValue, toByteOffset: 10, as: UInt8.self) }
     }
 
     // MARK: lengths
 
-    /// Offset of the key-length varint: right after the header, or after the expire field.
-    @inline(__always) var lengthsOffset: Int { Entry.headerSize &+ Int(flags & Entry.flagExpire) &<< 3 }
+    /// Bytes of the expire field: 0, 6 or 8.
+    @inline(__always) var expireFieldWidth: Int {
+        let f = flags
+        return Int(f & Entry.flagExpire) &* (6 &+ Int((f >> 3) & 1) &* 2)
+    }
+    /// Offset of the key-length varint: right after the header and the expire field.
+    @inline(__always) var lengthsOffset: Int { Entry.headerSize &+ expireFieldWidth }
 
     @inline(__always) public var keyLength: Int { Varint.read(raw + lengthsOffset).value }
     /// Offset of the key bytes.
@@ -145,21 +167,43 @@ public struct Entry: Equatable {
         let v = Varint.read(raw + (lo &+ k.size))
         return (k.value, v.value, lo &+ k.size &+ v.size)
     }
-    /// Bytes of the layout (header, lengths, key, value): what the block must hold.
+    /// Bytes of the layout (header, expire field, lengths, key, value): what the block holds.
     var layoutSize: Int {
         let l = lengths
         return l.keyOffset + l.key + l.value
     }
 
     @inline(__always) public var hasExpire: Bool { flags & (Entry.flagExpire | Entry.flagNoTTL) == Entry.flagExpire }
-    /// The 8-byte expire field is part of the layout (with or without a TTL in it).
+    /// The expire field is part of the layout (with or without a TTL in it).
     @inline(__always) var hasExpireField: Bool { flags & Entry.flagExpire != 0 }
     /// Absolute expiry time in unix milliseconds, or -1 when the key is persistent.
-    @inline(__always) public var expireAt: Int64 {
-        get { hasExpire ? raw.loadUnaligned(fromByteOffset: Entry.expireOffset, as: Int64.self) : -1 }
+    /// Set through Database.setExpire, which widens the field when needed.
+    @inline(__always) public internal(set) var expireAt: Int64 {
+        get { hasExpire ? expireField : -1 }
         nonmutating set {
             precondition(hasExpire)
-            raw.storeBytes(of: newValue, toByteOffset: Entry.expireOffset, as: Int64.self)
+            expireField = newValue
+        }
+    }
+    /// The raw field (caller checks hasExpireField; a narrow field must fit the value).
+    @inline(__always) var expireField: Int64 {
+        get {
+            if flags & Entry.flagWideExpire != 0 {
+                return raw.loadUnaligned(fromByteOffset: Entry.expireOffset, as: Int64.self)
+            }
+            let lo = UInt64(raw.loadUnaligned(fromByteOffset: Entry.expireOffset, as: UInt32.self))
+            let hi = UInt64(raw.loadUnaligned(fromByteOffset: Entry.expireOffset + 4, as: UInt16.self))
+            return Int64(bitPattern: lo | hi << 32)
+        }
+        nonmutating set {
+            if flags & Entry.flagWideExpire != 0 {
+                raw.storeBytes(of: newValue, toByteOffset: Entry.expireOffset, as: Int64.self)
+                return
+            }
+            precondition(Entry.fitsNarrowExpire(newValue))
+            let bits = UInt64(bitPattern: newValue)
+            raw.storeBytes(of: UInt32(truncatingIfNeeded: bits), toByteOffset: Entry.expireOffset, as: UInt32.self)
+            raw.storeBytes(of: UInt16(truncatingIfNeeded: bits >> 32), toByteOffset: Entry.expireOffset + 4, as: UInt16.self)
         }
     }
     @inline(__always) public var keyPointer: UnsafeRawPointer { UnsafeRawPointer(raw + keyOffset) }
@@ -255,10 +299,13 @@ enum Varint {
 enum EntryStorage {
     /// Block size for a layout: the header, the expire field when present, two varints,
     /// key and value.
-    @inline(__always) static func layoutSize(keyLength: Int, valueLength: Int, expireField: Bool) -> Int {
-        Entry.headerSize + (expireField ? 8 : 0) + Varint.size(of: keyLength) + Varint.size(of: valueLength)
+    @inline(__always) static func layoutSize(keyLength: Int, valueLength: Int, expireWidth: Int) -> Int {
+        Entry.headerSize + expireWidth + Varint.size(of: keyLength) + Varint.size(of: valueLength)
             + keyLength + valueLength
     }
+
+    /// Width of the expire field holding `ms`.
+    @inline(__always) static func expireWidth(for ms: Int64) -> Int { Entry.fitsNarrowExpire(ms) ? 6 : 8 }
 
     /// Whether a string of this length carries an (empty) expire field without a TTL.
     @inline(__always) static func reservesExpireField(valueLength: Int) -> Bool {
@@ -267,23 +314,26 @@ enum EntryStorage {
 
     static func allocate(key: UnsafeRawBufferPointer, valueLength: Int, expire: Int64?) -> Entry {
         let reserve = expire == nil && reservesExpireField(valueLength: valueLength)
-        let field = expire != nil || reserve
-        let size = layoutSize(keyLength: key.count, valueLength: valueLength, expireField: field)
+        // A reserved field is wide, so that any later EXPIRE fits it without a move.
+        let width = expire.map { expireWidth(for: $0) } ?? (reserve ? 8 : 0)
+        let size = layoutSize(keyLength: key.count, valueLength: valueLength, expireWidth: width)
         guard let p = malloc(size) else { fatalError("Tern: out of memory allocating \(size) bytes") }
-        p.storeBytes(of: nil, as: UnsafeMutableRawPointer?.self)
-        // lru 0 and kind 0 (string, raw) in one store.
-        p.storeBytes(of: UInt32(0), toByteOffset: 8, as: UInt32.self)
-        p.storeBytes(of: field ? (reserve ? Entry.flagExpire | Entry.flagNoTTL : Entry.flagExpire) : 0,
-                     toByteOffset: 12, as: UInt8.self)
-        var off = Entry.headerSize
-        if field {
-            p.storeBytes(of: expire ?? 0, toByteOffset: off, as: Int64.self)
-            off += 8
-        }
+        // next nil (6 bytes) and lru 0 (first 2 of its 3 bytes) in one store; the rest below.
+        p.storeBytes(of: UInt64(0), as: UInt64.self)
+        p.storeBytes(of: UInt8(0), toByteOffset: 8, as: UInt8.self)   // lru high byte
+        p.storeBytes(of: UInt8(0), toByteOffset: 9, as: UInt8.self)   // kind: string, raw
+        var flags: UInt8 = 0
+        if width != 0 { flags |= Entry.flagExpire }
+        if width == 8 { flags |= Entry.flagWideExpire }
+        if reserve { flags |= Entry.flagNoTTL }
+        p.storeBytes(of: flags, toByteOffset: 10, as: UInt8.self)
+        let e = Entry(p)
+        if width != 0 { e.expireField = expire ?? 0 }
+        var off = Entry.headerSize + width
         off += Varint.write(key.count, to: p + off)
         off += Varint.write(valueLength, to: p + off)
         if key.count > 0, let kp = key.baseAddress { memcpy(p + off, kp, key.count) }
-        return Entry(p)
+        return e
     }
 
     static func makeString(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, expire: Int64?) -> Entry {

@@ -85,23 +85,6 @@ public final class KeyTable {
         return nil
     }
 
-    /// Returns the address of the slot (bucket head or a `next` field) pointing at the entry.
-    @inline(__always)
-    func findLink(_ key: UnsafeRawBufferPointer, hash h: UInt64) -> UnsafeMutableRawPointer? {
-        for table in 0..<2 {
-            guard let t = table == 0 ? t0 : t1 else { continue }
-            if table == 1 && !isRehashing { break }
-            let size = table == 0 ? size0 : size1
-            var link = UnsafeMutableRawPointer(t + Int(h & UInt64(size - 1)))
-            while let e = link.load(as: Slot.self) {
-                let en = Entry(e)
-                if en.keyEquals(key) { return link }
-                link = e  // `next` is at offset 0 of the entry
-            }
-        }
-        return nil
-    }
-
     // MARK: mutation
 
     /// Inserts an entry whose key is known to be absent.
@@ -124,53 +107,72 @@ public final class KeyTable {
         if count == 0 { return nil }
         if isRehashing { rehashStep() }
         let h = ByteHash.hash(key)
-        guard let link = findLink(key, hash: h), let e = link.load(as: Slot.self) else { return nil }
-        if snapshotEpoch != 0 { willWrite(hash: h) }
-        let en = Entry(e)
-        link.storeBytes(of: en.next, as: Slot.self)
-        en.next = nil
-        count -= 1
-        return en
+        for table in 0..<2 {
+            guard let t = table == 0 ? t0 : t1 else { continue }
+            if table == 1 && !isRehashing { break }
+            let i = Int(h & UInt64((table == 0 ? size0 : size1) - 1))
+            var prev: Entry? = nil
+            var p = t[i]
+            while let e = p {
+                let en = Entry(e)
+                if en.keyEquals(key) {
+                    if snapshotEpoch != 0 { willWriteBucket(table: table, index: i) }
+                    Self.link(t, i, prev, to: en.next)
+                    en.next = nil
+                    count -= 1
+                    return en
+                }
+                prev = en
+                p = en.next
+            }
+        }
+        return nil
+    }
+
+    /// Points bucket `i` of `t` (when `prev` is nil) or `prev`'s chain link at `target`.
+    /// Entries keep 6-byte links, so a link is never written as a raw 8-byte slot.
+    @inline(__always)
+    static func link(_ t: UnsafeMutablePointer<Slot>, _ i: Int, _ prev: Entry?, to target: UnsafeMutableRawPointer?) {
+        if let pr = prev { pr.next = target } else { t[i] = target }
+    }
+
+    /// Repoints the link that holds `oldAddress` in the chain of the bucket for hash `h`.
+    /// `newNext` is stored into the new entry first when given. Returns false when absent.
+    @inline(__always)
+    func relink(hash h: UInt64, oldAddress: UnsafeMutableRawPointer, to new: Entry,
+                newNext: UnsafeMutableRawPointer??) -> Bool {
+        for table in 0..<2 {
+            guard let t = table == 0 ? t0 : t1 else { continue }
+            let i = Int(h & UInt64((table == 0 ? size0 : size1) - 1))
+            var prev: Entry? = nil
+            var p = t[i]
+            while let e = p {
+                if e == oldAddress {
+                    if let nn = newNext { new.next = nn }
+                    Self.link(t, i, prev, to: new.raw)
+                    return true
+                }
+                prev = Entry(e)
+                p = prev?.next
+            }
+        }
+        return false
     }
 
     /// Replaces the entry object for the same key (after a realloc or a new value).
     public func replace(_ old: Entry, with new: Entry) {
         let h = ByteHash.hash(new.key)
         if snapshotEpoch != 0 { willWrite(hash: h) }
-        for table in 0..<2 {
-            guard let t = table == 0 ? t0 : t1 else { continue }
-            let size = table == 0 ? size0 : size1
-            var link = UnsafeMutableRawPointer(t + Int(h & UInt64(size - 1)))
-            while let e = link.load(as: Slot.self) {
-                if e == old.raw {
-                    if new.raw != old.raw { new.next = old.next }
-                    link.storeBytes(of: new.raw, as: Slot.self)
-                    return
-                }
-                link = e
-            }
-        }
-        preconditionFailure("KeyTable.replace: entry not found")
+        let ok = relink(hash: h, oldAddress: old.raw, to: new, newNext: new.raw != old.raw ? .some(old.next) : .none)
+        precondition(ok, "KeyTable.replace: entry not found")
     }
 
     /// After realloc moved an entry (its `next` copied along), repoints the link that
     /// still holds the old address. The old block must not be dereferenced. (No snapshot
     /// hook here: the caller ran `willModify` before the realloc, while the entry was intact.)
     public func replaceMoved(oldAddress: UnsafeMutableRawPointer, with new: Entry) {
-        let h = ByteHash.hash(new.key)
-        for table in 0..<2 {
-            guard let t = table == 0 ? t0 : t1 else { continue }
-            let size = table == 0 ? size0 : size1
-            var link = UnsafeMutableRawPointer(t + Int(h & UInt64(size - 1)))
-            while let e = link.load(as: Slot.self) {
-                if e == oldAddress {
-                    link.storeBytes(of: new.raw, as: Slot.self)
-                    return
-                }
-                link = e
-            }
-        }
-        preconditionFailure("KeyTable.replaceMoved: entry not found")
+        let ok = relink(hash: ByteHash.hash(new.key), oldAddress: oldAddress, to: new, newNext: .none)
+        precondition(ok, "KeyTable.replaceMoved: entry not found")
     }
 
     /// Removes and frees every entry.

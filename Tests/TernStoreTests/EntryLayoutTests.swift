@@ -40,8 +40,8 @@ final class EntryLayoutTests: XCTestCase {
     func testHeaderIsCompact() {
         let db = Database(id: 0)
         let e = set(db, Array("key:123456".utf8), Array("123".utf8), encoding: .int)
-        // 13-byte header + 1 + 1 (lengths) + 10 + 3 = 28 bytes: jemalloc's 32 class.
-        XCTAssertEqual(e.layoutSize, 28)
+        // 11-byte header + 1 + 1 (lengths) + 10 + 3 = 26 bytes: jemalloc's 32 class.
+        XCTAssertEqual(e.layoutSize, 26)
         XCTAssertEqual(e.keyLength, 10)
         XCTAssertEqual(e.valueLength, 3)
         XCTAssertEqual(e.encoding, .int)
@@ -49,8 +49,86 @@ final class EntryLayoutTests: XCTestCase {
         XCTAssertFalse(e.isObject)
         if tern_allocator_is_jemalloc() != 0 { XCTAssertEqual(e.allocatedSize, 32) }
         let p = set(db, Array("key:999999".utf8), Array("value:999999".utf8), encoding: .embstr)
-        XCTAssertEqual(p.layoutSize, 37)
+        XCTAssertEqual(p.layoutSize, 35)
         if tern_allocator_is_jemalloc() != 0 { XCTAssertEqual(p.allocatedSize, 48) }
+        // With a TTL (6-byte field) the integer entry still fits 32 bytes.
+        let t = db.setExpire(e, at: 1_800_000_000_000)
+        XCTAssertEqual(t.layoutSize, 32)
+        XCTAssertEqual(t.expireAt, 1_800_000_000_000)
+        if tern_allocator_is_jemalloc() != 0 { XCTAssertEqual(t.allocatedSize, 32) }
+    }
+
+    func testWideAndNarrowExpireFields() {
+        let db = Database(id: 0)
+        let k = Array("key".utf8)
+        let v = Array("value".utf8)
+        var e = set(db, k, v)
+        // Narrow (6 bytes) -> wide (8 bytes, far future) -> negative -> narrow -> none.
+        for when: Int64 in [0, (1 << 48) - 1, 1 << 48, Int64.max, -1, Int64.min, 5, 1_700_000_000_000] {
+            e = db.setExpire(e, at: when)
+            XCTAssertEqual(e.expireAt, when)
+            if !Entry.fitsNarrowExpire(when) { XCTAssertEqual(e.expireFieldWidth, 8, "\(when) needs the wide field") }
+            XCTAssertEqual(Array(e.key), k)
+            XCTAssertEqual(Array(e.stringValue), v)
+            XCTAssertEqual(db.expiresCount, 1)
+            XCTAssertEqual(find(db, k)?.expireAt, when)
+        }
+        e = db.removeExpire(e)
+        XCTAssertEqual(e.expireFieldWidth, 0)
+        XCTAssertEqual(db.expiresCount, 0)
+        XCTAssertEqual(Array(e.stringValue), v)
+        // A fresh narrow field, then a value that needs the wide one.
+        e = db.setExpire(e, at: 10)
+        XCTAssertEqual(e.expireFieldWidth, 6)
+        e = db.setExpire(e, at: -10)
+        XCTAssertEqual(e.expireFieldWidth, 8)
+        XCTAssertEqual(e.expireAt, -10)
+        XCTAssertEqual(db.expiresCount, 1)
+        // Big strings reserve a wide field: any EXPIRE stays in place.
+        let big = set(db, Array("big".utf8), bytes(1000, seed: 3))
+        XCTAssertEqual(big.expireFieldWidth, 8)
+        let b2 = db.setExpire(big, at: Int64.max)
+        XCTAssertEqual(b2.raw, big.raw)
+        XCTAssertEqual(b2.expireAt, Int64.max)
+        // Loading with a far-future expire allocates the wide field at once.
+        _ = Array("loaded".utf8).withUnsafeBytes { kb in
+            v.withUnsafeBytes { vb in db.addStringForLoading(kb, vb, encoding: .raw, expireAt: 1 << 60, lru: 0) }
+        }
+        XCTAssertEqual(find(db, Array("loaded".utf8))?.expireAt, 1 << 60)
+        XCTAssertEqual(find(db, Array("loaded".utf8))?.expireFieldWidth, 8)
+    }
+
+    func testChainsOfManyEntriesRelinkCorrectly() {
+        // Force long chains in a tiny table (rehash paused) and replace / unlink / move
+        // entries at the head, middle and tail of chains: 6-byte links must stay intact.
+        let db = Database(id: 0)
+        db.table.pauseRehash += 1
+        var keys = [[UInt8]]()
+        for i in 0..<200 { let k = Array("c\(i)".utf8); keys.append(k); set(db, k, Array("v".utf8)) }
+        for (i, k) in keys.enumerated() {
+            guard let e = find(db, k) else { return XCTFail("lost \(i)") }
+            switch i % 4 {
+            case 0: set(db, k, bytes(40 + i, seed: i))                 // replaced by a new block
+            case 1: db.setExpire(e, at: Int64(i))                      // realloc'ed in place or moved
+            case 2: XCTAssertTrue(k.withUnsafeBytes { db.delete($0) })
+            default: _ = db.resizeString(e, to: 300)                  // grown (moved)
+            }
+        }
+        for (i, k) in keys.enumerated() {
+            let e = find(db, k)
+            switch i % 4 {
+            case 0: XCTAssertEqual(e.map { Array($0.stringValue) }, bytes(40 + i, seed: i))
+            case 1: XCTAssertEqual(e?.expireAt, Int64(i))
+            case 2: XCTAssertNil(e)
+            default: XCTAssertEqual(e?.valueLength, 300)
+            }
+        }
+        XCTAssertEqual(db.count, 150)
+        db.table.pauseRehash -= 1
+        while db.table.isRehashing { db.table.rehash(buckets: 10) }
+        var seen = 0
+        db.table.forEach { _ in seen += 1 }
+        XCTAssertEqual(seen, 150)
     }
 
     func testKeysAndValuesOfManySizes() {
