@@ -41,7 +41,8 @@ public final class Database {
     @discardableResult
     public func setString(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer,
                           encoding: ValueEncoding = .raw, keepTTL: Bool = false, lru: UInt32 = 0) -> Entry {
-        if let old = table.find(key) {
+        let h = ByteHash.hash(key)   // once, for the lookup and the insert or replace
+        if let old = table.find(key, hash: h) {
             let keep = keepTTL && old.hasExpire
             let access = keepsAccessFieldOnOverwrite ? old.lru : lru
             if !old.isObject, overwriteInPlace(old, value, keepTTL: keep) {
@@ -53,7 +54,7 @@ public final class Database {
             let e = EntryStorage.makeString(key: key, value: value, expire: exp)
             e.encoding = encoding
             e.lru = access
-            table.replace(old, with: e)
+            table.replace(old, with: e, hash: h)
             if old.hasExpire && !keep { expiresCount -= 1 }
             EntryStorage.free(old)
             return e
@@ -61,7 +62,7 @@ public final class Database {
         let e = EntryStorage.makeString(key: key, value: value, expire: nil)
         e.encoding = encoding
         e.lru = lru
-        table.insertNew(e)
+        table.insertNew(e, hash: h)
         if let h = keyAdded { h(key) }
         return e
     }

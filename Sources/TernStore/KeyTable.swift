@@ -64,8 +64,14 @@ public final class KeyTable {
     @inline(__always)
     public func find(_ key: UnsafeRawBufferPointer) -> Entry? {
         if count == 0 { return nil }
+        return find(key, hash: ByteHash.hash(key))
+    }
+
+    /// `find` with the key's hash already computed (a write that may insert next hashes once).
+    @inline(__always)
+    public func find(_ key: UnsafeRawBufferPointer, hash h: UInt64) -> Entry? {
+        if count == 0 { return nil }
         if isRehashing { rehashStep() }
-        let h = ByteHash.hash(key)
         if let t = t0 {
             var p = t[Int(h & UInt64(size0 - 1))]
             while let e = p {
@@ -88,10 +94,12 @@ public final class KeyTable {
     // MARK: mutation
 
     /// Inserts an entry whose key is known to be absent.
-    public func insertNew(_ e: Entry) {
+    public func insertNew(_ e: Entry) { insertNew(e, hash: ByteHash.hash(e.key)) }
+
+    /// `insertNew` with the key's hash already computed.
+    public func insertNew(_ e: Entry, hash h: UInt64) {
         if isRehashing { rehashStep() }
         expandIfNeeded()
-        let h = ByteHash.hash(e.key)
         let useT1 = isRehashing
         let t = useT1 ? t1! : t0!
         let size = useT1 ? size1 : size0
@@ -160,8 +168,10 @@ public final class KeyTable {
     }
 
     /// Replaces the entry object for the same key (after a realloc or a new value).
-    public func replace(_ old: Entry, with new: Entry) {
-        let h = ByteHash.hash(new.key)
+    public func replace(_ old: Entry, with new: Entry) { replace(old, with: new, hash: ByteHash.hash(new.key)) }
+
+    /// `replace` with the key's hash already computed.
+    public func replace(_ old: Entry, with new: Entry, hash h: UInt64) {
         if snapshotEpoch != 0 { willWrite(hash: h) }
         let ok = relink(hash: h, oldAddress: old.raw, to: new, newNext: new.raw != old.raw ? .some(old.next) : .none)
         precondition(ok, "KeyTable.replace: entry not found")

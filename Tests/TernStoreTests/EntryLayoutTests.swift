@@ -35,6 +35,23 @@ final class EntryLayoutTests: XCTestCase {
         }
     }
 
+    func testInlineKeyCompare() {
+        for n in 0...40 {
+            let a = bytes(n, seed: 5)
+            for flip in 0..<n {
+                var b = a
+                b[flip] ^= 0x40
+                a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in
+                    XCTAssertFalse(Entry.bytesEqual(pa.baseAddress!, pb.baseAddress!, n), "n=\(n) flip=\(flip)")
+                } }
+            }
+            let c = a
+            a.withUnsafeBytes { pa in c.withUnsafeBytes { pc in
+                XCTAssertTrue(Entry.bytesEqual(pa.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!, pc.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!, n))
+            } }
+        }
+    }
+
     // MARK: layout
 
     func testHeaderIsCompact() {
