@@ -48,8 +48,8 @@ public enum ValueEncoding: UInt8, Sendable {
 ///
 /// Layout (docs/MEMORY.md has the measurements behind it). The fixed header is 11 bytes,
 /// then two 1-byte varints for keys and values under 128 bytes, so with jemalloc's size
-/// classes (16, 32, 48, 64 ...) `key:N` -> 3-byte integer takes 32 bytes with or without a
-/// TTL, `key:N` -> `value:N` 48, where a 24-byte header put them in 48/48 and 64:
+/// classes (16, 32, 48 ... 128, 160) `key:N` -> 3-byte integer takes 32 bytes with or
+/// without a TTL and `key:N` -> 100 bytes 128, where a 24-byte header needed 48 and 160:
 ///   0  next      6  chain link inside a hash bucket: a 48-bit address (user-space pointers
 ///                   on x86-64 and arm64 Linux fit in 48 bits)
 ///   6  lru       3  24-bit LRU clock / LFU data (Redis's robj.lru is 24 bits as well)
