@@ -63,7 +63,7 @@ public final class Database {
         e.encoding = encoding
         e.lru = lru
         table.insertNew(e, hash: h)
-        if let h = keyAdded { h(key) }
+        if let added = keyAdded { added(key) }
         return e
     }
 
