@@ -5,8 +5,11 @@ import Foundation
 // Tern allocates with jemalloc when Debian's libjemalloc-dev is installed (the README's
 // commands install it): its size classes have no per-block header, which is worth 8-16 B per
 // key against glibc (docs/MEMORY.md has the measurements). Without it Tern builds against
-// glibc malloc and says so in INFO (mem_allocator).
-let jemalloc = FileManager.default.fileExists(atPath: "/usr/include/jemalloc/jemalloc.h")
+// glibc malloc and says so in INFO (mem_allocator). TERN_ALLOCATOR=libc forces glibc malloc
+// (to compare allocators: build into another --build-path so the two builds do not mix).
+let wantsLibc = ProcessInfo.processInfo.environment["TERN_ALLOCATOR"] == "libc"
+let jemalloc = !wantsLibc
+    && FileManager.default.fileExists(atPath: "/usr/include/jemalloc/jemalloc.h")
     && (FileManager.default.fileExists(atPath: "/usr/lib/x86_64-linux-gnu/libjemalloc.so")
         || FileManager.default.fileExists(atPath: "/usr/lib/aarch64-linux-gnu/libjemalloc.so")
         || FileManager.default.fileExists(atPath: "/usr/lib/libjemalloc.so"))

@@ -13,6 +13,8 @@
 
 size_t tern_malloc_usable_size(void *p) { return malloc_usable_size(p); }
 
+size_t tern_malloc_good_size(size_t n) { return nallocx(n ? n : 1, 0); }
+
 static size_t stat_size(const char *name) {
     size_t v = 0, len = sizeof(v);
     if (mallctl(name, &v, &len, NULL, 0) != 0) return 0;
@@ -126,6 +128,14 @@ char *tern_malloc_stats_text(void) {
 #else  /* glibc malloc */
 
 size_t tern_malloc_usable_size(void *p) { return malloc_usable_size(p); }
+
+/* glibc: chunk = max(32, (n + 8 + 15) & ~15) and 8 bytes of it are the size header. Big
+   (mmapped) requests round differently; callers only compare, so a miss merely reallocates. */
+size_t tern_malloc_good_size(size_t n) {
+    size_t chunk = (n + 8 + 15) & ~(size_t)15;
+    if (chunk < 32) chunk = 32;
+    return chunk - 8;
+}
 
 size_t tern_malloc_allocated(void) {
     struct mallinfo2 mi = mallinfo2();

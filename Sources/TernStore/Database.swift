@@ -51,21 +51,20 @@ public final class Database {
     @discardableResult
     public func setString(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer,
                           encoding: ValueEncoding = .raw, keepTTL: Bool = false, lru: UInt32 = 0) -> Entry {
-        if let old = table.find(key) {
+        let h = ByteHash.hash(key)   // once, for the lookup and the insert or replace
+        if let old = table.find(key, hash: h) {
             let keep = keepTTL && old.hasExpire
-            let exp: Int64? = keep ? old.expireAt : nil
-            // Same-size string overwrite in place: no allocation (the common SET pattern).
             let access = keepsAccessFieldOnOverwrite ? old.lru : lru
-            if !old.isObject && old.hasExpire == keep && old.valueLength == value.count {
-                if value.count > 0 { memcpy(old.raw + old.valueOffset, value.baseAddress!, value.count) }
+            if !old.isObject, overwriteInPlace(old, value, keepTTL: keep) {
                 old.encoding = encoding
                 old.lru = access
                 return old
             }
+            let exp: Int64? = keep ? old.expireAt : nil
             let e = EntryStorage.makeString(key: key, value: value, expire: exp)
             e.encoding = encoding
             e.lru = access
-            table.replace(old, with: e)
+            table.replace(old, with: e, hash: h)
             if old.hasExpire && !keep { expiresCount -= 1 }
             release(old)
             return e
@@ -73,9 +72,47 @@ public final class Database {
         let e = EntryStorage.makeString(key: key, value: value, expire: nil)
         e.encoding = encoding
         e.lru = lru
-        table.insertNew(e)
-        if let h = keyAdded { h(key) }
+        table.insertNew(e, hash: h)
+        if let added = keyAdded { added(key) }
         return e
+    }
+
+    /// Writes a new string value into the existing block when the new layout keeps the
+    /// expire field as it is and lands in the block's size class: no allocation, and no byte
+    /// more than a fresh entry would take (the common SET/INCR pattern; a same-length value is
+    /// the fast case). Drops the TTL unless `keepTTL`. Returns false when it cannot.
+    private func overwriteInPlace(_ old: Entry, _ value: UnsafeRawBufferPointer, keepTTL: Bool) -> Bool {
+        let l = old.lengths
+        let wantsField = keepTTL || EntryStorage.reservesExpireField(valueLength: value.count)
+        guard old.hasExpireField == wantsField else { return false }
+        let newSize: Int
+        if l.value != value.count {
+            newSize = EntryStorage.layoutSize(keyLength: l.key, valueLength: value.count, expireWidth: old.expireFieldWidth)
+            guard tern_malloc_good_size(newSize) == tern_malloc_usable_size(old.raw) else { return false }
+        } else {
+            newSize = 0
+        }
+        table.willModify(old)
+        if old.hasExpire && !keepTTL {
+            // Only a big string gets here with a TTL to drop: its field stays, marked empty.
+            old.flags |= Entry.flagNoTTL
+            expiresCount -= 1
+        }
+        var valueOff = l.keyOffset + l.key
+        if newSize != 0 {
+            // New length: rewrite the value varint; the key moves when its width changes.
+            let lo = old.lengthsOffset
+            let kSize = Varint.size(of: l.key)
+            let oldVSize = l.keyOffset - lo - kSize
+            let newVSize = Varint.size(of: value.count)
+            if newVSize != oldVSize {
+                memmove(old.raw + lo + kSize + newVSize, old.raw + l.keyOffset, l.key)
+                valueOff += newVSize - oldVSize
+            }
+            Varint.write(value.count, to: old.raw + lo + kSize)
+        }
+        if value.count > 0, let vp = value.baseAddress { memcpy(old.raw + valueOff, vp, value.count) }
+        return true
     }
 
     /// Resizes the string value of an existing string entry, keeping its first
@@ -83,18 +120,29 @@ public final class Database {
     /// so repeated APPENDs are amortised O(1). Returns the (possibly moved) entry.
     public func resizeString(_ e: Entry, to newLength: Int) -> Entry {
         precondition(!e.isObject)
-        let oldLen = e.valueLength
-        let needed = e.valueOffset + newLength
+        table.willModify(e)
+        let l = e.lengths
+        let oldLen = l.value
+        let lo = e.lengthsOffset
+        let kSize = Varint.size(of: l.key)
+        let oldVSize = l.keyOffset - lo - kSize
+        let newVSize = Varint.size(of: newLength)
+        let newKeyOffset = lo + kSize + newVSize
+        let needed = newKeyOffset + l.key + newLength
         var cur = e
         if needed > tern_malloc_usable_size(e.raw) {
             let growth = newLength < 1 << 20 ? newLength : (1 << 20)
-            let cap = e.valueOffset + newLength + (newLength > oldLen ? growth : 0)
+            let cap = needed + (newLength > oldLen ? growth : 0)
             guard let p = realloc(e.raw, cap) else { fatalError("Tern: out of memory") }
             cur = Entry(p)
             if p != e.raw { relinkMoved(from: e.raw, to: cur) }
         }
-        if newLength > oldLen { memset(cur.raw + cur.valueOffset + oldLen, 0, newLength - oldLen) }
-        cur.valueLength = newLength
+        if newVSize != oldVSize {
+            // The length varint changed width (127 -> 128 ...): key and kept bytes shift.
+            memmove(cur.raw + newKeyOffset, cur.raw + l.keyOffset, l.key + min(oldLen, newLength))
+        }
+        Varint.write(newLength, to: cur.raw + lo + kSize)
+        if newLength > oldLen { memset(cur.raw + newKeyOffset + l.key + oldLen, 0, newLength - oldLen) }
         return cur
     }
 
@@ -185,6 +233,7 @@ public final class Database {
     /// produced a new object). Keeps key and TTL.
     public func replaceObject(_ e: Entry, with object: AnyObject, encoding: ValueEncoding) {
         precondition(e.isObject)
+        table.willModify(e)
         let slot = e.raw + e.valueOffset
         let oldRef = slot.loadUnaligned(as: UnsafeMutableRawPointer.self)
         let newRef = Unmanaged<AnyObject>.passRetained(object).toOpaque()
@@ -261,23 +310,20 @@ public final class Database {
     /// Sets the absolute expiry (ms) of an existing entry. Returns the possibly moved entry.
     @discardableResult
     public func setExpire(_ e: Entry, at when: Int64) -> Entry {
-        if e.hasExpire { e.expireAt = when; return e }
-        if e.hasExpireField {
-            // A big string allocated with the field in place: O(1).
-            e.flags &= ~Entry.flagNoTTL
-            e.raw.storeBytes(of: when, toByteOffset: 24, as: Int64.self)
-            expiresCount += 1
+        table.willModify(e)
+        if e.hasExpireField && (e.flags & Entry.flagWideExpire != 0 || Entry.fitsNarrowExpire(when)) {
+            // The field is there (a TTL already, or a big string's reserved field): O(1).
+            if !e.hasExpire {
+                e.flags &= ~Entry.flagNoTTL
+                expiresCount += 1
+            }
+            e.expireField = when
             return e
         }
-        let oldSize = 24 + e.keyLength + e.valueLength
-        guard let p = realloc(e.raw, oldSize + 8) else { fatalError("Tern: out of memory") }
-        let moved = p != e.raw
-        memmove(p + 32, p + 24, oldSize - 24)
-        let n = Entry(p)
-        n.flags |= Entry.flagExpire
-        p.storeBytes(of: when, toByteOffset: 24, as: Int64.self)
-        if moved { table.replaceMoved(oldAddress: e.raw, with: n) }
-        expiresCount += 1
+        if !e.hasExpire { expiresCount += 1 }
+        let n = resizeExpireField(e, to: EntryStorage.expireWidth(for: when))
+        n.flags &= ~Entry.flagNoTTL
+        n.expireField = when
         return n
     }
 
@@ -285,21 +331,42 @@ public final class Database {
     @discardableResult
     public func removeExpire(_ e: Entry) -> Entry {
         guard e.hasExpire else { return e }
-        if !e.isObject && e.valueLength >= Entry.reservedExpireFieldMinimum {
+        table.willModify(e)
+        expiresCount -= 1
+        if !e.isObject && EntryStorage.reservesExpireField(valueLength: e.valueLength) {
             // Keep the field (marked empty) rather than moving a big value.
             e.flags |= Entry.flagNoTTL
-            expiresCount -= 1
             return e
         }
-        let size = 32 + e.keyLength + e.valueLength
-        memmove(e.raw + 24, e.raw + 32, size - 32)
-        e.flags &= ~Entry.flagExpire
-        expiresCount -= 1
-        if let p = realloc(e.raw, size - 8), p != e.raw {
-            let n = Entry(p)
-            table.replaceMoved(oldAddress: e.raw, with: n)
-            return n
+        return resizeExpireField(e, to: 0)
+    }
+
+    /// Changes the expire field to `width` bytes (0, 6 or 8), moving the lengths, key and
+    /// value after it; the block grows with realloc, and shrinks only when that reaches a
+    /// smaller size class. The new field's content is left to the caller.
+    private func resizeExpireField(_ e: Entry, to width: Int) -> Entry {
+        let oldWidth = e.expireFieldWidth
+        if oldWidth == width { return e }
+        let oldSize = e.layoutSize
+        let tail = oldSize - Entry.headerSize - oldWidth   // lengths, key, value
+        let newSize = oldSize - oldWidth + width
+        var n = e
+        if newSize > tern_malloc_usable_size(e.raw) {
+            guard let p = realloc(e.raw, newSize) else { fatalError("Tern: out of memory") }
+            n = Entry(p)
+            if p != e.raw { table.replaceMoved(oldAddress: e.raw, with: n) }
         }
-        return e
+        memmove(n.raw + Entry.headerSize + width, n.raw + Entry.headerSize + oldWidth, tail)
+        var f = n.flags & ~(Entry.flagExpire | Entry.flagWideExpire)
+        if width != 0 { f |= Entry.flagExpire }
+        if width == 8 { f |= Entry.flagWideExpire }
+        n.flags = f
+        if newSize < oldSize && tern_malloc_good_size(newSize) < tern_malloc_usable_size(n.raw),
+           let p = realloc(n.raw, newSize), p != n.raw {
+            let moved = Entry(p)
+            table.replaceMoved(oldAddress: n.raw, with: moved)
+            return moved
+        }
+        return n
     }
 }

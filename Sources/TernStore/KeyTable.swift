@@ -4,21 +4,41 @@ import Glibc
 #endif
 
 /// The keyspace hash table of one database: chained buckets (the chain link lives
-/// inside each Entry, so a key costs one allocation plus a bucket slot), power-of-two
-/// sizes and Redis-style incremental rehashing between two tables, so growing a
+/// inside each Entry, so a key costs one allocation plus its share of a bucket slot),
+/// power-of-two sizes and Redis-style incremental rehashing between two tables, so growing a
 /// table of millions of keys never stalls the server. SCAN uses Redis's reverse-binary
 /// cursor, which returns every key present for the whole scan across resizes.
+///
+/// The table grows when it holds `maxLoadFactor` (2) keys per bucket, not Redis's 1: at 1M
+/// keys the slots cost 4.2 B/key instead of 8.4 (docs/MEMORY.md), for half a chain hop more
+/// per lookup on average.
+///
+/// Snapshot versions: every bucket has a version byte (`versions0`/`versions1`, parallel to
+/// `t0`/`t1`; 1 B per bucket) for a forkless point-in-time walk. See "Snapshot versions" below.
 public final class KeyTable {
     typealias Slot = UnsafeMutableRawPointer?
+
+    /// Keys per bucket at which the table doubles.
+    public static let maxLoadFactor = 2
 
     var t0: UnsafeMutablePointer<Slot>? = nil
     var size0 = 0
     var t1: UnsafeMutablePointer<Slot>? = nil
     var size1 = 0
     var rehashIndex = -1
+    /// Version byte of each bucket of t0 / t1 (same indexes).
+    var versions0: UnsafeMutablePointer<UInt8>? = nil
+    var versions1: UnsafeMutablePointer<UInt8>? = nil
     public private(set) var count = 0
     /// Incremented while something walks the table and must not see entries move.
     public var pauseRehash = 0
+
+    /// The epoch of the snapshot being taken, 0 when none runs. Writes test this one byte.
+    public private(set) var snapshotEpoch: UInt8 = 0
+    /// The last epoch handed out (epochs wrap after 255 snapshots: versions are reset then).
+    var lastEpoch: UInt8 = 0
+    /// The walker that serializes a bucket before a write changes it.
+    var snapshotWalker: (any KeyTableSnapshotWalker)?
 
     public init() {}
 
@@ -33,13 +53,25 @@ public final class KeyTable {
         return t
     }
 
+    static func allocVersions(_ n: Int, _ v: UInt8) -> UnsafeMutablePointer<UInt8> {
+        let t = UnsafeMutablePointer<UInt8>.allocate(capacity: n)
+        t.initialize(repeating: v, count: n)
+        return t
+    }
+
     // MARK: lookup
 
     @inline(__always)
     public func find(_ key: UnsafeRawBufferPointer) -> Entry? {
         if count == 0 { return nil }
+        return find(key, hash: ByteHash.hash(key))
+    }
+
+    /// `find` with the key's hash already computed (a write that may insert next hashes once).
+    @inline(__always)
+    public func find(_ key: UnsafeRawBufferPointer, hash h: UInt64) -> Entry? {
+        if count == 0 { return nil }
         if isRehashing { rehashStep() }
-        let h = ByteHash.hash(key)
         if let t = t0 {
             var p = t[Int(h & UInt64(size0 - 1))]
             while let e = p {
@@ -59,34 +91,20 @@ public final class KeyTable {
         return nil
     }
 
-    /// Returns the address of the slot (bucket head or a `next` field) pointing at the entry.
-    @inline(__always)
-    func findLink(_ key: UnsafeRawBufferPointer, hash h: UInt64) -> UnsafeMutableRawPointer? {
-        for table in 0..<2 {
-            guard let t = table == 0 ? t0 : t1 else { continue }
-            if table == 1 && !isRehashing { break }
-            let size = table == 0 ? size0 : size1
-            var link = UnsafeMutableRawPointer(t + Int(h & UInt64(size - 1)))
-            while let e = link.load(as: Slot.self) {
-                let en = Entry(e)
-                if en.keyEquals(key) { return link }
-                link = e  // `next` is at offset 0 of the entry
-            }
-        }
-        return nil
-    }
-
     // MARK: mutation
 
     /// Inserts an entry whose key is known to be absent.
-    public func insertNew(_ e: Entry) {
+    public func insertNew(_ e: Entry) { insertNew(e, hash: ByteHash.hash(e.key)) }
+
+    /// `insertNew` with the key's hash already computed.
+    public func insertNew(_ e: Entry, hash h: UInt64) {
         if isRehashing { rehashStep() }
         expandIfNeeded()
-        let h = ByteHash.hash(e.key)
         let useT1 = isRehashing
         let t = useT1 ? t1! : t0!
         let size = useT1 ? size1 : size0
         let i = Int(h & UInt64(size - 1))
+        if snapshotEpoch != 0 { willWriteBucket(table: useT1 ? 1 : 0, index: i) }
         e.next = t[i]
         t[i] = e.raw
         count += 1
@@ -97,50 +115,74 @@ public final class KeyTable {
         if count == 0 { return nil }
         if isRehashing { rehashStep() }
         let h = ByteHash.hash(key)
-        guard let link = findLink(key, hash: h), let e = link.load(as: Slot.self) else { return nil }
-        let en = Entry(e)
-        link.storeBytes(of: en.next, as: Slot.self)
-        en.next = nil
-        count -= 1
-        return en
+        for table in 0..<2 {
+            guard let t = table == 0 ? t0 : t1 else { continue }
+            if table == 1 && !isRehashing { break }
+            let i = Int(h & UInt64((table == 0 ? size0 : size1) - 1))
+            var prev: Entry? = nil
+            var p = t[i]
+            while let e = p {
+                let en = Entry(e)
+                if en.keyEquals(key) {
+                    if snapshotEpoch != 0 { willWriteBucket(table: table, index: i) }
+                    Self.link(t, i, prev, to: en.next)
+                    en.next = nil
+                    count -= 1
+                    return en
+                }
+                prev = en
+                p = en.next
+            }
+        }
+        return nil
+    }
+
+    /// Points bucket `i` of `t` (when `prev` is nil) or `prev`'s chain link at `target`.
+    /// Entries keep 6-byte links, so a link is never written as a raw 8-byte slot.
+    @inline(__always)
+    static func link(_ t: UnsafeMutablePointer<Slot>, _ i: Int, _ prev: Entry?, to target: UnsafeMutableRawPointer?) {
+        if let pr = prev { pr.next = target } else { t[i] = target }
+    }
+
+    /// Repoints the link that holds `oldAddress` in the chain of the bucket for hash `h`.
+    /// `newNext` is stored into the new entry first when given. Returns false when absent.
+    @inline(__always)
+    func relink(hash h: UInt64, oldAddress: UnsafeMutableRawPointer, to new: Entry,
+                newNext: UnsafeMutableRawPointer??) -> Bool {
+        for table in 0..<2 {
+            guard let t = table == 0 ? t0 : t1 else { continue }
+            let i = Int(h & UInt64((table == 0 ? size0 : size1) - 1))
+            var prev: Entry? = nil
+            var p = t[i]
+            while let e = p {
+                if e == oldAddress {
+                    if let nn = newNext { new.next = nn }
+                    Self.link(t, i, prev, to: new.raw)
+                    return true
+                }
+                prev = Entry(e)
+                p = prev?.next
+            }
+        }
+        return false
     }
 
     /// Replaces the entry object for the same key (after a realloc or a new value).
-    public func replace(_ old: Entry, with new: Entry) {
-        let h = ByteHash.hash(new.key)
-        for table in 0..<2 {
-            guard let t = table == 0 ? t0 : t1 else { continue }
-            let size = table == 0 ? size0 : size1
-            var link = UnsafeMutableRawPointer(t + Int(h & UInt64(size - 1)))
-            while let e = link.load(as: Slot.self) {
-                if e == old.raw {
-                    if new.raw != old.raw { new.next = old.next }
-                    link.storeBytes(of: new.raw, as: Slot.self)
-                    return
-                }
-                link = e
-            }
-        }
-        preconditionFailure("KeyTable.replace: entry not found")
+    public func replace(_ old: Entry, with new: Entry) { replace(old, with: new, hash: ByteHash.hash(new.key)) }
+
+    /// `replace` with the key's hash already computed.
+    public func replace(_ old: Entry, with new: Entry, hash h: UInt64) {
+        if snapshotEpoch != 0 { willWrite(hash: h) }
+        let ok = relink(hash: h, oldAddress: old.raw, to: new, newNext: new.raw != old.raw ? .some(old.next) : .none)
+        precondition(ok, "KeyTable.replace: entry not found")
     }
 
     /// After realloc moved an entry (its `next` copied along), repoints the link that
-    /// still holds the old address. The old block must not be dereferenced.
+    /// still holds the old address. The old block must not be dereferenced. (No snapshot
+    /// hook here: the caller ran `willModify` before the realloc, while the entry was intact.)
     public func replaceMoved(oldAddress: UnsafeMutableRawPointer, with new: Entry) {
-        let h = ByteHash.hash(new.key)
-        for table in 0..<2 {
-            guard let t = table == 0 ? t0 : t1 else { continue }
-            let size = table == 0 ? size0 : size1
-            var link = UnsafeMutableRawPointer(t + Int(h & UInt64(size - 1)))
-            while let e = link.load(as: Slot.self) {
-                if e == oldAddress {
-                    link.storeBytes(of: new.raw, as: Slot.self)
-                    return
-                }
-                link = e
-            }
-        }
-        preconditionFailure("KeyTable.replaceMoved: entry not found")
+        let ok = relink(hash: ByteHash.hash(new.key), oldAddress: oldAddress, to: new, newNext: .none)
+        precondition(ok, "KeyTable.replaceMoved: entry not found")
     }
 
     /// Removes and frees every entry.
@@ -158,13 +200,16 @@ public final class KeyTable {
             }
             t.deallocate()
         }
+        versions0?.deallocate(); versions1?.deallocate()
         t0 = nil; t1 = nil; size0 = 0; size1 = 0; rehashIndex = -1; count = 0
+        versions0 = nil; versions1 = nil
     }
 
     /// Detaches all entries into a new table (O(1)); used by FLUSHALL ASYNC and SWAPDB.
     /// Exchanges every entry and the resize state with `other` (SWAPDB), so each
     /// database can hold its table in a `let` (no retain/release per access).
     public func swapContents(with other: KeyTable) {
+        swap(&other.versions0, &versions0); swap(&other.versions1, &versions1)
         swap(&other.t0, &t0); swap(&other.t1, &t1)
         swap(&other.size0, &size0); swap(&other.size1, &size1)
         swap(&other.rehashIndex, &rehashIndex); swap(&other.count, &count)
@@ -172,6 +217,7 @@ public final class KeyTable {
 
     public func takeAll() -> KeyTable {
         let other = KeyTable()
+        swap(&other.versions0, &versions0); swap(&other.versions1, &versions1)
         swap(&other.t0, &t0); swap(&other.t1, &t1)
         swap(&other.size0, &size0); swap(&other.size1, &size1)
         swap(&other.rehashIndex, &rehashIndex); swap(&other.count, &count)
@@ -182,8 +228,10 @@ public final class KeyTable {
 
     @inline(__always) func expandIfNeeded() {
         if isRehashing { return }
-        if size0 == 0 { t0 = KeyTable.allocTable(4); size0 = 4; return }
-        if count >= size0 { startResize(to: KeyTable.nextPower(count + 1)) }
+        if size0 == 0 { startResize(to: 4); return }
+        if count >= size0 &* KeyTable.maxLoadFactor {
+            startResize(to: KeyTable.nextPower(count / KeyTable.maxLoadFactor + 1))
+        }
     }
 
     static func nextPower(_ n: Int) -> Int {
@@ -194,13 +242,21 @@ public final class KeyTable {
 
     func startResize(to n: Int) {
         guard !isRehashing, n != size0 else { return }
-        if size0 == 0 { t0 = KeyTable.allocTable(n); size0 = n; return }
+        // A table created while a snapshot runs holds only keys written after its epoch
+        // (rehashing is paused, nothing moves in): stamped as already serialized.
+        if size0 == 0 {
+            t0 = KeyTable.allocTable(n); versions0 = KeyTable.allocVersions(n, snapshotEpoch); size0 = n
+            return
+        }
         t1 = KeyTable.allocTable(n)
+        versions1 = KeyTable.allocVersions(n, snapshotEpoch)
         size1 = n
         rehashIndex = 0
     }
 
-    /// Shrinks a sparse table (Redis: fill below 10%). Called from the server cron.
+    /// Shrinks a sparse table (Redis: fill below 10%) to one key per bucket (not
+    /// maxLoadFactor: a shrunk table must not be one insert away from growing again).
+    /// Called from the server cron.
     public func shrinkIfSparse() {
         guard !isRehashing, size0 > 4, count * 100 / size0 < 10 else { return }
         startResize(to: KeyTable.nextPower(max(count, 4)))
@@ -238,8 +294,9 @@ public final class KeyTable {
         }
         if rehashIndex >= size0 {
             old.deallocate()
-            t0 = t1; size0 = size1
-            t1 = nil; size1 = 0
+            versions0?.deallocate()
+            t0 = t1; size0 = size1; versions0 = versions1
+            t1 = nil; size1 = 0; versions1 = nil
             rehashIndex = -1
             return false
         }
@@ -352,6 +409,98 @@ public final class KeyTable {
         }
     }
 
-    /// Bytes used by the bucket arrays.
-    public var tableBytes: Int { (size0 + size1) * MemoryLayout<Slot>.stride }
+    /// Bytes used by the bucket arrays and their version bytes.
+    public var tableBytes: Int { (size0 + size1) * (MemoryLayout<Slot>.stride + 1) }
+
+    // MARK: snapshot versions
+
+    // The hooks a forkless point-in-time snapshot (Dragonfly's versioned walk, DESIGN.md)
+    // needs from the table; the walk itself lives with persistence.
+    //
+    // - `beginSnapshot(walker:)` takes a new epoch E (> every version in the table) and
+    //   pauses rehashing, so entries never move between buckets behind the walk. New tables
+    //   created meanwhile (growth still starts; inserts go to t1) are stamped E: they only
+    //   receive keys written after E.
+    // - The walker visits buckets (both tables while a resize is pending), serializes each
+    //   bucket whose version is below E and stamps it with `markBucketSerialized`.
+    // - Every change to a bucket's entries first calls `willWriteBucket`: while a snapshot
+    //   runs and the bucket's version is below E, the walker serializes the bucket as it is
+    //   and it is stamped E, then the write proceeds. The table calls it itself for inserts,
+    //   unlinks and replacements; `Database` calls `willModify` before changing an entry in
+    //   place (same-size overwrite, EXPIRE/PERSIST, APPEND/SETRANGE growth, object swap);
+    //   the engine calls `willModify(key)` when a command looks a key up for writing, which
+    //   covers collections changed inside their objects (HSET on an existing hash).
+    // - FLUSHDB/SWAPDB detach or exchange whole tables (`takeAll`, `swapContents`): the
+    //   snapshot must finish (or keep walking the detached table) before that; versions
+    //   travel with their buckets.
+    // - `endSnapshot()` clears the epoch and resumes rehashing. Outside a snapshot the cost is
+    //   one byte compare per write and 1 B per bucket.
+
+    /// Starts a snapshot epoch; returns it. Only one snapshot at a time.
+    @discardableResult
+    public func beginSnapshot(walker: any KeyTableSnapshotWalker) -> UInt8 {
+        precondition(snapshotEpoch == 0, "a snapshot is already running")
+        if lastEpoch == UInt8.max {
+            // Wrapped: every bucket back to 0 so that epoch 1 is again above all of them.
+            if let v = versions0 { v.update(repeating: 0, count: size0) }
+            if let v = versions1 { v.update(repeating: 0, count: size1) }
+            lastEpoch = 0
+        }
+        lastEpoch += 1
+        snapshotEpoch = lastEpoch
+        snapshotWalker = walker
+        pauseRehash += 1
+        return snapshotEpoch
+    }
+
+    public func endSnapshot() {
+        guard snapshotEpoch != 0 else { return }
+        snapshotEpoch = 0
+        snapshotWalker = nil
+        pauseRehash -= 1
+    }
+
+    /// The version of bucket `index` of table 0 or 1.
+    public func bucketVersion(table: Int, index: Int) -> UInt8 {
+        guard let v = table == 0 ? versions0 : versions1 else { return 0 }
+        return v[index]
+    }
+
+    /// Stamps a bucket with the running epoch (the walker serialized it).
+    public func markBucketSerialized(table: Int, index: Int) {
+        guard snapshotEpoch != 0, let v = table == 0 ? versions0 : versions1 else { return }
+        v[index] = snapshotEpoch
+    }
+
+    /// Before a write to bucket `index` of `table`: serialize it first if the running snapshot
+    /// has not yet. Callers test `snapshotEpoch != 0` first (the hot path).
+    func willWriteBucket(table: Int, index: Int) {
+        guard snapshotEpoch != 0, let v = table == 0 ? versions0 : versions1,
+              v[index] < snapshotEpoch else { return }
+        snapshotWalker?.serializeBucketBeforeWrite(self, table: table, index: index)
+        v[index] = snapshotEpoch
+    }
+
+    /// Before a write to the key with hash `h`: its bucket in t0 and, during a resize, in t1
+    /// (the key may be in either, or go to t1 when new).
+    func willWrite(hash h: UInt64) {
+        if size0 > 0 { willWriteBucket(table: 0, index: Int(h & UInt64(size0 - 1))) }
+        if isRehashing && size1 > 0 { willWriteBucket(table: 1, index: Int(h & UInt64(size1 - 1))) }
+    }
+
+    /// Before a command changes the value of `key` in place (the engine's write lookup).
+    @inline(__always) public func willModify(_ key: UnsafeRawBufferPointer) {
+        if snapshotEpoch != 0 { willWrite(hash: ByteHash.hash(key)) }
+    }
+
+    /// Before `Database` changes an entry in place or reallocates it.
+    @inline(__always) func willModify(_ e: Entry) {
+        if snapshotEpoch != 0 { willWrite(hash: ByteHash.hash(e.key)) }
+    }
+}
+
+/// A point-in-time walk over a KeyTable (the forkless snapshot): serializes a bucket's
+/// entries, as they are, before a write changes them.
+public protocol KeyTableSnapshotWalker: AnyObject {
+    func serializeBucketBeforeWrite(_ keyTable: KeyTable, table: Int, index: Int)
 }

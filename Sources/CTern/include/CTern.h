@@ -6,6 +6,10 @@
 /* Small C shims for libc facilities Swift's Glibc module does not import. */
 
 size_t tern_malloc_usable_size(void *p);
+/* The usable size malloc(n) would return (jemalloc: nallocx; glibc: its chunk rounding for
+   small requests). Lets an entry be rewritten in place when the new layout lands in the
+   same size class, so no byte is wasted. */
+size_t tern_malloc_good_size(size_t n);
 /* Bytes currently allocated (jemalloc: stats.allocated after an epoch refresh; glibc:
    mallinfo2 uordblks + hblkhd). Costs microseconds: callers cache it. */
 size_t tern_malloc_allocated(void);

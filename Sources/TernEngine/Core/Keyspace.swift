@@ -36,6 +36,9 @@ extension Client {
         }
         let counts = !flags.contains(.noStats) && !flags.contains(.write)
         if let e = found {
+            // A write lookup may change the value inside its object (HSET on a hash): a
+            // running snapshot serializes the key's bucket first (one byte test otherwise).
+            if flags.contains(.write) { db.table.willModify(key) }
             if !flags.contains(.noTouch) { touch(e) }
             if counts { engine.stats.keyspaceHits += 1 }
             return e
