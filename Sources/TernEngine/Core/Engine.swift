@@ -16,6 +16,11 @@ public struct ServerStats {
     public var expiredTimeCapReached = 0
     public var expireCycleTimeUsedMicros = 0
     public var evictedKeys = 0
+    /// Microseconds spent over maxmemory in finished episodes (total_eviction_exceeded_time).
+    public var evictionExceededTotalMicros: Int64 = 0
+    /// Monotonic start of the current over-maxmemory episode, 0 when under
+    /// (current_eviction_exceeded_time; CONFIG RESETSTAT restarts it, as Redis).
+    public var evictionExceededSinceMicros: Int64 = 0
     public var keyspaceHits = 0
     public var keyspaceMisses = 0
     public var netInputBytes = 0
@@ -75,6 +80,8 @@ public final class Engine {
     public let infoState: InfoState
     /// Settings changed by DEBUG subcommands.
     public let debugState: DebugState
+    /// maxmemory's eviction pool and task (Subsystems/Eviction.swift).
+    let eviction = EvictionState()
 
     /// WATCHed keys in all databases (TransactionRegistry.watchedCount lives here):
     /// `keyModified` pays one plain flag check per write while nobody watches.
@@ -140,6 +147,11 @@ public final class Engine {
         blocking.engine = self
         infoState.engine = self
         observers.engine = self
+        // CONFIG SET maxmemory evicts at once (Redis's updateMaxmemory).
+        config.onChange("maxmemory") { [unowned(unsafe) self] _ in
+            self.maxmemoryChanged()
+            return nil
+        }
         config.lfuPolicyChanged = { [unowned(unsafe) self] lfu in
             for db in self.databases { db.keepsAccessFieldOnOverwrite = lfu }
         }
@@ -283,7 +295,9 @@ public final class Engine {
         }
         // ACL permission check (NOPERM) goes here.
         // Cluster redirection (MOVED/ASK/CROSSSLOT) goes here.
-        // maxmemory: evict, then refuse denyoom commands with OOM, goes here.
+        // maxmemory: evict, then refuse denyoom commands with OOM (Subsystems/Eviction.swift).
+        // One compare while maxmemory is 0.
+        if config.maxmemory != 0 && refusedForMemory(c, cmd) { return }
         // MISCONF (writes refused after a failed save/AOF write) goes here.
         // min-replicas-to-write (NOREPLICAS) goes here.
         // READONLY on a read-only replica goes here.
@@ -440,6 +454,15 @@ public final class Engine {
     /// The client whose top-level command is executing (Redis's server.current_client),
     /// nil between commands (cron, expiry). Not retained.
     public private(set) unowned(unsafe) var currentClient: Client?
+
+    /// Runs `body` as no client's doing (eviction inside dispatch): tracking sends the
+    /// current client's invalidations at once instead of after its reply.
+    func withoutCurrentClient<T>(_ body: () -> T) -> T {
+        let saved = currentClient
+        currentClient = nil
+        defer { currentClient = saved }
+        return body()
+    }
 
     /// Some client tracks, or invalidations wait for the current client: `call` then runs
     /// client tracking's after-call step (remember the keys a read touched, end a one-shot

@@ -351,6 +351,7 @@ enum InfoCommand {
         let s = e.stats
         let st = e.infoState
         func kbps(_ r: RateSampler) -> String { ReplyBuffer.cFormat("%.2f", r.average / 1024) }
+        let currentExceeded = s.evictionExceededSinceMicros != 0 ? Engine.monotonicMicros() - s.evictionExceededSinceMicros : 0
         return [
             ("total_connections_received", "\(s.totalConnections)"),
             ("total_commands_processed", "\(s.totalCommands)"),
@@ -373,8 +374,8 @@ enum InfoCommand {
             ("expire_cycle_cpu_milliseconds", "\(s.expireCycleTimeUsedMicros / 1000)"),
             ("evicted_keys", "\(s.evictedKeys)"),
             ("evicted_clients", "0"),
-            ("total_eviction_exceeded_time", "0"),
-            ("current_eviction_exceeded_time", "0"),
+            ("total_eviction_exceeded_time", "\((s.evictionExceededTotalMicros + currentExceeded) / 1000)"),
+            ("current_eviction_exceeded_time", "\(currentExceeded / 1000)"),
             ("keyspace_hits", "\(s.keyspaceHits)"),
             ("keyspace_misses", "\(s.keyspaceMisses)"),
             ("pubsub_channels", "0"),
