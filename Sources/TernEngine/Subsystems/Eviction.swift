@@ -124,9 +124,7 @@ extension Engine {
         let t = config.maxmemoryEvictionTenacity
         if t <= 10 { return Int64(50 * max(0, t)) }
         if t < 100 {
-            var limit = 500.0
-            for _ in 0..<(t - 10) { limit *= 1.15 }
-            return Int64(limit)
+            return Int64(500.0 * pow(1.15, Double(t - 10)))
         }
         return Int64.max
     }
