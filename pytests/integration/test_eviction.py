@@ -388,3 +388,35 @@ def test_redis_sends_evictions_as_bare_dels():
         c.close()
     finally:
         s.stop()
+
+
+def test_evicted_keys_are_invalidated_for_tracking_clients(servers, clients):
+    for name, c in clients.items():
+        c.config_set("maxmemory-policy", "allkeys-random")
+        base = used(c)
+        names = keys("k", 200)
+        fill(c, names)
+        inv = servers[name].client()
+        ps = inv.pubsub()
+        ps.subscribe("__redis__:invalidate")
+        ps.get_message(timeout=1)
+        reader = servers[name].client()
+        # The subscriber's id: the tracking client redirects its invalidations there.
+        sub_id = [cl["id"] for cl in reader.client_list() if cl.get("cmd") == "subscribe"][0]
+        reader.execute_command("CLIENT", "TRACKING", "ON", "REDIRECT", sub_id)
+        for k in names:
+            reader.get(k)
+        limit_after_fill(c, base, 0.5)
+        evicted = stat(c, "evicted_keys")
+        assert evicted > 0, name
+        got = set()
+        deadline = time.time() + 10
+        while len(got) < evicted and time.time() < deadline:
+            m = ps.get_message(timeout=1)
+            if m and m["type"] == "message" and m["data"]:
+                got.update(k.decode() for k in m["data"])
+        assert len(got) == evicted, (name, len(got), evicted)
+        assert not existing(c, sorted(got)), name
+        ps.close()
+        inv.close()
+        reader.close()
