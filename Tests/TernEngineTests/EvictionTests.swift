@@ -64,13 +64,14 @@ final class EvictionTests: XCTestCase {
         for score in [5, 1, 9, 3, 7] as [UInt64] {
             Array("k\(score)".utf8).withUnsafeBytes { pool.insert(idle: score, db: 0, key: $0) }
         }
-        XCTAssertEqual(pool.pool[0..<pool.count].map(\.idle), [1, 3, 5, 7, 9])
+        XCTAssertEqual((0..<pool.count).map { pool.pool[$0].idle }, [1, 3, 5, 7, 9])
         for score in 10..<30 as Range<UInt64> {
             Array("k\(score)".utf8).withUnsafeBytes { pool.insert(idle: score, db: 0, key: $0) }
         }
         XCTAssertEqual(pool.count, 16)
-        XCTAssertEqual(pool.pool.map(\.idle), Array(14..<30))
-        XCTAssertEqual(String(decoding: pool.pool[15].key, as: UTF8.self), "k29")
+        XCTAssertEqual((0..<16).map { pool.pool[$0].idle }, Array(14..<30))
+        XCTAssertEqual(String(decoding: pool.key(15), as: UTF8.self), "k29")
+        XCTAssertEqual(Set((0..<16).map { pool.pool[$0].buffer }).count, 16)
         Array("low".utf8).withUnsafeBytes { pool.insert(idle: 2, db: 0, key: $0) }
         XCTAssertEqual(pool.pool[0].idle, 14)
     }

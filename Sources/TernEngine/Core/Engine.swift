@@ -154,6 +154,7 @@ public final class Engine {
         }
         config.lfuPolicyChanged = { [unowned(unsafe) self] lfu in
             for db in self.databases { db.keepsAccessFieldOnOverwrite = lfu }
+            self.eviction.policy = EvictionPolicy(self.config.maxmemoryPolicy)
         }
         // Keyspace `new` events come from the databases themselves (every creation path,
         // as Redis's dbAdd); TernStore cannot see the engine, hence this one closure.

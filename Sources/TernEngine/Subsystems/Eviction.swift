@@ -30,22 +30,68 @@ enum EvictionResult {
     case fail
 }
 
-/// One candidate of the eviction pool: a copy of its key (the buffer is reused), its db and
-/// its score ("idle": higher is a better victim).
+/// maxmemory-policy, parsed once when it changes (the loop runs for every eviction).
+struct EvictionPolicy {
+    var evicts = false
+    var allKeys = false
+    var random = false
+    var lfu = false
+    var ttl = false
+
+    init(_ name: String) {
+        evicts = name != "noeviction"
+        allKeys = name.hasPrefix("allkeys-")
+        random = name.hasSuffix("-random")
+        lfu = name.hasSuffix("-lfu")
+        ttl = name == "volatile-ttl"
+    }
+}
+
+/// A key copy in the pool: malloc'd bytes reused from one candidate to the next.
+struct EvictionKeyBuffer {
+    var bytes: UnsafeMutableRawPointer
+    var capacity: Int
+    var length = 0
+    var key: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: bytes, count: length) }
+}
+
+/// One candidate of the eviction pool: its score ("idle": higher is a better victim), its db
+/// and which key buffer holds a copy of its key. Trivial, so shifting the pool moves bytes
+/// only (Redis memmoves its pool too).
 struct EvictionCandidate {
     var idle: UInt64 = 0
-    var db = 0
-    var key: [UInt8] = []
+    var db: Int32 = 0
+    var buffer: Int32 = 0
+}
+
+/// Redis uses random() for sampling; a splitmix64 stream seeded once keeps the system
+/// generator (a getrandom call each time) off the path that runs for every eviction.
+struct EvictionRandom: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }
 
 /// Server-wide eviction state (Redis's EvictionPoolLRU, next_db, isEvictionProcRunning).
 final class EvictionState {
     /// Redis's EVPOOL_SIZE.
     static let poolSize = 16
-    /// Slots 0..<count are candidates sorted by ascending score; the rest are spare slots
-    /// whose key buffers keep their capacity, so a warm pool allocates nothing.
-    var pool: [EvictionCandidate]
+    /// Slots 0..<count are candidates sorted by ascending score; slots count..<16 hold the
+    /// spare buffer indices.
+    let pool: UnsafeMutablePointer<EvictionCandidate>
     var count = 0
+    /// Key copies, one per slot; they keep their capacity, so a warm pool allocates nothing.
+    let keys: UnsafeMutablePointer<EvictionKeyBuffer>
+    /// The current maxmemory-policy (kept in step by the engine).
+    var policy = EvictionPolicy("noeviction")
+    /// The evicted key's name while it is deleted (the entry holding it is freed first).
+    var victimKey: [UInt8] = []
+    var rng: EvictionRandom
     /// The db the next *-random eviction starts from.
     var nextDb = 0
     /// The eviction task is scheduled on the engine loop.
@@ -54,11 +100,22 @@ final class EvictionState {
     var lazyFreedSeen = 0
 
     init() {
-        pool = (0..<EvictionState.poolSize).map { _ in
-            var c = EvictionCandidate()
-            c.key.reserveCapacity(64)
-            return c
+        let n = EvictionState.poolSize
+        pool = .allocate(capacity: n)
+        for i in 0..<n { (pool + i).initialize(to: EvictionCandidate(idle: 0, db: 0, buffer: Int32(i))) }
+        keys = .allocate(capacity: n)
+        for i in 0..<n {
+            (keys + i).initialize(to: EvictionKeyBuffer(bytes: .allocate(byteCount: 64, alignment: 8), capacity: 64))
         }
+        victimKey.reserveCapacity(64)
+        var seed = SystemRandomNumberGenerator()
+        rng = EvictionRandom(state: seed.next())
+    }
+
+    deinit {
+        for i in 0..<EvictionState.poolSize { keys[i].bytes.deallocate() }
+        keys.deallocate()
+        pool.deallocate()
     }
 
     /// Inserts a sampled key by score (evictionPoolPopulate's insertion): ignored when the
@@ -68,24 +125,31 @@ final class EvictionState {
         while k < count && pool[k].idle < idle { k += 1 }
         let n = EvictionState.poolSize
         if k == 0 && count == n { return }
+        let buffer: Int32
         if count < n {
-            // Shift [k, count) right by one; the spare slot at `count` lands at k.
-            var j = count
-            while j > k { pool.swapAt(j, j - 1); j -= 1 }
+            // Shift [k, count) right by one; the spare buffer at `count` goes to k.
+            buffer = pool[count].buffer
+            if count > k { (pool + k + 1).update(from: pool + k, count: count - k) }
             count += 1
         } else {
-            // Full: drop the worst (slot 0), shifting [1, k) left; its slot lands at k - 1.
+            // Full: drop the worst (slot 0), shifting [1, k) left; its buffer goes to k - 1.
             k -= 1
-            var j = 0
-            while j < k { pool.swapAt(j, j + 1); j += 1 }
+            buffer = pool[0].buffer
+            if k > 0 { pool.update(from: pool + 1, count: k) }
         }
-        pool[k].idle = idle
-        pool[k].db = db
-        pool[k].key.removeAll(keepingCapacity: true)
-        pool[k].key.append(contentsOf: key)
+        pool[k] = EvictionCandidate(idle: idle, db: Int32(truncatingIfNeeded: db), buffer: buffer)
+        let b = keys + Int(buffer)
+        if key.count > b.pointee.capacity {
+            b.pointee.bytes.deallocate()
+            b.pointee.capacity = max(key.count, b.pointee.capacity * 2)
+            b.pointee.bytes = .allocate(byteCount: b.pointee.capacity, alignment: 8)
+        }
+        if let src = key.baseAddress { b.pointee.bytes.copyMemory(from: src, byteCount: key.count) }
+        b.pointee.length = key.count
     }
 
-    func clear() { count = 0 }
+    /// The key of slot `i`.
+    func key(_ i: Int) -> UnsafeRawBufferPointer { keys[Int(pool[i].buffer)].key }
 }
 
 extension Engine {
@@ -148,22 +212,22 @@ extension Engine {
         guard evictionsAllowed else { return .ok }
         var toFree = memoryToFree()
         if toFree == 0 { return noteEvictionResult(.ok) }
-        let policy = config.maxmemoryPolicy
-        if policy == "noeviction" { return noteEvictionResult(.fail) }
+        let policy = eviction.policy
+        if !policy.evicts { return noteEvictionResult(.fail) }
 
         let limitMicros = evictionTimeLimitMicros()
         let start = Engine.monotonicMicros()
         // Evictions met inside a transaction's unit (CONFIG SET maxmemory within EXEC) join
         // it; otherwise each DEL is a unit of its own, as Redis sends them.
         let flushEach = pendingPropagation.isEmpty
-        let allKeys = policy.hasPrefix("allkeys-")
-        let random = policy.hasSuffix("-random")
+        let allKeys = policy.allKeys
+        let random = policy.random
         let memory = infoState.memory
         var freed = 0
         var keysFreed = 0
         var result = EvictionResult.ok
         while freed < toFree {
-            guard let victim = random ? randomVictim(allKeys: allKeys) : poolVictim(allKeys: allKeys, policy: policy) else {
+            guard let victim = random ? randomVictim(allKeys: allKeys) : poolVictim(policy) else {
                 result = .fail
                 break
             }
@@ -232,28 +296,29 @@ extension Engine {
 
     /// The best pool candidate that still exists (and still has a TTL under volatile-*),
     /// refilling the pool from every db while it holds only ghosts.
-    func poolVictim(allKeys: Bool, policy: String) -> (db: Database, entry: Entry)? {
+    func poolVictim(_ policy: EvictionPolicy) -> (db: Database, entry: Entry)? {
         let pool = eviction
         let samples = max(1, config.maxmemorySamples)
-        let lfu = policy.hasSuffix("-lfu")
-        let ttl = policy == "volatile-ttl"
+        let allKeys = policy.allKeys, lfu = policy.lfu, ttl = policy.ttl
         // Redis retries until a candidate turns up; the cap only guards against a walk that
         // keeps missing the (rare) TTL keys.
         for _ in 0..<10_000 {
             var total = 0
-            for db in databases {
-                let keys = allKeys ? db.count : db.expiresCount
-                if keys == 0 { continue }
-                total += keys
-                populatePool(db, samples: samples, allKeys: allKeys, lfu: lfu, ttl: ttl)
+            databases.withUnsafeBufferPointer { dbs in
+                for db in dbs {
+                    let keys = allKeys ? db.count : db.expiresCount
+                    if keys == 0 { continue }
+                    total += keys
+                    populatePool(db, samples: samples, allKeys: allKeys, lfu: lfu, ttl: ttl)
+                }
             }
             if total == 0 { return nil }
             // From the best candidate down; every candidate looked at leaves the pool.
             while pool.count > 0 {
                 let k = pool.count - 1
                 pool.count = k
-                guard let db = database(pool.pool[k].db) else { continue }
-                let found = pool.pool[k].key.withUnsafeBytes { db.find($0) }
+                guard let db = database(Int(pool.pool[k].db)) else { continue }
+                let found = db.find(pool.key(k))
                 if let e = found, allKeys || e.hasExpire { return (db, e) }
             }
         }
@@ -271,7 +336,7 @@ extension Engine {
         var buckets = want * 10
         if !allKeys { buckets *= min(100, max(1, db.count / max(1, db.expiresCount))) }
         let dbid = db.id
-        db.table.sample(upTo: want, maxBuckets: buckets, using: &rng) { e in
+        db.table.sample(upTo: want, maxBuckets: buckets, using: &pool.rng) { e in
             if !allKeys && !e.hasExpire { return false }
             let idle: UInt64
             if ttl {
@@ -294,14 +359,14 @@ extension Engine {
             eviction.nextDb = (eviction.nextDb + 1) % n
             let db = databases[eviction.nextDb]
             if allKeys {
-                if let e = db.table.randomEntry(using: &rng) { return (db, e) }
+                if let e = db.table.randomEntry(using: &eviction.rng) { return (db, e) }
             } else if db.expiresCount > 0 {
                 // No expires dict: the first TTL key met from a random bucket, in bounded
                 // walks as in populatePool, retried as Redis's random pick always succeeds.
                 var found: Entry? = nil
                 let buckets = 10 * min(100, max(1, db.count / db.expiresCount))
                 for _ in 0..<1000 where found == nil {
-                    db.table.sample(upTo: 1, maxBuckets: buckets, using: &rng) { e in
+                    db.table.sample(upTo: 1, maxBuckets: buckets, using: &eviction.rng) { e in
                         guard e.hasExpire else { return false }
                         found = e
                         return true
@@ -319,9 +384,11 @@ extension Engine {
     /// dbAsyncDelete (lazyfree-lazy-eviction), evicted_keys, signalModifiedKey (WATCH,
     /// tracking), the `evicted` event, then DEL/UNLINK propagated (propagateDeletion).
     func deleteEvicted(_ db: Database, _ e: Entry, flushEach: Bool) {
-        let key = e.keyBytes
         let lazy = config.lazyfreeLazyEviction
-        key.withUnsafeBytes { k in
+        // The entry owns the key bytes and goes first: keep a copy (reused buffer).
+        eviction.victimKey.removeAll(keepingCapacity: true)
+        eviction.victimKey.append(contentsOf: e.key)
+        eviction.victimKey.withUnsafeBytes { k in
             if lazy {
                 if let detached = db.detach(k) { LazyFree.shared.dispose(detached) }
             } else {
@@ -332,7 +399,7 @@ extension Engine {
             notify(.evicted, "evicted", k, db.id)
         }
         if propagates {
-            alsoPropagate(db: db.id, OwnedArgs([Array((lazy ? "UNLINK" : "DEL").utf8), key]))
+            alsoPropagate(db: db.id, OwnedArgs([Array((lazy ? "UNLINK" : "DEL").utf8), eviction.victimKey]))
             if flushEach { propagatePendingCommands() }
         }
     }
