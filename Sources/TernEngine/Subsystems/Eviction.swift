@@ -431,14 +431,16 @@ extension Engine {
         return reject
     }
 
-    /// CONFIG SET maxmemory (Redis's updateMaxmemory): a warning when the new limit is under
-    /// current usage, then an eviction pass right away (the timer finishes a large deficit).
+    /// CONFIG SET maxmemory (Redis 7.0's updateMaxmemory): a warning when the new limit is
+    /// under current usage, then the eviction task starts; CONFIG SET itself evicts nothing
+    /// (its DELs would land inside whatever unit runs it, a MULTI for instance). The next
+    /// command's dispatch evicts as usual.
     func maxmemoryChanged() {
         guard config.maxmemory != 0 else { return }
         let used = max(0, infoState.memory.usedPrecise - memoryNotCountedForEviction())
         if config.maxmemory < used {
             log(.warning, "WARNING: the new maxmemory value set via CONFIG SET (\(config.maxmemoryBytes)) is smaller than the current memory usage (\(used)). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.")
         }
-        _ = withoutCurrentClient { performEvictions() }
+        startEvictionTimer()
     }
 }
