@@ -297,8 +297,11 @@ public final class Engine {
         // ACL permission check (NOPERM) goes here.
         // Cluster redirection (MOVED/ASK/CROSSSLOT) goes here.
         // maxmemory: evict, then refuse denyoom commands with OOM (Subsystems/Eviction.swift).
-        // One compare while maxmemory is 0.
-        if config.maxmemory != 0 && refusedForMemory(c, cmd) { return }
+        // One compare while maxmemory is 0; under the limit, the running used_memory figure
+        // (two counter loads) and no call, unless an over-limit episode is still open.
+        if config.maxmemory != 0
+            && (infoState.memory.used > config.maxmemory || stats.evictionExceededSinceMicros != 0)
+            && refusedForMemory(c, cmd) { return }
         // MISCONF (writes refused after a failed save/AOF write) goes here.
         // min-replicas-to-write (NOREPLICAS) goes here.
         // READONLY on a read-only replica goes here.
