@@ -29,6 +29,13 @@ size_t tern_malloc_allocated(void) {
     return stat_size("stats.allocated");
 }
 
+/* Returns the calling thread's cached free regions to their arenas. jemalloc's
+ * stats.allocated counts a region parked in a thread cache as allocated, so a thread that
+ * freed a lot and then stops allocating (the lazy-free thread) would keep it counted. */
+void tern_thread_cache_flush(void) {
+    mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+}
+
 void tern_malloc_trim(void) {
     char cmd[64];
     snprintf(cmd, sizeof(cmd), "arena.%d.purge", MALLCTL_ARENAS_ALL);
@@ -121,6 +128,8 @@ size_t tern_malloc_allocated(void) {
 }
 
 void tern_malloc_trim(void) { malloc_trim(0); }
+
+void tern_thread_cache_flush(void) {}
 
 void tern_allocator_info_get(tern_allocator_info *out) {
     struct mallinfo2 mi = mallinfo2();

@@ -441,3 +441,24 @@ def test_evicted_keys_are_invalidated_for_tracking_clients(servers, clients):
         ps.close()
         inv.close()
         reader.close()
+
+
+def test_lazy_eviction_of_big_values_gets_under_the_limit(servers, clients):
+    """lazyfree-lazy-eviction: big hashes are freed by the background thread; eviction
+    notices the memory coming back and stops (it does not empty the dataset)."""
+    for name, c in clients.items():
+        c.config_set("maxmemory-policy", "allkeys-lru")
+        c.config_set("lazyfree-lazy-eviction", "yes")
+        base = used(c)
+        p = c.pipeline(transaction=False)
+        for i in range(40):
+            p.hset("h%d" % i, mapping={"f%d" % j: "v" * 20 for j in range(500)})
+        p.execute()
+        limit = limit_after_fill(c, base, 0.5)
+        settle(c)
+        for _ in range(3):
+            c.set("probe", "x")  # evicts if still over
+        left = c.dbsize()
+        assert 5 < left < 40, (name, left)
+        assert stat(c, "evicted_keys") >= 10, name
+        assert used(c) <= limit + 256 * 1024, name

@@ -12,6 +12,8 @@ size_t tern_malloc_allocated(void);
 /* Returns memory the allocator holds free to the OS (jemalloc: arena.<all>.purge; glibc:
    malloc_trim). */
 void tern_malloc_trim(void);
+/* Flushes the calling thread's allocator cache (jemalloc's thread.tcache.flush; no-op on glibc). */
+void tern_thread_cache_flush(void);
 
 /* Allocator statistics as INFO memory reports them (Redis's zmalloc_get_allocator_info). */
 typedef struct {
