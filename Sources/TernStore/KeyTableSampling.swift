@@ -57,3 +57,33 @@ extension KeyTable {
         }
     }
 }
+
+extension KeyTable {
+    /// A random entry for *-random eviction (Redis's dictGetRandomKey: random buckets until a
+    /// non-empty one, then a random element of its chain). `next` supplies random bits; taking
+    /// a closure instead of a generic generator keeps the unspecialized Int.random(in:using:)
+    /// (a metadata lookup per call) off this path, which runs once per evicted key.
+    public func randomEntry(_ next: () -> UInt64) -> Entry? {
+        guard count > 0, let first = t0 else { return nil }
+        let second = isRehashing ? t1 : nil
+        while true {
+            var head: Slot = nil
+            if let t = second {
+                // Buckets of t0 below the rehash index are empty: draw from the rest and t1.
+                let span = UInt64(size0 + size1 - rehashIndex)
+                let r = rehashIndex + Int(next() % span)
+                head = r >= size0 ? t[r - size0] : first[r]
+            } else {
+                head = first[Int(truncatingIfNeeded: next()) & (size0 - 1)]
+            }
+            guard let h = head else { continue }
+            var length: UInt64 = 0
+            var p: Slot = h
+            while let e = p { length += 1; p = Entry(e).next }
+            var k = next() % length
+            p = h
+            while k > 0, let e = p { p = Entry(e).next; k -= 1 }
+            if let e = p { return Entry(e) }
+        }
+    }
+}

@@ -359,7 +359,8 @@ extension Engine {
             eviction.nextDb = (eviction.nextDb + 1) % n
             let db = databases[eviction.nextDb]
             if allKeys {
-                if let e = db.table.randomEntry(using: &eviction.rng) { return (db, e) }
+                let state = eviction
+                if let e = db.table.randomEntry({ state.rng.next() }) { return (db, e) }
             } else if db.expiresCount > 0 {
                 // No expires dict: the first TTL key met from a random bucket, in bounded
                 // walks as in populatePool, retried as Redis's random pick always succeeds.
