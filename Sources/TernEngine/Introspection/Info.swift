@@ -298,7 +298,7 @@ enum InfoCommand {
             ("rss_overhead_bytes", "0"),
             ("mem_fragmentation_ratio", ratio(rss, used)),
             ("mem_fragmentation_bytes", "\(rss - used)"),
-            ("mem_not_counted_for_evict", "0"),
+            ("mem_not_counted_for_evict", "\(e.memoryNotCountedForEviction())"),
             ("mem_replication_backlog", "0"),
             ("mem_total_replication_buffers", "0"),
             ("mem_clients_slaves", "0"),
