@@ -19,6 +19,10 @@ static size_t stat_size(const char *name) {
 }
 
 static void refresh_epoch(void) {
+    /* Freed blocks parked in this thread's cache still count as allocated in the arena
+       statistics; flushing first makes the total exact for the engine thread (the cost is a
+       refill of the cache, paid at most at the cron's rate). */
+    mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
     uint64_t epoch = 1;
     size_t len = sizeof(epoch);
     mallctl("epoch", &epoch, &len, &epoch, len);
@@ -27,13 +31,6 @@ static void refresh_epoch(void) {
 size_t tern_malloc_allocated(void) {
     refresh_epoch();
     return stat_size("stats.allocated");
-}
-
-/* Returns the calling thread's cached free regions to their arenas. jemalloc's
- * stats.allocated counts a region parked in a thread cache as allocated, so a thread that
- * freed a lot and then stops allocating (the lazy-free thread) would keep it counted. */
-void tern_thread_cache_flush(void) {
-    mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
 }
 
 void tern_malloc_trim(void) {
@@ -72,6 +69,8 @@ const char *tern_allocator_name(void) {
 }
 
 int tern_allocator_is_jemalloc(void) { return 1; }
+
+void tern_thread_cache_flush(void) { mallctl("thread.tcache.flush", NULL, NULL, NULL, 0); }
 
 static __thread uint64_t *thread_allocated_p;
 static __thread uint64_t *thread_deallocated_p;
@@ -129,8 +128,6 @@ size_t tern_malloc_allocated(void) {
 
 void tern_malloc_trim(void) { malloc_trim(0); }
 
-void tern_thread_cache_flush(void) {}
-
 void tern_allocator_info_get(tern_allocator_info *out) {
     struct mallinfo2 mi = mallinfo2();
     out->allocated = mi.uordblks + mi.hblkhd;
@@ -142,6 +139,7 @@ void tern_allocator_info_get(tern_allocator_info *out) {
 
 const char *tern_allocator_name(void) { return "libc"; }
 int tern_allocator_is_jemalloc(void) { return 0; }
+void tern_thread_cache_flush(void) {}
 uint64_t tern_thread_allocated(void) { return 0; }
 uint64_t tern_thread_deallocated(void) { return 0; }
 

@@ -12,8 +12,6 @@ size_t tern_malloc_allocated(void);
 /* Returns memory the allocator holds free to the OS (jemalloc: arena.<all>.purge; glibc:
    malloc_trim). */
 void tern_malloc_trim(void);
-/* Flushes the calling thread's allocator cache (jemalloc's thread.tcache.flush; no-op on glibc). */
-void tern_thread_cache_flush(void);
 
 /* Allocator statistics as INFO memory reports them (Redis's zmalloc_get_allocator_info). */
 typedef struct {
@@ -28,6 +26,11 @@ void tern_allocator_info_get(tern_allocator_info *out);
 const char *tern_allocator_name(void);
 /* Nonzero when Tern is linked against jemalloc. */
 int tern_allocator_is_jemalloc(void);
+
+/* Returns the calling thread's cached free blocks to the arenas (jemalloc); a no-op under
+   glibc. The lazy-free thread calls it after each job so what it freed stops counting as
+   allocated. */
+void tern_thread_cache_flush(void);
 
 /* Cheap counters of bytes allocated and freed by the calling thread (jemalloc's
    thread.allocatedp / thread.deallocatedp); both return 0 under glibc. The first call on a

@@ -124,14 +124,11 @@ public final class LazyFree: @unchecked Sendable {
             let job = queue.removeFirst()
             pthread_mutex_unlock(mutex)
             let n = LazyFree.release(job)
+            tern_thread_cache_flush()
             pthread_mutex_lock(mutex)
             pending -= n
             freed += n
-            let idle = queue.isEmpty
             pthread_mutex_unlock(mutex)
-            // What this thread freed sits in its allocator cache, still counted as used
-            // by the allocator's totals (used_memory, eviction) until flushed.
-            if idle { tern_thread_cache_flush() }
         }
     }
 

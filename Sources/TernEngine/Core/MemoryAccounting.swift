@@ -41,9 +41,6 @@ public final class MemoryAccounting {
     /// Reads the allocator's total (microseconds). Call from the engine thread.
     @discardableResult
     public func refresh() -> Int {
-        // The allocator's total counts this thread's cached free regions as allocated:
-        // flush them, or each refresh would be off by whatever the cache holds (~100 KB).
-        tern_thread_cache_flush()
         base = Int(tern_malloc_allocated())
         threadNetAtRefresh = MemoryAccounting.threadNet()
         refreshThread = pthread_self()
