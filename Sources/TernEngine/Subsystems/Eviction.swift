@@ -7,9 +7,10 @@ import Glibc
 
 // maxmemory (Redis's evict.c, same semantics, Tern's own code).
 //
-// `performEvictions` runs before every command while maxmemory is set (dispatch), from the
-// eviction timer, and when CONFIG SET lowers maxmemory. While used memory (minus what is not
-// counted for eviction) is above maxmemory it deletes keys chosen by maxmemory-policy:
+// `performEvictions` runs before a command when maxmemory is set and used memory is over it
+// (dispatch), and from the eviction task (started when the time limit is hit, or by CONFIG
+// SET maxmemory). While used memory (minus what is not counted for eviction) is above
+// maxmemory it deletes keys chosen by maxmemory-policy:
 // - *-lru / *-lfu / volatile-ttl: an eviction pool of 16 candidates kept across calls,
 //   ordered by a score (idle time, 255 - LFU counter, or "expires soonest"), refilled with
 //   maxmemory-samples keys sampled from every db; the best candidate that still exists goes.
