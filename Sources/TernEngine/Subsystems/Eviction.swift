@@ -254,8 +254,9 @@ extension Engine {
         }
         if result == .ok && eviction.timerRunning { result = .running }
         if result == .fail && LazyFree.shared.pendingObjects > 0 {
-            // Out of candidates while the lazy-free thread still works: give it a moment.
-            usleep(useconds_t(min(limitMicros, 1_000_000)))
+            // Out of candidates while the lazy-free thread still works: give it a moment
+            // (Redis sleeps the time limit; capped so tenacity 100 cannot stall the loop).
+            usleep(useconds_t(min(limitMicros, 10_000)))
             if memoryToFree() == 0 { result = .ok }
         }
         return noteEvictionResult(result)
