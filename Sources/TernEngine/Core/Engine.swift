@@ -16,6 +16,11 @@ public struct ServerStats {
     public var expiredTimeCapReached = 0
     public var expireCycleTimeUsedMicros = 0
     public var evictedKeys = 0
+    /// Microseconds spent over maxmemory in finished episodes (total_eviction_exceeded_time).
+    public var evictionExceededTotalMicros: Int64 = 0
+    /// Monotonic start of the current over-maxmemory episode, 0 when under
+    /// (current_eviction_exceeded_time; CONFIG RESETSTAT restarts it, as Redis).
+    public var evictionExceededSinceMicros: Int64 = 0
     public var keyspaceHits = 0
     public var keyspaceMisses = 0
     public var netInputBytes = 0
@@ -84,6 +89,8 @@ public final class Engine {
     var clientsToClose: [Client] = []
     /// Lowest configured output limit: below it the reply path skips the limit check.
     public var outputLimitFloor = Int.max
+    /// maxmemory's eviction pool and task (Subsystems/Eviction.swift).
+    let eviction = EvictionState()
 
     /// WATCHed keys in all databases (TransactionRegistry.watchedCount lives here):
     /// `keyModified` pays one plain flag check per write while nobody watches.
@@ -151,8 +158,14 @@ public final class Engine {
         observers.engine = self
         // Redis's initServer: jemalloc-bg-thread takes effect at startup (CONFIG SET applies it later).
         tern_allocator_background_thread(config.jemallocBgThread ? 1 : 0)
+        // CONFIG SET maxmemory evicts at once (Redis's updateMaxmemory).
+        config.onChange("maxmemory") { [unowned(unsafe) self] _ in
+            self.maxmemoryChanged()
+            return nil
+        }
         config.lfuPolicyChanged = { [unowned(unsafe) self] lfu in
             for db in self.databases { db.keepsAccessFieldOnOverwrite = lfu }
+            self.eviction.policy = EvictionPolicy(self.config.maxmemoryPolicy)
         }
         config.lazyfreeServerDelChanged = { [unowned(unsafe) self] lazy in
             for db in self.databases { db.lazyFreesServerDeletes = lazy }
@@ -298,7 +311,18 @@ public final class Engine {
         }
         // ACL permission check (NOPERM) goes here.
         // Cluster redirection (MOVED/ASK/CROSSSLOT) goes here.
-        // maxmemory: evict, then refuse denyoom commands with OOM, goes here.
+        // maxmemory-clients before key eviction (Redis's order): output the last command left
+        // may push the total over; a client that evicted itself runs nothing more.
+        if clientMemory.limit > 0 {
+            evictClientsIfNeeded()
+            if c.flags.contains(.closeASAP) { return }
+        }
+        // maxmemory: evict, then refuse denyoom commands with OOM (Subsystems/Eviction.swift).
+        // One compare while maxmemory is 0; under the limit, the running used_memory figure
+        // (two counter loads) and no call, unless an over-limit episode is still open.
+        if config.maxmemory != 0
+            && (infoState.memory.used > config.maxmemory || stats.evictionExceededSinceMicros != 0)
+            && refusedForMemory(c, cmd) { return }
         // MISCONF (writes refused after a failed save/AOF write) goes here.
         // min-replicas-to-write (NOREPLICAS) goes here.
         // READONLY on a read-only replica goes here.
@@ -455,6 +479,15 @@ public final class Engine {
     /// The client whose top-level command is executing (Redis's server.current_client),
     /// nil between commands (cron, expiry). Not retained.
     public private(set) unowned(unsafe) var currentClient: Client?
+
+    /// Runs `body` as no client's doing (eviction inside dispatch): tracking sends the
+    /// current client's invalidations at once instead of after its reply.
+    func withoutCurrentClient<T>(_ body: () -> T) -> T {
+        let saved = currentClient
+        currentClient = nil
+        defer { currentClient = saved }
+        return body()
+    }
 
     /// Some client tracks, or invalidations wait for the current client: `call` then runs
     /// client tracking's after-call step (remember the keys a read touched, end a one-shot

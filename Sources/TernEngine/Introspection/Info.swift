@@ -293,7 +293,7 @@ enum InfoCommand {
             ("rss_overhead_bytes", "\(m.rssOverheadBytes)"),
             ("mem_fragmentation_ratio", r2(m.fragmentation)),
             ("mem_fragmentation_bytes", "\(m.fragmentationBytes)"),
-            ("mem_not_counted_for_evict", "0"),
+            ("mem_not_counted_for_evict", "\(e.memoryNotCountedForEviction())"),
             ("mem_replication_backlog", "\(m.replicationBacklog)"),
             ("mem_total_replication_buffers", "0"),
             ("mem_clients_slaves", "\(m.clientsReplicas)"),
@@ -346,6 +346,7 @@ enum InfoCommand {
         let s = e.stats
         let st = e.infoState
         func kbps(_ r: RateSampler) -> String { ReplyBuffer.cFormat("%.2f", r.average / 1024) }
+        let currentExceeded = s.evictionExceededSinceMicros != 0 ? Engine.monotonicMicros() - s.evictionExceededSinceMicros : 0
         return [
             ("total_connections_received", "\(s.totalConnections)"),
             ("total_commands_processed", "\(s.totalCommands)"),
@@ -368,8 +369,8 @@ enum InfoCommand {
             ("expire_cycle_cpu_milliseconds", "\(s.expireCycleTimeUsedMicros / 1000)"),
             ("evicted_keys", "\(s.evictedKeys)"),
             ("evicted_clients", "\(s.evictedClients)"),
-            ("total_eviction_exceeded_time", "0"),
-            ("current_eviction_exceeded_time", "0"),
+            ("total_eviction_exceeded_time", "\((s.evictionExceededTotalMicros + currentExceeded) / 1000)"),
+            ("current_eviction_exceeded_time", "\(currentExceeded / 1000)"),
             ("keyspace_hits", "\(s.keyspaceHits)"),
             ("keyspace_misses", "\(s.keyspaceMisses)"),
             ("pubsub_channels", "0"),
