@@ -404,8 +404,12 @@ def test_redis_sends_evictions_as_bare_dels():
         stream.close()
         names = [f[0] for f in frames]
         assert b"MULTI" not in names
-        assert names[0] == b"SELECT" and names[-1] == b"SET"
-        assert set(names[1:-1]) == {b"DEL"} and len(names) - 2 == stat(c, "evicted_keys")
+        assert names[0] == b"SELECT" and b"SET" in names
+        # Redis's eviction timer may keep evicting after the SET: those DELs come after it
+        # in the stream (and count in evicted_keys) but are never wrapped with anything.
+        at = names.index(b"SET")
+        assert set(names[1:at]) == {b"DEL"} and set(names[at + 1:]) <= {b"DEL"}
+        assert len(names) - 2 <= stat(c, "evicted_keys")
         c.close()
     finally:
         s.stop()

@@ -129,12 +129,12 @@ SHAPES = {
     "int": (20000, lambda p, k, i: p.set(k, 100000 + i)),
     "embstr": (20000, lambda p, k, i: p.set(k, "v" * 30)),
     "raw": (5000, lambda p, k, i: p.set(k, "r" * 300)),
-    "quicklist": (1000, lambda p, k, i: p.rpush(k, *["elem%d" % j for j in range(50)])),
+    "quicklist": (3000, lambda p, k, i: p.rpush(k, *["elem%d" % j for j in range(50)])),
     "intset": (5000, lambda p, k, i: p.sadd(k, *range(60))),
     "set-hashtable": (200, lambda p, k, i: p.sadd(k, *["member%d" % j for j in range(300)])),
-    "hash-listpack": (1000, lambda p, k, i: p.hset(k, mapping={"f%d" % j: "v%d" % j for j in range(40)})),
+    "hash-listpack": (3000, lambda p, k, i: p.hset(k, mapping={"f%d" % j: "v%d" % j for j in range(40)})),
     "hash-hashtable": (200, lambda p, k, i: p.hset(k, mapping={"field%d" % j: "value%d" % j + "x" * 70 for j in range(300)})),
-    "zset-listpack": (1000, lambda p, k, i: p.zadd(k, {"m%d" % j: j for j in range(40)})),
+    "zset-listpack": (3000, lambda p, k, i: p.zadd(k, {"m%d" % j: j for j in range(40)})),
     "zset-skiplist": (200, lambda p, k, i: p.zadd(k, {"member%d" % j: j * 1.5 for j in range(300)})),
 }
 
