@@ -92,17 +92,16 @@ public enum DumpRestoreCommands {
             return
         }
 
-        var lru = engine.objectLRU
+        // The LRU/LFU field the options ask for; nil keeps the new-object default.
+        var field: UInt32? = nil
         if engine.config.usesLFU {
-            if freq >= 0 { lru = (UInt32(truncatingIfNeeded: engine.nowMs / 60_000) & 0xFFFF) << 8 | UInt32(freq) }
+            if freq >= 0 { field = (UInt32(truncatingIfNeeded: engine.nowMs / 60_000) & 0xFFFF) << 8 | UInt32(freq) }
         } else if idle >= 0 {
-            // An idle time beyond the 24-bit clock lands half-way round it, as Redis does.
-            let clockMax = 0xFF_FFFF
-            let clock = Int(engine.lruClock)
-            var abs = clock - idle
-            if abs < 0 { abs = (clock + clockMax / 2) % clockMax }
-            lru = UInt32(abs)
+            // 7.0.15 stores clock - idle in the 24-bit field as is: an idle time beyond the
+            // clock wraps round it (OBJECT IDLETIME then reports idle mod 2^24, as Redis does).
+            field = UInt32(truncatingIfNeeded: Int(engine.lruClock) &- idle) & 0xFF_FFFF
         }
+        let lru = engine.objectLRU
 
         var entry: Entry
         let type: ValueType
@@ -124,7 +123,8 @@ public enum DumpRestoreCommands {
                 c.propagateAs = [OwnedArgs(argv)]
             }
         }
-        _ = entry
+        // Shared integers carry one field for all their users, as in Redis.
+        if let field { engine.setLRUField(of: entry, field) }
         KeyCommands.signalReadyIfBlockable(engine, db, key, type)
         c.keyModified(key)
         c.notify(.generic, "restore", key)
