@@ -78,8 +78,9 @@ public struct RDBValueReader {
     /// hostile count never drives a huge allocation (each element takes at least one byte).
     public mutating func readLength() throws -> Int {
         let at = pos
-        let (v, enc) = try readLengthOrEncoding()
-        if enc { throw fail("Unexpected string encoding where a length was expected", at: at) }
+        // A special-encoding byte (11eeeeee) where a length belongs reads as e, as Redis
+        // reads it (rdbLoadLen ignores the flag).
+        let (v, _) = try readLengthOrEncoding()
         guard v <= UInt64(Int.max) else { throw fail("Length out of range", at: at) }
         return Int(v)
     }
@@ -134,20 +135,22 @@ public struct RDBValueReader {
         case 255: return -.infinity
         default:
             let b = try readBytes(Int(n))
-            guard let d = RDBValueReader.parseDouble(b) else { throw fail("Invalid double value", at: at) }
+            // Redis reads it with sscanf("%lg"): a numeric prefix is enough.
+            guard let d = RDBValueReader.parseDouble(b, prefix: true), n > 0 else { throw fail("Invalid double value", at: at) }
             return d
         }
     }
 
-    /// strtod over the whole text (no trailing garbage); nil otherwise.
-    static func parseDouble<C: Collection>(_ b: C) -> Double? where C.Element == UInt8 {
-        if b.isEmpty || b.count > 300 { return nil }
-        var buf = [CChar](repeating: 0, count: b.count + 1)
-        for (i, x) in b.enumerated() { buf[i] = CChar(bitPattern: x) }
+    /// strtod over the text. `prefix`: at least one character must convert (sscanf "%lg");
+    /// otherwise nothing is required, like Redis's zzlStrtod on packed scores (text that is
+    /// no number reads as 0). Text stops at a NUL, as C strings do.
+    static func parseDouble<C: Collection>(_ b: C, prefix: Bool) -> Double? where C.Element == UInt8 {
+        var buf = [CChar](repeating: 0, count: min(b.count, 400) + 1)
+        for (i, x) in b.prefix(400).enumerated() { buf[i] = CChar(bitPattern: x) }
         return buf.withUnsafeBufferPointer { p -> Double? in
             var end: UnsafeMutablePointer<CChar>? = nil
             let d = strtod(p.baseAddress!, &end)
-            guard let end, end - UnsafeMutablePointer(mutating: p.baseAddress!) == b.count else { return nil }
+            if prefix, let end, end == UnsafeMutablePointer(mutating: p.baseAddress!) { return nil }
             return d
         }
     }
@@ -369,7 +372,8 @@ public struct RDBValueReader {
             switch elements[i + 1] {
             case .int(let v): s = Double(v)
             case .string(let t):
-                guard let d = RDBValueReader.parseDouble(t), !d.isNaN else { throw fail("Invalid zset score", at: at) }
+                // Redis accepts a NaN here and breaks the set's order; Tern refuses it.
+                guard let d = RDBValueReader.parseDouble(t, prefix: false), !d.isNaN else { throw fail("Invalid zset score", at: at) }
                 s = d
             }
             items.append((elements[i].bytes, s))
@@ -398,11 +402,11 @@ public struct RDBValueReader {
 }
 
 extension DumpPayload {
-    /// Decodes a verified DUMP payload: type byte then value. Reads stop at the footer (Redis
-    /// would read on into it); bytes left between the value and the footer are ignored, as
-    /// Redis ignores them.
+    /// Decodes a verified DUMP payload: type byte then value. As in Redis, reads may run on
+    /// into the footer (a too-long length takes footer bytes: harmless, and the replies then
+    /// match Redis's), and bytes left after the value are ignored.
     public static func decode(_ p: [UInt8], deep: Bool, limits: EncodingLimits) throws -> RDBValue {
-        var r = RDBValueReader(p, limit: p.count - 10, deep: deep, limits: limits)
+        var r = RDBValueReader(p, deep: deep, limits: limits)
         let t = try r.readByte()
         guard RDBType.isObjectType(t) else { throw RDBError("Unknown RDB encoding type \(t)", at: 0) }
         let v = try r.readObject(type: t)

@@ -192,7 +192,7 @@ final class RDBCodecTests: XCTestCase {
             XCTAssertEqual((e as? RDBError)?.kind, .emptyKey)
         }
         // A set whose count claims more elements than the data holds.
-        let short = DumpPayload.seal([0x02, 0x05, 0x01, 0x61])
+        let short = DumpPayload.seal([0x02, 0x3F, 0x01, 0x61])
         XCTAssertThrowsError(try DumpPayload.decode(short, deep: false, limits: EncodingLimits())) { e in
             XCTAssertEqual((e as? RDBError)?.offset, 1)
         }
