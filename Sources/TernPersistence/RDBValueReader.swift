@@ -20,6 +20,9 @@ public struct RDBValueReader {
     /// Redis's deep sanitization (sanitize-dump-payload yes, or clients for a client RESTORE).
     public var deep: Bool
     public var limits: EncodingLimits
+    /// Deep validations of packed blobs run so far (INFO dump_payload_sanitizations: Redis
+    /// counts one per intset and per listpack, quicklist nodes each).
+    public var sanitizations = 0
 
     public init(_ data: [UInt8], start: Int = 0, limit: Int? = nil, deep: Bool = false, limits: EncodingLimits = EncodingLimits()) {
         self.data = data
@@ -108,8 +111,11 @@ public struct RDBValueReader {
             let clen = try readLength()
             let len = try readLength()
             let src = try readBytes(clen)
+            // A declared length of 0 is accepted whatever the data, as Redis accepts it (its
+            // decompressor's failure result, 0, equals the length).
+            if len == 0 { return [] }
             // LZF expands at most ~264x per input byte pair; a larger claim is corrupt.
-            guard len > 0, len / 300 <= clen else { throw fail("Invalid LZF compressed string", at: at) }
+            guard len / 300 <= clen else { throw fail("Invalid LZF compressed string", at: at) }
             var out = [UInt8](repeating: 0, count: len)
             let got = src.withUnsafeBytes { s in
                 out.withUnsafeMutableBytes { o in
@@ -174,6 +180,7 @@ public struct RDBValueReader {
         case RDBType.listQuicklist2: value = try readQuicklist(version: 2)
         case RDBType.setIntset:
             let blob = try readString()
+            if deep { sanitizations += 1 }
             value = try buildIntset(try RedisIntset.values(blob, deep: deep, at: at), at: at)
         case RDBType.hashZipmap:
             let blob = try readString()
@@ -185,12 +192,14 @@ public struct RDBValueReader {
             value = try buildHash(pairs: try Ziplist.elements(blob, at: at), at: at)
         case RDBType.hashListpack:
             let blob = try readString()
+            if deep { sanitizations += 1 }
             value = try buildHash(pairs: try RedisListpackReader.elements(blob, deep: deep, at: at), at: at)
         case RDBType.zsetZiplist:
             let blob = try readString()
             value = try buildPackedZSet(try Ziplist.elements(blob, at: at), at: at)
         case RDBType.zsetListpack:
             let blob = try readString()
+            if deep { sanitizations += 1 }
             value = try buildPackedZSet(try RedisListpackReader.elements(blob, deep: deep, at: at), at: at)
         case RDBType.module, RDBType.module2:
             throw fail("The RDB file contains module data I can't load: no matching module type", at: at)
@@ -242,6 +251,7 @@ public struct RDBValueReader {
                 blob.withUnsafeBytes { q.pushTail($0) }
                 continue
             }
+            if version == 2 && deep { sanitizations += 1 }
             let elements = version == 1 ? try Ziplist.elements(blob, at: at)
                                         : try RedisListpackReader.elements(blob, deep: deep, at: at)
             // Empty nodes are skipped, as Redis does.
@@ -406,10 +416,16 @@ extension DumpPayload {
     /// into the footer (a too-long length takes footer bytes: harmless, and the replies then
     /// match Redis's), and bytes left after the value are ignored.
     public static func decode(_ p: [UInt8], deep: Bool, limits: EncodingLimits) throws -> RDBValue {
+        var n = 0
+        return try decode(p, deep: deep, limits: limits, sanitizations: &n)
+    }
+
+    /// As above, adding the deep validations run to `sanitizations` (also when it fails).
+    public static func decode(_ p: [UInt8], deep: Bool, limits: EncodingLimits, sanitizations: inout Int) throws -> RDBValue {
         var r = RDBValueReader(p, deep: deep, limits: limits)
+        defer { sanitizations += r.sanitizations }
         let t = try r.readByte()
         guard RDBType.isObjectType(t) else { throw RDBError("Unknown RDB encoding type \(t)", at: 0) }
-        let v = try r.readObject(type: t)
-        return v
+        return try r.readObject(type: t)
     }
 }

@@ -538,6 +538,7 @@ def test_mutated_payloads_match_redis_when_sanitized(pair):
     payloads = [oracle.dump(k) for k in oracle.keys()] + [seal(b) for b in LEGACY.values()]
     for c in pair:
         c.config_set("sanitize-dump-payload", "yes")
+    start = [c.info("stats")["dump_payload_sanitizations"] for c in pair]
     rng = random.Random(5)
     for _ in range(1500):
         p = _mutate(rng, payloads)
@@ -552,8 +553,26 @@ def test_mutated_payloads_match_redis_when_sanitized(pair):
             assert r.object("encoding", "fz") == oracle.object("encoding", "fz"), p
         for c in pair:
             c.delete("fz")
-    info = r.info("stats")
-    assert info["dump_payload_sanitizations"] >= 1500
+    end = [c.info("stats")["dump_payload_sanitizations"] for c in pair]
+    assert end[0] - start[0] == end[1] - start[1]
+
+
+def test_sanitization_counter(pair):
+    """INFO counts one deep validation per intset and per listpack (each quicklist node)."""
+    r, oracle = pair
+    _populate(oracle)
+    oracle.rpush("big", *["x%d" % i for i in range(3000)])
+    payloads = {k: oracle.dump(k) for k in oracle.keys()}
+    payloads.update({b"legacy-" + k.encode(): seal(v, version=9) for k, v in LEGACY.items()})
+    for c in pair:
+        c.config_set("sanitize-dump-payload", "yes")
+    for k, p in sorted(payloads.items()):
+        before = [c.info("stats")["dump_payload_sanitizations"] for c in pair]
+        both(r, oracle, "RESTORE", "copy", "0", p)
+        after = [c.info("stats")["dump_payload_sanitizations"] for c in pair]
+        assert after[0] - before[0] == after[1] - before[1], k
+        for c in pair:
+            c.delete("copy")
 
 
 def test_sanitize_modes(pair):

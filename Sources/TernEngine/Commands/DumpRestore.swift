@@ -62,10 +62,10 @@ public enum DumpRestoreCommands {
         // that do not come from the master.
         let mode = engine.config.sanitizeDumpPayload
         let deep = mode == "yes" || (mode == "clients" && !c.flags.contains(.master))
-        if deep { engine.infoState.dumpPayloadSanitizations += 1 }
         let value: RDBValue
         do {
-            value = try DumpPayload.decode(payload, deep: deep, limits: EncodingLimits(engine.config))
+            value = try DumpPayload.decode(payload, deep: deep, limits: EncodingLimits(engine.config),
+                                           sanitizations: &engine.infoState.dumpPayloadSanitizations)
         } catch {
             c.error("ERR Bad data format")
             return
