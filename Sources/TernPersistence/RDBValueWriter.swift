@@ -135,6 +135,44 @@ public struct RDBValueWriter {
         return true
     }
 
+    /// One key record of an RDB file (§1.4 of the spec):
+    ///   [FC <expire ms, int64 LE>] [F8 <idle seconds, length>] [F9 <LFU counter u8>] <type> <key> <value>
+    /// `idleSeconds` under an LRU policy, `freq` under an LFU one (Redis writes neither
+    /// otherwise). Writes nothing and returns false for a value it cannot serialize.
+    @discardableResult
+    public mutating func writeRecord(_ e: Entry, idleSeconds: Int? = nil, freq: UInt8? = nil) -> Bool {
+        let start = out.count
+        if e.hasExpire {
+            out.append(RDBOpcode.expireTimeMs)
+            writeLE64(UInt64(bitPattern: e.expireAt))
+        }
+        if let idleSeconds { out.append(RDBOpcode.idle); writeLength(max(0, idleSeconds)) }
+        if let freq { out.append(RDBOpcode.freq); out.append(freq) }
+        guard let t = RDBValueWriter.typeByte(e) else {
+            out.removeSubrange(start...)
+            return false
+        }
+        out.append(t)
+        writeString(e.key)
+        // writeObject writes the type byte itself: write the value after the key instead.
+        let typeAt = out.count
+        guard writeObject(e) else {
+            out.removeSubrange(start...)
+            return false
+        }
+        out.remove(at: typeAt)
+        return true
+    }
+
+    /// Hands over what was written and starts an empty buffer of the same capacity: the engine
+    /// serializes entries, a writer thread checksums and writes the chunks it is handed.
+    public mutating func drain() -> [UInt8] {
+        var chunk: [UInt8] = []
+        chunk.reserveCapacity(out.capacity)
+        swap(&chunk, &out)
+        return chunk
+    }
+
     private mutating func writeIntset(_ s: IntSet) {
         var values: [Int] = []
         values.reserveCapacity(s.count)

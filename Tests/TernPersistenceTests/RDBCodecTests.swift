@@ -220,3 +220,21 @@ final class RDBCodecTests: XCTestCase {
         }
     }
 }
+
+final class RDBRecordTests: XCTestCase {
+    func testKeyRecordsAsInARealFile() {
+        let db = Database(id: 0)
+        Array("foo".utf8).withUnsafeBytes { k in Array("bar".utf8).withUnsafeBytes { db.setString(k, $0) } }
+        var w = RDBValueWriter()
+        XCTAssertTrue(w.writeRecord(db.find(Array("foo".utf8))!))
+        XCTAssertEqual(w.out, [0x00, 3] + Array("foo".utf8) + [3] + Array("bar".utf8))
+        XCTAssertEqual(w.drain().count, 9)
+        XCTAssertTrue(w.out.isEmpty)
+
+        Array("k1".utf8).withUnsafeBytes { k in Array("v1".utf8).withUnsafeBytes { db.setString(k, $0) } }
+        let e = db.setExpire(db.find(Array("k1".utf8))!, at: 4102444800000)
+        w.writeRecord(e, freq: 5)
+        // From a real file: FC 00D8C32CBB030000 then the key (the FREQ opcode under LFU policies).
+        XCTAssertEqual(w.out, [0xFC, 0x00, 0xD8, 0xC3, 0x2C, 0xBB, 0x03, 0x00, 0x00, 0xF9, 5, 0x00, 2] + Array("k1".utf8) + [2] + Array("v1".utf8))
+    }
+}

@@ -255,6 +255,7 @@ def test_redis_payloads_restore_into_tern_and_back(pair):
         assert r.restore(key, 0, payload) == b"OK"
         assert r.object("encoding", key) == oracle.object("encoding", key), key
         assert _contents(r, key) == _contents(oracle, key), key
+        assert r.execute_command("DEBUG", "DIGEST-VALUE", key) == oracle.execute_command("DEBUG", "DIGEST-VALUE", key)
         if oracle.object("encoding", key) != b"hashtable":
             assert r.dump(key) == payload, key
         back = r.dump(key)
@@ -424,6 +425,11 @@ def test_ttl_options(pair):
     both(r, oracle, "RESTORE", "a", "0", p)
     both(r, oracle, "RESTORE", "a", "0", p, "REPLACE")
     both(r, oracle, "TTL", "a")
+    # now + ttl wraps past int64: already expired on both.
+    both(r, oracle, "RESTORE", "t4", "9223372036854775807", p)
+    both(r, oracle, "EXISTS", "t4")
+    both(r, oracle, "RESTORE", "t5", "9223372036854775807", p, "ABSTTL")
+    both(r, oracle, "PTTL", "t5")
 
 
 def test_idletime_and_freq(pair):
@@ -475,6 +481,24 @@ def test_restore_keyspace_events_and_blocked_clients(pair, tern_server):
         ps.close()
     finally:
         r.config_set("notify-keyspace-events", "")
+
+
+def test_restore_serves_blocked_clients(pair, tern_server):
+    r, oracle = pair
+    oracle.rpush("l", "a", "b")
+    p = oracle.dump("l")
+    blocked = tern_server.client()
+    import threading
+    got = []
+    th = threading.Thread(target=lambda: got.append(blocked.blpop("l", 5)))
+    th.start()
+    deadline = time.time() + 5
+    while r.info("clients")["blocked_clients"] < 1 and time.time() < deadline:
+        time.sleep(0.01)
+    assert r.restore("l", 0, p) == b"OK"
+    th.join(5)
+    assert got == [(b"l", b"a")]
+    assert r.lrange("l", 0, -1) == [b"b"]
 
 
 # ---------------------------------------------------------------- hostile payloads
