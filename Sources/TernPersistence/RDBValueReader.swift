@@ -321,10 +321,13 @@ public struct RDBValueReader {
             }
             return .collection(d, .hash, .hashtable)
         }
+        // Duplicates found with a set, then appended: O(n) however high the limit is set.
         let h = ListpackHash()
+        var seen = Set<[UInt8]>(minimumCapacity: n)
         for i in 0..<n {
-            let isNew = pairs[2 * i].withBytes { f in pairs[2 * i + 1].withBytes { v in h.set(f, v) } }
-            if !isNew { throw fail("Duplicate hash fields detected", at: at) }
+            let f = pairs[2 * i].bytes
+            if !seen.insert(f).inserted { throw fail("Duplicate hash fields detected", at: at) }
+            f.withUnsafeBytes { fb in pairs[2 * i + 1].withBytes { h.append(fb, $0) } }
         }
         return .collection(h, .hash, .listpack)
     }
@@ -342,9 +345,10 @@ public struct RDBValueReader {
         }
         if packed {
             let h = ListpackHash()
+            var seen = Set<[UInt8]>(minimumCapacity: n)
             for (f, v) in pairs {
-                let isNew = f.withUnsafeBytes { fb in v.withUnsafeBytes { h.set(fb, $0) } }
-                if !isNew { throw fail("Duplicate hash fields detected", at: at) }
+                if !seen.insert(f).inserted { throw fail("Duplicate hash fields detected", at: at) }
+                f.withUnsafeBytes { fb in v.withUnsafeBytes { h.append(fb, $0) } }
             }
             return .collection(h, .hash, .listpack)
         }
@@ -393,12 +397,16 @@ public struct RDBValueReader {
 
     func buildZSet(_ items: [([UInt8], Double)], listpack: Bool, at: Int) throws -> RDBValue {
         if listpack {
-            let z = ListpackZSet()
-            for (m, s) in items {
-                let dup = m.withUnsafeBytes { z.find($0) != nil }
-                if dup { throw fail("Duplicate zset fields detected", at: at) }
-                m.withUnsafeBytes { z.insertNew($0, s) }
+            // Sorted once (score, then member bytes as memcmp orders them), then appended.
+            var seen = Set<[UInt8]>(minimumCapacity: items.count)
+            for (m, _) in items where !seen.insert(m).inserted {
+                throw fail("Duplicate zset fields detected", at: at)
             }
+            let sorted = items.sorted { a, b in
+                a.1 < b.1 || (a.1 == b.1 && a.0.lexicographicallyPrecedes(b.0))
+            }
+            let z = ListpackZSet()
+            for (m, s) in sorted { m.withUnsafeBytes { z.appendSorted($0, s) } }
             return .collection(z, .zset, .listpack)
         }
         let z = TreeZSet()

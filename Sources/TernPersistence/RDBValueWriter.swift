@@ -8,7 +8,7 @@ public struct RDBValueWriter {
     /// rdbcompression: LZF for strings longer than 20 bytes when it pays off.
     public var compression: Bool
     private let lzf: QuicklistLZF
-    private var scratch: [UInt8] = []
+    fileprivate var scratch: [UInt8] = []
 
     public init(compression: Bool = true, lzf: QuicklistLZF = QuicklistLZF()) {
         self.compression = compression
@@ -70,7 +70,7 @@ public struct RDBValueWriter {
     public mutating func writeString(_ s: [UInt8]) { s.withUnsafeBytes { writeString($0) } }
 
     /// LZF into `scratch`; the compressed size, or nil when it does not fit `capacity`.
-    private mutating func compressed(_ s: UnsafeRawBufferPointer, capacity: Int) -> Int? {
+    fileprivate mutating func compressed(_ s: UnsafeRawBufferPointer, capacity: Int) -> Int? {
         guard let base = s.baseAddress, capacity > 0 else { return nil }
         if scratch.count < capacity + 16 { scratch = [UInt8](repeating: 0, count: capacity + 16) }
         let lzf = self.lzf
@@ -190,53 +190,73 @@ public struct RDBValueWriter {
 
     /// QUICKLIST_2: nodes cut by Redis's rule for a list built by tail pushes (node bytes +
     /// element length + 8 within the fill limit), each a listpack; inner nodes LZF-compressed
-    /// as Redis holds them in memory when list-compress-depth > 0.
+    /// as Redis holds them in memory when list-compress-depth > 0. Two passes: the first only
+    /// counts nodes (the count comes first), the second builds and writes one node at a time,
+    /// so a huge list never has a second copy in memory.
     private mutating func writeList(_ q: Quicklist) {
         let fill = Int(q.fill)
-        var nodes: [(plain: Bool, data: [UInt8])] = []
-        var lp = RedisListpackBuilder()
-        func allows(_ lp: RedisListpackBuilder, _ sz: Int) -> Bool {
-            if lp.count == 0 { return true }
-            let newSize = lp.size + sz + 8
-            if fill < 0 { return newSize <= RDBValueWriter.fillBytes[min(-fill, 5) - 1] }
-            return newSize <= RDBValueWriter.safetyLimit && lp.count < fill
+        let limit = fill < 0 ? RDBValueWriter.fillBytes[min(-fill, 5) - 1] : RDBValueWriter.safetyLimit
+        // The cut rule, on (bytes, count) of the node being filled; nil = start a new node.
+        @inline(__always) func fits(_ bytes: Int, _ count: Int, _ sz: Int) -> Bool {
+            if count == 0 { return true }
+            return bytes + sz + 8 <= limit && (fill < 0 || count < fill)
         }
+        @inline(__always) func element(_ v: QuicklistValue, _ body: (UnsafeRawBufferPointer) -> Void) {
+            if v.isInt { ListpackCodec.withIntText(v.int, body) } else {
+                body(UnsafeRawBufferPointer(start: v.ptr, count: v.len))
+            }
+        }
+        var nodes = 0
+        var bytes = 7, count = 0
         q.forEach(from: 0, reverse: false) { v in
-            let add: (UnsafeRawBufferPointer) -> Void = { s in
+            element(v) { s in
                 if s.count >= RDBValueWriter.packedThreshold {
-                    if lp.count > 0 { nodes.append((false, lp.finished())); lp = RedisListpackBuilder() }
-                    nodes.append((true, Array(s)))
+                    nodes += (count > 0 ? 1 : 0) + 1
+                    bytes = 7; count = 0
                     return
                 }
-                if !allows(lp, s.count) { nodes.append((false, lp.finished())); lp = RedisListpackBuilder() }
-                lp.append(s)
-            }
-            if v.isInt { ListpackCodec.withIntText(v.int, add) } else if let p = v.ptr {
-                add(UnsafeRawBufferPointer(start: p, count: v.len))
-            } else {
-                add(UnsafeRawBufferPointer(start: nil, count: 0))
+                if !fits(bytes, count, s.count) { nodes += 1; bytes = 7; count = 0 }
+                bytes += RedisListpackBuilder.entrySize(s)
+                count += 1
             }
             return true
         }
-        if lp.count > 0 { nodes.append((false, lp.finished())) }
-        writeLength(nodes.count)
+        if count > 0 { nodes += 1 }
+        writeLength(nodes)
+
         let depth = Int(q.compressDepth)
-        for (i, node) in nodes.enumerated() {
-            writeLength(node.plain ? 1 : 2)
-            let inner = depth > 0 && i >= depth && i < nodes.count - depth
-            if inner && node.data.count >= 48 {
-                // Redis keeps a compressed node only when it saves at least 8 bytes.
-                let c = node.data.withUnsafeBytes { compressed($0, capacity: node.data.count) }
-                if let c, c + 8 < node.data.count {
-                    out.append(0xC3)
-                    writeLength(c)
-                    writeLength(node.data.count)
-                    out.append(contentsOf: scratch[0..<c])
-                    continue
+        var index = 0
+        func emit(_ w: inout RDBValueWriter, _ data: [UInt8], plain: Bool) {
+            w.writeLength(plain ? 1 : 2)
+            let inner = depth > 0 && index >= depth && index < nodes - depth
+            index += 1
+            if inner && data.count >= 48 {
+                // Redis keeps a node compressed only when that saves at least 8 bytes.
+                let c = data.withUnsafeBytes { w.compressed($0, capacity: data.count) }
+                if let c, c + 8 < data.count {
+                    w.out.append(0xC3)
+                    w.writeLength(c)
+                    w.writeLength(data.count)
+                    w.out.append(contentsOf: w.scratch[0..<c])
+                    return
                 }
             }
-            writeString(node.data)
+            w.writeString(data)
         }
+        var lp = RedisListpackBuilder()
+        q.forEach(from: 0, reverse: false) { v in
+            element(v) { s in
+                if s.count >= RDBValueWriter.packedThreshold {
+                    if lp.count > 0 { emit(&self, lp.finished(), plain: false); lp = RedisListpackBuilder() }
+                    emit(&self, Array(s), plain: true)
+                    return
+                }
+                if !fits(lp.size, lp.count, s.count) { emit(&self, lp.finished(), plain: false); lp = RedisListpackBuilder() }
+                lp.append(s)
+            }
+            return true
+        }
+        if lp.count > 0 { emit(&self, lp.finished(), plain: false) }
     }
 }
 

@@ -22,6 +22,24 @@ struct RedisListpackBuilder {
         return 5
     }
 
+    /// Bytes an element takes in a listpack (encoding, data and backlen), as `append` writes it.
+    static func entrySize(_ s: UnsafeRawBufferPointer) -> Int {
+        let e: Int
+        if let v = ListpackCodec.parseInt(s) {
+            switch v {
+            case 0...127: e = 1
+            case -4096...4095: e = 2
+            case -32768...32767: e = 3
+            case -8388608...8388607: e = 4
+            case -2147483648...2147483647: e = 5
+            default: e = 9
+            }
+        } else {
+            e = (s.count < 64 ? 1 : s.count < 4096 ? 2 : 5) + s.count
+        }
+        return e + backlenSize(e)
+    }
+
     private mutating func appendBacklen(_ e: Int) {
         let n = RedisListpackBuilder.backlenSize(e)
         // Most significant 7-bit group first; every byte after the first has bit 7 set.

@@ -429,7 +429,7 @@ def test_ttl_options(pair):
     both(r, oracle, "RESTORE", "t4", "9223372036854775807", p)
     both(r, oracle, "EXISTS", "t4")
     both(r, oracle, "RESTORE", "t5", "9223372036854775807", p, "ABSTTL")
-    both(r, oracle, "PTTL", "t5")
+    both(r, oracle, "PEXPIRETIME", "t5")
 
 
 def test_idletime_and_freq(pair):
