@@ -238,3 +238,43 @@ final class RDBRecordTests: XCTestCase {
         XCTAssertEqual(w.out, [0xFC, 0x00, 0xD8, 0xC3, 0x2C, 0xBB, 0x03, 0x00, 0x00, 0xF9, 5, 0x00, 2] + Array("k1".utf8) + [2] + Array("v1".utf8))
     }
 }
+
+final class LegacyEncodingTests: XCTestCase {
+    func testZipmapFromTheSpec() throws {
+        let blob: [UInt8] = [0x01, 0x03] + Array("foo".utf8) + [0x03, 0x00] + Array("bar".utf8) + [0xFF]
+        let e = try Zipmap.elements(blob, at: 0)
+        XCTAssertEqual(e.map { $0.bytes }, [Array("foo".utf8), Array("bar".utf8)])
+        XCTAssertThrowsError(try Zipmap.elements([0x00, 0xFF], at: 0))          // empty
+        XCTAssertThrowsError(try Zipmap.elements(Array(blob.dropLast()), at: 0)) // no terminator
+    }
+
+    func testZiplistEntries() throws {
+        // zlbytes 18, zltail 14, zllen 2; entries: "ab" (prev 0), int8 immediate 5 (prev 4).
+        let blob: [UInt8] = [18, 0, 0, 0, 14, 0, 0, 0, 2, 0,
+                             0x00, 0x02, 0x61, 0x62,
+                             0x04, 0xF6,
+                             0xFF]
+        XCTAssertEqual(blob.count, 17)
+        var fixed = blob
+        fixed[0] = 17
+        let e = try Ziplist.elements(fixed, at: 0)
+        XCTAssertEqual(e.map { $0.bytes }, [Array("ab".utf8), Array("5".utf8)])
+        var badPrev = fixed
+        badPrev[14] = 3
+        XCTAssertThrowsError(try Ziplist.elements(badPrev, at: 0))
+        var badTail = fixed
+        badTail[4] = 10
+        XCTAssertThrowsError(try Ziplist.elements(badTail, at: 0))
+        XCTAssertThrowsError(try Ziplist.elements(blob, at: 0)) // zlbytes disagrees with the size
+    }
+
+    func testIntsetChecks() throws {
+        let blob: [UInt8] = [4, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0x70, 0x11, 0x01, 0x00]
+        XCTAssertEqual(try RedisIntset.values(blob, deep: true, at: 0), [1, 70000])
+        XCTAssertEqual(RedisIntset.encode([1, 70000]), blob)
+        let unsorted: [UInt8] = [2, 0, 0, 0, 2, 0, 0, 0, 5, 0, 1, 0]
+        XCTAssertThrowsError(try RedisIntset.values(unsorted, deep: true, at: 0))
+        XCTAssertEqual(try RedisIntset.values(unsorted, deep: false, at: 0), [5, 1])
+        XCTAssertThrowsError(try RedisIntset.values([3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0], deep: false, at: 0))
+    }
+}
