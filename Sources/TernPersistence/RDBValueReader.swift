@@ -114,6 +114,7 @@ public struct RDBValueReader {
             // A declared length of 0 is accepted whatever the data, as Redis accepts it (its
             // decompressor's failure result, 0, equals the length).
             if len == 0 { return [] }
+            guard clen > 0 else { throw fail("Invalid LZF compressed string", at: at) }
             // LZF expands at most ~264x per input byte pair; a larger claim is corrupt.
             guard len / 300 <= clen else { throw fail("Invalid LZF compressed string", at: at) }
             var out = [UInt8](repeating: 0, count: len)

@@ -612,3 +612,20 @@ def test_sanitize_modes(pair):
         for c in pair:
             c.config_set("sanitize-dump-payload", mode)
         both(r, oracle, "RESTORE", "h-" + mode, "0", bad)
+
+
+def test_empty_strings_as_elements(pair):
+    r, oracle = pair
+    oracle.set("e", "")
+    oracle.hset("h", mapping={"": "x", "y": ""})
+    oracle.sadd("s", "", "1")
+    oracle.zadd("z", {"": 0, "a": 1})
+    oracle.rpush("l", "", "a", "")
+    oracle.hset("dh", mapping={"": "", **{"f%d" % i: "" for i in range(600)}})
+    oracle.zadd("dz", {"": 1, **{"m%d" % i: i for i in range(200)}})
+    for key in oracle.keys():
+        p = oracle.dump(key)
+        assert r.restore(key, 0, p) == b"OK"
+        assert _contents(r, key) == _contents(oracle, key)
+        if oracle.object("encoding", key) != b"hashtable":
+            assert r.dump(key) == p
