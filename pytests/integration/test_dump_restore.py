@@ -389,6 +389,9 @@ def test_error_replies_identical(pair):
     for cmd in cases:
         both(r, oracle, *cmd)
     assert r.exists("n") == 0
+    # A payload that fails to decode leaves the key it would have replaced untouched.
+    both(r, oracle, "RESTORE", "a", "0", seal(b"\x02\x00"), "REPLACE")
+    both(r, oracle, "GET", "a")
 
 
 def test_skip_checksum_validation(pair):
