@@ -35,7 +35,8 @@ let package = Package(
         .target(name: "TernProtocol", dependencies: ["CTern"], swiftSettings: fast),
         .target(name: "TernStore", dependencies: ["CTern"], swiftSettings: fast),
         .target(name: "TernConfig", dependencies: ["CTern", "TernProtocol", "TernStore"], swiftSettings: fast),
-        .target(name: "TernEngine", dependencies: ["CTern", "TernProtocol", "TernStore", "TernConfig"], swiftSettings: fast),
+        .target(name: "TernPersistence", dependencies: ["CTern", "TernProtocol", "TernStore", "TernConfig"], swiftSettings: fast),
+        .target(name: "TernEngine", dependencies: ["CTern", "TernProtocol", "TernStore", "TernConfig", "TernPersistence"], swiftSettings: fast),
         .target(name: "TernServer", dependencies: [
             "TernProtocol", "TernStore", "TernConfig", "TernEngine",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -44,6 +45,7 @@ let package = Package(
         .executableTarget(name: "tern-server", dependencies: ["TernServer"], swiftSettings: fast),
         .testTarget(name: "TernProtocolTests", dependencies: ["TernProtocol"]),
         .testTarget(name: "TernStoreTests", dependencies: ["TernStore"]),
+        .testTarget(name: "TernPersistenceTests", dependencies: ["TernPersistence", "TernStore", "TernConfig"]),
         .testTarget(name: "TernEngineTests", dependencies: ["TernEngine", "TernConfig", "TernProtocol", "TernStore"]),
     ]
 )

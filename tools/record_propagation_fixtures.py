@@ -25,6 +25,7 @@ FIXTURE = os.path.join(ROOT, "Tests", "Fixtures", "propagation.json")
 EXPIRED_K = [["SET", "k", "v", "PX", "1"]]
 EXPIRED_AB = [["SET", "a", "v", "PX", "1"], ["SET", "b", "v", "PX", "1"]]
 WAIT_EXPIRY = {"sleep_ms": 20}
+RESTORE_PAYLOAD = '\x00\x06v11553\n\x008"O#7k.$'
 INTSET_10_59 = [["SADD", "s"] + [str(i) for i in range(10, 60)]]
 
 
@@ -114,6 +115,19 @@ SCENARIOS = [
     {"name": "bzmpop_served",
      "steps": [step(["BZMPOP", "0", "1", "z", "MAX", "COUNT", "5"], c="b", blocks=True),
                step(["ZADD", "z", "1", "a", "2", "b"])]},
+    # RESTORE: a relative TTL goes out absolute with ABSTTL; an already expired TTL with
+    # REPLACE deletes the old key and propagates DEL. The payload (DUMP of the string
+    # "v11553") was picked so that every byte is ASCII: scenario arguments are text.
+    {"name": "restore_relative_ttl", "steps": [step(["RESTORE", "k", "100000", RESTORE_PAYLOAD])],
+     "mask": {"RESTORE": [2]}},
+    {"name": "restore_absttl_idletime", "steps": [step(["RESTORE", "k", "4102444800000", RESTORE_PAYLOAD,
+                                                        "ABSTTL", "IDLETIME", "10"])]},
+    {"name": "restore_no_ttl_replace", "setup": [["SET", "k", "v"]],
+     "steps": [step(["RESTORE", "k", "0", RESTORE_PAYLOAD, "REPLACE"])]},
+    {"name": "restore_replace_expired", "setup": [["SET", "k", "v"]],
+     "steps": [step(["RESTORE", "k", "1", RESTORE_PAYLOAD, "ABSTTL", "REPLACE"])]},
+    {"name": "restore_expired_new_key", "steps": [step(["RESTORE", "k", "1", RESTORE_PAYLOAD, "ABSTTL"]),
+                                                  step(["SET", "x", "1"])]},
 ]
 
 

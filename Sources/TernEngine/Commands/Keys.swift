@@ -20,6 +20,8 @@ extension Engine {
         commands.register("swapdb", KeyCommands.swapdb)
         commands.register("move", KeyCommands.move)
         commands.register("copy", KeyCommands.copy)
+        commands.register("dump", DumpRestoreCommands.dump)
+        commands.register("restore", DumpRestoreCommands.restore)
         registerExpireCommands()
         registerObjectCommands()
         registerMemoryCommands()

@@ -59,6 +59,8 @@ public final class InfoState {
     public var replicationID: String
     /// Unix time (seconds) of the last successful save; the start time until persistence exists.
     public var lastSaveTime: Int
+    /// Deep payload validations run (RESTORE under sanitize-dump-payload yes/clients).
+    public var dumpPayloadSanitizations = 0
 
     init(startTimeMs: Int64) {
         executable = InfoState.absoluteExecutable()
@@ -391,7 +393,7 @@ enum InfoCommand {
             ("tracking_total_prefixes", "0"),
             ("unexpected_error_replies", "\(s.unexpectedErrorReplies)"),
             ("total_error_replies", "\(s.totalErrorReplies)"),
-            ("dump_payload_sanitizations", "0"),
+            ("dump_payload_sanitizations", "\(e.infoState.dumpPayloadSanitizations)"),
             ("total_reads_processed", "0"),
             ("total_writes_processed", "0"),
             ("io_threaded_reads_processed", "0"),

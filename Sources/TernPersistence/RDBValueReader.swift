@@ -1,0 +1,440 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import TernStore
+
+/// A value decoded from an RDB record or DUMP payload, already in Tern's encodings.
+public enum RDBValue {
+    case string([UInt8])
+    case collection(StoredCollection, ValueType, ValueEncoding)
+}
+
+/// Reads RDB values (every type Redis 1.x-7.0 wrote) from a byte buffer. Every byte is
+/// hostile: each read is bounds-checked and every failure is an `RDBError` naming the
+/// offset; nothing is built into the keyspace here, so a failure leaves nothing behind.
+public struct RDBValueReader {
+    public let data: [UInt8]
+    public var pos: Int
+    /// Reads stop here (a DUMP payload's footer is not value data).
+    public let limit: Int
+    /// Redis's deep sanitization (sanitize-dump-payload yes, or clients for a client RESTORE).
+    public var deep: Bool
+    public var limits: EncodingLimits
+    /// Deep validations of packed blobs run so far (INFO dump_payload_sanitizations: Redis
+    /// counts one per intset and per listpack, quicklist nodes each).
+    public var sanitizations = 0
+
+    public init(_ data: [UInt8], start: Int = 0, limit: Int? = nil, deep: Bool = false, limits: EncodingLimits = EncodingLimits()) {
+        self.data = data
+        self.pos = start
+        self.limit = min(limit ?? data.count, data.count)
+        self.deep = deep
+        self.limits = limits
+    }
+
+    func fail(_ m: String, at: Int? = nil) -> RDBError { RDBError(m, at: at ?? pos) }
+
+    // MARK: scalars
+
+    public mutating func readByte() throws -> UInt8 {
+        guard pos < limit else { throw fail("Unexpected end of data") }
+        defer { pos += 1 }
+        return data[pos]
+    }
+
+    mutating func readBytes(_ n: Int) throws -> ArraySlice<UInt8> {
+        guard n >= 0, n <= limit - pos else { throw fail("Unexpected end of data reading \(n) bytes") }
+        defer { pos += n }
+        return data[pos..<(pos + n)]
+    }
+
+    mutating func readLE(_ n: Int) throws -> UInt64 {
+        let b = try readBytes(n)
+        var v: UInt64 = 0
+        for (i, x) in b.enumerated() { v |= UInt64(x) << (8 * UInt64(i)) }
+        return v
+    }
+
+    /// An RDB length, or a special string encoding (`encoded` true, value = 0...63).
+    mutating func readLengthOrEncoding() throws -> (value: UInt64, encoded: Bool) {
+        let at = pos
+        let b = try readByte()
+        switch b >> 6 {
+        case 0: return (UInt64(b & 0x3F), false)
+        case 1: return (UInt64(b & 0x3F) << 8 | UInt64(try readByte()), false)
+        case 3: return (UInt64(b & 0x3F), true)
+        default:
+            if b == 0x80 { return (try readBE(4), false) }
+            if b == 0x81 { return (try readBE(8), false) }
+            throw fail("Unknown length encoding \(b) in rdbLoadLen()", at: at)
+        }
+    }
+
+    mutating func readBE(_ n: Int) throws -> UInt64 {
+        let b = try readBytes(n)
+        var v: UInt64 = 0
+        for x in b { v = v << 8 | UInt64(x) }
+        return v
+    }
+
+    /// A length used as a count or size: must fit what the remaining input could hold, so a
+    /// hostile count never drives a huge allocation (each element takes at least one byte).
+    public mutating func readLength() throws -> Int {
+        let at = pos
+        // A special-encoding byte (11eeeeee) where a length belongs reads as e, as Redis
+        // reads it (rdbLoadLen ignores the flag).
+        let (v, _) = try readLengthOrEncoding()
+        guard v <= UInt64(Int.max) else { throw fail("Length out of range", at: at) }
+        return Int(v)
+    }
+
+    mutating func readCount() throws -> Int {
+        let at = pos
+        let n = try readLength()
+        guard n <= limit - pos else { throw fail("Element count \(n) larger than the data", at: at) }
+        return n
+    }
+
+    /// An RDB string: raw, INT8/16/32 (as decimal text) or LZF-compressed.
+    public mutating func readString() throws -> [UInt8] {
+        let at = pos
+        let (v, enc) = try readLengthOrEncoding()
+        if !enc {
+            guard v <= UInt64(limit - pos) else { throw fail("String length \(v) past the end of data", at: at) }
+            return Array(try readBytes(Int(v)))
+        }
+        switch v {
+        case 0: return Array(String(Int8(bitPattern: UInt8(try readLE(1)))).utf8)
+        case 1: return Array(String(Int16(bitPattern: UInt16(try readLE(2)))).utf8)
+        case 2: return Array(String(Int32(bitPattern: UInt32(try readLE(4)))).utf8)
+        case 3:
+            let clen = try readLength()
+            let len = try readLength()
+            let src = try readBytes(clen)
+            // A declared length of 0 is accepted whatever the data, as Redis accepts it (its
+            // decompressor's failure result, 0, equals the length).
+            if len == 0 { return [] }
+            guard clen > 0 else { throw fail("Invalid LZF compressed string", at: at) }
+            // LZF expands at most ~264x per input byte pair; a larger claim is corrupt.
+            guard len / 300 <= clen else { throw fail("Invalid LZF compressed string", at: at) }
+            var out = [UInt8](repeating: 0, count: len)
+            let got = src.withUnsafeBytes { s in
+                out.withUnsafeMutableBytes { o in
+                    QuicklistLZF.decompress(s.baseAddress!, clen, into: o.baseAddress!, outCapacity: len)
+                }
+            }
+            guard got == len else { throw fail("Invalid LZF compressed string", at: at) }
+            return out
+        default:
+            throw fail("Unknown RDB string encoding type \(v)", at: at)
+        }
+    }
+
+    public mutating func readBinaryDouble() throws -> Double { Double(bitPattern: try readLE(8)) }
+
+    /// Legacy score: length byte (FD nan, FE +inf, FF -inf) then ASCII parsed as a C double.
+    mutating func readStringDouble() throws -> Double {
+        let at = pos
+        let n = try readByte()
+        switch n {
+        case 253: return .nan
+        case 254: return .infinity
+        case 255: return -.infinity
+        default:
+            let b = try readBytes(Int(n))
+            // Redis reads it with sscanf("%lg"): a numeric prefix is enough.
+            guard let d = RDBValueReader.parseDouble(b, prefix: true), n > 0 else { throw fail("Invalid double value", at: at) }
+            return d
+        }
+    }
+
+    /// strtod over the text. `prefix`: at least one character must convert (sscanf "%lg");
+    /// otherwise nothing is required, like Redis's zzlStrtod on packed scores (text that is
+    /// no number reads as 0). Text stops at a NUL, as C strings do.
+    static func parseDouble<C: Collection>(_ b: C, prefix: Bool) -> Double? where C.Element == UInt8 {
+        var buf = [CChar](repeating: 0, count: min(b.count, 400) + 1)
+        for (i, x) in b.prefix(400).enumerated() { buf[i] = CChar(bitPattern: x) }
+        return buf.withUnsafeBufferPointer { p -> Double? in
+            var end: UnsafeMutablePointer<CChar>? = nil
+            let d = strtod(p.baseAddress!, &end)
+            if prefix, let end, end == UnsafeMutablePointer(mutating: p.baseAddress!) { return nil }
+            return d
+        }
+    }
+
+    // MARK: objects
+
+    /// Reads a value of RDB type `type` (the type byte already consumed).
+    public mutating func readObject(type: UInt8) throws -> RDBValue {
+        let at = pos
+        let value: RDBValue
+        switch type {
+        case RDBType.string: return .string(try readString())
+        case RDBType.list: value = try readPlainList()
+        case RDBType.set: value = try readPlainSet()
+        case RDBType.zset, RDBType.zset2: value = try readPlainZSet(binary: type == RDBType.zset2)
+        case RDBType.hash: value = try readPlainHash()
+        case RDBType.listZiplist:
+            let blob = try readString()
+            value = try buildList(try Ziplist.elements(blob, at: at).map { $0 })
+        case RDBType.listQuicklist: value = try readQuicklist(version: 1)
+        case RDBType.listQuicklist2: value = try readQuicklist(version: 2)
+        case RDBType.setIntset:
+            let blob = try readString()
+            if deep { sanitizations += 1 }
+            value = try buildIntset(try RedisIntset.values(blob, deep: deep, at: at), at: at)
+        case RDBType.hashZipmap:
+            let blob = try readString()
+            let pairs = try Zipmap.elements(blob, at: at)
+            let long = pairs.contains { $0.byteCount > limits.hashMaxListpackValue }
+            value = try buildHash(pairs: pairs, at: at, forceDict: long)
+        case RDBType.hashZiplist:
+            let blob = try readString()
+            value = try buildHash(pairs: try Ziplist.elements(blob, at: at), at: at)
+        case RDBType.hashListpack:
+            let blob = try readString()
+            if deep { sanitizations += 1 }
+            value = try buildHash(pairs: try RedisListpackReader.elements(blob, deep: deep, at: at), at: at)
+        case RDBType.zsetZiplist:
+            let blob = try readString()
+            value = try buildPackedZSet(try Ziplist.elements(blob, at: at), at: at)
+        case RDBType.zsetListpack:
+            let blob = try readString()
+            if deep { sanitizations += 1 }
+            value = try buildPackedZSet(try RedisListpackReader.elements(blob, deep: deep, at: at), at: at)
+        case RDBType.module, RDBType.module2:
+            throw fail("The RDB file contains module data I can't load: no matching module type", at: at)
+        case RDBType.streamListpacks, RDBType.streamListpacks2:
+            throw fail("Stream values are not supported yet", at: at)
+        default:
+            throw fail("Unknown RDB encoding type \(type)", at: at)
+        }
+        if case .collection(let c, _, _) = value, c.elementCount == 0 {
+            throw RDBError("Empty key", at: at, kind: .emptyKey)
+        }
+        return value
+    }
+
+    // MARK: lists
+
+    func newQuicklist() -> Quicklist {
+        Quicklist(fill: limits.listMaxListpackSize, compressDepth: limits.listCompressDepth)
+    }
+
+    func buildList(_ elements: [PackedElement]) throws -> RDBValue {
+        let q = newQuicklist()
+        for e in elements { e.withBytes { q.pushTail($0) } }
+        return .collection(q, .list, .quicklist)
+    }
+
+    mutating func readPlainList() throws -> RDBValue {
+        let n = try readCount()
+        let q = newQuicklist()
+        for _ in 0..<n { try readString().withUnsafeBytes { q.pushTail($0) } }
+        return .collection(q, .list, .quicklist)
+    }
+
+    /// QUICKLIST (v1: nodes are ziplists) and QUICKLIST_2 (container 1 PLAIN, 2 PACKED).
+    mutating func readQuicklist(version: Int) throws -> RDBValue {
+        let n = try readCount()
+        let q = newQuicklist()
+        for _ in 0..<n {
+            var container = 2
+            if version == 2 {
+                let at = pos
+                container = try readLength()
+                guard container == 1 || container == 2 else { throw fail("Quicklist integrity check failed.", at: at) }
+            }
+            let at = pos
+            let blob = try readString()
+            if container == 1 {
+                guard !blob.isEmpty else { throw fail("Quicklist integrity check failed.", at: at) }
+                blob.withUnsafeBytes { q.pushTail($0) }
+                continue
+            }
+            if version == 2 && deep { sanitizations += 1 }
+            let elements = version == 1 ? try Ziplist.elements(blob, at: at)
+                                        : try RedisListpackReader.elements(blob, deep: deep, at: at)
+            // Empty nodes are skipped, as Redis does.
+            for e in elements { e.withBytes { q.pushTail($0) } }
+        }
+        return .collection(q, .list, .quicklist)
+    }
+
+    // MARK: sets
+
+    func buildIntset(_ values: [Int], at: Int) throws -> RDBValue {
+        if values.count > limits.setMaxIntsetEntries {
+            let d = DictSet()
+            for v in values {
+                let added = ListpackCodec.withIntText(v) { d.add($0) }
+                if !added { throw fail("Duplicate set members detected", at: at) }
+            }
+            return .collection(d, .set, .hashtable)
+        }
+        var s = IntSet.make(capacity: values.count)
+        for v in values { s = s.inserting(v).0 }
+        return .collection(s, .set, .intset)
+    }
+
+    mutating func readPlainSet() throws -> RDBValue {
+        let at = pos
+        let n = try readCount()
+        var members: [[UInt8]] = []
+        members.reserveCapacity(n)
+        var allInts = n <= limits.setMaxIntsetEntries
+        for _ in 0..<n {
+            let m = try readString()
+            if allInts && ListpackCodec.parseInt(m.withUnsafeBytes { $0 }) == nil { allInts = false }
+            members.append(m)
+        }
+        if allInts {
+            var s = IntSet.make(capacity: n)
+            for m in members {
+                guard let v = m.withUnsafeBytes({ ListpackCodec.parseInt($0) }) else { continue }
+                let (ns, added) = s.inserting(v)
+                if !added { throw fail("Duplicate set members detected", at: at) }
+                s = ns
+            }
+            return .collection(s, .set, .intset)
+        }
+        let d = DictSet()
+        for m in members {
+            let added = m.withUnsafeBytes { d.add($0) }
+            if !added { throw fail("Duplicate set members detected", at: at) }
+        }
+        return .collection(d, .set, .hashtable)
+    }
+
+    // MARK: hashes
+
+    /// Builds a hash from flattened field/value pairs. Loaded packed hashes (zipmap,
+    /// ziplist, listpack) stay listpack up to hash-max-listpack-entries; zipmaps also
+    /// convert when a field or value exceeds hash-max-listpack-value.
+    func buildHash(pairs: [PackedElement], at: Int, forceDict: Bool = false) throws -> RDBValue {
+        guard pairs.count % 2 == 0 else { throw fail("Hash listpack with an odd number of elements", at: at) }
+        let n = pairs.count / 2
+        if forceDict || n > limits.hashMaxListpackEntries {
+            let d = DictHash()
+            for i in 0..<n {
+                let isNew = pairs[2 * i].withBytes { f in pairs[2 * i + 1].withBytes { v in d.set(f, v) } }
+                if !isNew { throw fail("Duplicate hash fields detected", at: at) }
+            }
+            return .collection(d, .hash, .hashtable)
+        }
+        // Duplicates found with a set, then appended: O(n) however high the limit is set.
+        let h = ListpackHash()
+        var seen = Set<[UInt8]>(minimumCapacity: n)
+        for i in 0..<n {
+            let f = pairs[2 * i].bytes
+            if !seen.insert(f).inserted { throw fail("Duplicate hash fields detected", at: at) }
+            f.withUnsafeBytes { fb in pairs[2 * i + 1].withBytes { h.append(fb, $0) } }
+        }
+        return .collection(h, .hash, .listpack)
+    }
+
+    mutating func readPlainHash() throws -> RDBValue {
+        let at = pos
+        let n = try readCount()
+        var pairs: [([UInt8], [UInt8])] = []
+        pairs.reserveCapacity(n)
+        var packed = n <= limits.hashMaxListpackEntries
+        for _ in 0..<n {
+            let f = try readString(), v = try readString()
+            if f.count > limits.hashMaxListpackValue || v.count > limits.hashMaxListpackValue { packed = false }
+            pairs.append((f, v))
+        }
+        if packed {
+            let h = ListpackHash()
+            var seen = Set<[UInt8]>(minimumCapacity: n)
+            for (f, v) in pairs {
+                if !seen.insert(f).inserted { throw fail("Duplicate hash fields detected", at: at) }
+                f.withUnsafeBytes { fb in v.withUnsafeBytes { h.append(fb, $0) } }
+            }
+            return .collection(h, .hash, .listpack)
+        }
+        let d = DictHash()
+        for (f, v) in pairs {
+            let isNew = f.withUnsafeBytes { fb in v.withUnsafeBytes { d.set(fb, $0) } }
+            if !isNew { throw fail("Duplicate hash fields detected", at: at) }
+        }
+        return .collection(d, .hash, .hashtable)
+    }
+
+    // MARK: sorted sets
+
+    mutating func readPlainZSet(binary: Bool) throws -> RDBValue {
+        let at = pos
+        let n = try readCount()
+        var items: [([UInt8], Double)] = []
+        items.reserveCapacity(n)
+        for _ in 0..<n {
+            let m = try readString()
+            let s = binary ? try readBinaryDouble() : try readStringDouble()
+            if s.isNaN { throw fail("Zset with NAN score detected", at: at) }
+            items.append((m, s))
+        }
+        let maxLen = items.reduce(0) { max($0, $1.0.count) }
+        return try buildZSet(items, listpack: n <= limits.zsetMaxListpackEntries && maxLen <= limits.zsetMaxListpackValue, at: at)
+    }
+
+    func buildPackedZSet(_ elements: [PackedElement], at: Int) throws -> RDBValue {
+        guard elements.count % 2 == 0 else { throw fail("Zset listpack with an odd number of elements", at: at) }
+        var items: [([UInt8], Double)] = []
+        items.reserveCapacity(elements.count / 2)
+        for i in stride(from: 0, to: elements.count, by: 2) {
+            let s: Double
+            switch elements[i + 1] {
+            case .int(let v): s = Double(v)
+            case .string(let t):
+                // Redis accepts a NaN here and breaks the set's order; Tern refuses it.
+                guard let d = RDBValueReader.parseDouble(t, prefix: false), !d.isNaN else { throw fail("Invalid zset score", at: at) }
+                s = d
+            }
+            items.append((elements[i].bytes, s))
+        }
+        return try buildZSet(items, listpack: items.count <= limits.zsetMaxListpackEntries, at: at)
+    }
+
+    func buildZSet(_ items: [([UInt8], Double)], listpack: Bool, at: Int) throws -> RDBValue {
+        if listpack {
+            // Sorted once (score, then member bytes as memcmp orders them), then appended.
+            var seen = Set<[UInt8]>(minimumCapacity: items.count)
+            for (m, _) in items where !seen.insert(m).inserted {
+                throw fail("Duplicate zset fields detected", at: at)
+            }
+            let sorted = items.sorted { a, b in
+                a.1 < b.1 || (a.1 == b.1 && a.0.lexicographicallyPrecedes(b.0))
+            }
+            let z = ListpackZSet()
+            for (m, s) in sorted { m.withUnsafeBytes { z.appendSorted($0, s) } }
+            return .collection(z, .zset, .listpack)
+        }
+        let z = TreeZSet()
+        for (m, s) in items {
+            let dup = m.withUnsafeBytes { z.score($0) != nil }
+            if dup { throw fail("Duplicate zset fields detected", at: at) }
+            m.withUnsafeBytes { z.insertNew($0, s) }
+        }
+        return .collection(z, .zset, .skiplist)
+    }
+}
+
+extension DumpPayload {
+    /// Decodes a verified DUMP payload: type byte then value. As in Redis, reads may run on
+    /// into the footer (a too-long length takes footer bytes: harmless, and the replies then
+    /// match Redis's), and bytes left after the value are ignored.
+    public static func decode(_ p: [UInt8], deep: Bool, limits: EncodingLimits) throws -> RDBValue {
+        var n = 0
+        return try decode(p, deep: deep, limits: limits, sanitizations: &n)
+    }
+
+    /// As above, adding the deep validations run to `sanitizations` (also when it fails).
+    public static func decode(_ p: [UInt8], deep: Bool, limits: EncodingLimits, sanitizations: inout Int) throws -> RDBValue {
+        var r = RDBValueReader(p, deep: deep, limits: limits)
+        defer { sanitizations += r.sanitizations }
+        let t = try r.readByte()
+        guard RDBType.isObjectType(t) else { throw RDBError("Unknown RDB encoding type \(t)", at: 0) }
+        return try r.readObject(type: t)
+    }
+}

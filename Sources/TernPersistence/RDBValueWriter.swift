@@ -1,0 +1,296 @@
+import TernStore
+
+/// Serializes values in RDB version 10 form, as Redis 7.0 writes them, appending to `out`.
+/// One entry at a time, into a buffer the caller owns and drains (DUMP builds a payload; a
+/// snapshot writer thread can drain chunks of a file). Not thread-safe: one writer per thread.
+public struct RDBValueWriter {
+    public var out: [UInt8] = []
+    /// rdbcompression: LZF for strings longer than 20 bytes when it pays off.
+    public var compression: Bool
+    private let lzf: QuicklistLZF
+    fileprivate var scratch: [UInt8] = []
+
+    public init(compression: Bool = true, lzf: QuicklistLZF = QuicklistLZF()) {
+        self.compression = compression
+        self.lzf = lzf
+    }
+
+    // MARK: scalars
+
+    /// RDB length: 6-bit, 14-bit (high bits first), 32-bit BE or 64-bit BE form.
+    public mutating func writeLength(_ v: UInt64) {
+        if v < 64 {
+            out.append(UInt8(v))
+        } else if v < 16384 {
+            out.append(0x40 | UInt8(v >> 8)); out.append(UInt8(v & 0xFF))
+        } else if v <= 0xFFFF_FFFF {
+            out.append(0x80)
+            for i in stride(from: 24, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: v >> UInt64(i))) }
+        } else {
+            out.append(0x81)
+            for i in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: v >> UInt64(i))) }
+        }
+    }
+
+    public mutating func writeLength(_ v: Int) { writeLength(UInt64(bitPattern: Int64(v))) }
+
+    public mutating func writeLE64(_ v: UInt64) {
+        for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(i)))) }
+    }
+
+    public mutating func writeBinaryDouble(_ d: Double) { writeLE64(d.bitPattern) }
+
+    /// RDB string (§2.3 of the spec): int-encoded when short canonical int32 text, else
+    /// LZF when enabled, longer than 20 bytes and compressible into n - 4 bytes, else raw.
+    public mutating func writeString(_ s: UnsafeRawBufferPointer) {
+        let n = s.count
+        if n <= 11, let v = ListpackCodec.parseInt(s), v >= Int(Int32.min), v <= Int(Int32.max) {
+            if v >= -128 && v <= 127 {
+                out.append(0xC0); out.append(UInt8(truncatingIfNeeded: v))
+            } else if v >= -32768 && v <= 32767 {
+                out.append(0xC1)
+                for i in 0..<2 { out.append(UInt8(truncatingIfNeeded: v >> (8 * i))) }
+            } else {
+                out.append(0xC2)
+                for i in 0..<4 { out.append(UInt8(truncatingIfNeeded: v >> (8 * i))) }
+            }
+            return
+        }
+        if compression && n > 20, let c = compressed(s, capacity: n - 4) {
+            out.append(0xC3)
+            writeLength(c)
+            writeLength(n)
+            out.append(contentsOf: scratch[0..<c])
+            return
+        }
+        writeLength(n)
+        out.append(contentsOf: s)
+    }
+
+    public mutating func writeString(_ s: [UInt8]) { s.withUnsafeBytes { writeString($0) } }
+
+    /// LZF into `scratch`; the compressed size, or nil when it does not fit `capacity`.
+    fileprivate mutating func compressed(_ s: UnsafeRawBufferPointer, capacity: Int) -> Int? {
+        guard let base = s.baseAddress, capacity > 0 else { return nil }
+        if scratch.count < capacity + 16 { scratch = [UInt8](repeating: 0, count: capacity + 16) }
+        let lzf = self.lzf
+        return scratch.withUnsafeMutableBytes { lzf.compress(base, s.count, into: $0.baseAddress!, capacity: capacity) }
+    }
+
+    // MARK: objects
+
+    /// The RDB type byte Redis 7.0 writes for this value, or nil for values this writer
+    /// cannot serialize (module values; streams until their type exists).
+    public static func typeByte(_ e: Entry) -> UInt8? {
+        switch e.type {
+        case .string: return RDBType.string
+        case .list: return RDBType.listQuicklist2
+        case .set: return e.object is IntSet ? RDBType.setIntset : RDBType.set
+        case .zset: return e.object is ListpackZSet ? RDBType.zsetListpack : RDBType.zset2
+        case .hash: return e.object is ListpackHash ? RDBType.hashListpack : RDBType.hash
+        case .module, .stream: return nil
+        }
+    }
+
+    /// Writes the type byte and the value of `e`. Returns false (writing nothing) for a
+    /// value type this writer cannot serialize.
+    @discardableResult
+    public mutating func writeObject(_ e: Entry) -> Bool {
+        guard let t = RDBValueWriter.typeByte(e) else { return false }
+        if e.type == .string {
+            out.append(t)
+            writeString(e.stringValue)
+            return true
+        }
+        let obj = e.object
+        switch obj {
+        case let q as Quicklist: out.append(t); writeList(q)
+        case let s as IntSet: out.append(t); writeIntset(s)
+        case let s as DictSet:
+            out.append(t)
+            writeLength(s.count)
+            s.forEach { writeString($0) }
+        case let z as ListpackZSet:
+            out.append(t)
+            var lp = RedisListpackBuilder()
+            z.walk(from: 0, to: z.count, reverse: false) { m, sc in lp.append(m); lp.appendScore(sc); return true }
+            writeString(lp.finished())
+        case let z as TreeZSet:
+            out.append(t)
+            writeLength(z.count)
+            // Highest score first: Redis walks its skiplist from the tail.
+            z.walk(from: 0, to: z.count, reverse: true) { m, sc in writeString(m); writeBinaryDouble(sc); return true }
+        case let h as ListpackHash:
+            out.append(t)
+            var lp = RedisListpackBuilder()
+            h.forEach { f, v in lp.append(f); lp.append(v) }
+            writeString(lp.finished())
+        case let h as DictHash:
+            out.append(t)
+            writeLength(h.count)
+            h.forEach { f, v in writeString(f); writeString(v) }
+        default:
+            return false
+        }
+        return true
+    }
+
+    /// One key record of an RDB file (§1.4 of the spec):
+    ///   [FC <expire ms, int64 LE>] [F8 <idle seconds, length>] [F9 <LFU counter u8>] <type> <key> <value>
+    /// `idleSeconds` under an LRU policy, `freq` under an LFU one (Redis writes neither
+    /// otherwise). Writes nothing and returns false for a value it cannot serialize.
+    @discardableResult
+    public mutating func writeRecord(_ e: Entry, idleSeconds: Int? = nil, freq: UInt8? = nil) -> Bool {
+        let start = out.count
+        if e.hasExpire {
+            out.append(RDBOpcode.expireTimeMs)
+            writeLE64(UInt64(bitPattern: e.expireAt))
+        }
+        if let idleSeconds { out.append(RDBOpcode.idle); writeLength(max(0, idleSeconds)) }
+        if let freq { out.append(RDBOpcode.freq); out.append(freq) }
+        guard let t = RDBValueWriter.typeByte(e) else {
+            out.removeSubrange(start...)
+            return false
+        }
+        out.append(t)
+        writeString(e.key)
+        // writeObject writes the type byte itself: write the value after the key instead.
+        let typeAt = out.count
+        guard writeObject(e) else {
+            out.removeSubrange(start...)
+            return false
+        }
+        out.remove(at: typeAt)
+        return true
+    }
+
+    /// Hands over what was written and starts an empty buffer of the same capacity: the engine
+    /// serializes entries, a writer thread checksums and writes the chunks it is handed.
+    public mutating func drain() -> [UInt8] {
+        var chunk: [UInt8] = []
+        chunk.reserveCapacity(out.capacity)
+        swap(&chunk, &out)
+        return chunk
+    }
+
+    private mutating func writeIntset(_ s: IntSet) {
+        var values: [Int] = []
+        values.reserveCapacity(s.count)
+        s.forEach { values.append($0) }
+        // Redis's width only ever grows; Tern keeps no history, so this is the narrowest width
+        // for the current members (equal unless wider members were removed since).
+        writeString(RedisIntset.encode(values))
+    }
+
+    /// Sizes of list-max-listpack-size -1...-5.
+    static let fillBytes = [4096, 8192, 16384, 32768, 65536]
+    /// Redis's SIZE_SAFETY_LIMIT for count-based fills, and its packed threshold (PLAIN nodes).
+    static let safetyLimit = 8192
+    static let packedThreshold = 1 << 30
+
+    /// QUICKLIST_2: nodes cut by Redis's rule for a list built by tail pushes (node bytes +
+    /// element length + 8 within the fill limit), each a listpack; inner nodes LZF-compressed
+    /// as Redis holds them in memory when list-compress-depth > 0. Two passes: the first only
+    /// counts nodes (the count comes first), the second builds and writes one node at a time,
+    /// so a huge list never has a second copy in memory.
+    private mutating func writeList(_ q: Quicklist) {
+        let fill = Int(q.fill)
+        let limit = fill < 0 ? RDBValueWriter.fillBytes[min(-fill, 5) - 1] : RDBValueWriter.safetyLimit
+        // The cut rule, on (bytes, count) of the node being filled; nil = start a new node.
+        @inline(__always) func fits(_ bytes: Int, _ count: Int, _ sz: Int) -> Bool {
+            if count == 0 { return true }
+            return bytes + sz + 8 <= limit && (fill < 0 || count < fill)
+        }
+        @inline(__always) func element(_ v: QuicklistValue, _ body: (UnsafeRawBufferPointer) -> Void) {
+            if v.isInt { ListpackCodec.withIntText(v.int, body) } else {
+                body(UnsafeRawBufferPointer(start: v.ptr, count: v.len))
+            }
+        }
+        var nodes = 0
+        var bytes = 7, count = 0
+        q.forEach(from: 0, reverse: false) { v in
+            element(v) { s in
+                if s.count >= RDBValueWriter.packedThreshold {
+                    nodes += (count > 0 ? 1 : 0) + 1
+                    bytes = 7; count = 0
+                    return
+                }
+                if !fits(bytes, count, s.count) { nodes += 1; bytes = 7; count = 0 }
+                bytes += RedisListpackBuilder.entrySize(s)
+                count += 1
+            }
+            return true
+        }
+        if count > 0 { nodes += 1 }
+        writeLength(nodes)
+
+        let depth = Int(q.compressDepth)
+        var index = 0
+        func emit(_ w: inout RDBValueWriter, _ data: [UInt8], plain: Bool) {
+            w.writeLength(plain ? 1 : 2)
+            let inner = depth > 0 && index >= depth && index < nodes - depth
+            index += 1
+            if inner && data.count >= 48 {
+                // Redis keeps a node compressed only when that saves at least 8 bytes.
+                let c = data.withUnsafeBytes { w.compressed($0, capacity: data.count) }
+                if let c, c + 8 < data.count {
+                    w.out.append(0xC3)
+                    w.writeLength(c)
+                    w.writeLength(data.count)
+                    w.out.append(contentsOf: w.scratch[0..<c])
+                    return
+                }
+            }
+            w.writeString(data)
+        }
+        var lp = RedisListpackBuilder()
+        q.forEach(from: 0, reverse: false) { v in
+            element(v) { s in
+                if s.count >= RDBValueWriter.packedThreshold {
+                    if lp.count > 0 { emit(&self, lp.finished(), plain: false); lp = RedisListpackBuilder() }
+                    emit(&self, Array(s), plain: true)
+                    return
+                }
+                if !fits(lp.size, lp.count, s.count) { emit(&self, lp.finished(), plain: false); lp = RedisListpackBuilder() }
+                lp.append(s)
+            }
+            return true
+        }
+        if lp.count > 0 { emit(&self, lp.finished(), plain: false) }
+    }
+}
+
+/// DUMP payloads: <type> <value> <RDB version u16 LE> <CRC-64 LE of everything before>.
+public enum DumpPayload {
+    /// The payload of `e`, or nil for a value type that cannot be serialized.
+    public static func make(_ e: Entry, compression: Bool) -> [UInt8]? {
+        var w = RDBValueWriter(compression: compression, lzf: sharedLZF)
+        guard w.writeObject(e) else { return nil }
+        return seal(w.out)
+    }
+
+    /// Appends the version and checksum footer.
+    public static func seal(_ body: [UInt8]) -> [UInt8] {
+        var out = body
+        out.append(UInt8(rdbVersion & 0xFF)); out.append(UInt8(rdbVersion >> 8))
+        let crc = CRC64.checksum(out)
+        for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: crc >> (8 * UInt64(i)))) }
+        return out
+    }
+
+    /// Redis's verifyDumpPayload: at least the 10-byte footer, version <= 10, CRC matches
+    /// (skipped with `skipChecksum`, DEBUG's skip-checksum-validation switch).
+    public static func verify(_ p: UnsafeRawBufferPointer, skipChecksum: Bool = false) -> Bool {
+        let n = p.count
+        guard n >= 10 else { return false }
+        let version = UInt16(p[n - 10]) | UInt16(p[n - 9]) << 8
+        guard version <= rdbVersion else { return false }
+        if skipChecksum { return true }
+        var stored: UInt64 = 0
+        for i in 0..<8 { stored |= UInt64(p[n - 8 + i]) << (8 * UInt64(i)) }
+        return CRC64.update(0, UnsafeRawBufferPointer(rebasing: p[0..<(n - 8)])) == stored
+    }
+
+    /// The engine thread's compressor (its hash table is 256 KB: one per thread, not per call).
+    nonisolated(unsafe) static let sharedLZF = QuicklistLZF()
+}
