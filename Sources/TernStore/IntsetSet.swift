@@ -139,6 +139,36 @@ public final class IntSet: ManagedBuffer<IntSetHeader, UInt8>, StoredCollection 
         return (out, true)
     }
 
+    /// A new set holding these members and `values` (ascending, distinct, none present yet):
+    /// a multi-member SADD builds its result in one allocation instead of re-encoding the set
+    /// once per member, which left partly used slabs of every size class on the way.
+    public func merging(_ values: [Int]) -> IntSet {
+        let n = count, k = values.count
+        if k == 0 { return self }
+        var lo = Int64(values[0]), hi = Int64(values[k - 1])
+        if n > 0 {
+            lo = min(lo, Int64(value(at: 0)))
+            hi = max(hi, Int64(value(at: n - 1)))
+        }
+        let nb = IntSet.bitsFor(UInt64(bitPattern: hi &- lo))
+        let out = IntSet.make(capacity: n + k, bits: nb, origin: lo)
+        out.withUnsafeMutablePointerToElements { dst in
+            var i = 0, j = 0, w = 0
+            while i < n || j < k {
+                let v: Int
+                if j >= k || (i < n && value(at: i) < values[j]) {
+                    v = value(at: i); i += 1
+                } else {
+                    v = values[j]; j += 1
+                }
+                IntSet.store(dst, w, nb, UInt64(bitPattern: Int64(v) &- lo))
+                w += 1
+            }
+        }
+        out.header.count = UInt32(n + k)
+        return out
+    }
+
     /// Removes v in place; returns false if it was absent.
     @discardableResult
     public func remove(_ v: Int) -> Bool {

@@ -202,7 +202,13 @@ public enum SetCommands {
         }
         let maxI = maxIntset(c)
         var added = 0
-        for i in 2..<a.count where s.add(a[i], maxIntset: maxI) { added += 1 }
+        if a.count > 3, case .intset(let set) = s.rep, let fresh = newIntegers(set, a, limit: maxI) {
+            // All members are integers and the result stays an intset: one allocation.
+            s.rep = .intset(set.merging(fresh))
+            added = fresh.count
+        } else {
+            for i in 2..<a.count where s.add(a[i], maxIntset: maxI) { added += 1 }
+        }
         s.commit(c, e)
         if added > 0 {
             c.keyModified(key)
@@ -210,6 +216,23 @@ public enum SetCommands {
         }
         c.engine.dirty += added
         c.out.integer(added)
+    }
+
+    /// SADD's members not yet in `set`, ascending and distinct, when every member is an
+    /// integer and the set stays within set-max-intset-entries; nil otherwise (the member by
+    /// member path then converts exactly where Redis's setTypeAdd would).
+    static func newIntegers(_ set: IntSet, _ a: Args, limit: Int) -> [Int]? {
+        var values: [Int] = []
+        values.reserveCapacity(a.count - 2)
+        for i in 2..<a.count {
+            guard let v = ListpackCodec.parseInt(a[i]) else { return nil }
+            if !set.contains(v) { values.append(v) }
+        }
+        values.sort()
+        var w = 0
+        for v in values where w == 0 || values[w - 1] != v { values[w] = v; w += 1 }
+        values.removeLast(values.count - w)
+        return set.count + w > min(limit, 1 << 30) ? nil : values
     }
 
     static func srem(_ c: Client, _ a: Args) {
