@@ -42,6 +42,9 @@ public final class Database {
     /// Raw lookup: ignores expiry.
     @inline(__always) public func find(_ key: UnsafeRawBufferPointer) -> Entry? { table.find(key) }
 
+    /// Raw lookup with the key's hash already computed.
+    @inline(__always) public func find(_ key: UnsafeRawBufferPointer, hash h: UInt64) -> Entry? { table.find(key, hash: h) }
+
     public func find(_ key: [UInt8]) -> Entry? { key.withUnsafeBytes { table.find($0) } }
 
     // MARK: strings
@@ -52,7 +55,17 @@ public final class Database {
     public func setString(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer,
                           encoding: ValueEncoding = .raw, keepTTL: Bool = false, lru: UInt32 = 0) -> Entry {
         let h = ByteHash.hash(key)   // once, for the lookup and the insert or replace
-        if let old = table.find(key, hash: h) {
+        return setString(key, value, existing: table.find(key, hash: h), hash: h,
+                         encoding: encoding, keepTTL: keepTTL, lru: lru)
+    }
+
+    /// setString for a caller that has just looked the key up itself (SET's write lookup):
+    /// `existing` is what `find(key, hash: h)` returns right now, so neither the hash nor the
+    /// chain walk is repeated.
+    @inline(__always) @discardableResult
+    public func setString(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, existing: Entry?,
+                          hash h: UInt64, encoding: ValueEncoding, keepTTL: Bool, lru: UInt32) -> Entry {
+        if let old = existing {
             let keep = keepTTL && old.hasExpire
             let access = keepsAccessFieldOnOverwrite ? old.lru : lru
             if !old.isObject, overwriteInPlace(old, value, keepTTL: keep) {

@@ -160,19 +160,21 @@ public enum StringCommands {
     static func setGeneric(_ c: Client, _ a: Args, _ o: SetOptions, key: UnsafeRawBufferPointer,
                            value: UnsafeRawBufferPointer, okReply: Bool = true) {
         guard let expire = expireMillis(c, a, o) else { return }
-        let found: Bool
+        let h = ByteHash.hash(key)
+        let existing: Entry?
         if o.get {
-            if let old = c.lookupRead(key) {
+            if let old = c.withDB({ c.lookupKey($0, key, .none, hash: h) }) {
                 if old.isObject { c.wrongType(); return }
                 c.out.bulk(old.stringValue)
-                found = true
+                existing = old
             } else {
                 c.out.null()
-                found = false
+                existing = nil
             }
         } else {
-            found = c.lookupWrite(key) != nil
+            existing = c.withDB { c.lookupKey($0, key, .write, hash: h) }
         }
+        let found = existing != nil
         if (o.nx && found) || (o.xx && !found) {
             if !o.get {
                 if okReply { c.out.null() } else { c.out.integer(0) }
@@ -180,7 +182,9 @@ public enum StringCommands {
             return
         }
         let lru = c.engine.objectLRU
-        let e = c.withDB { $0.setString(key, value, encoding: Numbers.stringEncoding(value), keepTTL: o.keepTTL, lru: lru) }
+        // The lookup above is the store's lookup too: nothing ran in between.
+        let e = c.withDB { $0.setString(key, value, existing: existing, hash: h, encoding: Numbers.stringEncoding(value),
+                                        keepTTL: o.keepTTL, lru: lru) }
         c.keyModified(key)
         c.engine.dirty += 1
         c.notify(.string, "set", key)

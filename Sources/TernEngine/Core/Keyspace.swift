@@ -29,7 +29,14 @@ extension Client {
     /// given fold away: a GET pays a find, one expire-bit test, the touch and a counter.
     @inline(__always)
     public func lookupKey(_ db: Database, _ key: UnsafeRawBufferPointer, _ flags: LookupFlags) -> Entry? {
-        var found = db.find(key)
+        lookupKey(db, key, flags, hash: ByteHash.hash(key))
+    }
+
+    /// lookupKey with the key's hash computed by the caller (SET hashes once for the lookup
+    /// and the store).
+    @inline(__always)
+    public func lookupKey(_ db: Database, _ key: UnsafeRawBufferPointer, _ flags: LookupFlags, hash: UInt64) -> Entry? {
+        var found = db.find(key, hash: hash)
         if let e = found, e.hasExpire, !flags.contains(.noExpire) {
             let forceDelete = flags.contains(.write) && !engine.config.replicaReadOnly
             if engine.expireIfNeeded(db, e, forceDelete: forceDelete) { found = nil }
