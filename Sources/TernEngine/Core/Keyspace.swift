@@ -29,14 +29,21 @@ extension Client {
     /// given fold away: a GET pays a find, one expire-bit test, the touch and a counter.
     @inline(__always)
     public func lookupKey(_ db: Database, _ key: UnsafeRawBufferPointer, _ flags: LookupFlags) -> Entry? {
-        lookupKey(db, key, flags, hash: ByteHash.hash(key))
+        // `find` skips hashing in an empty table; the hashed variant below cannot.
+        finishLookup(db, key, flags, db.find(key))
     }
 
     /// lookupKey with the key's hash computed by the caller (SET hashes once for the lookup
     /// and the store).
     @inline(__always)
     public func lookupKey(_ db: Database, _ key: UnsafeRawBufferPointer, _ flags: LookupFlags, hash: UInt64) -> Entry? {
-        var found = db.find(key, hash: hash)
+        finishLookup(db, key, flags, db.find(key, hash: hash))
+    }
+
+    /// What lookupKey does with the entry found: lazy expiry, snapshot hook, touch, stats.
+    @inline(__always)
+    func finishLookup(_ db: Database, _ key: UnsafeRawBufferPointer, _ flags: LookupFlags, _ entry: Entry?) -> Entry? {
+        var found = entry
         if let e = found, e.hasExpire, !flags.contains(.noExpire) {
             let forceDelete = flags.contains(.write) && !engine.config.replicaReadOnly
             if engine.expireIfNeeded(db, e, forceDelete: forceDelete) { found = nil }
