@@ -20,26 +20,29 @@ extension ClientConnection {
 }
 
 /// Client flags reported by CLIENT LIST (`flags=`).
-public struct ClientFlags: OptionSet, Sendable {
+@frozen public struct ClientFlags: OptionSet, Sendable {
+    // Members are inlinable computed constants, not stored statics: TernServer tests flags
+    // on every request, and a `static let` read from another module is a lazy-global
+    // accessor call (swift_once) per use, where a constant folds into one AND.
     public let rawValue: UInt32
-    public init(rawValue: UInt32) { self.rawValue = rawValue }
-    public static let multi = ClientFlags(rawValue: 1 << 0)
-    public static let dirtyCAS = ClientFlags(rawValue: 1 << 1)
-    public static let dirtyExec = ClientFlags(rawValue: 1 << 2)
-    public static let blocked = ClientFlags(rawValue: 1 << 3)
-    public static let pubsub = ClientFlags(rawValue: 1 << 4)
-    public static let monitor = ClientFlags(rawValue: 1 << 5)
-    public static let closeAfterReply = ClientFlags(rawValue: 1 << 6)
-    public static let closeASAP = ClientFlags(rawValue: 1 << 7)
-    public static let readonly = ClientFlags(rawValue: 1 << 8)
-    public static let noEvict = ClientFlags(rawValue: 1 << 9)
-    public static let noTouch = ClientFlags(rawValue: 1 << 10)
-    public static let tracking = ClientFlags(rawValue: 1 << 11)
-    public static let unixSocket = ClientFlags(rawValue: 1 << 12)
-    public static let replica = ClientFlags(rawValue: 1 << 13)
-    public static let master = ClientFlags(rawValue: 1 << 14)
+    @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
+    @inlinable public static var multi: ClientFlags { ClientFlags(rawValue: 1 << 0) }
+    @inlinable public static var dirtyCAS: ClientFlags { ClientFlags(rawValue: 1 << 1) }
+    @inlinable public static var dirtyExec: ClientFlags { ClientFlags(rawValue: 1 << 2) }
+    @inlinable public static var blocked: ClientFlags { ClientFlags(rawValue: 1 << 3) }
+    @inlinable public static var pubsub: ClientFlags { ClientFlags(rawValue: 1 << 4) }
+    @inlinable public static var monitor: ClientFlags { ClientFlags(rawValue: 1 << 5) }
+    @inlinable public static var closeAfterReply: ClientFlags { ClientFlags(rawValue: 1 << 6) }
+    @inlinable public static var closeASAP: ClientFlags { ClientFlags(rawValue: 1 << 7) }
+    @inlinable public static var readonly: ClientFlags { ClientFlags(rawValue: 1 << 8) }
+    @inlinable public static var noEvict: ClientFlags { ClientFlags(rawValue: 1 << 9) }
+    @inlinable public static var noTouch: ClientFlags { ClientFlags(rawValue: 1 << 10) }
+    @inlinable public static var tracking: ClientFlags { ClientFlags(rawValue: 1 << 11) }
+    @inlinable public static var unixSocket: ClientFlags { ClientFlags(rawValue: 1 << 12) }
+    @inlinable public static var replica: ClientFlags { ClientFlags(rawValue: 1 << 13) }
+    @inlinable public static var master: ClientFlags { ClientFlags(rawValue: 1 << 14) }
     /// Internal: a fake client executing on behalf of the server (AOF load, scripts).
-    public static let fake = ClientFlags(rawValue: 1 << 15)
+    @inlinable public static var fake: ClientFlags { ClientFlags(rawValue: 1 << 15) }
 }
 
 /// CLIENT REPLY mode.
