@@ -82,10 +82,14 @@ public enum ConfigText {
     }
 
     /// Redis's sdscatrepr: a double-quoted string with C escapes for non-printables.
-    public static func repr(_ s: String) -> String {
+    public static func repr(_ s: String) -> String { repr(bytes: s.utf8) }
+
+    /// Redis's sdscatrepr over raw bytes: double-quoted, C escapes, \xHH for the rest (also
+    /// the client-name/argument dumps in log lines).
+    public static func repr<S: Sequence>(bytes: S) -> String where S.Element == UInt8 {
         var out: [UInt8] = [34]
         let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        for c in s.utf8 {
+        for c in bytes {
             switch c {
             case 92: out += [92, 92]
             case 34: out += [92, 34]

@@ -178,26 +178,8 @@ extension Engine {
         return true
     }
 
-    /// Redis's sdscatrepr over raw bytes: double-quoted, C escapes for the rest.
-    static func repr(_ bytes: UnsafeRawBufferPointer) -> String {
-        var out: [UInt8] = [34]
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        for b in bytes {
-            switch b {
-            case 92: out += [92, 92]
-            case 34: out += [92, 34]
-            case 10: out += [92, 110]
-            case 13: out += [92, 114]
-            case 9: out += [92, 116]
-            case 7: out += [92, 97]
-            case 8: out += [92, 98]
-            default:
-                if b >= 32 && b <= 126 { out.append(b) } else { out += [92, 120, hex[Int(b >> 4)], hex[Int(b & 15)]] }
-            }
-        }
-        out.append(34)
-        return String(decoding: out, as: UTF8.self)
-    }
+    /// Redis's sdscatrepr over raw bytes.
+    static func repr(_ bytes: UnsafeRawBufferPointer) -> String { ConfigText.repr(bytes: bytes) }
 
     /// The replication issue's hook: a connection that turns into a replica link (SYNC or
     /// PSYNC) calls this. It then uses the replica output limits, counts in
