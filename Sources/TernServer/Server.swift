@@ -108,6 +108,11 @@ public final class TernServerProcess: @unchecked Sendable {
         for n in engine.applyRenamedCommands() { logger.log(.notice, n) }
         showLogoOrMode()
         logger.log(.warning, "Server initialized")
+        // The dataset loads on the engine's loop, so connections accepted meanwhile wait for
+        // it; a file that exists but cannot be read stops the server and stays untouched.
+        let eng = LoopBound(engine)
+        let outcome = try? loop.submit { eng.value.loadRDB() }.wait()
+        if outcome == nil || outcome == .failed { exit(1) }
         startCron(loop)
         installSignalHandlers(loop)
         logger.log(.notice, "Ready to accept connections")
