@@ -1,0 +1,207 @@
+"""dump.rdb files side by side with redis-server 7.0: SAVE's layout, loading at startup in
+both directions (equal DEBUG DIGEST per dataset and per key), redis-check-rdb on Tern's file,
+expired keys skipped, a bad file refused with the offset and left untouched."""
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import free_port, start_redis, start_tern, tern_binary
+
+
+def populate(c):
+    """Every type in every encoding, small and large, with and without TTLs, in 3 dbs."""
+    p = c.pipeline(transaction=False)
+    p.set("s:int", 12345)
+    p.set("s:neg", -7)
+    p.set("s:big", "x" * 500)          # LZF-compressible
+    p.set("s:rand", os.urandom(300))
+    p.set("s:emb", "hello")
+    p.set("s:ttl", "v", px=3_600_000)
+    p.rpush("l:small", *[str(i) for i in range(10)])
+    p.rpush("l:large", *[("e%d" % i) * 10 for i in range(3000)])
+    p.rpush("l:ints", *range(-50, 50))
+    p.sadd("set:int", *range(20))
+    p.sadd("set:bigint", *range(1000))
+    p.sadd("set:str", *["m%d" % i for i in range(30)])
+    p.hset("h:small", mapping={"f%d" % i: "v%d" % i for i in range(10)})
+    p.hset("h:large", mapping={"f%d" % i: "v%d" % i for i in range(1000)})
+    p.hset("h:longval", mapping={"a": "y" * 100})
+    p.zadd("z:small", {"a%d" % i: i * 1.5 for i in range(10)})
+    p.zadd("z:large", {"b%d" % i: i / 3 for i in range(500)})
+    p.zadd("z:inf", {"p": float("inf"), "n": float("-inf")})
+    p.expire("h:large", 5000)
+    p.pexpireat("z:small", int(time.time() * 1000) + 9_000_000)
+    p.execute()
+    c.execute_command("SELECT", 2)
+    c.set("db2:key", "two")
+    c.rpush("db2:list", "a", "b")
+    c.execute_command("SELECT", 9)
+    c.set("db9:key", "nine", ex=10000)
+    c.execute_command("SELECT", 0)
+
+
+def digests(c):
+    out = {"all": c.execute_command("DEBUG", "DIGEST")}
+    for db in (0, 2, 9):
+        c.execute_command("SELECT", db)
+        keys = sorted(c.keys("*"))
+        if keys:
+            out[db] = list(zip(keys, c.execute_command("DEBUG", "DIGEST-VALUE", *keys)))
+            out[(db, "ttl")] = [(k, c.pttl(k) > 0) for k in keys]
+    c.execute_command("SELECT", 0)
+    return out
+
+
+def start_in(kind, directory, *args):
+    """A server whose working dir (and so dump.rdb) is `directory`."""
+    if kind == "tern":
+        return start_tern(["--dir", directory, *args])
+    return start_redis(["--dir", directory, *args])
+
+
+@pytest.fixture
+def workdir():
+    d = tempfile.mkdtemp(prefix="tern-rdb-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.mark.parametrize("compression", ["yes", "no"])
+def test_redis_file_loads_in_tern(workdir, compression):
+    rs = start_in("redis", workdir, "--rdbcompression", compression)
+    try:
+        c = rs.client()
+        populate(c)
+        assert c.save()
+        want = digests(c)
+    finally:
+        rs.stop()
+    t = start_in("tern", workdir)
+    try:
+        got = digests(t.client())
+        assert got == want
+        assert "Done loading RDB, keys loaded: 21, keys expired: 0." in t.output()
+        info = t.client().info("persistence")
+        assert info["rdb_last_load_keys_loaded"] == 21
+    finally:
+        t.stop()
+
+
+@pytest.mark.parametrize("checksum", ["yes", "no"])
+def test_tern_file_loads_in_redis(workdir, checksum):
+    t = start_in("tern", workdir, "--rdbchecksum", checksum)
+    try:
+        c = t.client()
+        populate(c)
+        assert c.save()
+        want = digests(c)
+    finally:
+        t.stop()
+    path = os.path.join(workdir, "dump.rdb")
+    data = open(path, "rb").read()
+    assert data.startswith(b"REDIS0010\xfa\x09redis-ver\x067.0.15\xfa\x0aredis-bits\xc0\x40\xfa\x05ctime")
+    if checksum == "no":
+        assert data[-9:] == b"\xff" + b"\0" * 8
+    else:
+        chk = shutil.which("redis-check-rdb")
+        if chk:
+            r = subprocess.run([chk, path], capture_output=True, text=True)
+            assert r.returncode == 0, r.stdout + r.stderr
+            assert "\\o/ RDB looks OK! \\o/" in r.stdout
+    rs = start_in("redis", workdir)
+    try:
+        assert digests(rs.client()) == want
+    finally:
+        rs.stop()
+    # And back into Tern from its own file.
+    t = start_in("tern", workdir)
+    try:
+        assert digests(t.client()) == want
+    finally:
+        t.stop()
+
+
+def test_save_info_and_lastsave(workdir):
+    t = start_in("tern", workdir)
+    try:
+        c = t.client()
+        c.set("a", 1)
+        c.set("b", 2)
+        before = c.info("persistence")
+        assert before["rdb_changes_since_last_save"] == 2
+        assert before["rdb_saves"] == 0
+        time.sleep(1.1)
+        assert c.save()
+        after = c.info("persistence")
+        assert after["rdb_changes_since_last_save"] == 0
+        assert after["rdb_saves"] == 1
+        assert after["rdb_last_bgsave_status"] == "ok"
+        assert after["rdb_last_save_time"] > before["rdb_last_save_time"]
+        assert c.lastsave().timestamp() == after["rdb_last_save_time"]
+        assert "DB saved on disk" in t.output()
+        assert not [f for f in os.listdir(workdir) if f.startswith("temp-")]
+    finally:
+        t.stop()
+
+
+def test_expired_keys_skipped_on_load(workdir):
+    t = start_in("tern", workdir)
+    try:
+        c = t.client()
+        c.set("gone", "x", px=300)
+        c.set("kept", "y")
+        assert c.save()
+    finally:
+        t.stop()
+    time.sleep(0.5)
+    t = start_in("tern", workdir)
+    try:
+        c = t.client()
+        assert c.exists("gone") == 0 and c.get("kept") == b"y"
+        assert "Done loading RDB, keys loaded: 1, keys expired: 1." in t.output()
+        assert "DB loaded from disk: " in t.output()
+    finally:
+        t.stop()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage"])
+def test_bad_file_refused_and_untouched(workdir, damage):
+    t = start_in("tern", workdir)
+    try:
+        c = t.client()
+        populate(c)
+        assert c.save()
+    finally:
+        t.stop()
+    path = os.path.join(workdir, "dump.rdb")
+    data = bytearray(open(path, "rb").read())
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    elif damage == "flip":
+        data[len(data) // 2] ^= 0x5A
+    else:
+        data = bytearray(b"NOTREDIS" + bytes(40))
+    open(path, "wb").write(data)
+    port_dir = tempfile.mkdtemp(prefix="tern-rdb-log-")
+    try:
+        log = os.path.join(port_dir, "log")
+        with open(log, "w") as f:
+            p = subprocess.Popen([tern_binary(), "--port", str(free_port()), "--bind", "127.0.0.1", "--dir", workdir],
+                                 stdout=f, stderr=subprocess.STDOUT)
+            assert p.wait(20) != 0
+        text = open(log).read()
+        assert "offset" in text, text
+        assert open(path, "rb").read() == bytes(data)
+        # redis-server refuses the same file too.
+        exe = shutil.which("redis-server")
+        if exe:
+            with open(log, "w") as f:
+                p = subprocess.Popen([exe, "--port", str(free_port()), "--bind", "127.0.0.1", "--dir", workdir,
+                                      "--save", ""], stdout=f, stderr=subprocess.STDOUT)
+                assert p.wait(20) != 0
+    finally:
+        shutil.rmtree(port_dir, ignore_errors=True)
