@@ -245,7 +245,10 @@ public final class TernServerProcess: @unchecked Sendable {
             guard let self else { return }
             let name = sig == SIGINT ? "SIGINT" : "SIGTERM"
             self.logger.log(.warning, "Received \(name) scheduling shutdown...")
-            self.engine.requestShutdown(reason: name)
+            // shutdown-on-sigterm / -sigint flags become the same words SHUTDOWN takes.
+            let f = sig == SIGINT ? self.config.shutdownOnSigint : self.config.shutdownOnSigterm
+            let words = ["SAVE", "NOSAVE", "NOW", "FORCE"].enumerated().filter { f & (1 << $0.offset) != 0 }.map { $0.element }
+            self.engine.requestShutdown(reason: ([name] + words).joined(separator: " "))
         }
     }
 

@@ -11,6 +11,55 @@ import TernStore
 extension Engine {
     func registerPersistenceCommands() {
         commands.register("save", PersistenceCommands.save)
+        commands.register("bgsave", PersistenceCommands.bgsave)
+    }
+
+    static let misconfError = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error."
+
+    /// Redis retries a failed background save from the cron only after this many seconds.
+    static let bgsaveRetryDelaySeconds = 5
+
+    /// A "background" save. For now the image is made and written on the engine thread (no
+    /// fork, no snapshot walk yet), but its bookkeeping is BGSAVE's: rdb_last_bgsave_status,
+    /// which MISCONF reads, and the log lines Redis prints around its child.
+    @discardableResult
+    func backgroundSave() -> Bool {
+        infoState.lastBgsaveTry = Int(Engine.wallClockMs() / 1000)
+        log(.notice, "Background saving started by pid \(getpid())")
+        let dirtyBefore = dirty
+        let start = Engine.wallClockMs()
+        do {
+            try RDBFile.writeAtomically(rdbImage(), path: config.dbfilename, tempName: "temp-\(getpid()).rdb")
+        } catch {
+            log(.warning, "\(error)")
+            log(.warning, "Background saving error")
+            infoState.lastBgsaveOK = false
+            infoState.lastBgsaveSeconds = Int((Engine.wallClockMs() - start) / 1000)
+            return false
+        }
+        log(.notice, "DB saved on disk")
+        log(.notice, "Background saving terminated with success")
+        dirty -= dirtyBefore
+        infoState.lastSaveTime = Int(Engine.wallClockMs() / 1000)
+        infoState.lastBgsaveOK = true
+        infoState.rdbSaves += 1
+        infoState.lastBgsaveSeconds = Int((Engine.wallClockMs() - start) / 1000)
+        return true
+    }
+
+    /// serverCron's save points: a save when any point's changes and seconds have both been
+    /// reached, and a failed save is retried only after the retry delay.
+    func savePointsCron() {
+        guard dirty > 0, !config.saveParams.isEmpty else { return }
+        let now = Int(nowMs / 1000)
+        for p in config.saveParams {
+            if dirty >= p.changes && now - infoState.lastSaveTime > p.seconds
+                && (now - infoState.lastBgsaveTry > Engine.bgsaveRetryDelaySeconds || infoState.lastBgsaveOK) {
+                log(.notice, "\(p.changes) changes in \(p.seconds) seconds. Saving...")
+                backgroundSave()
+                return
+            }
+        }
     }
 
     /// The whole keyspace as an RDB image, IDLE/FREQ per record as the eviction policy asks.
@@ -56,7 +105,7 @@ extension Engine {
 
     /// Loads `dbfilename` into the (empty) databases, skipping keys already expired on a
     /// master. Logs Redis's lines; on a bad file logs the offset and leaves the file alone.
-    public func loadRDB() -> LoadOutcome {
+    public func loadRDB(merge: Bool = false) -> LoadOutcome {
         let path = config.dbfilename
         let start = Engine.wallClockMs()
         guard let data = Engine.readWholeFile(path) else {
@@ -94,6 +143,21 @@ extension Engine {
                     case .collection(let obj, let t, let enc):
                         return db.addObjectForLoading(k, obj, type: t, encoding: enc, expireAt: rec.expireAt, lru: field)
                     }
+                }
+                if !added && merge {
+                    // DEBUG RELOAD MERGE: the file's value replaces the one in memory.
+                    _ = rec.key.withUnsafeBytes { db.deleteSynchronously($0) }
+                    let again: Bool = rec.key.withUnsafeBytes { k in
+                        switch rec.value {
+                        case .string(let s):
+                            return s.withUnsafeBytes {
+                                db.addStringForLoading(k, $0, encoding: Numbers.stringEncoding($0), expireAt: rec.expireAt, lru: field)
+                            }
+                        case .collection(let obj, let t, let enc):
+                            return db.addObjectForLoading(k, obj, type: t, encoding: enc, expireAt: rec.expireAt, lru: field)
+                        }
+                    }
+                    if again { loaded += 1; return }
                 }
                 guard added else {
                     throw RDBError("RDB has duplicated key '\(String(decoding: rec.key, as: UTF8.self))' in DB \(rec.db)", at: 0)
@@ -148,5 +212,13 @@ extension Engine {
 enum PersistenceCommands {
     static func save(_ c: Client, _ a: Args) {
         if c.engine.saveRDB() { c.out.ok() } else { c.error("ERR") }
+    }
+
+    /// BGSAVE [SCHEDULE]: the save runs to completion before the reply for now (see
+    /// `backgroundSave`), so there is never one in progress to schedule behind.
+    static func bgsave(_ c: Client, _ a: Args) {
+        if a.count > 2 || (a.count == 2 && !a.equals(1, "schedule")) { c.syntaxError(); return }
+        c.out.simple("Background saving started")
+        c.engine.backgroundSave()
     }
 }

@@ -65,6 +65,9 @@ public final class InfoState {
     /// Successful saves (rdb_saves), the status of the last one, and what the startup load found.
     public var rdbSaves = 0
     public var lastBgsaveOK = true
+    /// Unix seconds of the last background save attempt (the cron's retry delay) and its length.
+    public var lastBgsaveTry = 0
+    public var lastBgsaveSeconds = -1
     public var lastLoadKeysLoaded = 0
     public var lastLoadKeysExpired = 0
 
@@ -329,7 +332,7 @@ enum InfoCommand {
             ("rdb_bgsave_in_progress", "0"),
             ("rdb_last_save_time", "\(e.infoState.lastSaveTime)"),
             ("rdb_last_bgsave_status", e.infoState.lastBgsaveOK ? "ok" : "err"),
-            ("rdb_last_bgsave_time_sec", "-1"),
+            ("rdb_last_bgsave_time_sec", "\(e.infoState.lastBgsaveSeconds)"),
             ("rdb_current_bgsave_time_sec", "-1"),
             ("rdb_saves", "\(e.infoState.rdbSaves)"),
             ("rdb_last_cow_size", "0"),
