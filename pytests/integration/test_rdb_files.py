@@ -205,3 +205,108 @@ def test_bad_file_refused_and_untouched(workdir, damage):
                 assert p.wait(20) != 0
     finally:
         shutil.rmtree(port_dir, ignore_errors=True)
+
+
+def test_debug_reload_keeps_dataset(workdir):
+    t = start_in("tern", workdir)
+    try:
+        c = t.client()
+        populate(c)
+        want = digests(c)
+        assert c.execute_command("DEBUG", "RELOAD")
+        assert digests(c) == want
+        assert "DB reloaded by DEBUG RELOAD" in t.output()
+        # NOSAVE NOFLUSH MERGE: the file's values replace the ones in memory, others stay.
+        c.set("s:emb", "changed")
+        c.set("only:memory", 1)
+        assert c.execute_command("DEBUG", "RELOAD", "NOSAVE", "NOFLUSH", "MERGE")
+        assert c.get("s:emb") == b"hello" and c.get("only:memory") == b"1"
+        os.unlink(os.path.join(workdir, "dump.rdb"))
+        with pytest.raises(Exception, match="Error trying to load the RDB dump"):
+            c.execute_command("DEBUG", "RELOAD", "NOSAVE")
+    finally:
+        t.stop()
+
+
+def test_shutdown_and_sigterm_save_when_save_points_set(workdir):
+    t = start_in("tern", workdir, "--save", "3600 1")
+    c = t.client()
+    c.set("k", "v1")
+    t.proc.terminate()
+    t.proc.wait(10)
+    assert "Saving the final RDB snapshot before exiting." in t.output()
+    t.stop()
+    t = start_in("tern", workdir, "--save", "")
+    try:
+        c = t.client()
+        assert c.get("k") == b"v1"
+        c.set("k", "v2")
+        # No save points: plain SHUTDOWN does not save, SHUTDOWN SAVE does.
+        with pytest.raises(Exception):
+            c.execute_command("SHUTDOWN", "NOSAVE")
+        t.proc.wait(10)
+    finally:
+        t.stop()
+    t = start_in("tern", workdir, "--save", "")
+    try:
+        c = t.client()
+        assert c.get("k") == b"v1"
+        c.set("k", "v3")
+        with pytest.raises(Exception):
+            c.execute_command("SHUTDOWN", "SAVE")
+        t.proc.wait(10)
+    finally:
+        t.stop()
+    t = start_in("tern", workdir)
+    try:
+        assert t.client().get("k") == b"v3"
+    finally:
+        t.stop()
+
+
+def test_save_points_drive_the_cron(workdir):
+    t = start_in("tern", workdir, "--save", "1 2")
+    try:
+        c = t.client()
+        c.set("a", 1)
+        time.sleep(2.5)
+        assert c.info("persistence")["rdb_saves"] == 0   # one change only
+        c.set("b", 2)
+        deadline = time.time() + 5
+        while c.info("persistence")["rdb_saves"] == 0 and time.time() < deadline:
+            time.sleep(0.1)
+        info = c.info("persistence")
+        assert info["rdb_saves"] == 1 and info["rdb_changes_since_last_save"] == 0
+        assert "2 changes in 1 seconds. Saving..." in t.output()
+        assert os.path.exists(os.path.join(workdir, "dump.rdb"))
+    finally:
+        t.stop()
+
+
+def test_misconf_after_failed_background_save(workdir):
+    """A save into a removed dir fails; then writes and PING get MISCONF, byte for byte as
+    redis-server, until stop-writes-on-bgsave-error is turned off."""
+    from conftest import raw_command
+    replies = {}
+    for kind in ("tern", "redis"):
+        d = os.path.join(workdir, kind)
+        gone = os.path.join(d, "gone")
+        os.makedirs(gone)
+        s = start_in(kind, d, "--save", "1 1", "--enable-protected-configs", "yes")
+        try:
+            c = s.client()
+            c.config_set("dir", gone)
+            os.rmdir(gone)
+            c.set("x", 1)
+            deadline = time.time() + 10
+            while c.info("persistence")["rdb_last_bgsave_status"] == "ok" and time.time() < deadline:
+                time.sleep(0.1)
+            assert c.info("persistence")["rdb_last_bgsave_status"] == "err"
+            replies[kind] = raw_command(s.port, b"SET y 1\r\nPING\r\nGET x\r\n", read_timeout=0.5)
+            c.config_set("stop-writes-on-bgsave-error", "no")
+            assert c.set("y", 2)
+            c.config_set("save", "")
+        finally:
+            s.stop()
+    assert replies["tern"] == replies["redis"]
+    assert replies["tern"].startswith(b"-MISCONF ")
