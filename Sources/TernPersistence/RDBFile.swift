@@ -71,7 +71,8 @@ public enum RDBFile {
         bytes.withUnsafeBytes { buf in
             var off = 0
             while off < buf.count {
-                let n = write(fd, buf.baseAddress! + off, buf.count - off)
+                guard let base = buf.baseAddress else { return }
+                let n = write(fd, base + off, buf.count - off)
                 if n < 0 {
                     if errno == EINTR { continue }
                     ok = false; err = errnoText(); return
@@ -85,10 +86,13 @@ public enum RDBFile {
             unlink(tempName)
             throw IOFailure(description: "Write error saving DB on disk: \(err)")
         }
+        do { try renameDurably(tempName, path) } catch { unlink(tempName); throw error }
+    }
+
+    /// Renames the finished temp file over the target and fsyncs the directory.
+    static func renameDurably(_ tempName: String, _ path: String) throws {
         guard rename(tempName, path) == 0 else {
-            let e = errnoText()
-            unlink(tempName)
-            throw IOFailure(description: "Error moving temp DB file \(tempName) on the final destination \(path) (in server root dir \(currentDirectory())): \(e)")
+            throw IOFailure(description: "Error moving temp DB file \(tempName) on the final destination \(path) (in server root dir \(currentDirectory())): \(errnoText())")
         }
         let dirPath = path.contains("/") ? String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]) : "."
         let dfd = open(dirPath.isEmpty ? "/" : dirPath, O_RDONLY)

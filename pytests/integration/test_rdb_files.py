@@ -59,7 +59,8 @@ def digests(c):
 def start_in(kind, directory, *args):
     """A server whose working dir (and so dump.rdb) is `directory`."""
     if kind == "tern":
-        return start_tern(["--dir", directory, *args])
+        # No save points unless a test sets them: stop()'s SIGTERM would otherwise save.
+        return start_tern(["--dir", directory, "--save", "", *args])
     return start_redis(["--dir", directory, *args])
 
 
@@ -310,3 +311,80 @@ def test_misconf_after_failed_background_save(workdir):
             s.stop()
     assert replies["tern"] == replies["redis"]
     assert replies["tern"].startswith(b"-MISCONF ")
+
+
+def test_bgsave_is_point_in_time_under_writes(workdir):
+    """BGSAVE walks the key table while a client keeps overwriting, deleting and adding keys
+    (strings, in-place collection changes, other dbs, an expiry): the file holds exactly the
+    dataset at the BGSAVE moment, in Tern and in redis-server."""
+    t = start_in("tern", workdir)
+    try:
+        c = t.client()
+        c.execute_command("DEBUG", "POPULATE", 200000)
+        populate(c)
+        want = c.execute_command("DEBUG", "DIGEST")
+        assert c.bgsave()
+        writes = 0
+        i = 0
+        while c.info("persistence")["rdb_bgsave_in_progress"] == 1 or i == 0:
+            p = c.pipeline(transaction=False)
+            for j in range(i, i + 500):
+                p.set("key:%d" % (j * 7 % 200000), "new")
+                p.delete("key:%d" % (j * 13 % 200000 + 1))
+                p.set("fresh:%d" % j, j)
+            p.hset("h:large", "f%d" % i, "changed")
+            p.rpush("l:large", "more")
+            p.zadd("z:large", {"b1": 1000 + i})
+            p.sadd("set:int", 1000 + i)
+            p.execute_command("SELECT", 2)
+            p.set("db2:key", "changed%d" % i)
+            p.execute_command("SELECT", 0)
+            p.expire("s:emb", 1)
+            p.execute()
+            writes += 1
+            i += 500
+            if i > 400000:
+                break
+        assert c.execute_command("DEBUG", "DIGEST") != want
+        deadline = time.time() + 30
+        while c.info("persistence")["rdb_bgsave_in_progress"] == 1 and time.time() < deadline:
+            time.sleep(0.05)
+        info = c.info("persistence")
+        assert info["rdb_last_bgsave_status"] == "ok" and info["rdb_saves"] == 1
+        assert "Background saving terminated with success" in t.output()
+    finally:
+        t.stop()
+    chk = shutil.which("redis-check-rdb")
+    if chk:
+        r = subprocess.run([chk, os.path.join(workdir, "dump.rdb")], capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout + r.stderr
+    for kind in ("tern", "redis"):
+        s = start_in(kind, workdir, "--save", "")
+        try:
+            assert s.client().execute_command("DEBUG", "DIGEST") == want, kind
+        finally:
+            s.stop()
+
+
+def test_bgsave_then_flushall_keeps_the_image(workdir):
+    t = start_in("tern", workdir)
+    try:
+        c = t.client()
+        c.execute_command("DEBUG", "POPULATE", 100000)
+        want = c.execute_command("DEBUG", "DIGEST")
+        p = c.pipeline(transaction=False)
+        p.bgsave()
+        p.flushall()
+        p.set("after", 1)
+        p.execute()
+        deadline = time.time() + 30
+        while c.info("persistence")["rdb_bgsave_in_progress"] == 1 and time.time() < deadline:
+            time.sleep(0.05)
+        assert c.info("persistence")["rdb_last_bgsave_status"] == "ok"
+    finally:
+        t.stop()
+    s = start_in("tern", workdir, "--save", "")
+    try:
+        assert s.client().execute_command("DEBUG", "DIGEST") == want
+    finally:
+        s.stop()

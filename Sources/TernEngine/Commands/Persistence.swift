@@ -19,38 +19,74 @@ extension Engine {
     /// Redis retries a failed background save from the cron only after this many seconds.
     static let bgsaveRetryDelaySeconds = 5
 
-    /// A "background" save. For now the image is made and written on the engine thread (no
-    /// fork, no snapshot walk yet), but its bookkeeping is BGSAVE's: rdb_last_bgsave_status,
-    /// which MISCONF reads, and the log lines Redis prints around its child.
+    /// Starts a forkless background save (`RDBSnapshot`): the walk advances in steps on the
+    /// engine loop between client work, the writer queue does the file I/O, and the cron
+    /// collects the outcome. False when one is already running.
     @discardableResult
     func backgroundSave() -> Bool {
+        guard snapshot == nil else { return false }
         infoState.lastBgsaveTry = Int(Engine.wallClockMs() / 1000)
+        let lru = config.maxmemoryPolicy.hasSuffix("-lru")
+        let lfu = config.usesLFU
+        let aux = RDBFile.Aux(ctime: Int(Engine.wallClockMs() / 1000), usedMemory: MemoryOverview(self).used)
+        snapshot = RDBSnapshot(databases: databases, aux: aux, compression: config.rdbcompression,
+                               checksum: config.rdbchecksum, path: config.dbfilename,
+                               tempName: "temp-bgsave-\(getpid()).rdb") { [unowned(unsafe) self] e in
+            if lfu { return (nil, UInt8(clamping: ObjectCommand.decayedLFUCounter(self, self.lruField(of: e)))) }
+            if lru { return (ObjectCommand.idleMillis(self, self.lruField(of: e)) / 1000, nil) }
+            return (nil, nil)
+        }
+        snapshotStartMs = Engine.wallClockMs()
+        dirtyBeforeSnapshot = dirty
         log(.notice, "Background saving started by pid \(getpid())")
-        let dirtyBefore = dirty
-        let start = Engine.wallClockMs()
-        do {
-            try RDBFile.writeAtomically(rdbImage(), path: config.dbfilename, tempName: "temp-\(getpid()).rdb")
-        } catch {
-            log(.warning, "\(error)")
+        scheduleSnapshotStep()
+        return true
+    }
+
+    /// One bounded slice of the walk, then the loop serves clients before the next one.
+    func scheduleSnapshotStep() {
+        guard let run = scheduleOnLoop else {
+            finishSnapshotWalk()
+            return
+        }
+        run(0) { [weak self] in
+            guard let self, let snap = self.snapshot, !snap.finished else { return }
+            if !snap.step(buckets: 4096) { self.scheduleSnapshotStep() }
+        }
+    }
+
+    /// Walks the rest of a running snapshot now (before FLUSH*/SWAPDB/SAVE/load/shutdown
+    /// change whole tables); its file is still finished by the writer queue.
+    func finishSnapshotWalk() {
+        guard let snap = snapshot else { return }
+        snap.complete()
+    }
+
+    /// The cron's check for a finished background save (Redis's checkChildrenDone).
+    func collectBackgroundSave() {
+        guard let snap = snapshot, let outcome = snap.result else { return }
+        snapshot = nil
+        infoState.lastBgsaveSeconds = Int((Engine.wallClockMs() - snapshotStartMs) / 1000)
+        switch outcome {
+        case .ok:
+            log(.notice, "DB saved on disk")
+            log(.notice, "Background saving terminated with success")
+            dirty -= dirtyBeforeSnapshot
+            infoState.lastSaveTime = Int(Engine.wallClockMs() / 1000)
+            infoState.lastBgsaveOK = true
+            infoState.rdbSaves += 1
+        case .failed(let why):
+            log(.warning, why)
             log(.warning, "Background saving error")
             infoState.lastBgsaveOK = false
-            infoState.lastBgsaveSeconds = Int((Engine.wallClockMs() - start) / 1000)
-            return false
         }
-        log(.notice, "DB saved on disk")
-        log(.notice, "Background saving terminated with success")
-        dirty -= dirtyBefore
-        infoState.lastSaveTime = Int(Engine.wallClockMs() / 1000)
-        infoState.lastBgsaveOK = true
-        infoState.rdbSaves += 1
-        infoState.lastBgsaveSeconds = Int((Engine.wallClockMs() - start) / 1000)
-        return true
     }
 
     /// serverCron's save points: a save when any point's changes and seconds have both been
     /// reached, and a failed save is retried only after the retry delay.
     func savePointsCron() {
-        guard dirty > 0, !config.saveParams.isEmpty else { return }
+        collectBackgroundSave()
+        guard snapshot == nil, dirty > 0, !config.saveParams.isEmpty else { return }
         let now = Int(nowMs / 1000)
         for p in config.saveParams {
             if dirty >= p.changes && now - infoState.lastSaveTime > p.seconds
@@ -79,6 +115,7 @@ extension Engine {
     /// On success the change counter resets and LASTSAVE moves.
     @discardableResult
     public func saveRDB() -> Bool {
+        finishSnapshotWalk()
         let start = Engine.wallClockMs()
         let image = rdbImage()
         do {
@@ -106,6 +143,7 @@ extension Engine {
     /// Loads `dbfilename` into the (empty) databases, skipping keys already expired on a
     /// master. Logs Redis's lines; on a bad file logs the offset and leaves the file alone.
     public func loadRDB(merge: Bool = false) -> LoadOutcome {
+        finishSnapshotWalk()
         let path = config.dbfilename
         let start = Engine.wallClockMs()
         guard let data = Engine.readWholeFile(path) else {
@@ -211,14 +249,17 @@ extension Engine {
 
 enum PersistenceCommands {
     static func save(_ c: Client, _ a: Args) {
+        if c.engine.snapshot != nil { c.error("ERR Background save already in progress"); return }
         if c.engine.saveRDB() { c.out.ok() } else { c.error("ERR") }
     }
 
-    /// BGSAVE [SCHEDULE]: the save runs to completion before the reply for now (see
-    /// `backgroundSave`), so there is never one in progress to schedule behind.
+    /// BGSAVE [SCHEDULE]. With nothing else that could delay it (no AOF rewrite yet),
+    /// SCHEDULE starts at once like a plain BGSAVE.
     static func bgsave(_ c: Client, _ a: Args) {
         if a.count > 2 || (a.count == 2 && !a.equals(1, "schedule")) { c.syntaxError(); return }
+        let engine = c.engine
+        if engine.snapshot != nil { c.error("ERR Background save already in progress"); return }
+        engine.backgroundSave()
         c.out.simple("Background saving started")
-        c.engine.backgroundSave()
     }
 }

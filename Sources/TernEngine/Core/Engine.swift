@@ -1,5 +1,6 @@
 import CTern
 import TernConfig
+import TernPersistence
 import TernProtocol
 import TernStore
 #if canImport(Glibc)
@@ -129,6 +130,7 @@ public final class Engine {
         // Redis's prepareForShutdown: a final save when save points are set (unless NOSAVE)
         // or SAVE is asked; a failed save keeps the server running unless FORCE.
         let words = Set(reason.split(separator: " ").map { $0.uppercased() })
+        finishSnapshotWalk()
         if (!config.saveParams.isEmpty && !words.contains("NOSAVE")) || words.contains("SAVE") {
             log(.notice, "Saving the final RDB snapshot before exiting.")
             if !saveRDB() {
@@ -572,6 +574,10 @@ public final class Engine {
 
     /// Set by replication: replicas never delete expired keys themselves.
     public var isReplicaOfMaster = false
+    /// The running forkless BGSAVE (Commands/Persistence.swift), nil when none.
+    var snapshot: RDBSnapshot?
+    var snapshotStartMs: Int64 = 0
+    var dirtyBeforeSnapshot = 0
 
     func deleteExpired(_ db: Database, _ e: Entry) {
         let key = e.keyBytes
