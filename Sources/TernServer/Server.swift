@@ -108,6 +108,11 @@ public final class TernServerProcess: @unchecked Sendable {
         for n in engine.applyRenamedCommands() { logger.log(.notice, n) }
         showLogoOrMode()
         logger.log(.warning, "Server initialized")
+        // The dataset loads on the engine's loop, so connections accepted meanwhile wait for
+        // it; a file that exists but cannot be read stops the server and stays untouched.
+        let eng = LoopBound(engine)
+        let outcome = try? loop.submit { eng.value.loadRDB() }.wait()
+        if outcome == nil || outcome == .failed { exit(1) }
         startCron(loop)
         installSignalHandlers(loop)
         logger.log(.notice, "Ready to accept connections")
@@ -240,7 +245,10 @@ public final class TernServerProcess: @unchecked Sendable {
             guard let self else { return }
             let name = sig == SIGINT ? "SIGINT" : "SIGTERM"
             self.logger.log(.warning, "Received \(name) scheduling shutdown...")
-            self.engine.requestShutdown(reason: name)
+            // shutdown-on-sigterm / -sigint flags become the same words SHUTDOWN takes.
+            let f = sig == SIGINT ? self.config.shutdownOnSigint : self.config.shutdownOnSigterm
+            let words = ["SAVE", "NOSAVE", "NOW", "FORCE"].enumerated().filter { f & (1 << $0.offset) != 0 }.map { $0.element }
+            self.engine.requestShutdown(reason: ([name] + words).joined(separator: " "))
         }
     }
 

@@ -460,6 +460,23 @@ public final class KeyTable {
         pauseRehash -= 1
     }
 
+    /// Buckets in table 0 or 1 (0 when that table does not exist), for a snapshot walk.
+    public func bucketCount(table: Int) -> Int { table == 0 ? size0 : (t1 == nil ? 0 : size1) }
+
+    /// Visits the entries of one bucket (no mutation allowed inside `visit`).
+    public func forEachInBucket(table: Int, index: Int, _ visit: (Entry) -> Void) {
+        guard let t = table == 0 ? t0 : t1, index >= 0, index < (table == 0 ? size0 : size1) else { return }
+        var p = t[index]
+        while let e = p {
+            let en = Entry(e)
+            p = en.next
+            visit(en)
+        }
+    }
+
+    /// The running snapshot epoch (0 when none).
+    public var runningSnapshotEpoch: UInt8 { snapshotEpoch }
+
     /// The version of bucket `index` of table 0 or 1.
     public func bucketVersion(table: Int, index: Int) -> UInt8 {
         guard let v = table == 0 ? versions0 : versions1 else { return 0 }

@@ -16,6 +16,7 @@ extension Engine {
         blocking.cron()
         if pauseEndMs > 0 && pauseEndMs <= nowMs { unpause() }
         if !isReplicaOfMaster && !isPausedForWrites && activeExpireEnabled { activeExpireCycle() }
+        savePointsCron()
         for db in databases {
             db.table.shrinkIfSparse()
             if config.activerehashing { db.table.rehash(forMicroseconds: 1000) }

@@ -1,5 +1,6 @@
 import CTern
 import TernConfig
+import TernPersistence
 import TernProtocol
 import TernStore
 #if canImport(Glibc)
@@ -126,6 +127,21 @@ public final class Engine {
     /// refuse, goes first here when it exists.)
     @discardableResult
     public func requestShutdown(reason: String, exitCode: Int32 = 0) -> String? {
+        // Redis's prepareForShutdown: a final save when save points are set (unless NOSAVE)
+        // or SAVE is asked; a failed save keeps the server running unless FORCE.
+        let words = Set(reason.split(separator: " ").map { $0.uppercased() })
+        finishSnapshotWalk()
+        if (!config.saveParams.isEmpty && !words.contains("NOSAVE")) || words.contains("SAVE") {
+            log(.notice, "Saving the final RDB snapshot before exiting.")
+            if !saveRDB() {
+                if words.contains("FORCE") {
+                    log(.warning, "Error trying to save the DB. Exit anyway.")
+                } else {
+                    log(.warning, "Error trying to save the DB, can't exit.")
+                    return "ERR Errors trying to SHUTDOWN. Check logs."
+                }
+            }
+        }
         isShuttingDown = true
         for c in clients.values { c.connection?.flushReplies() }
         shutdownHandler?(exitCode)
@@ -323,7 +339,13 @@ public final class Engine {
         if config.maxmemory != 0
             && (infoState.memory.used > config.maxmemory || stats.evictionExceededSinceMicros != 0)
             && refusedForMemory(c, cmd) { return }
-        // MISCONF (writes refused after a failed save/AOF write) goes here.
+        // MISCONF: a failed background save with save points set stops writes (and PING)
+        // until a save succeeds; the master link is exempt (stop-writes-on-bgsave-error).
+        if !infoState.lastBgsaveOK && config.stopWritesOnBgsaveError && !config.saveParams.isEmpty
+            && !flags.contains(.master) && (cmd.flags.contains(.write) || cmd.fullName == "ping") {
+            rejectCommand(c, cmd, Engine.misconfError)
+            return
+        }
         // min-replicas-to-write (NOREPLICAS) goes here.
         // READONLY on a read-only replica goes here.
         if flags.contains(.pubsub) && c.resp == 2 && !cmd.allowedWhileSubscribed {
@@ -552,6 +574,10 @@ public final class Engine {
 
     /// Set by replication: replicas never delete expired keys themselves.
     public var isReplicaOfMaster = false
+    /// The running forkless BGSAVE (Commands/Persistence.swift), nil when none.
+    var snapshot: RDBSnapshot?
+    var snapshotStartMs: Int64 = 0
+    var dirtyBeforeSnapshot = 0
 
     func deleteExpired(_ db: Database, _ e: Entry) {
         let key = e.keyBytes

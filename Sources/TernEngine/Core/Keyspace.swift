@@ -121,6 +121,8 @@ extension Engine {
     /// when `async`. Returns the number of keys removed.
     @discardableResult
     public func emptyData(_ dbid: Int?, async: Bool) -> Int {
+        // A running snapshot walks what is left first: whole tables are about to go.
+        finishSnapshotWalk()
         flushedDb(dbid)
         var removed = 0
         for db in databases where dbid == nil || db.id == dbid {
@@ -153,6 +155,7 @@ extension Engine {
     /// Tracking is not told (Redis 7.0 sends no invalidation).
     public func swapDatabases(_ a: Database, _ b: Database) {
         guard a !== b else { return }
+        finishSnapshotWalk()
         if watchedKeyCount > 0 {
             transactions.touchAll(emptied: a, replacedWith: b)
             transactions.touchAll(emptied: b, replacedWith: a)

@@ -193,7 +193,21 @@ public enum DebugCommand {
                 return
             }
         }
-        c.error("ERR Error trying to save the DB")
+        var flush = true, save = true, merge = false
+        for i in 2..<max(2, a.count) {
+            if a.equals(i, "merge") { merge = true }
+            if a.equals(i, "noflush") { flush = false }
+            if a.equals(i, "nosave") { save = false }
+        }
+        let engine = c.engine
+        if save && !engine.saveRDB() { c.error("ERR Error trying to save the DB"); return }
+        if flush { engine.emptyData(nil, async: false) }
+        guard engine.loadRDB(merge: merge) == .loaded else {
+            c.error("ERR Error trying to load the RDB dump")
+            return
+        }
+        engine.log(.warning, "DB reloaded by DEBUG RELOAD")
+        c.out.ok()
     }
 
     static func encodingProbe(_ c: Client, _ a: Args, _ encodings: [ValueEncoding], _ ok: String, _ wrong: String) {

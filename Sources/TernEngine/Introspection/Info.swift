@@ -15,6 +15,7 @@ extension Engine {
         registerLatencyCommands()
         registerMonitorCommand()
         registerShutdownCommand()
+        registerPersistenceCommands()
         commands.register("info", InfoCommand.info)
         commands.register("time", InfoCommand.time)
         commands.register("lastsave", InfoCommand.lastsave)
@@ -61,6 +62,14 @@ public final class InfoState {
     public var lastSaveTime: Int
     /// Deep payload validations run (RESTORE under sanitize-dump-payload yes/clients).
     public var dumpPayloadSanitizations = 0
+    /// Successful saves (rdb_saves), the status of the last one, and what the startup load found.
+    public var rdbSaves = 0
+    public var lastBgsaveOK = true
+    /// Unix seconds of the last background save attempt (the cron's retry delay) and its length.
+    public var lastBgsaveTry = 0
+    public var lastBgsaveSeconds = -1
+    public var lastLoadKeysLoaded = 0
+    public var lastLoadKeysExpired = 0
 
     init(startTimeMs: Int64) {
         executable = InfoState.absoluteExecutable()
@@ -320,15 +329,15 @@ enum InfoCommand {
             ("current_save_keys_processed", "0"),
             ("current_save_keys_total", "0"),
             ("rdb_changes_since_last_save", "\(e.dirty)"),
-            ("rdb_bgsave_in_progress", "0"),
+            ("rdb_bgsave_in_progress", e.snapshot == nil ? "0" : "1"),
             ("rdb_last_save_time", "\(e.infoState.lastSaveTime)"),
-            ("rdb_last_bgsave_status", "ok"),
-            ("rdb_last_bgsave_time_sec", "-1"),
-            ("rdb_current_bgsave_time_sec", "-1"),
-            ("rdb_saves", "0"),
+            ("rdb_last_bgsave_status", e.infoState.lastBgsaveOK ? "ok" : "err"),
+            ("rdb_last_bgsave_time_sec", "\(e.infoState.lastBgsaveSeconds)"),
+            ("rdb_current_bgsave_time_sec", e.snapshot == nil ? "-1" : "\((Engine.wallClockMs() - e.snapshotStartMs) / 1000)"),
+            ("rdb_saves", "\(e.infoState.rdbSaves)"),
             ("rdb_last_cow_size", "0"),
-            ("rdb_last_load_keys_expired", "0"),
-            ("rdb_last_load_keys_loaded", "0"),
+            ("rdb_last_load_keys_expired", "\(e.infoState.lastLoadKeysExpired)"),
+            ("rdb_last_load_keys_loaded", "\(e.infoState.lastLoadKeysLoaded)"),
             ("aof_enabled", "0"),
             ("aof_rewrite_in_progress", "0"),
             ("aof_rewrite_scheduled", "0"),

@@ -1,0 +1,204 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import TernStore
+
+/// An RDB file as Redis 7.0 lays it out:
+///   "REDIS0010"  AUX*  (SELECTDB n  RESIZEDB size expires  record*)*  EOF  CRC64 (8 bytes LE)
+/// where AUX is 0xFA key value (two RDB strings) and a record is
+/// [EXPIRETIME_MS t] [IDLE n | FREQ b] type key value. The CRC covers everything before it;
+/// 8 zero bytes mean "not computed" (rdbchecksum no).
+public enum RDBFile {
+    /// AUX fields in the order Redis writes them for a SAVE on a master without replicas.
+    public struct Aux {
+        public var redisVersion = "7.0.15"
+        public var ctime: Int
+        public var usedMemory: Int
+        public var aofBase = false
+        public init(ctime: Int, usedMemory: Int) {
+            self.ctime = ctime
+            self.usedMemory = usedMemory
+        }
+    }
+
+    /// Serializes every database into one image. `accessField` yields (idle seconds, freq)
+    /// for an entry when the eviction policy asks Redis to store them.
+    public static func serialize(_ databases: [Database], aux: Aux, compression: Bool, checksum: Bool,
+                                 accessField: (Entry) -> (idle: Int?, freq: UInt8?) = { _ in (nil, nil) }) -> [UInt8] {
+        var w = RDBValueWriter(compression: compression)
+        w.out.append(contentsOf: Array("REDIS0010".utf8))
+        func auxField(_ k: String, _ v: String) {
+            w.out.append(RDBOpcode.aux)
+            w.writeString(Array(k.utf8))
+            w.writeString(Array(v.utf8))
+        }
+        auxField("redis-ver", aux.redisVersion)
+        auxField("redis-bits", "64")
+        auxField("ctime", "\(aux.ctime)")
+        auxField("used-mem", "\(aux.usedMemory)")
+        auxField("aof-base", aux.aofBase ? "1" : "0")
+        for db in databases where db.count > 0 {
+            w.out.append(RDBOpcode.selectDB)
+            w.writeLength(db.id)
+            w.out.append(RDBOpcode.resizeDB)
+            w.writeLength(db.count)
+            w.writeLength(db.expiresCount)
+            db.table.forEach { e in
+                let f = accessField(e)
+                w.writeRecord(e, idleSeconds: f.idle, freq: f.freq)
+            }
+        }
+        w.out.append(RDBOpcode.eof)
+        let crc = checksum ? CRC64.checksum(w.out) : 0
+        w.writeLE64(crc)
+        return w.out
+    }
+
+    public struct IOFailure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Writes `bytes` to `path` so that a crash leaves either the old file or the new one:
+    /// a temp file in the same directory, fsync, rename over the target, fsync of the
+    /// directory (the rename itself must reach the disk).
+    public static func writeAtomically(_ bytes: [UInt8], path: String, tempName: String) throws {
+        let fd = open(tempName, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else {
+            throw IOFailure(description: "Failed opening the temp RDB file \(tempName) (in server root dir \(currentDirectory())) for saving: \(errnoText())")
+        }
+        var ok = true
+        var err = ""
+        bytes.withUnsafeBytes { buf in
+            var off = 0
+            while off < buf.count {
+                guard let base = buf.baseAddress else { return }
+                let n = write(fd, base + off, buf.count - off)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    ok = false; err = errnoText(); return
+                }
+                off += n
+            }
+        }
+        if ok && fsync(fd) != 0 { ok = false; err = errnoText() }
+        close(fd)
+        guard ok else {
+            unlink(tempName)
+            throw IOFailure(description: "Write error saving DB on disk: \(err)")
+        }
+        do { try renameDurably(tempName, path) } catch { unlink(tempName); throw error }
+    }
+
+    /// Renames the finished temp file over the target and fsyncs the directory.
+    static func renameDurably(_ tempName: String, _ path: String) throws {
+        guard rename(tempName, path) == 0 else {
+            throw IOFailure(description: "Error moving temp DB file \(tempName) on the final destination \(path) (in server root dir \(currentDirectory())): \(errnoText())")
+        }
+        let dirPath = path.contains("/") ? String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]) : "."
+        let dfd = open(dirPath.isEmpty ? "/" : dirPath, O_RDONLY)
+        if dfd >= 0 { fsync(dfd); close(dfd) }
+    }
+
+    static func errnoText() -> String { String(cString: strerror(errno)) }
+
+    static func currentDirectory() -> String {
+        var buf = [CChar](repeating: 0, count: 4096)
+        guard getcwd(&buf, buf.count) != nil else { return "" }
+        return String(cString: buf)
+    }
+
+    /// One record handed to the loader's owner.
+    public struct Record {
+        public var db: Int
+        public var key: [UInt8]
+        public var value: RDBValue
+        public var expireAt: Int64?
+        public var idleSeconds: Int?
+        public var freq: UInt8?
+    }
+
+    public struct LoadSummary {
+        public var version = 0
+        public var aux: [(String, [UInt8])] = []
+        public var resize: [(db: Int, size: Int, expires: Int)] = []
+    }
+
+    /// Reads a whole RDB file image, handing each record to `record` in file order.
+    /// Everything is bounds-checked; a malformed image throws an `RDBError` with the offset.
+    /// `record` may throw to stop (a duplicate key, a db index out of range).
+    @discardableResult
+    public static func load(_ data: [UInt8], limits: EncodingLimits, verifyChecksum: Bool,
+                            record: (Record) throws -> Void) throws -> LoadSummary {
+        var s = LoadSummary()
+        guard data.count >= 9, Array(data[0..<5]) == Array("REDIS".utf8) else {
+            throw RDBError("Wrong signature trying to load DB from file", at: 0)
+        }
+        var version = 0
+        for b in data[5..<9] {
+            guard b >= 0x30 && b <= 0x39 else { throw RDBError("Can't handle RDB format version", at: 5) }
+            version = version * 10 + Int(b - 0x30)
+        }
+        guard version >= 1 && version <= Int(rdbVersion) else {
+            throw RDBError("Can't handle RDB format version \(version)", at: 5)
+        }
+        s.version = version
+        var r = RDBValueReader(data, start: 9, limits: limits)
+        var db = 0
+        var expireAt: Int64? = nil
+        var idle: Int? = nil
+        var freq: UInt8? = nil
+        while true {
+            let at = r.pos
+            let t = try r.readByte()
+            switch t {
+            case RDBOpcode.expireTimeMs:
+                expireAt = Int64(bitPattern: try r.readLE(8))
+                continue
+            case RDBOpcode.expireTime:
+                expireAt = Int64(Int32(bitPattern: UInt32(truncatingIfNeeded: try r.readLE(4)))) * 1000
+                continue
+            case RDBOpcode.freq:
+                freq = try r.readByte()
+                continue
+            case RDBOpcode.idle:
+                idle = try r.readLength()
+                continue
+            case RDBOpcode.eof:
+                if version >= 5 {
+                    let end = r.pos
+                    let stored = try r.readLE(8)
+                    if verifyChecksum && stored != 0 {
+                        let crc = data.withUnsafeBytes { CRC64.update(0, UnsafeRawBufferPointer(rebasing: $0[0..<end])) }
+                        if crc != stored { throw RDBError("Wrong RDB checksum", at: end) }
+                    }
+                }
+                return s
+            case RDBOpcode.selectDB:
+                db = try r.readLength()
+                continue
+            case RDBOpcode.resizeDB:
+                let size = try r.readLength()
+                let exp = try r.readLength()
+                s.resize.append((db, size, exp))
+                continue
+            case RDBOpcode.aux:
+                let k = try r.readString()
+                let v = try r.readString()
+                s.aux.append((String(decoding: k, as: UTF8.self), v))
+                continue
+            case RDBOpcode.moduleAux, RDBOpcode.function, RDBOpcode.function2:
+                throw RDBError("Unsupported RDB opcode \(t) (modules and functions are not loaded yet)", at: at)
+            default:
+                guard RDBType.isObjectType(t) else { throw RDBError("Unknown RDB encoding type \(t)", at: at) }
+                let key = try r.readString()
+                do {
+                    let v = try r.readObject(type: t)
+                    try record(Record(db: db, key: key, value: v, expireAt: expireAt, idleSeconds: idle, freq: freq))
+                } catch let e as RDBError where e.kind == .emptyKey {
+                    // Redis skips empty aggregates written by older versions.
+                }
+                expireAt = nil; idle = nil; freq = nil
+            }
+        }
+    }
+}

@@ -1,0 +1,189 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import TernStore
+
+/// A forkless point-in-time RDB image (DESIGN.md "Snapshots without fork", Dragonfly's
+/// versioned walk). `start` takes one epoch on every database's key table; the engine then
+/// calls `step` until it returns true, each call serializing a bounded number of buckets;
+/// a write to a bucket the walk has not reached serializes that bucket first (the table calls
+/// `serializeBucketBeforeWrite`), so the file holds exactly the dataset at `start`.
+/// Serialization runs on the engine thread (the only owner of entries); chunks of bytes go
+/// to a serial queue that computes the CRC and does every write, fsync and rename.
+///
+/// Records of different dbs may interleave (a pre-write serialization in db 3 while the walk
+/// is in db 0): each chunk starts with SELECTDB of its db, which RDB loaders accept anywhere.
+public final class RDBSnapshot: KeyTableSnapshotWalker {
+    private let databases: [Database]
+    private var w: RDBValueWriter
+    private let accessField: (Entry) -> (idle: Int?, freq: UInt8?)
+    private let sink: RDBFileSink
+    private var dbIndex = 0
+    private var table = 0
+    private var bucket = 0
+    /// The db whose SELECTDB was last written to the stream.
+    private var currentDb = -1
+    /// Chunks are handed over once this many bytes are buffered.
+    private let chunkBytes = 1 << 16
+    public private(set) var finished = false
+
+    public init(databases: [Database], aux: RDBFile.Aux, compression: Bool, checksum: Bool,
+                path: String, tempName: String,
+                accessField: @escaping (Entry) -> (idle: Int?, freq: UInt8?)) {
+        self.databases = databases
+        self.accessField = accessField
+        w = RDBValueWriter(compression: compression)
+        sink = RDBFileSink(path: path, tempName: tempName, checksum: checksum)
+        // The header: everything but the records (RESIZEDB sizes are those at the epoch).
+        var head = RDBFile.serialize([], aux: aux, compression: compression, checksum: false)
+        head.removeLast(9)   // EOF + checksum of an empty image
+        w.out = head
+        for db in databases where db.count > 0 {
+            _ = db.table.beginSnapshot(walker: self)
+        }
+    }
+
+    private func selectDb(_ db: Database) {
+        guard currentDb != db.id else { return }
+        currentDb = db.id
+        w.out.append(RDBOpcode.selectDB)
+        w.writeLength(db.id)
+        w.out.append(RDBOpcode.resizeDB)
+        w.writeLength(db.count)
+        w.writeLength(db.expiresCount)
+    }
+
+    private func serialize(_ db: Database, table: Int, index: Int) {
+        var first = true
+        db.table.forEachInBucket(table: table, index: index) { e in
+            if first { selectDb(db); first = false }
+            let f = accessField(e)
+            w.writeRecord(e, idleSeconds: f.idle, freq: f.freq)
+        }
+        if w.out.count >= chunkBytes { sink.write(w.drain()) }
+    }
+
+    /// Called by a key table before a write to a bucket the walk has not serialized.
+    public func serializeBucketBeforeWrite(_ keyTable: KeyTable, table: Int, index: Int) {
+        guard let db = databases.first(where: { $0.table === keyTable }) else { return }
+        serialize(db, table: table, index: index)
+    }
+
+    /// Serializes up to `buckets` buckets; true when the walk is complete (the file is then
+    /// being finished by the writer; poll `result`).
+    public func step(buckets: Int) -> Bool {
+        if finished { return true }
+        var budget = buckets
+        while dbIndex < databases.count && budget > 0 {
+            let db = databases[dbIndex]
+            let kt = db.table
+            if kt.runningSnapshotEpoch == 0 {
+                // Empty at the start (never part of the snapshot).
+                dbIndex += 1; table = 0; bucket = 0
+                continue
+            }
+            let epoch = kt.runningSnapshotEpoch
+            while budget > 0 && table < 2 {
+                let n = kt.bucketCount(table: table)
+                if bucket >= n { table += 1; bucket = 0; continue }
+                if kt.bucketVersion(table: table, index: bucket) < epoch {
+                    serialize(db, table: table, index: bucket)
+                    kt.markBucketSerialized(table: table, index: bucket)
+                }
+                bucket += 1
+                budget -= 1
+            }
+            if table >= 2 {
+                kt.endSnapshot()
+                dbIndex += 1; table = 0; bucket = 0
+            }
+        }
+        guard dbIndex >= databases.count else { return false }
+        w.out.append(RDBOpcode.eof)
+        sink.finish(w.drain())
+        finished = true
+        return true
+    }
+
+    /// Walks everything left at once (before FLUSH*/SWAPDB/shutdown move whole tables).
+    public func complete() { while !step(buckets: 1 << 20) {} }
+
+    /// nil while the writer works; then nil-error on success or the failure text.
+    public var result: RDBFileSink.Outcome? { sink.outcome }
+}
+
+/// The file side of a snapshot: a serial queue that appends chunks to the temp file with a
+/// running CRC, and at the end writes the checksum, fsyncs, renames and fsyncs the directory.
+public final class RDBFileSink: @unchecked Sendable {
+    public enum Outcome: Sendable { case ok, failed(String) }
+    private let queue = DispatchQueue(label: "tern.rdb-writer")
+    private let path: String
+    private let tempName: String
+    private let checksum: Bool
+    // Touched only on `queue`.
+    private var fd: Int32 = -1
+    private var crc: UInt64 = 0
+    private var error: String?
+    // Read by the engine, written once by the queue.
+    private var lock = pthread_mutex_t()
+    private var done: Outcome?
+
+    init(path: String, tempName: String, checksum: Bool) {
+        self.path = path
+        self.tempName = tempName
+        self.checksum = checksum
+        pthread_mutex_init(&lock, nil)
+        queue.async {
+            self.fd = open(tempName, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            if self.fd < 0 {
+                self.error = "Failed opening the temp RDB file \(tempName) (in server root dir \(RDBFile.currentDirectory())) for saving: \(RDBFile.errnoText())"
+            }
+        }
+    }
+
+    private func append(_ bytes: [UInt8]) {
+        guard error == nil else { return }
+        if checksum { crc = bytes.withUnsafeBytes { CRC64.update(crc, $0) } }
+        bytes.withUnsafeBytes { buf in
+            guard let base = buf.baseAddress else { return }
+            var off = 0
+            while off < buf.count {
+                let n = Glibc.write(fd, base + off, buf.count - off)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    error = "Write error saving DB on disk: \(RDBFile.errnoText())"
+                    return
+                }
+                off += n
+            }
+        }
+    }
+
+    func write(_ chunk: [UInt8]) { queue.async { self.append(chunk) } }
+
+    func finish(_ last: [UInt8]) {
+        queue.async {
+            self.append(last)
+            var tail = [UInt8](repeating: 0, count: 8)
+            if self.checksum { for i in 0..<8 { tail[i] = UInt8(truncatingIfNeeded: self.crc >> (8 * UInt64(i))) } }
+            self.append(tail)
+            if self.error == nil && fsync(self.fd) != 0 { self.error = "Write error saving DB on disk: \(RDBFile.errnoText())" }
+            if self.fd >= 0 { close(self.fd) }
+            if self.error == nil {
+                do { try RDBFile.renameDurably(self.tempName, self.path) } catch { self.error = "\(error)" }
+            }
+            if self.error != nil { unlink(self.tempName) }
+            let outcome: Outcome = self.error.map { .failed($0) } ?? .ok
+            pthread_mutex_lock(&self.lock)
+            self.done = outcome
+            pthread_mutex_unlock(&self.lock)
+        }
+    }
+
+    var outcome: Outcome? {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return done
+    }
+}
