@@ -16,6 +16,10 @@ extension Engine {
 
     static let misconfError = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error."
 
+    /// The incremental walk (BGSAVE steps between client work) is off unless
+    /// TERN_INCREMENTAL_SNAPSHOT=1 is in the environment: see `backgroundSave`.
+    static let incrementalSnapshotWalk = getenv("TERN_INCREMENTAL_SNAPSHOT").map { String(cString: $0) == "1" } ?? false
+
     /// Redis retries a failed background save from the cron only after this many seconds.
     static let bgsaveRetryDelaySeconds = 5
 
@@ -39,7 +43,16 @@ extension Engine {
         snapshotStartMs = Engine.wallClockMs()
         dirtyBeforeSnapshot = dirty
         log(.notice, "Background saving started by pid \(getpid())")
-        scheduleSnapshotStep()
+        if Engine.incrementalSnapshotWalk {
+            scheduleSnapshotStep()
+        } else {
+            // Until the open bug of the incremental walk is found (a 200,000-key BGSAVE under
+            // concurrent writes loaded with a different digest in 3 of 5 loaded runs; see
+            // ARCHITECTURE "RDB files"), the walk runs to the end here, so the image is exactly
+            // the dataset of this instant; the writer thread still does compression-free I/O,
+            // CRC, fsync and rename off the engine thread.
+            finishSnapshotWalk()
+        }
         return true
     }
 
