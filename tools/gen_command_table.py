@@ -16,8 +16,8 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests", "differential"))
-sys.path.insert(0, os.path.join(ROOT, "tests"))
+sys.path.insert(0, os.path.join(ROOT, "pytests", "differential"))
+sys.path.insert(0, os.path.join(ROOT, "pytests"))
 from conftest import start_redis, start_tern  # noqa: E402
 from resp_wire import NodeConn  # noqa: E402
 import difftest  # noqa: E402

@@ -75,7 +75,7 @@ public enum DumpRestoreCommands {
         let db = c.db
         var deleted = false
         if replace && db.find(key) != nil {
-            KeyCommands.serverDelete(engine, db, key)
+            db.delete(key)
             deleted = true
         }
         if ttl != 0 && !absttl { ttl = ttl &+ Int(engine.nowMs) }

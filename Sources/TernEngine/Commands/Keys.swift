@@ -31,11 +31,6 @@ extension Engine {
 
 /// Generic keyspace commands (db.c).
 public enum KeyCommands {
-    /// Deletes a key the way dbDelete does (lazily when lazyfree-lazy-server-del).
-    static func serverDelete(_ engine: Engine, _ db: Database, _ key: UnsafeRawBufferPointer) {
-        db.delete(key)
-    }
-
     /// Blocked clients may wait on keys of these types (dbAdd's signalKeyAsReady).
     static func signalReadyIfBlockable(_ engine: Engine, _ db: Database, _ key: UnsafeRawBufferPointer, _ type: ValueType) {
         if type == .list || type == .zset || type == .stream { engine.signalKeyReady(db, key) }
@@ -142,7 +137,7 @@ public enum KeyCommands {
         }
         if c.lookupWrite(dst) != nil {
             if nx { c.out.integer(0); return }
-            serverDelete(c.engine, c.db, dst)
+            c.db.delete(dst)   // dbDelete: lazyfree-lazy-server-del decides
         }
         guard let old = c.db.detach(src) else { c.noSuchKey(); return }
         // The value (or object reference) moves under the new name; TTL and LRU go along.
@@ -384,7 +379,7 @@ public enum KeyCommands {
         guard let e = c.lookupRead(key) else { c.out.integer(0); return }
         if c.lookupWrite(newKey, in: dst) != nil {
             if !replace { c.out.integer(0); return }
-            serverDelete(c.engine, dst, newKey)
+            dst.delete(newKey)
         }
         // The source entry cannot have moved: only dst was touched, and deleting a key
         // never reallocates another entry.

@@ -185,20 +185,8 @@ extension Engine {
                 } else if lru, let idle = rec.idleSeconds {
                     field = UInt32(truncatingIfNeeded: Int(lruClock) &- idle) & 0xFF_FFFF
                 }
-                let added: Bool = rec.key.withUnsafeBytes { k in
-                    switch rec.value {
-                    case .string(let s):
-                        return s.withUnsafeBytes {
-                            db.addStringForLoading(k, $0, encoding: Numbers.stringEncoding($0), expireAt: rec.expireAt, lru: field)
-                        }
-                    case .collection(let obj, let t, let enc):
-                        return db.addObjectForLoading(k, obj, type: t, encoding: enc, expireAt: rec.expireAt, lru: field)
-                    }
-                }
-                if !added && merge {
-                    // DEBUG RELOAD MERGE: the file's value replaces the one in memory.
-                    _ = rec.key.withUnsafeBytes { db.deleteSynchronously($0) }
-                    let again: Bool = rec.key.withUnsafeBytes { k in
+                func add() -> Bool {
+                    rec.key.withUnsafeBytes { k in
                         switch rec.value {
                         case .string(let s):
                             return s.withUnsafeBytes {
@@ -208,6 +196,12 @@ extension Engine {
                             return db.addObjectForLoading(k, obj, type: t, encoding: enc, expireAt: rec.expireAt, lru: field)
                         }
                     }
+                }
+                let added = add()
+                if !added && merge {
+                    // DEBUG RELOAD MERGE: the file's value replaces the one in memory.
+                    _ = rec.key.withUnsafeBytes { db.deleteSynchronously($0) }
+                    let again = add()
                     if again { loaded += 1; return }
                 }
                 guard added else {

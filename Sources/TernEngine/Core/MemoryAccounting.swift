@@ -62,15 +62,6 @@ public final class MemoryAccounting {
         return u
     }
 
-    /// Records the current figure as the peak when higher (called where Redis samples it).
-    public func notePeak() {
-        let u = used
-        if u > peak { peak = u }
-    }
-
-    /// MEMORY PURGE and CONFIG RESETSTAT-free resets of the peak are not Redis behaviour;
-    /// the peak only resets with a restart, as in Redis.
-
     /// Allocator statistics for INFO (allocator_*): refreshes `base` too.
     public func allocatorInfo() -> tern_allocator_info {
         var info = tern_allocator_info()
