@@ -37,13 +37,13 @@ public struct RDBValueReader {
     // MARK: scalars
 
     public mutating func readByte() throws -> UInt8 {
-        guard pos < limit else { throw fail("Unexpected end of data") }
+        guard pos < limit else { throw RDBError("Unexpected end of data", at: pos, kind: .truncated) }
         defer { pos += 1 }
         return data[pos]
     }
 
     mutating func readBytes(_ n: Int) throws -> ArraySlice<UInt8> {
-        guard n >= 0, n <= limit - pos else { throw fail("Unexpected end of data reading \(n) bytes") }
+        guard n >= 0, n <= limit - pos else { throw RDBError("Unexpected end of data reading \(n) bytes", at: pos, kind: .truncated) }
         defer { pos += n }
         return data[pos..<(pos + n)]
     }
@@ -91,7 +91,7 @@ public struct RDBValueReader {
     mutating func readCount() throws -> Int {
         let at = pos
         let n = try readLength()
-        guard n <= limit - pos else { throw fail("Element count \(n) larger than the data", at: at) }
+        guard n <= limit - pos else { throw RDBError("Element count \(n) larger than the data", at: at, kind: .truncated) }
         return n
     }
 
@@ -100,7 +100,7 @@ public struct RDBValueReader {
         let at = pos
         let (v, enc) = try readLengthOrEncoding()
         if !enc {
-            guard v <= UInt64(limit - pos) else { throw fail("String length \(v) past the end of data", at: at) }
+            guard v <= UInt64(limit - pos) else { throw RDBError("String length \(v) past the end of data", at: at, kind: .truncated) }
             return Array(try readBytes(Int(v)))
         }
         switch v {
