@@ -473,14 +473,13 @@ class RDBFuzzer:
         n = self.iterations
         for i in range(n):
             sanitize = "yes" if i % 2 == 0 else "no"
-            if i % 2 == 0 or i % 2 == 1:
-                c.config_set("sanitize-dump-payload", sanitize)
+            c.config_set("sanitize-dump-payload", sanitize)
             self.restore_case(c, bodies, sanitize, i)
             if i % 8 == 0:
                 self.reload_case(c, server.dir, image)
             if i % 15 == 0:
                 self.check_case(image)
-            if i % 100 == 50:
+            if i % 100 == 50 or i == 1:
                 self.startup_case(image)
         self.alive(c, "the run")
 
