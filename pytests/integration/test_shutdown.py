@@ -199,3 +199,29 @@ def test_pidfile_removed():
         finally:
             s.stop()
             shutil.rmtree(d, ignore_errors=True)
+
+
+def test_shutdown_during_bgsave_leaves_no_temp_file():
+    """BGSAVE and SHUTDOWN NOSAVE in one write: the background save is dropped ("Killing
+    it!"), or it had already finished; either way no temp file stays behind and dump.rdb,
+    if there, is a whole image (redis-check-rdb accepts it)."""
+    d = tempfile.mkdtemp(prefix="tern-shutdown-bg-")
+    s = start("tern", "--dir", d, "--save", "")
+    try:
+        c = s.client()
+        c.execute_command("DEBUG", "POPULATE", 300000, "key", 100)
+        raw(s.port, cmd("BGSAVE") + cmd("SHUTDOWN", "NOSAVE"))
+        assert s.proc.wait(20) == 0
+        left = [f for f in os.listdir(d) if f.startswith("temp-")]
+        assert left == []
+        out = s.output()
+        dump = os.path.join(d, "dump.rdb")
+        if "There is a child saving an .rdb. Killing it!" in out:
+            assert out.index("Killing it!") < out.index("ready to exit")
+        checker = shutil.which("redis-check-rdb")
+        if os.path.exists(dump) and checker:
+            import subprocess
+            assert subprocess.run([checker, dump], capture_output=True, timeout=60).returncode == 0
+    finally:
+        s.stop()
+        shutil.rmtree(d, ignore_errors=True)
