@@ -97,6 +97,14 @@ public struct RDBValueReader {
 
     var remainingBytes: Int { limit - pos }
 
+    /// Redis sizes the hash table of a big set/hash/zset from the count before reading, and
+    /// a count whose table cannot be allocated fails there ("OOM in dictTryExpand"). Tern
+    /// allocates nothing up front; it reports the same failure, at the same offset, for counts
+    /// no machine could hold (a table of more than 1 TB), and reads the rest until the data ends.
+    func checkTableSize(_ n: Int) throws {
+        if n > 1 << 37 { throw fail("OOM in dictTryExpand \(n)") }
+    }
+
     /// An RDB string: raw, INT8/16/32 (as decimal text) or LZF-compressed.
     public mutating func readString() throws -> [UInt8] {
         let at = pos
@@ -145,7 +153,10 @@ public struct RDBValueReader {
         default:
             let b = try readBytes(Int(n))
             // Redis reads it with sscanf("%lg"): a numeric prefix is enough.
-            guard let d = RDBValueReader.parseDouble(b, prefix: true), n > 0 else { throw fail("Invalid double value", at: at) }
+            // Redis's loader returns this failure as it returns a short read.
+            guard let d = RDBValueReader.parseDouble(b, prefix: true), n > 0 else {
+                throw RDBError("Invalid double value", at: at, kind: .truncated)
+            }
             return d
         }
     }
@@ -249,8 +260,9 @@ public struct RDBValueReader {
             }
             let at = pos
             let blob = try readString()
+            // An empty node fails as Redis's loader fails it: like a short read.
+            guard !blob.isEmpty else { throw RDBError("Empty quicklist node", at: at, kind: .truncated) }
             if container == 1 {
-                guard !blob.isEmpty else { throw fail("Quicklist integrity check failed.", at: at) }
                 blob.withUnsafeBytes { q.pushTail($0) }
                 continue
             }
@@ -283,7 +295,8 @@ public struct RDBValueReader {
     /// offset); past the compact-encoding limit the final structure is built as they come.
     mutating func readPlainSet() throws -> RDBValue {
         let n = try readCount()
-        if n > limits.setMaxIntsetEntries {
+        if n > min(limits.setMaxIntsetEntries, 1 << 30) {
+            if n > 4 { try checkTableSize(n) }
             let d = DictSet()
             for _ in 0..<n {
                 let m = try readString()
@@ -347,6 +360,7 @@ public struct RDBValueReader {
     mutating func readPlainHash() throws -> RDBValue {
         let n = try readCount()
         if n > limits.hashMaxListpackEntries {
+            try checkTableSize(n)
             let d = DictHash()
             for _ in 0..<n {
                 let f = try readString(), v = try readString()
@@ -380,6 +394,7 @@ public struct RDBValueReader {
     mutating func readPlainZSet(binary: Bool) throws -> RDBValue {
         let at = pos
         let n = try readCount()
+        if n > 4 { try checkTableSize(n) }
         if n > limits.zsetMaxListpackEntries {
             let z = TreeZSet()
             for _ in 0..<n {
