@@ -133,8 +133,8 @@ def test_damaged_files(files):
         cases["trunc%d" % n] = small[:n]
     for n in range(9, len(good), 997):
         cases["gtrunc%d" % n] = good[:n]
-    rng = random.Random(5)
-    for i in range(40):
+    rng = random.Random(int(os.environ.get("CHECK_RDB_SEED", "5")))
+    for i in range(int(os.environ.get("CHECK_RDB_CASES", "40"))):
         b = bytearray(good)
         b[rng.randrange(9, len(b) - 8)] ^= 1 << rng.randrange(8)
         cases["flip%d" % i] = bytes(b)
