@@ -198,10 +198,18 @@ final class RDBCodecTests: XCTestCase {
             XCTAssertEqual((e as? RDBError)?.kind, .truncated)
             XCTAssertGreaterThanOrEqual((e as? RDBError)?.offset ?? 0, 4)
         }
-        // A count of 2^62 costs nothing up front.
-        let huge = DumpPayload.seal([0x02, 0x81, 0x40, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x61])
+        // A list count of 2^62 costs nothing up front: read until the data ends.
+        let huge = DumpPayload.seal([0x01, 0x81, 0x40, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x61])
         XCTAssertThrowsError(try DumpPayload.decode(huge, deep: false, limits: EncodingLimits())) { e in
             XCTAssertEqual((e as? RDBError)?.kind, .truncated)
+        }
+        // A set count no table could hold fails right after the count, as Redis's
+        // dictTryExpand does.
+        let hugeSet = DumpPayload.seal([0x02, 0x81, 0x40, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x61])
+        XCTAssertThrowsError(try DumpPayload.decode(hugeSet, deep: false, limits: EncodingLimits())) { e in
+            XCTAssertEqual((e as? RDBError)?.kind, .corrupt)
+            XCTAssertEqual((e as? RDBError)?.offset, 10)
+            XCTAssertTrue((e as? RDBError)?.message.hasPrefix("OOM in dictTryExpand") ?? false)
         }
     }
 
