@@ -129,76 +129,96 @@ public enum RDBFile {
     @discardableResult
     public static func load(_ data: [UInt8], limits: EncodingLimits, verifyChecksum: Bool,
                             record: (Record) throws -> Void) throws -> LoadSummary {
-        var s = LoadSummary()
-        guard data.count >= 9, Array(data[0..<5]) == Array("REDIS".utf8) else {
-            throw RDBError("Wrong signature trying to load DB from file", at: 0)
-        }
-        var version = 0
-        for b in data[5..<9] {
-            guard b >= 0x30 && b <= 0x39 else { throw RDBError("Can't handle RDB format version", at: 5) }
-            version = version * 10 + Int(b - 0x30)
-        }
-        guard version >= 1 && version <= Int(rdbVersion) else {
-            throw RDBError("Can't handle RDB format version \(version)", at: 5)
-        }
-        s.version = version
-        var r = RDBValueReader(data, start: 9, limits: limits)
+        var loader = try Loader(data, limits: limits, verifyChecksum: verifyChecksum)
+        while try !loader.step(maxBytes: Int.max, record: record) {}
+        return loader.summary
+    }
+
+    /// A resumable load: `step` reads records until about `maxBytes` more of the input are
+    /// consumed (a record is never split), so the owner can serve clients between slices
+    /// (the startup load) or run it to the end at once (`load`, DEBUG RELOAD).
+    public struct Loader {
+        public private(set) var summary = LoadSummary()
+        var r: RDBValueReader
+        let verifyChecksum: Bool
         var db = 0
         var expireAt: Int64? = nil
         var idle: Int? = nil
         var freq: UInt8? = nil
-        while true {
-            let at = r.pos
-            let t = try r.readByte()
-            switch t {
-            case RDBOpcode.expireTimeMs:
-                expireAt = Int64(bitPattern: try r.readLE(8))
-                continue
-            case RDBOpcode.expireTime:
-                expireAt = Int64(Int32(bitPattern: UInt32(truncatingIfNeeded: try r.readLE(4)))) * 1000
-                continue
-            case RDBOpcode.freq:
-                freq = try r.readByte()
-                continue
-            case RDBOpcode.idle:
-                idle = try r.readLength()
-                continue
-            case RDBOpcode.eof:
-                if version >= 5 {
-                    let end = r.pos
-                    let stored = try r.readLE(8)
-                    if verifyChecksum && stored != 0 {
-                        let crc = data.withUnsafeBytes { CRC64.update(0, UnsafeRawBufferPointer(rebasing: $0[0..<end])) }
-                        if crc != stored { throw RDBError("Wrong RDB checksum", at: end) }
-                    }
-                }
-                return s
-            case RDBOpcode.selectDB:
-                db = try r.readLength()
-                continue
-            case RDBOpcode.resizeDB:
-                let size = try r.readLength()
-                let exp = try r.readLength()
-                s.resize.append((db, size, exp))
-                continue
-            case RDBOpcode.aux:
-                let k = try r.readString()
-                let v = try r.readString()
-                s.aux.append((String(decoding: k, as: UTF8.self), v))
-                continue
-            case RDBOpcode.moduleAux, RDBOpcode.function, RDBOpcode.function2:
-                throw RDBError("Unsupported RDB opcode \(t) (modules and functions are not loaded yet)", at: at)
-            default:
-                guard RDBType.isObjectType(t) else { throw RDBError("Unknown RDB encoding type \(t)", at: at) }
-                let key = try r.readString()
-                do {
-                    let v = try r.readObject(type: t)
-                    try record(Record(db: db, key: key, value: v, expireAt: expireAt, idleSeconds: idle, freq: freq))
-                } catch let e as RDBError where e.kind == .emptyKey {
-                    // Redis skips empty aggregates written by older versions.
-                }
-                expireAt = nil; idle = nil; freq = nil
+        public private(set) var finished = false
+        /// Bytes of the input consumed so far.
+        public var position: Int { r.pos }
+        public var totalBytes: Int { r.data.count }
+
+        public init(_ data: [UInt8], limits: EncodingLimits, verifyChecksum: Bool) throws {
+            guard data.count >= 9, Array(data[0..<5]) == Array("REDIS".utf8) else {
+                throw RDBError("Wrong signature trying to load DB from file", at: 0)
             }
+            var version = 0
+            for b in data[5..<9] {
+                guard b >= 0x30 && b <= 0x39 else { throw RDBError("Can't handle RDB format version", at: 5) }
+                version = version * 10 + Int(b - 0x30)
+            }
+            guard version >= 1 && version <= Int(rdbVersion) else {
+                throw RDBError("Can't handle RDB format version \(version)", at: 5)
+            }
+            summary.version = version
+            r = RDBValueReader(data, start: 9, limits: limits)
+            self.verifyChecksum = verifyChecksum
+        }
+
+        /// Reads on until `maxBytes` more bytes are consumed or the file ends; true at the end.
+        public mutating func step(maxBytes: Int, record: (Record) throws -> Void) throws -> Bool {
+            if finished { return true }
+            let stop = maxBytes >= Int.max - r.pos ? Int.max : r.pos + maxBytes
+            while r.pos < stop {
+                let at = r.pos
+                let t = try r.readByte()
+                switch t {
+                case RDBOpcode.expireTimeMs:
+                    expireAt = Int64(bitPattern: try r.readLE(8))
+                case RDBOpcode.expireTime:
+                    expireAt = Int64(Int32(bitPattern: UInt32(truncatingIfNeeded: try r.readLE(4)))) * 1000
+                case RDBOpcode.freq:
+                    freq = try r.readByte()
+                case RDBOpcode.idle:
+                    idle = try r.readLength()
+                case RDBOpcode.eof:
+                    if summary.version >= 5 {
+                        let end = r.pos
+                        let stored = try r.readLE(8)
+                        if verifyChecksum && stored != 0 {
+                            let crc = r.data.withUnsafeBytes { CRC64.update(0, UnsafeRawBufferPointer(rebasing: $0[0..<end])) }
+                            if crc != stored { throw RDBError("Wrong RDB checksum", at: end) }
+                        }
+                    }
+                    finished = true
+                    return true
+                case RDBOpcode.selectDB:
+                    db = try r.readLength()
+                case RDBOpcode.resizeDB:
+                    let size = try r.readLength()
+                    let exp = try r.readLength()
+                    summary.resize.append((db, size, exp))
+                case RDBOpcode.aux:
+                    let k = try r.readString()
+                    let v = try r.readString()
+                    summary.aux.append((String(decoding: k, as: UTF8.self), v))
+                case RDBOpcode.moduleAux, RDBOpcode.function, RDBOpcode.function2:
+                    throw RDBError("Unsupported RDB opcode \(t) (modules and functions are not loaded yet)", at: at)
+                default:
+                    guard RDBType.isObjectType(t) else { throw RDBError("Unknown RDB encoding type \(t)", at: at) }
+                    let key = try r.readString()
+                    do {
+                        let v = try r.readObject(type: t)
+                        try record(Record(db: db, key: key, value: v, expireAt: expireAt, idleSeconds: idle, freq: freq))
+                    } catch let e as RDBError where e.kind == .emptyKey {
+                        // Redis skips empty aggregates written by older versions.
+                    }
+                    expireAt = nil; idle = nil; freq = nil
+                }
+            }
+            return false
         }
     }
 }

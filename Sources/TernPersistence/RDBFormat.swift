@@ -50,6 +50,9 @@ public struct RDBError: Error, CustomStringConvertible, Sendable {
         case corrupt
         /// A well-formed aggregate with no elements (an RDB file skips it, RESTORE refuses it).
         case emptyKey
+        /// The input ends before what a length or opcode announces (Redis's short read), or a
+        /// failure Redis's loader reports the same way (a legacy string score that is no number).
+        case truncated
     }
     public let kind: Kind
     public let offset: Int

@@ -111,6 +111,12 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
 
     /// nil while the writer works; then nil-error on success or the failure text.
     public var result: RDBFileSink.Outcome? { sink.outcome }
+
+    /// SHUTDOWN: walk to the end and drop the file (see `RDBFileSink.abort`).
+    public func abort() {
+        complete()
+        sink.abort()
+    }
 }
 
 /// The file side of a snapshot: a serial queue that appends chunks to the temp file with a
@@ -128,6 +134,24 @@ public final class RDBFileSink: @unchecked Sendable {
     // Read by the engine, written once by the queue.
     private var lock = pthread_mutex_t()
     private var done: Outcome?
+    private var aborted = false
+
+    /// Stops a save whose file is not renamed yet (SHUTDOWN kills the saving child in Redis):
+    /// queued chunks are skipped, the temp file is removed and the target left as it is.
+    /// Returns once the writer queue is idle, so nothing is written after it.
+    public func abort() {
+        pthread_mutex_lock(&lock)
+        aborted = true
+        pthread_mutex_unlock(&lock)
+        queue.sync {}
+        unlink(tempName)
+    }
+
+    private var isAborted: Bool {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return aborted
+    }
 
     init(path: String, tempName: String, checksum: Bool) {
         self.path = path
@@ -143,7 +167,7 @@ public final class RDBFileSink: @unchecked Sendable {
     }
 
     private func append(_ bytes: [UInt8]) {
-        guard error == nil else { return }
+        guard error == nil, !isAborted else { return }
         if checksum { crc = bytes.withUnsafeBytes { CRC64.update(crc, $0) } }
         bytes.withUnsafeBytes { buf in
             guard let base = buf.baseAddress else { return }
@@ -168,15 +192,18 @@ public final class RDBFileSink: @unchecked Sendable {
             var tail = [UInt8](repeating: 0, count: 8)
             if self.checksum { for i in 0..<8 { tail[i] = UInt8(truncatingIfNeeded: self.crc >> (8 * UInt64(i))) } }
             self.append(tail)
-            if self.error == nil && fsync(self.fd) != 0 { self.error = "Write error saving DB on disk: \(RDBFile.errnoText())" }
+            if self.error == nil && !self.isAborted && fsync(self.fd) != 0 { self.error = "Write error saving DB on disk: \(RDBFile.errnoText())" }
             if self.fd >= 0 { close(self.fd) }
-            if self.error == nil {
+            // The lock spans the rename, so after `abort` returns the file is either already
+            // in place or never will be (a synchronous save may then write it safely).
+            pthread_mutex_lock(&self.lock)
+            if self.aborted {
+                self.error = "Background saving aborted"
+            } else if self.error == nil {
                 do { try RDBFile.renameDurably(self.tempName, self.path) } catch { self.error = "\(error)" }
             }
             if self.error != nil { unlink(self.tempName) }
-            let outcome: Outcome = self.error.map { .failed($0) } ?? .ok
-            pthread_mutex_lock(&self.lock)
-            self.done = outcome
+            self.done = self.error.map { .failed($0) } ?? .ok
             pthread_mutex_unlock(&self.lock)
         }
     }

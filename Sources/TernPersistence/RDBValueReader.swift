@@ -37,13 +37,13 @@ public struct RDBValueReader {
     // MARK: scalars
 
     public mutating func readByte() throws -> UInt8 {
-        guard pos < limit else { throw fail("Unexpected end of data") }
+        guard pos < limit else { throw RDBError("Unexpected end of data", at: pos, kind: .truncated) }
         defer { pos += 1 }
         return data[pos]
     }
 
     mutating func readBytes(_ n: Int) throws -> ArraySlice<UInt8> {
-        guard n >= 0, n <= limit - pos else { throw fail("Unexpected end of data reading \(n) bytes") }
+        guard n >= 0, n <= limit - pos else { throw RDBError("Unexpected end of data reading \(n) bytes", at: pos, kind: .truncated) }
         defer { pos += n }
         return data[pos..<(pos + n)]
     }
@@ -88,11 +88,21 @@ public struct RDBValueReader {
         return Int(v)
     }
 
+    /// An element count. Not checked against the bytes left: the elements are read until the
+    /// data ends, as Redis reads them (so a truncated file fails at the same offset); callers
+    /// reserve room for at most `remainingBytes` elements, so a hostile count costs nothing.
     mutating func readCount() throws -> Int {
-        let at = pos
-        let n = try readLength()
-        guard n <= limit - pos else { throw fail("Element count \(n) larger than the data", at: at) }
-        return n
+        try readLength()
+    }
+
+    var remainingBytes: Int { limit - pos }
+
+    /// Redis sizes the hash table of a big set/hash/zset from the count before reading, and
+    /// a count whose table cannot be allocated fails there ("OOM in dictTryExpand"). Tern
+    /// allocates nothing up front; it reports the same failure, at the same offset, for counts
+    /// no machine could hold (a table of more than 1 TB), and reads the rest until the data ends.
+    func checkTableSize(_ n: Int) throws {
+        if n > 1 << 37 { throw fail("OOM in dictTryExpand \(n)") }
     }
 
     /// An RDB string: raw, INT8/16/32 (as decimal text) or LZF-compressed.
@@ -100,7 +110,7 @@ public struct RDBValueReader {
         let at = pos
         let (v, enc) = try readLengthOrEncoding()
         if !enc {
-            guard v <= UInt64(limit - pos) else { throw fail("String length \(v) past the end of data", at: at) }
+            guard v <= UInt64(limit - pos) else { throw RDBError("String length \(v) past the end of data", at: at, kind: .truncated) }
             return Array(try readBytes(Int(v)))
         }
         switch v {
@@ -143,7 +153,10 @@ public struct RDBValueReader {
         default:
             let b = try readBytes(Int(n))
             // Redis reads it with sscanf("%lg"): a numeric prefix is enough.
-            guard let d = RDBValueReader.parseDouble(b, prefix: true), n > 0 else { throw fail("Invalid double value", at: at) }
+            // Redis's loader returns this failure as it returns a short read.
+            guard let d = RDBValueReader.parseDouble(b, prefix: true), n > 0 else {
+                throw RDBError("Invalid double value", at: at, kind: .truncated)
+            }
             return d
         }
     }
@@ -247,8 +260,9 @@ public struct RDBValueReader {
             }
             let at = pos
             let blob = try readString()
+            // An empty node fails as Redis's loader fails it: like a short read.
+            guard !blob.isEmpty else { throw RDBError("Empty quicklist node", at: at, kind: .truncated) }
             if container == 1 {
-                guard !blob.isEmpty else { throw fail("Quicklist integrity check failed.", at: at) }
                 blob.withUnsafeBytes { q.pushTail($0) }
                 continue
             }
@@ -277,14 +291,27 @@ public struct RDBValueReader {
         return .collection(s, .set, .intset)
     }
 
+    /// Plain sets, hashes and sorted sets report a duplicate as soon as it is read (Redis's
+    /// offset); past the compact-encoding limit the final structure is built as they come.
     mutating func readPlainSet() throws -> RDBValue {
-        let at = pos
         let n = try readCount()
+        if n > min(limits.setMaxIntsetEntries, 1 << 30) {
+            if n > 4 { try checkTableSize(n) }
+            let d = DictSet()
+            for _ in 0..<n {
+                let m = try readString()
+                let added = m.withUnsafeBytes { d.add($0) }
+                if !added { throw fail("Duplicate set members detected") }
+            }
+            return .collection(d, .set, .hashtable)
+        }
         var members: [[UInt8]] = []
-        members.reserveCapacity(n)
-        var allInts = n <= limits.setMaxIntsetEntries
+        members.reserveCapacity(min(n, remainingBytes))
+        var seen = Set<[UInt8]>(minimumCapacity: min(n, remainingBytes))
+        var allInts = true
         for _ in 0..<n {
             let m = try readString()
+            if !seen.insert(m).inserted { throw fail("Duplicate set members detected") }
             if allInts && ListpackCodec.parseInt(m.withUnsafeBytes { $0 }) == nil { allInts = false }
             members.append(m)
         }
@@ -293,16 +320,13 @@ public struct RDBValueReader {
             for m in members {
                 guard let v = m.withUnsafeBytes({ ListpackCodec.parseInt($0) }) else { continue }
                 let (ns, added) = s.inserting(v)
-                if !added { throw fail("Duplicate set members detected", at: at) }
+                if !added { throw fail("Duplicate set members detected") }
                 s = ns
             }
             return .collection(s, .set, .intset)
         }
         let d = DictSet()
-        for m in members {
-            let added = m.withUnsafeBytes { d.add($0) }
-            if !added { throw fail("Duplicate set members detected", at: at) }
-        }
+        for m in members { _ = m.withUnsafeBytes { d.add($0) } }
         return .collection(d, .set, .hashtable)
     }
 
@@ -334,30 +358,34 @@ public struct RDBValueReader {
     }
 
     mutating func readPlainHash() throws -> RDBValue {
-        let at = pos
         let n = try readCount()
+        if n > limits.hashMaxListpackEntries {
+            try checkTableSize(n)
+            let d = DictHash()
+            for _ in 0..<n {
+                let f = try readString(), v = try readString()
+                let isNew = f.withUnsafeBytes { fb in v.withUnsafeBytes { d.set(fb, $0) } }
+                if !isNew { throw fail("Duplicate hash fields detected") }
+            }
+            return .collection(d, .hash, .hashtable)
+        }
         var pairs: [([UInt8], [UInt8])] = []
-        pairs.reserveCapacity(n)
-        var packed = n <= limits.hashMaxListpackEntries
+        pairs.reserveCapacity(min(n, remainingBytes))
+        var seen = Set<[UInt8]>(minimumCapacity: min(n, remainingBytes))
+        var packed = true
         for _ in 0..<n {
             let f = try readString(), v = try readString()
+            if !seen.insert(f).inserted { throw fail("Duplicate hash fields detected") }
             if f.count > limits.hashMaxListpackValue || v.count > limits.hashMaxListpackValue { packed = false }
             pairs.append((f, v))
         }
         if packed {
             let h = ListpackHash()
-            var seen = Set<[UInt8]>(minimumCapacity: n)
-            for (f, v) in pairs {
-                if !seen.insert(f).inserted { throw fail("Duplicate hash fields detected", at: at) }
-                f.withUnsafeBytes { fb in v.withUnsafeBytes { h.append(fb, $0) } }
-            }
+            for (f, v) in pairs { f.withUnsafeBytes { fb in v.withUnsafeBytes { h.append(fb, $0) } } }
             return .collection(h, .hash, .listpack)
         }
         let d = DictHash()
-        for (f, v) in pairs {
-            let isNew = f.withUnsafeBytes { fb in v.withUnsafeBytes { d.set(fb, $0) } }
-            if !isNew { throw fail("Duplicate hash fields detected", at: at) }
-        }
+        for (f, v) in pairs { _ = f.withUnsafeBytes { fb in v.withUnsafeBytes { d.set(fb, $0) } } }
         return .collection(d, .hash, .hashtable)
     }
 
@@ -366,12 +394,27 @@ public struct RDBValueReader {
     mutating func readPlainZSet(binary: Bool) throws -> RDBValue {
         let at = pos
         let n = try readCount()
+        if n > 4 { try checkTableSize(n) }
+        if n > limits.zsetMaxListpackEntries {
+            let z = TreeZSet()
+            for _ in 0..<n {
+                let m = try readString()
+                let s = binary ? try readBinaryDouble() : try readStringDouble()
+                if s.isNaN { throw fail("Zset with NAN score detected") }
+                let dup = m.withUnsafeBytes { z.score($0) != nil }
+                if dup { throw fail("Duplicate zset fields detected") }
+                m.withUnsafeBytes { z.insertNew($0, s) }
+            }
+            return .collection(z, .zset, .skiplist)
+        }
         var items: [([UInt8], Double)] = []
-        items.reserveCapacity(n)
+        items.reserveCapacity(min(n, remainingBytes))
+        var seen = Set<[UInt8]>(minimumCapacity: min(n, remainingBytes))
         for _ in 0..<n {
             let m = try readString()
             let s = binary ? try readBinaryDouble() : try readStringDouble()
-            if s.isNaN { throw fail("Zset with NAN score detected", at: at) }
+            if s.isNaN { throw fail("Zset with NAN score detected") }
+            if !seen.insert(m).inserted { throw fail("Duplicate zset fields detected") }
             items.append((m, s))
         }
         let maxLen = items.reduce(0) { max($0, $1.0.count) }

@@ -1,5 +1,6 @@
 import TernConfig
 import TernEngine
+import TernPersistence
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,6 +15,15 @@ public enum TernMain {
         sigaddset(&set, SIGINT)
         pthread_sigmask(SIG_BLOCK, &set, nil)
         signal(SIGPIPE, SIG_IGN)
+        // redis-check-rdb's job: `tern-server --check-rdb FILE`, or the binary run as
+        // tern-check-rdb (a symlink).
+        let invokedAs = arguments.first.map { String($0.split(separator: "/").last ?? "") } ?? ""
+        if invokedAs == "tern-check-rdb" || invokedAs == "redis-check-rdb" {
+            checkRDB(name: invokedAs, Array(arguments.dropFirst()))
+        }
+        if arguments.count >= 2 && arguments[1] == "--check-rdb" {
+            checkRDB(name: "tern-server --check-rdb", Array(arguments.dropFirst(2)))
+        }
         let loaded: LoadedConfig
         do {
             loaded = try ConfigLoader.load(arguments: Array(arguments.dropFirst()))
@@ -26,6 +36,34 @@ public enum TernMain {
         }
         if loaded.config.daemonize { Daemon.detach() }
         TernServerProcess(config: loaded.config, notices: loaded.notices, hasArguments: arguments.count > 1).run()
+    }
+}
+
+extension TernMain {
+    static func checkRDB(name: String, _ args: [String]) -> Never {
+        guard args.count == 1 else {
+            StdIO.err("Usage: \(name) <rdb-file-name>\n")
+            exit(1)
+        }
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let now = Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+        var out: [UInt8] = []
+        var corrupt = false
+        let code = RDBCheck.run(path: args[0], nowMs: now, corrupt: &corrupt) { line in
+            out += line
+            out.append(0x0A)
+        }
+        out.withUnsafeBytes { b in
+            var off = 0
+            while off < b.count {
+                let n = write(1, b.baseAddress! + off, b.count - off)
+                if n <= 0 { break }
+                off += n
+            }
+        }
+        if corrupt { ServerLogger().log(.warning, "Terminating server after rdb file reading failure.", role: "C") }
+        exit(code)
     }
 }
 

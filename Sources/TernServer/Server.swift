@@ -76,10 +76,14 @@ public final class TernServerProcess: @unchecked Sendable {
             logger.log(.warning, "Configured to not listen anywhere, exiting.")
             exit(1)
         }
+        // The sockets listen from here on (the kernel queues connections), but accepting
+        // starts only once the load is queued on the loop, so no command runs before it.
+        var listenFDs: [Int32] = []
+        var unixFD: Int32? = nil
         if config.port != 0 {
             switch Listeners.open(bind: config.bind, port: config.port, backlog: config.tcpBacklog) {
             case .success(let fds):
-                for fd in fds { acceptors.append(startAccepting(fd)) }
+                listenFDs = fds
             case .failure(let f):
                 logger.log(.warning, "Warning: Could not create server TCP listening socket \(f.address): bind: \(f.reason)")
                 logger.log(.warning, "Failed listening on port \(config.port) (tcp), aborting.")
@@ -89,7 +93,7 @@ public final class TernServerProcess: @unchecked Sendable {
         if !config.unixsocket.isEmpty {
             switch Listeners.openUnix(path: config.unixsocket, perm: config.unixsocketperm, backlog: config.tcpBacklog) {
             case .success(let fd):
-                unixAcceptor = startAccepting(fd, unixPath: config.unixsocket)
+                unixFD = fd
             case .failure(let e):
                 logger.log(.warning, "Failed opening Unix socket: \(e.text)")
                 exit(1)
@@ -108,13 +112,19 @@ public final class TernServerProcess: @unchecked Sendable {
         for n in engine.applyRenamedCommands() { logger.log(.notice, n) }
         showLogoOrMode()
         logger.log(.warning, "Server initialized")
-        // The dataset loads on the engine's loop, so connections accepted meanwhile wait for
-        // it; a file that exists but cannot be read stops the server and stays untouched.
+        // The dataset loads in slices on the engine's loop; connections accepted meanwhile are
+        // served between slices (-LOADING to most commands, INFO shows the progress). A file
+        // that exists but cannot be read stops the server and stays untouched. Signals are
+        // watched from here on: SIGTERM/SIGINT during the load exit without saving.
         let eng = LoopBound(engine)
-        let outcome = try? loop.submit { eng.value.loadRDB() }.wait()
+        installSignalHandlers(loop)
+        let promise = loop.makePromise(of: Engine.LoadOutcome.self)
+        loop.execute { eng.value.loadRDBInSlices { promise.succeed($0) } }
+        for fd in listenFDs { acceptors.append(startAccepting(fd)) }
+        if let fd = unixFD { unixAcceptor = startAccepting(fd, unixPath: config.unixsocket) }
+        let outcome = try? promise.futureResult.wait()
         if outcome == nil || outcome == .failed { exit(1) }
         startCron(loop)
-        installSignalHandlers(loop)
         logger.log(.notice, "Ready to accept connections")
         if !config.unixsocket.isEmpty {
             logger.log(.notice, "The server is now ready to accept connections at \(config.unixsocket)")
@@ -244,6 +254,12 @@ public final class TernServerProcess: @unchecked Sendable {
         SignalWatcher.start(loop: loop) { [weak self] sig in
             guard let self else { return }
             let name = sig == SIGINT ? "SIGINT" : "SIGTERM"
+            if self.engine.loading.active {
+                // Redis: no save over a half-loaded dataset; the shutdown runs at once.
+                self.logger.log(.warning, "Received shutdown signal during loading, scheduling shutdown.")
+                self.engine.requestShutdown(reason: name + " NOSAVE")
+                return
+            }
             self.logger.log(.warning, "Received \(name) scheduling shutdown...")
             // shutdown-on-sigterm / -sigint flags become the same words SHUTDOWN takes.
             let f = sig == SIGINT ? self.config.shutdownOnSigint : self.config.shutdownOnSigterm
@@ -254,13 +270,17 @@ public final class TernServerProcess: @unchecked Sendable {
 
     /// Final step of SHUTDOWN: close listeners, remove the pidfile, exit.
     func shutdown(exitCode: Int32) {
+        // Redis's order: the pid file, then the listening sockets.
+        if !config.pidfile.isEmpty {
+            logger.log(.notice, "Removing the pid file.")
+            unlink(config.pidfile)
+        }
         for a in acceptors { a.stop() }
         if let u = unixAcceptor {
             u.stop()
             logger.log(.notice, "Removing the unix socket file.")
             unlink(config.unixsocket)
         }
-        if !config.pidfile.isEmpty { unlink(config.pidfile) }
         logger.log(.warning, exitCode == 0 ? "Tern is now ready to exit, bye bye..." : "Tern is exiting with errors.")
         exit(exitCode)
     }

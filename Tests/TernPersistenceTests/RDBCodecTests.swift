@@ -191,10 +191,25 @@ final class RDBCodecTests: XCTestCase {
         XCTAssertThrowsError(try DumpPayload.decode(empty, deep: false, limits: EncodingLimits())) { e in
             XCTAssertEqual((e as? RDBError)?.kind, .emptyKey)
         }
-        // A set whose count claims more elements than the data holds.
+        // A set whose count claims more elements than the data holds: read until the data
+        // ends (as Redis reads it), a truncation past the first element.
         let short = DumpPayload.seal([0x02, 0x3F, 0x01, 0x61])
         XCTAssertThrowsError(try DumpPayload.decode(short, deep: false, limits: EncodingLimits())) { e in
-            XCTAssertEqual((e as? RDBError)?.offset, 1)
+            XCTAssertEqual((e as? RDBError)?.kind, .truncated)
+            XCTAssertGreaterThanOrEqual((e as? RDBError)?.offset ?? 0, 4)
+        }
+        // A list count of 2^62 costs nothing up front: read until the data ends.
+        let huge = DumpPayload.seal([0x01, 0x81, 0x40, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x61])
+        XCTAssertThrowsError(try DumpPayload.decode(huge, deep: false, limits: EncodingLimits())) { e in
+            XCTAssertEqual((e as? RDBError)?.kind, .truncated)
+        }
+        // A set count no table could hold fails right after the count, as Redis's
+        // dictTryExpand does.
+        let hugeSet = DumpPayload.seal([0x02, 0x81, 0x40, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x61])
+        XCTAssertThrowsError(try DumpPayload.decode(hugeSet, deep: false, limits: EncodingLimits())) { e in
+            XCTAssertEqual((e as? RDBError)?.kind, .corrupt)
+            XCTAssertEqual((e as? RDBError)?.offset, 10)
+            XCTAssertTrue((e as? RDBError)?.message.hasPrefix("OOM in dictTryExpand") ?? false)
         }
     }
 

@@ -726,6 +726,15 @@ def test_daemonize_writes_pidfile():
                     time.sleep(0.05)
         finally:
             os.kill(pid, 15)
+            # Wait for it to go before the directory does: its final save (default save
+            # points) would fail in a removed dir, and a failed save keeps it running.
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.05)
     finally:
         shutil.rmtree(d, ignore_errors=True)
 

@@ -146,95 +146,11 @@ extension Engine {
         return true
     }
 
-    public enum LoadOutcome {
+    public enum LoadOutcome: Error, Sendable {
         case noFile
         case loaded
         /// The file exists but cannot be read or decoded: the server must not start.
         case failed
-    }
-
-    /// Loads `dbfilename` into the (empty) databases, skipping keys already expired on a
-    /// master. Logs Redis's lines; on a bad file logs the offset and leaves the file alone.
-    public func loadRDB(merge: Bool = false) -> LoadOutcome {
-        finishSnapshotWalk()
-        let path = config.dbfilename
-        let start = Engine.wallClockMs()
-        guard let data = Engine.readWholeFile(path) else {
-            if errno == ENOENT { return .noFile }
-            log(.warning, "Fatal error loading the DB: \(String(cString: strerror(errno))). Exiting.")
-            return .failed
-        }
-        let limits = EncodingLimits(config)
-        let now = Engine.wallClockMs()
-        let master = !isReplicaOfMaster
-        let lfu = config.usesLFU
-        let lru = config.maxmemoryPolicy.hasSuffix("-lru")
-        var loaded = 0, expired = 0
-        do {
-            let summary = try RDBFile.load(data, limits: limits, verifyChecksum: config.rdbchecksum) { rec in
-                guard let db = database(rec.db) else {
-                    throw RDBError("FATAL: Data file was created with a Redis server configured to handle more than \(databases.count) databases.", at: 0)
-                }
-                if master, let exp = rec.expireAt, exp < now {
-                    expired += 1
-                    return
-                }
-                var field = objectLRU
-                if lfu, let f = rec.freq {
-                    field = (UInt32(truncatingIfNeeded: nowMs / 60_000) & 0xFFFF) << 8 | UInt32(f)
-                } else if lru, let idle = rec.idleSeconds {
-                    field = UInt32(truncatingIfNeeded: Int(lruClock) &- idle) & 0xFF_FFFF
-                }
-                func add() -> Bool {
-                    rec.key.withUnsafeBytes { k in
-                        switch rec.value {
-                        case .string(let s):
-                            return s.withUnsafeBytes {
-                                db.addStringForLoading(k, $0, encoding: Numbers.stringEncoding($0), expireAt: rec.expireAt, lru: field)
-                            }
-                        case .collection(let obj, let t, let enc):
-                            return db.addObjectForLoading(k, obj, type: t, encoding: enc, expireAt: rec.expireAt, lru: field)
-                        }
-                    }
-                }
-                let added = add()
-                if !added && merge {
-                    // DEBUG RELOAD MERGE: the file's value replaces the one in memory.
-                    _ = rec.key.withUnsafeBytes { db.deleteSynchronously($0) }
-                    let again = add()
-                    if again { loaded += 1; return }
-                }
-                guard added else {
-                    throw RDBError("RDB has duplicated key '\(String(decoding: rec.key, as: UTF8.self))' in DB \(rec.db)", at: 0)
-                }
-                loaded += 1
-            }
-            for (k, v) in summary.aux {
-                let text = String(decoding: v, as: UTF8.self)
-                switch k {
-                case "redis-ver": log(.notice, "Loading RDB produced by version \(text)")
-                case "ctime":
-                    if let t = Int(text) { log(.notice, "RDB age \(max(0, Int(now / 1000) - t)) seconds") }
-                case "used-mem":
-                    if let m = Double(text) { log(.notice, "RDB memory usage when created " + ReplyBuffer.cFormat("%.2f", m / 1024 / 1024) + " Mb") }
-                default: break
-                }
-            }
-        } catch let e as RDBError {
-            for db in databases { db.removeAll() }
-            log(.warning, "Internal error in RDB reading offset \(e.offset), function at tern-server -> \(e.message)")
-            log(.warning, "Terminating server after rdb file reading failure.")
-            return .failed
-        } catch {
-            for db in databases { db.removeAll() }
-            log(.warning, "Fatal error loading the DB: \(error). Exiting.")
-            return .failed
-        }
-        infoState.lastLoadKeysLoaded = loaded
-        infoState.lastLoadKeysExpired = expired
-        log(.notice, "Done loading RDB, keys loaded: \(loaded), keys expired: \(expired).")
-        log(.notice, "DB loaded from disk: " + ReplyBuffer.cFormat("%.3f", Double(Engine.wallClockMs() - start) / 1000) + " seconds")
-        return .loaded
     }
 
     /// The file's bytes, or nil with errno set.

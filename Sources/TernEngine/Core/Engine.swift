@@ -62,6 +62,8 @@ public final class Engine {
     public var startTimeMs: Int64
     public let runID: String
     public var isShuttingDown = false
+    /// Dataset loading in progress (RDB at startup, AOF later): see Core/Loading.swift.
+    public internal(set) var loading = LoadingState()
     /// Called to stop the process (SHUTDOWN); set by the server layer.
     public var shutdownHandler: ((_ exitCode: Int32) -> Void)?
     /// Log sink (level, message); set by the server layer.
@@ -122,15 +124,29 @@ public final class Engine {
     /// LRU/LFU fields of Redis's shared integer objects 0...9999 (see SharedIntegers.swift).
     public let sharedIntegers: SharedIntegers
 
-    /// Runs the shutdown sequence (SIGTERM, SHUTDOWN). Returns an error text when shutdown
-    /// was refused, otherwise does not return. (Persistence's save-on-shutdown, which may
-    /// refuse, goes first here when it exists.)
+    /// Runs the shutdown sequence (SIGTERM, SHUTDOWN): Redis 7.0's prepareForShutdown and
+    /// finishShutdown. `reason` holds the words SHUTDOWN takes (NOSAVE, SAVE, NOW, FORCE).
+    /// Returns an error text when shutdown was refused, otherwise does not return.
+    /// NOW only skips the wait for lagging replicas, which needs replication (and
+    /// shutdown-timeout with it); without replicas it changes nothing.
     @discardableResult
     public func requestShutdown(reason: String, exitCode: Int32 = 0) -> String? {
-        // Redis's prepareForShutdown: a final save when save points are set (unless NOSAVE)
-        // or SAVE is asked; a failed save keeps the server running unless FORCE.
-        let words = Set(reason.split(separator: " ").map { $0.uppercased() })
-        finishSnapshotWalk()
+        var words = Set(reason.split(separator: " ").map { $0.uppercased() })
+        // Never save over the file being loaded: a load in progress forces NOSAVE.
+        if loading.active {
+            words.remove("SAVE")
+            words.insert("NOSAVE")
+        }
+        log(.warning, "User requested shutdown...")
+        // A background save still writing is dropped (Redis kills the saving child) so it
+        // cannot overwrite the final save below.
+        if let snap = snapshot, snap.result == nil {
+            log(.warning, "There is a child saving an .rdb. Killing it!")
+            snap.abort()
+            snapshot = nil
+        }
+        // A final save when save points are set (unless NOSAVE) or SAVE is asked; a failed
+        // save keeps the server running unless FORCE.
         if (!config.saveParams.isEmpty && !words.contains("NOSAVE")) || words.contains("SAVE") {
             log(.notice, "Saving the final RDB snapshot before exiting.")
             if !saveRDB() {
@@ -138,6 +154,7 @@ public final class Engine {
                     log(.warning, "Error trying to save the DB. Exit anyway.")
                 } else {
                     log(.warning, "Error trying to save the DB, can't exit.")
+                    log(.warning, "Errors trying to shut down the server. Check the logs for more information.")
                     return "ERR Errors trying to SHUTDOWN. Check logs."
                 }
             }
@@ -352,7 +369,9 @@ public final class Engine {
             rejectCommand(c, cmd, "ERR Can't execute '\(cmd.fullName)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
             return
         }
-        // MASTERDOWN (replica-serve-stale-data no), LOADING and BUSY (scripts) go here.
+        // MASTERDOWN (replica-serve-stale-data no) goes here.
+        if loading.active && refusedWhileLoading(c, cmd) { return }
+        // BUSY (scripts) goes here.
         // Replicas, and MONITOR clients (Redis flags them as replicas), may not touch keys.
         if (flags.contains(.monitor) || flags.contains(.replica))
             && !cmd.flags.isDisjoint(with: [.write, .readonly, .mayReplicate]) {

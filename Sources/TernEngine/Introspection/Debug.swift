@@ -200,6 +200,8 @@ public enum DebugCommand {
             if a.equals(i, "nosave") { save = false }
         }
         let engine = c.engine
+        // Never save or load over a startup load in progress (DEBUG is flagged `loading`).
+        if engine.loading.active { c.error("ERR Error trying to load the RDB dump"); return }
         if save && !engine.saveRDB() { c.error("ERR Error trying to save the DB"); return }
         if flush { engine.emptyData(nil, async: false) }
         guard engine.loadRDB(merge: merge) == .loaded else {

@@ -320,7 +320,7 @@ enum InfoCommand {
 
     static func persistence(_ e: Engine) -> [(String, String)] {
         [
-            ("loading", "0"),
+            ("loading", e.loading.active ? "1" : "0"),
             ("async_loading", "0"),
             ("current_cow_peak", "0"),
             ("current_cow_size", "0"),
@@ -350,7 +350,7 @@ enum InfoCommand {
             ("aof_last_cow_size", "0"),
             ("module_fork_in_progress", "0"),
             ("module_fork_last_cow_size", "0"),
-        ]
+        ] + (e.loading.active ? e.loadingInfoFields() : [])
     }
 
     static func stats(_ e: Engine) -> [(String, String)] {

@@ -46,7 +46,6 @@ enum ShutdownCommand {
         if opts.contains(.save) { reason += " SAVE" }
         if opts.contains(.now) { reason += " NOW" }
         if opts.contains(.force) { reason += " FORCE" }
-        c.engine.log(.warning, "User requested shutdown...")
         if let err = c.engine.requestShutdown(reason: reason) {
             c.error(err.hasPrefix("ERR ") ? err : "ERR Errors trying to SHUTDOWN. Check logs.")
         }

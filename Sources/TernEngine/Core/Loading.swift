@@ -1,0 +1,244 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import TernConfig
+import TernPersistence
+import TernProtocol
+import TernStore
+
+/// Redis's loading state (server.loading and the loading_* INFO fields). Any loader (the RDB
+/// file at startup, DEBUG RELOAD, the AOF) brackets its work with `beginLoading`/
+/// `endLoading` and reports absolute progress with `loadingProgress`; while `active` is set,
+/// dispatch answers -LOADING to every command without the `loading` flag.
+public struct LoadingState {
+    public var active = false
+    /// Unix seconds when the load began (loading_start_time).
+    public var startTime = 0
+    public var totalBytes = 0
+    public var loadedBytes = 0
+    /// The `used-mem` AUX field of the RDB being loaded (loading_rdb_used_mem).
+    public var rdbUsedMemory = 0
+}
+
+extension Engine {
+    static let loadingError = "LOADING Redis is loading the dataset in memory"
+
+    /// Redis's startLoading: loading:1, the counters reset, last-load key counts zeroed.
+    public func beginLoading(totalBytes: Int) {
+        loading = LoadingState(active: true, startTime: Int(Engine.wallClockMs() / 1000),
+                               totalBytes: totalBytes, loadedBytes: 0, rdbUsedMemory: 0)
+        infoState.lastLoadKeysLoaded = 0
+        infoState.lastLoadKeysExpired = 0
+    }
+
+    /// Redis's loadingAbsProgress: `bytes` of the input consumed so far.
+    public func loadingProgress(bytes: Int) {
+        loading.loadedBytes = bytes
+    }
+
+    /// Redis's stopLoading.
+    public func endLoading(success: Bool) {
+        loading.active = false
+        _ = success
+    }
+
+    /// INFO persistence's loading_* lines (only while loading), computed as Redis does:
+    /// perc = loaded/total, eta = elapsed * remaining / (loaded + 1), 1 in the first second.
+    func loadingInfoFields() -> [(String, String)] {
+        let l = loading
+        var perc = 0.0
+        var remaining = 1
+        if l.totalBytes > 0 {
+            perc = Double(l.loadedBytes) / Double(l.totalBytes) * 100
+            remaining = l.totalBytes - l.loadedBytes
+        }
+        let elapsed = Int(Engine.wallClockMs() / 1000) - l.startTime
+        let eta = elapsed == 0 ? 1 : elapsed * remaining / (l.loadedBytes + 1)
+        return [
+            ("loading_start_time", "\(l.startTime)"),
+            ("loading_total_bytes", "\(l.totalBytes)"),
+            ("loading_rdb_used_mem", "\(l.rdbUsedMemory)"),
+            ("loading_loaded_bytes", "\(l.loadedBytes)"),
+            ("loading_loaded_perc", ReplyBuffer.cFormat("%.2f", perc)),
+            ("loading_eta_seconds", "\(eta)"),
+        ]
+    }
+
+    /// Redis's processCommand refusal while loading: commands without the `loading` flag.
+    /// (Redis also refuses an EXEC whose queue holds one; Tern's loads start before any
+    /// client exists or run to the end inside one command, so no such queue can form.)
+    func refusedWhileLoading(_ c: Client, _ cmd: Command) -> Bool {
+        if cmd.flags.contains(.loading) { return false }
+        rejectCommand(c, cmd, Engine.loadingError)
+        return true
+    }
+}
+
+/// One RDB file being loaded into the databases: the resumable reader plus what the records
+/// did (keys loaded and expired, AUX lines already logged).
+final class RDBLoadJob {
+    var loader: RDBFile.Loader
+    let merge: Bool
+    let startMs: Int64
+    var loaded = 0
+    var expired = 0
+    var auxLogged = 0
+
+    init(loader: RDBFile.Loader, merge: Bool, startMs: Int64) {
+        self.loader = loader
+        self.merge = merge
+        self.startMs = startMs
+    }
+}
+
+extension Engine {
+    /// Opens `dbfilename` and starts loading (loading:1). `.noFile` and `.failed` come back
+    /// at once (a file that cannot be read is logged and left alone).
+    func openRDBLoad(merge: Bool) -> Result<RDBLoadJob, LoadOutcome> {
+        finishSnapshotWalk()
+        let path = config.dbfilename
+        let start = Engine.wallClockMs()
+        guard let data = Engine.readWholeFile(path) else {
+            if errno == ENOENT { return .failure(.noFile) }
+            log(.warning, "Fatal error loading the DB: \(String(cString: strerror(errno))). Exiting.")
+            return .failure(.failed)
+        }
+        beginLoading(totalBytes: data.count)
+        do {
+            let loader = try RDBFile.Loader(data, limits: EncodingLimits(config), verifyChecksum: config.rdbchecksum)
+            return .success(RDBLoadJob(loader: loader, merge: merge, startMs: start))
+        } catch {
+            reportLoadFailure(error)
+            return .failure(.failed)
+        }
+    }
+
+    func reportLoadFailure(_ error: Error) {
+        for db in databases { db.removeAll() }
+        if let e = error as? RDBError {
+            log(.warning, "Internal error in RDB reading offset \(e.offset), function at tern-server -> \(e.message)")
+            log(.warning, "Terminating server after rdb file reading failure.")
+        } else {
+            log(.warning, "Fatal error loading the DB: \(error). Exiting.")
+        }
+        endLoading(success: false)
+    }
+
+    /// Reads about `bytes` more of the file into the databases. nil while more remains;
+    /// the outcome (logged as Redis logs it) once the file ended or failed.
+    func continueRDBLoad(_ job: RDBLoadJob, bytes: Int) -> LoadOutcome? {
+        let now = Engine.wallClockMs()
+        let master = !isReplicaOfMaster
+        let lfu = config.usesLFU
+        let lru = config.maxmemoryPolicy.hasSuffix("-lru")
+        let finished: Bool
+        do {
+            finished = try job.loader.step(maxBytes: bytes) { rec in
+                guard let db = database(rec.db) else {
+                    throw RDBError("FATAL: Data file was created with a Redis server configured to handle more than \(databases.count) databases.", at: 0)
+                }
+                if master, let exp = rec.expireAt, exp < now {
+                    job.expired += 1
+                    return
+                }
+                var field = objectLRU
+                if lfu, let f = rec.freq {
+                    field = (UInt32(truncatingIfNeeded: nowMs / 60_000) & 0xFFFF) << 8 | UInt32(f)
+                } else if lru, let idle = rec.idleSeconds {
+                    field = UInt32(truncatingIfNeeded: Int(lruClock) &- idle) & 0xFF_FFFF
+                }
+                func add() -> Bool {
+                    rec.key.withUnsafeBytes { k in
+                        switch rec.value {
+                        case .string(let s):
+                            return s.withUnsafeBytes {
+                                db.addStringForLoading(k, $0, encoding: Numbers.stringEncoding($0), expireAt: rec.expireAt, lru: field)
+                            }
+                        case .collection(let obj, let t, let enc):
+                            return db.addObjectForLoading(k, obj, type: t, encoding: enc, expireAt: rec.expireAt, lru: field)
+                        }
+                    }
+                }
+                let added = add()
+                if !added && job.merge {
+                    // DEBUG RELOAD MERGE: the file's value replaces the one in memory.
+                    _ = rec.key.withUnsafeBytes { db.deleteSynchronously($0) }
+                    if add() { job.loaded += 1; return }
+                }
+                guard added else {
+                    throw RDBError("RDB has duplicated key '\(String(decoding: rec.key, as: UTF8.self))' in DB \(rec.db)", at: 0)
+                }
+                job.loaded += 1
+            }
+        } catch {
+            logLoadedAux(job, now: now)
+            reportLoadFailure(error)
+            return .failed
+        }
+        logLoadedAux(job, now: now)
+        loadingProgress(bytes: job.loader.position)
+        // Redis counts these as it goes (INFO shows them moving during the load).
+        infoState.lastLoadKeysLoaded = job.loaded
+        infoState.lastLoadKeysExpired = job.expired
+        guard finished else { return nil }
+        infoState.lastLoadKeysLoaded = job.loaded
+        infoState.lastLoadKeysExpired = job.expired
+        log(.notice, "Done loading RDB, keys loaded: \(job.loaded), keys expired: \(job.expired).")
+        endLoading(success: true)
+        log(.notice, "DB loaded from disk: " + ReplyBuffer.cFormat("%.3f", Double(Engine.wallClockMs() - job.startMs) / 1000) + " seconds")
+        return .loaded
+    }
+
+    /// Logs the AUX fields read since the last slice, as Redis logs them while reading.
+    func logLoadedAux(_ job: RDBLoadJob, now: Int64) {
+        let aux = job.loader.summary.aux
+        while job.auxLogged < aux.count {
+            let (k, v) = aux[job.auxLogged]
+            job.auxLogged += 1
+            let text = String(decoding: v, as: UTF8.self)
+            switch k {
+            case "redis-ver": log(.notice, "Loading RDB produced by version \(text)")
+            case "ctime":
+                if let t = Int(text) { log(.notice, "RDB age \(max(0, Int(now / 1000) - t)) seconds") }
+            case "used-mem":
+                if let m = Int(text) {
+                    loading.rdbUsedMemory = max(0, m)
+                    log(.notice, "RDB memory usage when created " + ReplyBuffer.cFormat("%.2f", Double(m) / 1024 / 1024) + " Mb")
+                }
+            default: break
+            }
+        }
+    }
+
+    /// Loads `dbfilename` to the end now (DEBUG RELOAD; no client is served meanwhile).
+    public func loadRDB(merge: Bool = false) -> LoadOutcome {
+        switch openRDBLoad(merge: merge) {
+        case .failure(let outcome): return outcome
+        case .success(let job):
+            while true {
+                if let outcome = continueRDBLoad(job, bytes: Int.max) { return outcome }
+            }
+        }
+    }
+
+    /// The startup load: slices of loading-process-events-interval-bytes on the engine loop,
+    /// and the loop serves connections between them (they get -LOADING, INFO shows the
+    /// progress), as Redis's processEventsWhileBlocked every 2 MB. `done` runs on the loop.
+    public func loadRDBInSlices(_ done: @escaping (LoadOutcome) -> Void) {
+        let job: RDBLoadJob
+        switch openRDBLoad(merge: false) {
+        case .failure(let outcome): done(outcome); return
+        case .success(let j): job = j
+        }
+        func slice() {
+            if let outcome = continueRDBLoad(job, bytes: max(1024, config.loadingProcessEventsIntervalBytes)) {
+                done(outcome)
+                return
+            }
+            // A 1 ms timer rather than an immediate task: NIO runs every ready task before it
+            // polls the sockets again, so only a timer lets the connections in between slices.
+            if let run = scheduleOnLoop { run(1) { slice() } } else { slice() }
+        }
+        slice()
+    }
+}
