@@ -16,10 +16,6 @@ extension Engine {
 
     static let misconfError = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error."
 
-    /// The incremental walk (BGSAVE steps between client work) is off unless
-    /// TERN_INCREMENTAL_SNAPSHOT=1 is in the environment: see `backgroundSave`.
-    static let incrementalSnapshotWalk = getenv("TERN_INCREMENTAL_SNAPSHOT").map { String(cString: $0) == "1" } ?? false
-
     /// Redis retries a failed background save from the cron only after this many seconds.
     static let bgsaveRetryDelaySeconds = 5
 
@@ -35,7 +31,8 @@ extension Engine {
         let aux = RDBFile.Aux(ctime: Int(Engine.wallClockMs() / 1000), usedMemory: MemoryOverview(self).used)
         snapshot = RDBSnapshot(databases: databases, aux: aux, compression: config.rdbcompression,
                                checksum: config.rdbchecksum, path: config.dbfilename,
-                               tempName: "temp-bgsave-\(getpid()).rdb") { [unowned(unsafe) self] e in
+                               tempName: "temp-bgsave-\(getpid()).rdb",
+                               incrementalFsync: config.rdbSaveIncrementalFsync) { [unowned(unsafe) self] e in
             if lfu { return (nil, UInt8(clamping: ObjectCommand.decayedLFUCounter(self, self.lruField(of: e)))) }
             if lru { return (ObjectCommand.idleMillis(self, self.lruField(of: e)) / 1000, nil) }
             return (nil, nil)
@@ -43,28 +40,36 @@ extension Engine {
         snapshotStartMs = Engine.wallClockMs()
         dirtyBeforeSnapshot = dirty
         log(.notice, "Background saving started by pid \(getpid())")
-        if Engine.incrementalSnapshotWalk {
-            scheduleSnapshotStep()
-        } else {
-            // Until the open bug of the incremental walk is found (a 200,000-key BGSAVE under
-            // concurrent writes loaded with a different digest in 3 of 5 loaded runs; see
-            // ARCHITECTURE "RDB files"), the walk runs to the end here, so the image is exactly
-            // the dataset of this instant; the writer thread still does compression-free I/O,
-            // CRC, fsync and rename off the engine thread.
-            finishSnapshotWalk()
-        }
+        scheduleSnapshotStep()
         return true
     }
 
+    /// Buckets per walk step: about a millisecond of serialization on the engine thread.
+    static let snapshotStepBuckets = 4096
+
     /// One bounded slice of the walk, then the loop serves clients before the next one.
-    func scheduleSnapshotStep() {
+    /// The next slice waits while the writer thread is more than `RDBSnapshot.maxQueuedBytes`
+    /// behind (bounded queue), and, with rdb-key-save-delay (µs per key, as Redis's child
+    /// sleeps per key), for the keys written times the delay: a slow save for tests that
+    /// never stalls the engine thread.
+    func scheduleSnapshotStep(afterMs delay: Int64 = 0) {
         guard let run = scheduleOnLoop else {
             finishSnapshotWalk()
             return
         }
-        run(0) { [weak self] in
+        run(delay) { [weak self] in
             guard let self, let snap = self.snapshot, !snap.finished else { return }
-            if !snap.step(buckets: 4096) { self.scheduleSnapshotStep() }
+            if snap.writerIsBehind { self.scheduleSnapshotStep(afterMs: 1); return }
+            let keyDelay = self.config.rdbKeySaveDelay
+            if keyDelay > 0 {
+                // About a millisecond of delay per step.
+                let before = snap.keysWritten
+                if snap.step(buckets: Engine.snapshotStepBuckets, keys: max(1, 1000 / keyDelay)) { return }
+                let micros = (snap.keysWritten - before) * keyDelay
+                self.scheduleSnapshotStep(afterMs: Int64(max(1, (micros + 999) / 1000)))
+            } else if !snap.step(buckets: Engine.snapshotStepBuckets) {
+                self.scheduleSnapshotStep()
+            }
         }
     }
 
