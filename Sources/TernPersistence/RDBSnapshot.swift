@@ -85,10 +85,13 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
     /// Serializes up to `buckets` buckets, stopping early once `keys` keys have been written
     /// in this call; true when the walk is complete (the file is then being finished by the
     /// writer; poll `result`).
-    public func step(buckets: Int, keys: Int = Int.max) -> Bool {
+    /// `micros` bounds the step's time too (checked after every bucket), so a step never
+    /// holds the engine thread longer than about that, whatever the values' sizes.
+    public func step(buckets: Int, keys: Int = Int.max, micros: Int = Int.max) -> Bool {
         if finished { return true }
         var budget = buckets
         let keysAtStart = keysWritten
+        let deadline = micros == Int.max ? Int.max : KeyTable.monotonicMicros() + micros
         while dbIndex < databases.count && budget > 0 && keysWritten - keysAtStart < keys {
             let db = databases[dbIndex]
             let kt = db.table
@@ -107,6 +110,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
                 }
                 bucket += 1
                 budget -= 1
+                if deadline != Int.max && KeyTable.monotonicMicros() >= deadline { budget = 0 }
             }
             if table >= 2 {
                 kt.endSnapshot()

@@ -316,7 +316,7 @@ public final class KeyTable {
         }
     }
 
-    static func monotonicMicros() -> Int {
+    public static func monotonicMicros() -> Int {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return ts.tv_sec * 1_000_000 + ts.tv_nsec / 1000
