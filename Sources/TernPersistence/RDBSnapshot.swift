@@ -28,13 +28,20 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
     private let chunkBytes = 1 << 16
     public private(set) var finished = false
 
+    /// The walk pauses (writes still serialize their buckets) while this many bytes wait
+    /// for the writer thread: the queue to the writer is bounded by it plus what writes force.
+    public static let maxQueuedBytes = 4 << 20
+
+    /// Keys written so far (walk and writes), for rdb-key-save-delay pacing and tests.
+    public private(set) var keysWritten = 0
+
     public init(databases: [Database], aux: RDBFile.Aux, compression: Bool, checksum: Bool,
-                path: String, tempName: String,
+                path: String, tempName: String, incrementalFsync: Bool = false,
                 accessField: @escaping (Entry) -> (idle: Int?, freq: UInt8?)) {
         self.databases = databases
         self.accessField = accessField
         w = RDBValueWriter(compression: compression)
-        sink = RDBFileSink(path: path, tempName: tempName, checksum: checksum)
+        sink = RDBFileSink(path: path, tempName: tempName, checksum: checksum, incrementalFsync: incrementalFsync)
         // The header: everything but the records (RESIZEDB sizes are those at the epoch).
         var head = RDBFile.serialize([], aux: aux, compression: compression, checksum: false)
         head.removeLast(9)   // EOF + checksum of an empty image
@@ -60,6 +67,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
             if first { selectDb(db); first = false }
             let f = accessField(e)
             w.writeRecord(e, idleSeconds: f.idle, freq: f.freq)
+            keysWritten += 1
         }
         if w.out.count >= chunkBytes { sink.write(w.drain()) }
     }
@@ -70,12 +78,21 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
         serialize(db, table: table, index: index)
     }
 
-    /// Serializes up to `buckets` buckets; true when the walk is complete (the file is then
-    /// being finished by the writer; poll `result`).
-    public func step(buckets: Int) -> Bool {
+    /// True while the writer thread has more than `maxQueuedBytes` to write: the engine
+    /// should wait before the next `step` (bounded queue).
+    public var writerIsBehind: Bool { sink.queuedBytes > RDBSnapshot.maxQueuedBytes }
+
+    /// Serializes up to `buckets` buckets, stopping early once `keys` keys have been written
+    /// in this call; true when the walk is complete (the file is then being finished by the
+    /// writer; poll `result`).
+    /// `micros` bounds the step's time too (checked after every bucket), so a step never
+    /// holds the engine thread longer than about that, whatever the values' sizes.
+    public func step(buckets: Int, keys: Int = Int.max, micros: Int = Int.max) -> Bool {
         if finished { return true }
         var budget = buckets
-        while dbIndex < databases.count && budget > 0 {
+        let keysAtStart = keysWritten
+        let deadline = micros == Int.max ? Int.max : KeyTable.monotonicMicros() + micros
+        while dbIndex < databases.count && budget > 0 && keysWritten - keysAtStart < keys {
             let db = databases[dbIndex]
             let kt = db.table
             if kt.runningSnapshotEpoch == 0 {
@@ -84,7 +101,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
                 continue
             }
             let epoch = kt.runningSnapshotEpoch
-            while budget > 0 && table < 2 {
+            while budget > 0 && table < 2 && keysWritten - keysAtStart < keys {
                 let n = kt.bucketCount(table: table)
                 if bucket >= n { table += 1; bucket = 0; continue }
                 if kt.bucketVersion(table: table, index: bucket) < epoch {
@@ -93,6 +110,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
                 }
                 bucket += 1
                 budget -= 1
+                if deadline != Int.max && KeyTable.monotonicMicros() >= deadline { budget = 0 }
             }
             if table >= 2 {
                 kt.endSnapshot()
@@ -127,14 +145,22 @@ public final class RDBFileSink: @unchecked Sendable {
     private let path: String
     private let tempName: String
     private let checksum: Bool
+    /// rdb-save-incremental-fsync: fsync after every `autosyncBytes` written (Redis's
+    /// REDIS_AUTOSYNC_BYTES), so the kernel never holds a huge dirty backlog.
+    private let incrementalFsync: Bool
+    public static let autosyncBytes = 4 << 20
     // Touched only on `queue`.
     private var fd: Int32 = -1
     private var crc: UInt64 = 0
     private var error: String?
-    // Read by the engine, written once by the queue.
+    private var unsynced = 0
+    /// fsyncs done by the incremental fsync (tests).
+    private(set) var incrementalSyncs = 0
+    // Shared between the engine and the queue, under `lock`.
     private var lock = pthread_mutex_t()
     private var done: Outcome?
     private var aborted = false
+    private var pending = 0
 
     /// Stops a save whose file is not renamed yet (SHUTDOWN kills the saving child in Redis):
     /// queued chunks are skipped, the temp file is removed and the target left as it is.
@@ -153,10 +179,11 @@ public final class RDBFileSink: @unchecked Sendable {
         return aborted
     }
 
-    init(path: String, tempName: String, checksum: Bool) {
+    init(path: String, tempName: String, checksum: Bool, incrementalFsync: Bool) {
         self.path = path
         self.tempName = tempName
         self.checksum = checksum
+        self.incrementalFsync = incrementalFsync
         pthread_mutex_init(&lock, nil)
         queue.async {
             self.fd = open(tempName, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
@@ -182,9 +209,34 @@ public final class RDBFileSink: @unchecked Sendable {
                 off += n
             }
         }
+        unsynced += bytes.count
+        if incrementalFsync && unsynced >= RDBFileSink.autosyncBytes && error == nil {
+            unsynced = 0
+            incrementalSyncs += 1
+            if fdatasync(fd) != 0 { error = "Write error saving DB on disk: \(RDBFile.errnoText())" }
+        }
     }
 
-    func write(_ chunk: [UInt8]) { queue.async { self.append(chunk) } }
+    /// Bytes handed over and not yet written.
+    var queuedBytes: Int {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return pending
+    }
+
+    private func adjustPending(_ n: Int) {
+        pthread_mutex_lock(&lock)
+        pending += n
+        pthread_mutex_unlock(&lock)
+    }
+
+    func write(_ chunk: [UInt8]) {
+        adjustPending(chunk.count)
+        queue.async {
+            self.append(chunk)
+            self.adjustPending(-chunk.count)
+        }
+    }
 
     func finish(_ last: [UInt8]) {
         queue.async {

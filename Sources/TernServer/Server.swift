@@ -66,6 +66,10 @@ public final class TernServerProcess: @unchecked Sendable {
             let b = LoopBound(body)
             loop.scheduleTask(in: .milliseconds(ms)) { b.value() }
         }
+        engine.scheduleOnLoopMicros = { us, body in
+            let b = LoopBound(body)
+            loop.scheduleTask(in: .microseconds(us)) { b.value() }
+        }
         engine.shutdownHandler = { [weak self] code in self?.shutdown(exitCode: code) }
         // Deferred work (pub/sub flushes, BCAST invalidations) runs after the current I/O batch.
         engine.deferredExecutor = { task in

@@ -213,6 +213,9 @@ public final class KeyTable {
         swap(&other.t0, &t0); swap(&other.t1, &t1)
         swap(&other.size0, &size0); swap(&other.size1, &size1)
         swap(&other.rehashIndex, &rehashIndex); swap(&other.count, &count)
+        // Versions travel with their buckets, so the epoch high-water mark goes along: a
+        // table must never hand out an epoch at or below a version it holds.
+        swap(&other.lastEpoch, &lastEpoch)
     }
 
     public func takeAll() -> KeyTable {
@@ -221,6 +224,7 @@ public final class KeyTable {
         swap(&other.t0, &t0); swap(&other.t1, &t1)
         swap(&other.size0, &size0); swap(&other.size1, &size1)
         swap(&other.rehashIndex, &rehashIndex); swap(&other.count, &count)
+        other.lastEpoch = lastEpoch   // this table starts empty: any epoch above 0 will do
         return other
     }
 
@@ -312,7 +316,7 @@ public final class KeyTable {
         }
     }
 
-    static func monotonicMicros() -> Int {
+    public static func monotonicMicros() -> Int {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return ts.tv_sec * 1_000_000 + ts.tv_nsec / 1000
@@ -432,7 +436,8 @@ public final class KeyTable {
     //   covers collections changed inside their objects (HSET on an existing hash).
     // - FLUSHDB/SWAPDB detach or exchange whole tables (`takeAll`, `swapContents`): the
     //   snapshot must finish (or keep walking the detached table) before that; versions
-    //   travel with their buckets.
+    //   travel with their buckets, and `lastEpoch` with them (SWAPDB used to leave a table
+    //   holding versions above its own last epoch: its next snapshot skipped those buckets).
     // - `endSnapshot()` clears the epoch and resumes rehashing. Outside a snapshot the cost is
     //   one byte compare per write and 1 B per bucket.
 

@@ -505,7 +505,9 @@ public enum ListCommands {
         if !c.mayBlock { c.out.nullArray(); return }
         let keys = (1..<(a.count - 1)).map { a.bytes($0) }
         c.blockOnKeys(keys, deadline: deadline, onTimeout: { $0.out.nullArray() }) { c, key in
-            guard let e = c.lookup(key, [.noTouch, .noNotify, .noStats]), let ql = list(e), ql.count > 0 else { return false }
+            // A write lookup (Redis serves with lookupKeyWrite): a running BGSAVE serializes
+            // the list's bucket before the pop changes it.
+            guard let e = c.lookup(key, [.write, .noTouch, .noNotify]), let ql = list(e), ql.count > 0 else { return false }
             CollectionSupport.propagate(c) { [popPropagation(key, head: head, count: nil)] }
             ql.pop(head: head) { v in
                 c.out.array(2)
@@ -533,7 +535,7 @@ public enum ListCommands {
         let keys = o.keys.map { a.bytes($0) }
         let head = o.head, count = o.count
         c.blockOnKeys(keys, deadline: deadline, onTimeout: { $0.out.nullArray() }) { c, key in
-            guard let e = c.lookup(key, [.noTouch, .noNotify, .noStats]), let ql = list(e), ql.count > 0 else { return false }
+            guard let e = c.lookup(key, [.write, .noTouch, .noNotify]), let ql = list(e), ql.count > 0 else { return false }
             CollectionSupport.propagate(c) { [popPropagation(key, head: head, count: min(count, ql.count))] }
             _ = popRangeWithKey(c, key, ql, head: head, count: count)
             return true
@@ -572,7 +574,7 @@ public enum ListCommands {
         if !c.mayBlock { c.out.null(); return }
         let dstKey = a.bytes(2)
         c.blockOnKeys([a.bytes(1)], deadline: deadline, onTimeout: { $0.out.nullArray() }) { c, key in
-            guard let e = c.lookup(key, [.noTouch, .noNotify, .noStats]), let sql = list(e), sql.count > 0 else { return false }
+            guard let e = c.lookup(key, [.write, .noTouch, .noNotify]), let sql = list(e), sql.count > 0 else { return false }
             return dstKey.withUnsafeBytes { dst -> Bool in
                 var dql: Quicklist? = nil
                 if let de = c.lookupWrite(dst) {

@@ -106,6 +106,10 @@ public final class Engine {
     /// Runs `body` on the engine event loop after `delayMs` ms (set by the server layer;
     /// blocking timeouts and deferred resumption of unblocked clients use it).
     public var scheduleOnLoop: ((_ delayMs: Int64, _ body: @escaping () -> Void) -> Void)?
+    /// The same with a delay in microseconds. A task rescheduling itself with no delay never
+    /// lets NIO poll for I/O (its loop runs every task already due before selecting), so
+    /// repeated background work (the BGSAVE walk) leaves a few µs between slices instead.
+    public var scheduleOnLoopMicros: ((_ delayMicros: Int64, _ body: @escaping () -> Void) -> Void)?
     /// Random source for RANDOMKEY, SPOP ... (seedable for tests).
     public var rng = SystemRandomNumberGenerator()
     /// Blocked/paused clients waiting to resume, run after each event loop tick.
