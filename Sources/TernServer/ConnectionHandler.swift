@@ -211,6 +211,9 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
     }
 
     func flushReplies() {
+        // The AOF first (Redis's beforeSleep): with appendfsync always a reply never leaves
+        // before its write is on disk.
+        engine.flushAOFBeforeReplies()
         guard let c = client, let ctx = context else { return }
         if !c.out.isEmpty {
             let total = c.out.count

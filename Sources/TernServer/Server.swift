@@ -111,7 +111,7 @@ public final class TernServerProcess: @unchecked Sendable {
         // The dataset loads on the engine's loop, so connections accepted meanwhile wait for
         // it; a file that exists but cannot be read stops the server and stays untouched.
         let eng = LoopBound(engine)
-        let outcome = try? loop.submit { eng.value.loadRDB() }.wait()
+        let outcome = try? loop.submit { eng.value.loadDataAtStartup() }.wait()
         if outcome == nil || outcome == .failed { exit(1) }
         startCron(loop)
         installSignalHandlers(loop)

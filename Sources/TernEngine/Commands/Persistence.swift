@@ -12,6 +12,7 @@ extension Engine {
     func registerPersistenceCommands() {
         commands.register("save", PersistenceCommands.save)
         commands.register("bgsave", PersistenceCommands.bgsave)
+        commands.register("bgrewriteaof", AOFCommands.bgrewriteaof)
     }
 
     static let misconfError = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error."
@@ -99,6 +100,11 @@ extension Engine {
     /// reached, and a failed save is retried only after the retry delay.
     func savePointsCron() {
         collectBackgroundSave()
+        aofCron()
+        if bgsaveScheduled && snapshot == nil && aof.rewrite == nil {
+            bgsaveScheduled = false
+            backgroundSave()
+        }
         guard snapshot == nil, dirty > 0, !config.saveParams.isEmpty else { return }
         let now = Int(nowMs / 1000)
         for p in config.saveParams {
@@ -153,6 +159,16 @@ extension Engine {
         case failed
     }
 
+    /// The startup load (Redis's loadDataFromDisk): the AOF when appendonly is yes (then
+    /// dump.rdb is not read), otherwise `dbfilename`; then the AOF files are opened.
+    public func loadDataAtStartup() -> LoadOutcome {
+        guard config.appendonly else { return loadRDB() }
+        let outcome = loadAOFAtStartup()
+        if outcome == .failed { return .failed }
+        dirty = 0
+        return openAOFOnServerStart() ? outcome : .failed
+    }
+
     /// Loads `dbfilename` into the (empty) databases, skipping keys already expired on a
     /// master. Logs Redis's lines; on a bad file logs the offset and leaves the file alone.
     public func loadRDB(merge: Bool = false) -> LoadOutcome {
@@ -164,9 +180,18 @@ extension Engine {
             log(.warning, "Fatal error loading the DB: \(String(cString: strerror(errno))). Exiting.")
             return .failed
         }
+        guard loadRDBImage(data, merge: merge, skipExpired: !isReplicaOfMaster) != nil else { return .failed }
+        log(.notice, "DB loaded from disk: " + ReplyBuffer.cFormat("%.3f", Double(Engine.wallClockMs() - start) / 1000) + " seconds")
+        return .loaded
+    }
+
+    /// Adds the records of an RDB image to the databases, logging Redis's lines. Returns
+    /// the offset past the image (an AOF preamble goes on there), nil after logging why the
+    /// image is bad (the databases are then emptied).
+    func loadRDBImage(_ data: [UInt8], merge: Bool, skipExpired master: Bool) -> Int? {
         let limits = EncodingLimits(config)
         let now = Engine.wallClockMs()
-        let master = !isReplicaOfMaster
+        var end = 0
         let lfu = config.usesLFU
         let lru = config.maxmemoryPolicy.hasSuffix("-lru")
         var loaded = 0, expired = 0
@@ -209,6 +234,7 @@ extension Engine {
                 }
                 loaded += 1
             }
+            end = summary.end
             for (k, v) in summary.aux {
                 let text = String(decoding: v, as: UTF8.self)
                 switch k {
@@ -217,6 +243,8 @@ extension Engine {
                     if let t = Int(text) { log(.notice, "RDB age \(max(0, Int(now / 1000) - t)) seconds") }
                 case "used-mem":
                     if let m = Double(text) { log(.notice, "RDB memory usage when created " + ReplyBuffer.cFormat("%.2f", m / 1024 / 1024) + " Mb") }
+                case "aof-base":
+                    if text == "1" { log(.notice, "RDB is base AOF") }
                 default: break
                 }
             }
@@ -224,17 +252,16 @@ extension Engine {
             for db in databases { db.removeAll() }
             log(.warning, "Internal error in RDB reading offset \(e.offset), function at tern-server -> \(e.message)")
             log(.warning, "Terminating server after rdb file reading failure.")
-            return .failed
+            return nil
         } catch {
             for db in databases { db.removeAll() }
             log(.warning, "Fatal error loading the DB: \(error). Exiting.")
-            return .failed
+            return nil
         }
         infoState.lastLoadKeysLoaded = loaded
         infoState.lastLoadKeysExpired = expired
         log(.notice, "Done loading RDB, keys loaded: \(loaded), keys expired: \(expired).")
-        log(.notice, "DB loaded from disk: " + ReplyBuffer.cFormat("%.3f", Double(Engine.wallClockMs() - start) / 1000) + " seconds")
-        return .loaded
+        return end
     }
 
     /// The file's bytes, or nil with errno set.
@@ -266,6 +293,15 @@ enum PersistenceCommands {
         if a.count > 2 || (a.count == 2 && !a.equals(1, "schedule")) { c.syntaxError(); return }
         let engine = c.engine
         if engine.snapshot != nil { c.error("ERR Background save already in progress"); return }
+        if engine.aof.rewrite != nil {
+            if a.count == 2 {
+                engine.bgsaveScheduled = true
+                c.out.simple("Background saving scheduled")
+            } else {
+                c.error("ERR An AOF log rewriting in progress: can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.")
+            }
+            return
+        }
         engine.backgroundSave()
         c.out.simple("Background saving started")
     }
