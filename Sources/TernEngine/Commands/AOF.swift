@@ -282,6 +282,15 @@ extension Engine {
         return outcome
     }
 
+    /// With appendonly no the manifest is still read (a later BGREWRITEAOF or CONFIG SET
+    /// appendonly yes goes on from its sequence numbers, as Redis).
+    public func loadAOFManifestQuietly() {
+        let a: AppendOnlyFile = aof
+        guard let text = AOFFiles.read(a.path(AOFManifest.manifestName(a.fileName))),
+              let m = try? AOFManifest.parse(String(decoding: text, as: UTF8.self)) else { return }
+        a.manifest = m
+    }
+
     /// Loads the base then every incr file in order (Redis's loadAppendOnlyFiles). Only the
     /// last file may be torn (and then only with aof-load-truncated yes).
     func loadAOFFiles(_ m: AOFManifest) -> LoadOutcome {
@@ -371,7 +380,9 @@ extension Engine {
                 }
             }
         }
-        if tornAt == nil && c.flags.contains(.multi) {
+        // A transaction left open (at the end, or torn inside) is cut at its MULTI: what
+        // gets appended later must not land inside it.
+        if c.flags.contains(.multi) {
             log(.warning, "Revert incomplete MULTI/EXEC transaction in AOF file \(name)")
             tornAt = validBeforeMulti
         }
@@ -551,11 +562,6 @@ extension Engine {
             return
         }
         log(.notice, "Background AOF rewrite terminated with success")
-        guard a.state != .off else {
-            // appendonly was turned off meanwhile: the result is dropped.
-            unlink(job.tempName)
-            return
-        }
         a.flush()
         var next = a.manifest
         let baseName = AOFManifest.baseName(a.fileName, seq: next.currentBaseSeq + 1, rdb: config.aofUseRdbPreamble)
@@ -579,9 +585,11 @@ extension Engine {
             next.currentIncrSeq += 1
             next.incrs = [.init(name: incrName, seq: next.currentIncrSeq, type: .incr)]
         } else {
-            // Every incr file but the one opened at the rewrite's start is in the new base.
-            let keep = next.incrs.last
-            for f in next.incrs.dropLast() { next.history.insert(.init(name: f.name, seq: f.seq, type: .history), at: 0) }
+            // Every incr file but the one opened at the rewrite's start is in the new base
+            // (all of them when the AOF is off).
+            let keep = a.state == .on ? next.incrs.last : nil
+            let old = a.state == .on ? Array(next.incrs.dropLast()) : next.incrs
+            for f in old { next.history.insert(.init(name: f.name, seq: f.seq, type: .history), at: 0) }
             next.incrs = keep.map { [$0] } ?? []
         }
         let saved = a.manifest
@@ -681,7 +689,6 @@ extension Engine {
         let a: AppendOnlyFile = aof
         guard a.state == .off else { return nil }
         a.state = .waitRewrite
-        a.manifest = AOFManifest()
         if snapshot != nil {
             a.rewriteScheduled = true
             log(.warning, "AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.")

@@ -162,7 +162,10 @@ extension Engine {
     /// The startup load (Redis's loadDataFromDisk): the AOF when appendonly is yes (then
     /// dump.rdb is not read), otherwise `dbfilename`; then the AOF files are opened.
     public func loadDataAtStartup() -> LoadOutcome {
-        guard config.appendonly else { return loadRDB() }
+        guard config.appendonly else {
+            loadAOFManifestQuietly()
+            return loadRDB()
+        }
         let outcome = loadAOFAtStartup()
         if outcome == .failed { return .failed }
         dirty = 0
