@@ -217,6 +217,7 @@ enum CheckAOF {
                 return false
             }
             out("Successfully truncated AOF \(display) to timestamp \(ts)")
+            fixed = true
             return true
         }
         if let e = error { out(e) }

@@ -561,3 +561,88 @@ def test_appendfsync_always_survives_sigkill(workdir):
         check(s.client())
     finally:
         s.stop()
+
+
+# --- check-aof --------------------------------------------------------------------------
+
+def check_aof(kind, *args, stdin=b""):
+    if kind == "tern":
+        argv = [tern_binary(), "--check-aof", *args]
+    else:
+        exe = shutil.which("redis-check-aof")
+        if not exe:
+            pytest.skip("redis-check-aof not installed")
+        argv = [exe, *args]
+    p = subprocess.run(argv, input=stdin, capture_output=True, timeout=30)
+    # redis-check-aof also lists each RDB AUX field and SELECTDB with its offset; Tern does not.
+    lines = [ln for ln in p.stdout.decode().splitlines()
+             if not re.match(r"\[offset \d+\] (AUX FIELD|Selecting DB)", ln)]
+    return p.returncode, lines
+
+
+def two_copies(workdir, damage):
+    """The same Redis-made AOF dir twice (for Tern's and Redis's checker), damaged alike."""
+    src = os.path.join(workdir, "src")
+    os.mkdir(src)
+    make_aof(src, "redis")
+    out = []
+    for name in ("a", "b"):
+        d = os.path.join(workdir, name)
+        shutil.copytree(os.path.join(src, AOFDIR), d)
+        with open(os.path.join(d, "appendonly.aof.1.incr.aof"), "ab") as f:
+            f.write(damage)
+        out.append(d)
+    return out
+
+
+def checked(kind, d, *args, stdin=b""):
+    rc, lines = check_aof(kind, *args[:-1], os.path.join(d, args[-1]), stdin=stdin)
+    return rc, [ln.replace(d, "D") for ln in lines]
+
+
+@pytest.mark.parametrize("damage", [b"", TORN, b"xx*1\r\n$4\r\nPING\r\n", b"*1\r\n$5\r\nMULTI\r\n"])
+@pytest.mark.parametrize("target", ["appendonly.aof.manifest", "appendonly.aof.1.incr.aof"])
+def test_check_aof_matches_redis_check_aof(workdir, damage, target):
+    a, b = two_copies(workdir, damage)
+    t = checked("tern", a, target)
+    assert t == checked("redis", b, target)
+    assert t[0] == (0 if damage == b"" else 1)
+
+
+@pytest.mark.parametrize("answer", [b"y\n", b"n\n"])
+def test_check_aof_fix_trims_like_redis(workdir, answer):
+    a, b = two_copies(workdir, TORN)
+    before = open(os.path.join(a, "appendonly.aof.1.incr.aof"), "rb").read()
+    t = checked("tern", a, "--fix", "appendonly.aof.manifest", stdin=answer)
+    assert t == checked("redis", b, "--fix", "appendonly.aof.manifest", stdin=answer)
+    after = open(os.path.join(a, "appendonly.aof.1.incr.aof"), "rb").read()
+    assert after == open(os.path.join(b, "appendonly.aof.1.incr.aof"), "rb").read()
+    if answer == b"y\n":
+        assert t[0] == 0 and after == before[:-len(TORN)]
+    else:
+        assert t[0] == 1 and after == before
+
+
+def test_check_aof_truncate_to_timestamp(workdir):
+    d = os.path.join(workdir, "src")
+    os.mkdir(d)
+    s = start_logged("tern", d, "--aof-timestamp-enabled", "yes", "--aof-use-rdb-preamble", "no")
+    try:
+        c = s.client()
+        c.set("a", "1")
+        time.sleep(1.1)
+        cut = int(time.time()) - 1
+        c.set("b", "2")
+    finally:
+        s.stop()
+    copies = []
+    for name in ("t", "r"):
+        x = os.path.join(workdir, name)
+        shutil.copytree(os.path.join(d, AOFDIR), x)
+        copies.append(x)
+    t = check_aof("tern", "--truncate-to-timestamp", str(cut), os.path.join(copies[0], "appendonly.aof.manifest"))
+    r = check_aof("redis", "--truncate-to-timestamp", str(cut), os.path.join(copies[1], "appendonly.aof.manifest"))
+    assert t == r
+    assert open(os.path.join(copies[0], "appendonly.aof.1.incr.aof"), "rb").read() == \
+        open(os.path.join(copies[1], "appendonly.aof.1.incr.aof"), "rb").read()
+    assert b"$1\r\nb\r\n" not in open(os.path.join(copies[0], "appendonly.aof.1.incr.aof"), "rb").read()
