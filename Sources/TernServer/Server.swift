@@ -1,6 +1,7 @@
 import TernConfig
 import NIOCore
 import NIOPosix
+import Dispatch
 import TernEngine
 import TernStore
 #if canImport(Glibc)
@@ -72,6 +73,16 @@ public final class TernServerProcess: @unchecked Sendable {
             let t = LoopBound(task)
             loop.execute { t.value() }
         }
+        // The dataset load is queued on the engine loop before any listener exists, held by a
+        // gate until "Server initialized": a connection accepted meanwhile is registered on
+        // the loop behind it, so no command runs on the empty dataset before the load (found
+        // by the AOF SIGKILL soak: a GET right after a restart could see nothing).
+        let gate = DispatchSemaphore(value: 0)
+        let eng = LoopBound(engine)
+        let loaded = loop.submit { () -> Engine.LoadOutcome in
+            gate.wait()
+            return eng.value.loadDataAtStartup()
+        }
         if config.port == 0 && config.unixsocket.isEmpty {
             logger.log(.warning, "Configured to not listen anywhere, exiting.")
             exit(1)
@@ -110,8 +121,8 @@ public final class TernServerProcess: @unchecked Sendable {
         logger.log(.warning, "Server initialized")
         // The dataset loads on the engine's loop, so connections accepted meanwhile wait for
         // it; a file that exists but cannot be read stops the server and stays untouched.
-        let eng = LoopBound(engine)
-        let outcome = try? loop.submit { eng.value.loadDataAtStartup() }.wait()
+        gate.signal()
+        let outcome = try? loaded.wait()
         if outcome == nil || outcome == .failed { exit(1) }
         startCron(loop)
         installSignalHandlers(loop)

@@ -128,7 +128,7 @@ def more_writes(c):
 
 def shutdown_nosave(s):
     try:
-        s.client().execute_command("SHUTDOWN", "NOSAVE")
+        s.client(retry=Retry(NoBackoff(), 0)).execute_command("SHUTDOWN", "NOSAVE")
     except redis.ConnectionError:
         pass
     s.proc.wait(10)
@@ -477,6 +477,50 @@ def test_bgrewriteaof_with_aof_off_writes_base_and_manifest(workdir):
             s.stop()
     assert got["tern"] == got["redis"]
     assert got["tern"][0] == ["appendonly.aof.2.base.rdb", "appendonly.aof.manifest"]
+
+
+def test_auto_rewrite_on_growth(workdir):
+    for kind in ("tern", "redis"):
+        d = os.path.join(workdir, kind)
+        os.mkdir(d)
+        s = start_logged(kind, d, "--auto-aof-rewrite-min-size", "4096", "--auto-aof-rewrite-percentage", "100")
+        try:
+            c = s.client()
+            for i in range(100):
+                c.set("k%d" % i, "v" * 100)
+            deadline = time.time() + 20
+            while c.info("persistence")["aof_rewrites"] < 1 and time.time() < deadline:
+                time.sleep(0.05)
+            info = wait_rewrite(c)
+            assert info["aof_rewrites"] >= 1, kind
+            assert "Starting automatic rewriting of AOF on" in log_of(d), kind
+            assert info["aof_base_size"] == info["aof_current_size"] or info["aof_current_size"] > info["aof_base_size"]
+        finally:
+            s.stop()
+
+
+def test_bgrewriteaof_scheduled_while_bgsave_runs(workdir):
+    """BGSAVE's file writing is in the background: a BGREWRITEAOF right after it is scheduled
+    (or started, when the save already finished); either way exactly one rewrite happens."""
+    s = start_logged("tern", workdir)
+    try:
+        c = s.client()
+        c.execute_command("DEBUG", "POPULATE", 30000, "key", 100)
+        c.execute_command("BGSAVE")
+        reply = raw_command(s.port, b"BGREWRITEAOF\r\nINFO persistence\r\n", read_timeout=1.0)
+        assert reply.startswith(b"+Background append only file rewriting s")
+        if reply.startswith(b"+Background append only file rewriting scheduled"):
+            assert b"aof_rewrite_scheduled:1" in reply
+        info = wait_rewrite(c, timeout=60)
+        assert info["aof_rewrites"] == 1 and info["aof_rewrite_scheduled"] == 0
+        want = digest(c)
+    finally:
+        s.stop()
+    s = start_logged("tern", workdir)
+    try:
+        assert digest(s.client()) == want
+    finally:
+        s.stop()
 
 
 # --- INFO -------------------------------------------------------------------------------
