@@ -690,3 +690,16 @@ def test_check_aof_truncate_to_timestamp(workdir):
     assert open(os.path.join(copies[0], "appendonly.aof.1.incr.aof"), "rb").read() == \
         open(os.path.join(copies[1], "appendonly.aof.1.incr.aof"), "rb").read()
     assert b"$1\r\nb\r\n" not in open(os.path.join(copies[0], "appendonly.aof.1.incr.aof"), "rb").read()
+
+
+def test_check_aof_runs_as_tern_check_aof(workdir):
+    """argv[0] dispatch: the binary run under the name tern-check-aof is the checker."""
+    a, _ = two_copies(workdir, b"")
+    link = os.path.join(workdir, "tern-check-aof")
+    os.symlink(tern_binary(), link)
+    p = subprocess.run([link, os.path.join(a, "appendonly.aof.manifest")], capture_output=True, timeout=30)
+    assert p.returncode == 0
+    assert p.stdout.decode().splitlines()[-1] == "All AOF files and manifest are valid"
+    p = subprocess.run([link], capture_output=True, timeout=30)
+    assert p.returncode == 1
+    assert p.stdout.decode().startswith("Usage: tern-check-aof [--fix|--truncate-to-timestamp $timestamp]")
