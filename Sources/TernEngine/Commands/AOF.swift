@@ -369,7 +369,12 @@ extension Engine {
                     if c.flags.contains(.multi) && !cmd.runsImmediatelyInMulti {
                         transactions.queue(c, cmd, args)
                     } else {
-                        call(c, cmd, args)
+                        // Straight to the handler, as Redis's loader calls cmd->proc: the
+                        // replay is not counted in commandstats (EXEC's queued commands are,
+                        // through EXEC's own calls, as in Redis).
+                        c.currentCommand = cmd
+                        cmd.handler(c, args)
+                        c.propagateAs = nil
                     }
                     c.out.removeAll()
                     return true
