@@ -465,6 +465,12 @@ extension Engine {
         if !aof.buf.isEmpty { aof.flush() }
     }
 
+    /// appendfsync always and propagated bytes wait: reply flushes of this loop iteration
+    /// are better deferred behind one fsync.
+    public var aofGroupCommitPending: Bool {
+        !aof.buf.isEmpty && aof.fsyncPolicy == "always"
+    }
+
     /// Cron part of the AOF: write/fsync what is due, collect a finished rewrite, start a
     /// scheduled or automatic one.
     func aofCron() {
