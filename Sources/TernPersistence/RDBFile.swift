@@ -121,6 +121,9 @@ public enum RDBFile {
         public var version = 0
         public var aux: [(String, [UInt8])] = []
         public var resize: [(db: Int, size: Int, expires: Int)] = []
+        /// Offset just past the image (EOF opcode and checksum): an AOF with an RDB
+        /// preamble goes on with commands there.
+        public var end = 0
     }
 
     /// Reads a whole RDB file image, handing each record to `record` in file order.
@@ -192,6 +195,7 @@ public enum RDBFile {
                             if crc != stored { throw RDBError("Wrong RDB checksum", at: end) }
                         }
                     }
+                    summary.end = r.pos
                     finished = true
                     return true
                 case RDBOpcode.selectDB:

@@ -205,12 +205,22 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        flushReplies()
+        // appendfsync always with writes pending: the replies of every connection read in
+        // this loop iteration go out after one AOF write+fsync (Redis's beforeSleep group
+        // commit) instead of one fsync per connection.
+        if engine.aofGroupCommitPending, let c = client {
+            engine.flushSoon(c)
+        } else {
+            flushReplies()
+        }
         // Client eviction: the batch changed this client's buffers (one load when off).
         if engine.clientMemory.limit > 0, let c = client { engine.clientBatchEnded(c) }
     }
 
     func flushReplies() {
+        // The AOF first (Redis's beforeSleep): with appendfsync always a reply never leaves
+        // before its write is on disk.
+        engine.flushAOFBeforeReplies()
         guard let c = client, let ctx = context else { return }
         if !c.out.isEmpty {
             let total = c.out.count

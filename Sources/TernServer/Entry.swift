@@ -8,6 +8,10 @@ import Glibc
 /// `tern-server [config-file] [--directive value ...]`
 public enum TernMain {
     public static func main(arguments: [String]) -> Never {
+        // redis-check-aof's twin: `tern-server --check-aof ...` or run as tern-check-aof.
+        let prog = arguments.first.map { String($0.split(separator: "/").last ?? "") } ?? ""
+        if prog == "tern-check-aof" { CheckAOF.main(prog, Array(arguments.dropFirst())) }
+        if arguments.count > 1 && arguments[1] == "--check-aof" { CheckAOF.main("tern-check-aof", Array(arguments.dropFirst(2))) }
         // Block SIGTERM/SIGINT before any thread exists so only the watcher thread sees them.
         var set = sigset_t()
         sigemptyset(&set)

@@ -1,6 +1,7 @@
 import TernConfig
 import NIOCore
 import NIOPosix
+import Dispatch
 import TernEngine
 import TernStore
 #if canImport(Glibc)
@@ -123,7 +124,7 @@ public final class TernServerProcess: @unchecked Sendable {
         let eng = LoopBound(engine)
         installSignalHandlers(loop)
         let promise = loop.makePromise(of: Engine.LoadOutcome.self)
-        loop.execute { eng.value.loadRDBInSlices { promise.succeed($0) } }
+        loop.execute { eng.value.loadDataAtStartup { promise.succeed($0) } }
         for fd in listenFDs { acceptors.append(startAccepting(fd)) }
         if let fd = unixFD { unixAcceptor = startAccepting(fd, unixPath: config.unixsocket) }
         let outcome = try? promise.futureResult.wait()

@@ -12,6 +12,7 @@ extension Engine {
     func registerPersistenceCommands() {
         commands.register("save", PersistenceCommands.save)
         commands.register("bgsave", PersistenceCommands.bgsave)
+        commands.register("bgrewriteaof", AOFCommands.bgrewriteaof)
     }
 
     static let misconfError = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error."
@@ -113,6 +114,11 @@ extension Engine {
     /// reached, and a failed save is retried only after the retry delay.
     func savePointsCron() {
         collectBackgroundSave()
+        aofCron()
+        if bgsaveScheduled && snapshot == nil && aof.rewrite == nil {
+            bgsaveScheduled = false
+            backgroundSave()
+        }
         guard snapshot == nil, dirty > 0, !config.saveParams.isEmpty else { return }
         let now = Int(nowMs / 1000)
         for p in config.saveParams {
@@ -196,6 +202,15 @@ enum PersistenceCommands {
         if a.count > 2 || (a.count == 2 && !a.equals(1, "schedule")) { c.syntaxError(); return }
         let engine = c.engine
         if engine.snapshot != nil { c.error("ERR Background save already in progress"); return }
+        if engine.aof.rewrite != nil {
+            if a.count == 2 {
+                engine.bgsaveScheduled = true
+                c.out.simple("Background saving scheduled")
+            } else {
+                c.error("ERR An AOF log rewriting in progress: can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.")
+            }
+            return
+        }
         engine.backgroundSave()
         c.out.simple("Background saving started")
     }

@@ -163,6 +163,7 @@ public final class Engine {
                 }
             }
         }
+        flushAOFForShutdown()
         isShuttingDown = true
         for c in clients.values { c.connection?.flushReplies() }
         shutdownHandler?(exitCode)
@@ -215,6 +216,12 @@ public final class Engine {
         }
         registerAllCommands()
         installClientLimits()
+        aof = AppendOnlyFile(engine: self)
+        config.onChange("appendonly") { [unowned(unsafe) self] cfg in
+            if cfg.appendonly { return self.startAppendOnly() }
+            self.stopAppendOnly()
+            return nil
+        }
     }
 
     // MARK: time
@@ -365,6 +372,11 @@ public final class Engine {
         if !infoState.lastBgsaveOK && config.stopWritesOnBgsaveError && !config.saveParams.isEmpty
             && !flags.contains(.master) && (cmd.flags.contains(.write) || cmd.fullName == "ping") {
             rejectCommand(c, cmd, Engine.misconfError)
+            return
+        }
+        if aof.state != .off && !aof.lastWriteOK && !flags.contains(.master)
+            && (cmd.flags.contains(.write) || cmd.fullName == "ping"), let refusal = aofWriteRefusal {
+            rejectCommand(c, cmd, refusal)
             return
         }
         // min-replicas-to-write (NOREPLICAS) goes here.
@@ -575,7 +587,7 @@ public final class Engine {
 
     /// True if the entry's TTL has passed (Redis: expired when now > when).
     @inline(__always) public func isExpired(_ e: Entry) -> Bool {
-        e.hasExpire && e.expireAt < nowMs
+        e.hasExpire && e.expireAt < nowMs && !aofLoading
     }
 
     /// Redis's expireIfNeeded: true when `e` is logically expired, and the caller then
@@ -599,6 +611,12 @@ public final class Engine {
     public var isReplicaOfMaster = false
     /// The running forkless BGSAVE (Commands/Persistence.swift), nil when none.
     var snapshot: RDBSnapshot?
+    /// The append only file (Commands/AOF.swift); its `state` says whether it is on.
+    public private(set) var aof: AppendOnlyFile!
+    /// Replaying an AOF: keys do not expire (Redis's keyIsExpired while loading).
+    var aofLoading = false
+    /// BGSAVE SCHEDULE asked while an AOF rewrite runs (rdb_bgsave_scheduled).
+    var bgsaveScheduled = false
     var snapshotStartMs: Int64 = 0
     var dirtyBeforeSnapshot = 0
 

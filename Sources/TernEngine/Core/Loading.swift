@@ -80,14 +80,22 @@ final class RDBLoadJob {
     var loader: RDBFile.Loader
     let merge: Bool
     let startMs: Int64
+    /// Keys already expired are dropped (a master loading dump.rdb); kept for an AOF
+    /// preamble, as Redis's loader does.
+    let skipExpired: Bool
+    /// dump.rdb at startup or DEBUG RELOAD: the job brackets the loading state and logs
+    /// "DB loaded from disk"; an AOF preamble leaves both to the AOF loader.
+    let isFileLoad: Bool
     var loaded = 0
     var expired = 0
     var auxLogged = 0
 
-    init(loader: RDBFile.Loader, merge: Bool, startMs: Int64) {
+    init(loader: RDBFile.Loader, merge: Bool, startMs: Int64, skipExpired: Bool, isFileLoad: Bool) {
         self.loader = loader
         self.merge = merge
         self.startMs = startMs
+        self.skipExpired = skipExpired
+        self.isFileLoad = isFileLoad
     }
 }
 
@@ -106,7 +114,8 @@ extension Engine {
         beginLoading(totalBytes: data.count)
         do {
             let loader = try RDBFile.Loader(data, limits: EncodingLimits(config), verifyChecksum: config.rdbchecksum)
-            return .success(RDBLoadJob(loader: loader, merge: merge, startMs: start))
+            return .success(RDBLoadJob(loader: loader, merge: merge, startMs: start,
+                                       skipExpired: !isReplicaOfMaster, isFileLoad: true))
         } catch {
             reportLoadFailure(error)
             return .failure(.failed)
@@ -128,7 +137,7 @@ extension Engine {
     /// the outcome (logged as Redis logs it) once the file ended or failed.
     func continueRDBLoad(_ job: RDBLoadJob, bytes: Int) -> LoadOutcome? {
         let now = Engine.wallClockMs()
-        let master = !isReplicaOfMaster
+        let master = job.skipExpired
         let lfu = config.usesLFU
         let lru = config.maxmemoryPolicy.hasSuffix("-lru")
         let finished: Bool
@@ -184,6 +193,7 @@ extension Engine {
         infoState.lastLoadKeysLoaded = job.loaded
         infoState.lastLoadKeysExpired = job.expired
         log(.notice, "Done loading RDB, keys loaded: \(job.loaded), keys expired: \(job.expired).")
+        guard job.isFileLoad else { return .loaded }
         endLoading(success: true)
         log(.notice, "DB loaded from disk: " + ReplyBuffer.cFormat("%.3f", Double(Engine.wallClockMs() - job.startMs) / 1000) + " seconds")
         return .loaded
@@ -200,6 +210,8 @@ extension Engine {
             case "redis-ver": log(.notice, "Loading RDB produced by version \(text)")
             case "ctime":
                 if let t = Int(text) { log(.notice, "RDB age \(max(0, Int(now / 1000) - t)) seconds") }
+            case "aof-base":
+                if text == "1" { log(.notice, "RDB is base AOF") }
             case "used-mem":
                 if let m = Int(text) {
                     loading.rdbUsedMemory = max(0, m)
@@ -219,6 +231,44 @@ extension Engine {
                 if let outcome = continueRDBLoad(job, bytes: Int.max) { return outcome }
             }
         }
+    }
+
+    /// Adds the records of an in-memory RDB image (an AOF base or preamble) to the databases,
+    /// keeping keys already expired, with Redis's log lines. Returns the offset past the image
+    /// (commands of a preamble AOF go on there); nil after logging why the image is bad (the
+    /// databases are then emptied).
+    func loadRDBImage(_ data: [UInt8]) -> Int? {
+        let job: RDBLoadJob
+        do {
+            let loader = try RDBFile.Loader(data, limits: EncodingLimits(config), verifyChecksum: config.rdbchecksum)
+            job = RDBLoadJob(loader: loader, merge: false, startMs: Engine.wallClockMs(),
+                             skipExpired: false, isFileLoad: false)
+        } catch {
+            reportLoadFailure(error)
+            return nil
+        }
+        while true {
+            switch continueRDBLoad(job, bytes: Int.max) {
+            case nil: continue
+            case .loaded?: return job.loader.summary.end
+            default: return nil
+            }
+        }
+    }
+
+    /// The startup load (Redis's loadDataFromDisk): with appendonly yes the AOF (dump.rdb is
+    /// then not read) and its files opened for writing; otherwise `dbfilename` in slices.
+    /// `done` runs on the loop. (The AOF loads in one piece: no -LOADING replies during it.)
+    public func loadDataAtStartup(_ done: @escaping (LoadOutcome) -> Void) {
+        guard config.appendonly else {
+            loadAOFManifestQuietly()
+            loadRDBInSlices(done)
+            return
+        }
+        let outcome = loadAOFAtStartup()
+        if outcome == .failed { done(.failed); return }
+        dirty = 0
+        done(openAOFOnServerStart() ? outcome : .failed)
     }
 
     /// The startup load: slices of loading-process-events-interval-bytes on the engine loop,

@@ -62,7 +62,9 @@ public enum DebugCommand {
             c.out.ok()
         case "leak" where n == 3: c.out.ok()
         case "reload": reload(c, a)
-        case "loadaof": c.error("ERR DEBUG LOADAOF is not available: AOF is not enabled")
+        case "loadaof":
+            if c.engine.aof.state == .off { c.error("ERR DEBUG LOADAOF is not available: AOF is not enabled"); return }
+            AOFCommands.debugLoadAOF(c)
         case "drop-cluster-packet-filter" where n == 3:
             guard let v = Numbers.parseInt(a[2]) else { c.notInteger(); return }
             c.engine.debugState.dropClusterPacketFilter = v
