@@ -14,7 +14,13 @@ import TernStore
 ///
 /// Records of different dbs may interleave (a pre-write serialization in db 3 while the walk
 /// is in db 0): each chunk starts with SELECTDB of its db, which RDB loaders accept anywhere.
+///
+/// The same walk writes an AOF rewrite's base: `.rdb` for BGSAVE and the RDB preamble,
+/// `.aofCommands` for a base in AOF format (per bucket, the commands that rebuild its keys,
+/// SELECT instead of SELECTDB, no EOF opcode and no checksum trailer).
 public final class RDBSnapshot: KeyTableSnapshotWalker {
+    public enum Format { case rdb, aofCommands }
+    private let format: Format
     private let databases: [Database]
     private var w: RDBValueWriter
     private let accessField: (Entry) -> (idle: Int?, freq: UInt8?)
@@ -38,6 +44,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
     public init(databases: [Database], aux: RDBFile.Aux, compression: Bool, checksum: Bool,
                 path: String, tempName: String, incrementalFsync: Bool = false,
                 accessField: @escaping (Entry) -> (idle: Int?, freq: UInt8?)) {
+        self.format = .rdb
         self.databases = databases
         self.accessField = accessField
         w = RDBValueWriter(compression: compression)
@@ -51,9 +58,29 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
         }
     }
 
+    /// An AOF-format rewrite base (no RDB preamble); `timestamp` is the `#TS:` annotation
+    /// of aof-timestamp-enabled.
+    public init(aofCommandsOf databases: [Database], path: String, tempName: String,
+                incrementalFsync: Bool = false, timestamp: Int? = nil) {
+        self.format = .aofCommands
+        self.databases = databases
+        self.accessField = { _ in (nil, nil) }
+        w = RDBValueWriter(compression: false)
+        sink = RDBFileSink(path: path, tempName: tempName, checksum: false,
+                           incrementalFsync: incrementalFsync, trailer: false)
+        if let timestamp { w.out = Array("#TS:\(timestamp)\r\n".utf8) }
+        for db in databases where db.count > 0 {
+            _ = db.table.beginSnapshot(walker: self)
+        }
+    }
+
     private func selectDb(_ db: Database) {
         guard currentDb != db.id else { return }
         currentDb = db.id
+        if format == .aofCommands {
+            AOFRewriteCommands.select(db.id, to: &w.out)
+            return
+        }
         w.out.append(RDBOpcode.selectDB)
         w.writeLength(db.id)
         w.out.append(RDBOpcode.resizeDB)
@@ -65,8 +92,12 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
         var first = true
         db.table.forEachInBucket(table: table, index: index) { e in
             if first { selectDb(db); first = false }
-            let f = accessField(e)
-            w.writeRecord(e, idleSeconds: f.idle, freq: f.freq)
+            if format == .aofCommands {
+                AOFRewriteCommands.append(e, to: &w.out)
+            } else {
+                let f = accessField(e)
+                w.writeRecord(e, idleSeconds: f.idle, freq: f.freq)
+            }
             keysWritten += 1
         }
         if w.out.count >= chunkBytes { sink.write(w.drain()) }
@@ -118,7 +149,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
             }
         }
         guard dbIndex >= databases.count else { return false }
-        w.out.append(RDBOpcode.eof)
+        if format == .rdb { w.out.append(RDBOpcode.eof) }
         sink.finish(w.drain())
         finished = true
         return true
@@ -148,6 +179,8 @@ public final class RDBFileSink: @unchecked Sendable {
     /// rdb-save-incremental-fsync: fsync after every `autosyncBytes` written (Redis's
     /// REDIS_AUTOSYNC_BYTES), so the kernel never holds a huge dirty backlog.
     private let incrementalFsync: Bool
+    /// The 8-byte CRC64 trailer of an RDB file (not for an AOF-format base).
+    private let trailer: Bool
     public static let autosyncBytes = 4 << 20
     // Touched only on `queue`.
     private var fd: Int32 = -1
@@ -179,7 +212,8 @@ public final class RDBFileSink: @unchecked Sendable {
         return aborted
     }
 
-    init(path: String, tempName: String, checksum: Bool, incrementalFsync: Bool) {
+    init(path: String, tempName: String, checksum: Bool, incrementalFsync: Bool, trailer: Bool = true) {
+        self.trailer = trailer
         self.path = path
         self.tempName = tempName
         self.checksum = checksum
@@ -241,9 +275,11 @@ public final class RDBFileSink: @unchecked Sendable {
     func finish(_ last: [UInt8]) {
         queue.async {
             self.append(last)
+            if self.trailer {
             var tail = [UInt8](repeating: 0, count: 8)
             if self.checksum { for i in 0..<8 { tail[i] = UInt8(truncatingIfNeeded: self.crc >> (8 * UInt64(i))) } }
             self.append(tail)
+            }
             if self.error == nil && !self.isAborted && fsync(self.fd) != 0 { self.error = "Write error saving DB on disk: \(RDBFile.errnoText())" }
             if self.fd >= 0 { close(self.fd) }
             // The lock spans the rename, so after `abort` returns the file is either already
@@ -264,5 +300,65 @@ public final class RDBFileSink: @unchecked Sendable {
         pthread_mutex_lock(&lock)
         defer { pthread_mutex_unlock(&lock) }
         return done
+    }
+}
+
+/// The commands of an AOF-format rewrite base (Redis's rewriteAppendOnlyFileRio): SET,
+/// RPUSH, SADD, ZADD, HMSET in batches of 64 items, then PEXPIREAT.
+public enum AOFRewriteCommands {
+    static let itemsPerCommand = 64
+
+    private static func header(_ n: Int, _ out: inout [UInt8]) { out.append(contentsOf: Array("*\(n)\r\n".utf8)) }
+    private static func bulk(_ b: UnsafeRawBufferPointer, _ out: inout [UInt8]) {
+        out.append(contentsOf: Array("$\(b.count)\r\n".utf8))
+        out.append(contentsOf: b)
+        out.append(13); out.append(10)
+    }
+    private static func bulk(_ s: String, _ out: inout [UInt8]) { Array(s.utf8).withUnsafeBytes { bulk($0, &out) } }
+
+    public static func select(_ db: Int, to out: inout [UInt8]) {
+        header(2, &out); bulk("SELECT", &out); bulk("\(db)", &out)
+    }
+
+    /// The commands that rebuild `e` (a type without a rewrite form writes nothing).
+    public static func append(_ e: Entry, to out: inout [UInt8]) {
+        let key = e.key
+        if !e.isObject {
+            header(3, &out); bulk("SET", &out); bulk(key, &out); bulk(e.stringValue, &out)
+        } else if let coll = e.object as? StoredCollection {
+            let name: String
+            switch e.type {
+            case .list: name = "RPUSH"
+            case .set: name = "SADD"
+            case .zset: name = "ZADD"
+            case .hash: name = "HMSET"
+            default: return
+            }
+            var items: [[UInt8]] = []
+            let pairs = e.type == .zset || e.type == .hash
+            let empty = UnsafeRawBufferPointer(start: nil, count: 0)
+            coll.forEachDigestItem { first, second in
+                if e.type == .zset {
+                    items.append(Array(second ?? empty))
+                    items.append(Array(first))
+                } else {
+                    items.append(Array(first))
+                    if pairs { items.append(Array(second ?? empty)) }
+                }
+            }
+            let step = pairs ? itemsPerCommand * 2 : itemsPerCommand
+            var i = 0
+            while i < items.count {
+                let n = min(step, items.count - i)
+                header(2 + n, &out); bulk(name, &out); bulk(key, &out)
+                for j in i..<(i + n) { items[j].withUnsafeBytes { bulk($0, &out) } }
+                i += n
+            }
+        } else {
+            return
+        }
+        if e.hasExpire {
+            header(3, &out); bulk("PEXPIREAT", &out); bulk(key, &out); bulk("\(e.expireAt)", &out)
+        }
     }
 }

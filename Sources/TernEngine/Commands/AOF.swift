@@ -516,35 +516,31 @@ extension Engine {
         a.rewriteStartMs = Engine.wallClockMs()
         let temp = "temp-rewriteaof-bg-\(getpid()).aof"
         let job = AppendOnlyFile.Rewrite(tempName: temp)
+        // The base is walked in paced steps like BGSAVE's (`scheduleSnapshotStep`): the
+        // epoch taken here makes it exactly the dataset now, while writes go on to the new
+        // incr file.
+        let tmp = "temp-rewriteaof-\(getpid()).aof"
+        let fsyncEvery4MB = config.aofRewriteIncrementalFsync
         if config.aofUseRdbPreamble {
             var aux = RDBFile.Aux(ctime: Int(Engine.wallClockMs() / 1000), usedMemory: MemoryOverview(self).used)
             aux.aofBase = true
             let lru = config.maxmemoryPolicy.hasSuffix("-lru")
             let lfu = config.usesLFU
-            let snap = RDBSnapshot(databases: databases, aux: aux, compression: config.rdbcompression,
-                                   checksum: config.rdbchecksum, path: temp,
-                                   tempName: "temp-rewriteaof-\(getpid()).aof") { [unowned(unsafe) self] e in
+            job.snapshot = RDBSnapshot(databases: databases, aux: aux, compression: config.rdbcompression,
+                                       checksum: config.rdbchecksum, path: temp, tempName: tmp,
+                                       incrementalFsync: fsyncEvery4MB) { [unowned(unsafe) self] e in
                 if lfu { return (nil, UInt8(clamping: ObjectCommand.decayedLFUCounter(self, self.lruField(of: e)))) }
                 if lru { return (ObjectCommand.idleMillis(self, self.lruField(of: e)) / 1000, nil) }
                 return (nil, nil)
             }
-            snap.complete()
-            job.snapshot = snap
         } else {
-            let image = aofBaseImage()
-            let box = job.box
-            let tmp = "temp-rewriteaof-\(getpid()).aof"
-            DispatchQueue.global().async {
-                do {
-                    try RDBFile.writeAtomically(image, path: temp, tempName: tmp)
-                    box.set(.ok)
-                } catch {
-                    box.set(.failed("\(error)"))
-                }
-            }
+            job.snapshot = RDBSnapshot(aofCommandsOf: databases, path: temp, tempName: tmp,
+                                       incrementalFsync: fsyncEvery4MB,
+                                       timestamp: config.aofTimestampEnabled ? Int(Engine.wallClockMs() / 1000) : nil)
         }
         a.rewrite = job
         log(.notice, "Background append only file rewriting started by pid \(getpid())")
+        scheduleSnapshotStep()
         return true
     }
 
@@ -640,54 +636,9 @@ extension Engine {
         }
         var out: [UInt8] = []
         if config.aofTimestampEnabled { out.append(contentsOf: Array("#TS:\(Engine.wallClockMs() / 1000)\r\n".utf8)) }
-        let perCommand = 64
-        func header(_ n: Int) { out.append(contentsOf: Array("*\(n)\r\n".utf8)) }
-        func bulk(_ b: UnsafeRawBufferPointer) {
-            out.append(contentsOf: Array("$\(b.count)\r\n".utf8))
-            out.append(contentsOf: b)
-            out.append(13); out.append(10)
-        }
-        func bulk(_ s: String) { Array(s.utf8).withUnsafeBytes { bulk($0) } }
         for db in databases where db.count > 0 {
-            header(2); bulk("SELECT"); bulk("\(db.id)")
-            db.table.forEach { e in
-                let key = e.key
-                if !e.isObject {
-                    header(3); bulk("SET"); bulk(key); bulk(e.stringValue)
-                } else if let coll = e.object as? StoredCollection {
-                    var items: [[UInt8]] = []
-                    let pairs = e.type == .zset || e.type == .hash
-                    coll.forEachDigestItem { first, second in
-                        if e.type == .zset {
-                            items.append(Array(second ?? UnsafeRawBufferPointer(start: nil, count: 0)))
-                            items.append(Array(first))
-                        } else {
-                            items.append(Array(first))
-                            if pairs { items.append(Array(second ?? UnsafeRawBufferPointer(start: nil, count: 0))) }
-                        }
-                    }
-                    let name: String
-                    switch e.type {
-                    case .list: name = "RPUSH"
-                    case .set: name = "SADD"
-                    case .zset: name = "ZADD"
-                    case .hash: name = "HMSET"
-                    default: name = ""
-                    }
-                    guard !name.isEmpty else { return }
-                    let step = pairs ? perCommand * 2 : perCommand
-                    var i = 0
-                    while i < items.count {
-                        let n = min(step, items.count - i)
-                        header(2 + n); bulk(name); bulk(key)
-                        for j in i..<(i + n) { items[j].withUnsafeBytes { bulk($0) } }
-                        i += n
-                    }
-                }
-                if e.hasExpire {
-                    header(3); bulk("PEXPIREAT"); bulk(key); bulk("\(e.expireAt)")
-                }
-            }
+            AOFRewriteCommands.select(db.id, to: &out)
+            db.table.forEach { e in AOFRewriteCommands.append(e, to: &out) }
         }
         return out
     }

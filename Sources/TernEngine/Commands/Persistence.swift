@@ -25,7 +25,8 @@ extension Engine {
     /// collects the outcome. False when one is already running.
     @discardableResult
     func backgroundSave() -> Bool {
-        guard snapshot == nil else { return false }
+        // One walk per key table: a rewrite's base walk excludes a save (Redis's one child).
+        guard snapshot == nil, aof.rewrite == nil else { return false }
         infoState.lastBgsaveTry = Int(Engine.wallClockMs() / 1000)
         let lru = config.maxmemoryPolicy.hasSuffix("-lru")
         let lfu = config.usesLFU
@@ -67,7 +68,7 @@ extension Engine {
             return
         }
         let body: () -> Void = { [weak self] in
-            guard let self, let snap = self.snapshot, !snap.finished else { return }
+            guard let self, let snap = self.activeSnapshotWalk, !snap.finished else { return }
             if snap.writerIsBehind { self.scheduleSnapshotStep(afterMs: 1); return }
             let keyDelay = self.config.rdbKeySaveDelay
             if keyDelay > 0 {
@@ -86,9 +87,14 @@ extension Engine {
     /// Walks the rest of a running snapshot now (before FLUSH*/SWAPDB/SAVE/load/shutdown
     /// change whole tables); its file is still finished by the writer queue.
     func finishSnapshotWalk() {
-        guard let snap = snapshot else { return }
+        guard let snap = activeSnapshotWalk else { return }
         snap.complete()
     }
+
+    /// The walk in progress: BGSAVE's or an AOF rewrite's base (never both: a KeyTable has
+    /// one snapshot epoch, and BGSAVE and BGREWRITEAOF exclude each other as Redis's
+    /// single child does).
+    var activeSnapshotWalk: RDBSnapshot? { snapshot ?? aof.rewrite?.snapshot }
 
     /// The cron's check for a finished background save (Redis's checkChildrenDone).
     func collectBackgroundSave() {
@@ -119,7 +125,7 @@ extension Engine {
             bgsaveScheduled = false
             backgroundSave()
         }
-        guard snapshot == nil, dirty > 0, !config.saveParams.isEmpty else { return }
+        guard snapshot == nil, aof.rewrite == nil, dirty > 0, !config.saveParams.isEmpty else { return }
         let now = Int(nowMs / 1000)
         for p in config.saveParams {
             if dirty >= p.changes && now - infoState.lastSaveTime > p.seconds

@@ -149,6 +149,13 @@ public final class Engine {
             snap.abort()
             snapshot = nil
         }
+        // Likewise a rewrite's base walk (Redis kills the rewrite child).
+        if let job = aof.rewrite, let snap = job.snapshot, snap.result == nil {
+            log(.warning, "There is a child rewriting the AOF. Killing it!")
+            snap.abort()
+            unlink(job.tempName)
+            aof.rewrite = nil
+        }
         // A final save when save points are set (unless NOSAVE) or SAVE is asked; a failed
         // save keeps the server running unless FORCE.
         if (!config.saveParams.isEmpty && !words.contains("NOSAVE")) || words.contains("SAVE") {
