@@ -7,6 +7,9 @@ import tempfile
 import time
 
 import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from conftest import raw_command, start_tern
 
@@ -142,5 +145,83 @@ def test_bgsave_refused_while_rewrite_walks(workdir):
             time.sleep(0.05)
         assert info["aof_rewrites"] == 1 and info["rdb_saves"] == 1
         assert info["rdb_last_bgsave_status"] == "ok"
+    finally:
+        s.stop()
+
+
+# --- the startup AOF load in slices -----------------------------------------------------
+
+from conftest import start_redis  # noqa: E402
+
+
+def make_redis_aof_dir(directory, preamble):
+    """A multi-part AOF written by redis-server: a base (RDB preamble or AOF format) and an
+    incr file, both holding every type. Returns redis's digest and the files' total size."""
+    r = start_redis(["--dir", directory, "--appendonly", "yes", "--aof-use-rdb-preamble", preamble,
+                     "--auto-aof-rewrite-percentage", "0"])
+    try:
+        c = r.client()
+        populate(c)
+        p = c.pipeline(transaction=False)
+        for i in range(20000):
+            p.set("bulk:%d" % i, "v" * (i % 50))
+        p.execute()
+        c.bgrewriteaof()
+        deadline = time.time() + 60
+        while c.info("persistence")["aof_rewrite_in_progress"] or c.info("persistence")["aof_rewrite_scheduled"]:
+            assert time.time() < deadline
+            time.sleep(0.05)
+        rnd = random.Random(3)
+        p = c.pipeline(transaction=False)
+        for i in range(20000):
+            p.rpush("inc:l%d" % (i % 300), i)
+            p.hset("inc:h%d" % (i % 200), "f%d" % i, i)
+            p.incr("inc:n%d" % (i % 100))
+        p.execute()
+        for _ in range(300):
+            one_write(c, rnd)
+        want = c.execute_command("DEBUG", "DIGEST")
+        try:
+            c.execute_command("SHUTDOWN", "NOSAVE")
+        except Exception:  # noqa
+            pass
+        r.proc.wait(10)
+    finally:
+        r.stop()
+    names = sorted(os.listdir(os.path.join(directory, AOFDIR)))
+    assert [n for n in names if ".base." in n] and [n for n in names if ".incr." in n]
+    total = sum(os.path.getsize(os.path.join(directory, AOFDIR, n)) for n in names if "manifest" not in n)
+    return want, total
+
+
+@pytest.mark.parametrize("preamble", ["yes", "no"])
+def test_startup_aof_load_answers_loading_then_data(workdir, preamble):
+    want, total = make_redis_aof_dir(workdir, preamble)
+    s = start(workdir, "--loading-process-events-interval-bytes", "1024",
+              "--auto-aof-rewrite-percentage", "0")
+    try:
+        c = s.client(retry=Retry(NoBackoff(), 0))
+        replies, infos = [], []
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                replies.append(c.get("bulk:5"))
+            except redis.BusyLoadingError as e:
+                replies.append(str(e))
+            info = c.info("persistence")
+            infos.append(info)
+            if info["loading"] == 0:
+                break
+        assert replies[0].startswith("Redis is loading the dataset in memory")
+        assert c.get("bulk:5") == b"vvvvv"
+        during = [i for i in infos if i["loading"] == 1]
+        assert during and all(i["loading_total_bytes"] == total for i in during)
+        loaded = [i["loading_loaded_bytes"] for i in during]
+        assert loaded == sorted(loaded) and loaded[-1] <= total and len(set(loaded)) > 1
+        assert c.execute_command("DEBUG", "DIGEST") == want
+        assert c.info("persistence")["aof_current_size"] == total
+        # DEBUG LOADAOF (in one piece) reads the same files to the same dataset.
+        c.execute_command("DEBUG", "LOADAOF")
+        assert c.execute_command("DEBUG", "DIGEST") == want
     finally:
         s.stop()

@@ -244,11 +244,10 @@ public final class AppendOnlyFile: PropagationTarget {
 extension Engine {
     // MARK: startup
 
-    /// Loads the AOF named by the manifest (`appendonly yes` at startup), after migrating a
-    /// pre-7.0 single file. `.noFile` when there is nothing to load.
-    public func loadAOFAtStartup() -> LoadOutcome {
+    /// Reads the manifest (`appendonly yes` at startup), after migrating a pre-7.0 single
+    /// file: nil when there are files to load, `.noFile` or `.failed` otherwise.
+    func readAOFManifestAtStartup() -> LoadOutcome? {
         let a: AppendOnlyFile = aof
-        let start = Engine.wallClockMs()
         let manifestPath = a.path(AOFManifest.manifestName(a.fileName))
         if !AOFFiles.exists(manifestPath) && AOFFiles.exists(a.fileName) {
             // Redis 7.0's upgrade: the old single file becomes the base, as is.
@@ -275,11 +274,27 @@ extension Engine {
             log(.warning, "\(error)")
             return .failed
         }
-        let outcome = loadAOFFiles(a.manifest)
-        if outcome == .loaded {
-            log(.notice, "DB loaded from append only file: " + ReplyBuffer.cFormat("%.3f", Double(Engine.wallClockMs() - start) / 1000) + " seconds")
+        return nil
+    }
+
+    /// Loads the AOF at startup in slices of loading-process-events-interval-bytes on the
+    /// engine loop, as `loadRDBInSlices`: connections get -LOADING meanwhile and INFO's
+    /// loading_* fields move (total = the sizes of the manifest's files). `done` runs on the loop.
+    func loadAOFInSlices(_ done: @escaping (LoadOutcome) -> Void) {
+        if let outcome = readAOFManifestAtStartup() { done(outcome); return }
+        let start = Engine.wallClockMs()
+        guard let job = openAOFLoad(aof.manifest, bracketLoading: true) else { done(.noFile); return }
+        func slice() {
+            if let outcome = continueAOFLoad(job, bytes: max(1024, config.loadingProcessEventsIntervalBytes)) {
+                if outcome == .loaded {
+                    log(.notice, "DB loaded from append only file: " + ReplyBuffer.cFormat("%.3f", Double(Engine.wallClockMs() - start) / 1000) + " seconds")
+                }
+                done(outcome)
+                return
+            }
+            if let run = scheduleOnLoop { run(1) { slice() } } else { slice() }
         }
-        return outcome
+        slice()
     }
 
     /// With appendonly no the manifest is still read (a later BGREWRITEAOF or CONFIG SET
@@ -291,48 +306,118 @@ extension Engine {
         a.manifest = m
     }
 
-    /// Loads the base then every incr file in order (Redis's loadAppendOnlyFiles). Only the
-    /// last file may be torn (and then only with aof-load-truncated yes).
+    /// Loads the base then every incr file in order (Redis's loadAppendOnlyFiles), to the
+    /// end now (DEBUG LOADAOF). Only the last file may be torn (and then only with
+    /// aof-load-truncated yes).
     func loadAOFFiles(_ m: AOFManifest) -> LoadOutcome {
-        let a: AppendOnlyFile = aof
+        guard let job = openAOFLoad(m, bracketLoading: false) else { return .noFile }
+        while true {
+            if let outcome = continueAOFLoad(job, bytes: Int.max) { return outcome }
+        }
+    }
+
+    /// Starts loading the manifest's files (nil when it names none). With `bracketLoading`
+    /// (the startup load) loading:1 is set with the total of the files' sizes, as Redis's
+    /// startLoading before an AOF load.
+    func openAOFLoad(_ m: AOFManifest, bracketLoading: Bool) -> AOFLoadJob? {
         var files: [(AOFManifest.File, Bool)] = []
         if let b = m.base { files.append((b, true)) }
         for f in m.incrs { files.append((f, false)) }
-        if files.isEmpty { return .noFile }
-        var total = 0
-        for (i, (f, isBase)) in files.enumerated() {
-            let p = a.path(f.name)
-            let t0 = Engine.wallClockMs()
-            guard let data = AOFFiles.read(p) else {
-                if errno == ENOENT && !isBase { continue }
-                log(.warning, "Fatal error: can't open the append log file \(f.name) for reading: \(String(cString: strerror(errno)))")
-                return .failed
-            }
-            let last = i == files.count - 1
-            switch replayAOFFile(data, name: f.name, path: p, last: last) {
-            case .failed: return .failed
-            case .ok(let size): total += size
-            }
-            log(.notice, "DB loaded from \(isBase ? "base" : "incr") file \(f.name): " + ReplyBuffer.cFormat("%.3f", Double(Engine.wallClockMs() - t0) / 1000) + " seconds")
-            if isBase { a.baseSize = AOFFiles.size(p) }
+        if files.isEmpty { return nil }
+        let job = AOFLoadJob(files: files, bracketLoading: bracketLoading)
+        if bracketLoading {
+            beginLoading(totalBytes: files.reduce(0) { $0 + AOFFiles.size(aof.path($1.0.name)) })
         }
-        a.currentSize = total
-        a.baseSize = total
-        return .loaded
+        return job
+    }
+
+    private func failAOFLoad(_ job: AOFLoadJob) -> LoadOutcome {
+        job.closeFile(self)
+        if job.bracketLoading && loading.active { endLoading(success: false) }
+        return .failed
+    }
+
+    /// Replays about `bytes` more of the AOF (commands, or records of an RDB preamble);
+    /// nil while more remains, the outcome once every file is loaded or one failed.
+    func continueAOFLoad(_ job: AOFLoadJob, bytes: Int) -> LoadOutcome? {
+        let a: AppendOnlyFile = aof
+        var budget = bytes
+        while budget > 0 {
+            if job.data == nil {
+                guard job.index < job.files.count else {
+                    a.currentSize = job.total
+                    a.baseSize = job.total
+                    if job.bracketLoading { endLoading(success: true) }
+                    return .loaded
+                }
+                let (f, isBase) = job.files[job.index]
+                let p = a.path(f.name)
+                guard let data = AOFFiles.read(p) else {
+                    if errno == ENOENT && !isBase { job.index += 1; continue }
+                    log(.warning, "Fatal error: can't open the append log file \(f.name) for reading: \(String(cString: strerror(errno)))")
+                    return failAOFLoad(job)
+                }
+                job.data = data
+                job.t0 = Engine.wallClockMs()
+                job.client = createFakeClient()
+                if data.count >= 5 && data[0..<5].elementsEqual("REDIS".utf8) {
+                    log(.notice, "Reading RDB base file on AOF loading...")
+                    do {
+                        let loader = try RDBFile.Loader(data, limits: EncodingLimits(config), verifyChecksum: config.rdbchecksum)
+                        job.rdb = RDBLoadJob(loader: loader, merge: false, startMs: job.t0,
+                                             skipExpired: false, isFileLoad: false)
+                    } catch {
+                        reportLoadFailure(error)
+                        return failAOFLoad(job)
+                    }
+                } else {
+                    job.reader = AOFCommandReader(data, start: 0)
+                    job.validBeforeMulti = 0
+                }
+            }
+            let data = job.data!
+            if let rj = job.rdb {
+                let before = rj.loader.position
+                let r = continueRDBLoad(rj, bytes: budget)
+                budget -= max(1, rj.loader.position - before)
+                loadingProgress(bytes: job.doneBytes + rj.loader.position)
+                switch r {
+                case nil: continue
+                case .loaded?:
+                    let end = rj.loader.summary.end
+                    job.rdb = nil
+                    job.reader = AOFCommandReader(data, start: end)
+                    job.validBeforeMulti = end
+                default:
+                    return failAOFLoad(job)
+                }
+            }
+            let (f, isBase) = job.files[job.index]
+            let before = job.reader!.pos
+            guard let finished = replayAOFCommands(job, name: f.name, budget: budget) else { return failAOFLoad(job) }
+            budget -= max(1, job.reader!.pos - before)
+            loadingProgress(bytes: job.doneBytes + job.reader!.pos)
+            guard finished else { continue }
+            let p = a.path(f.name)
+            switch finishAOFFile(job, name: f.name, path: p, last: job.index == job.files.count - 1) {
+            case .failed: return failAOFLoad(job)
+            case .ok(let size): job.total += size
+            }
+            log(.notice, "DB loaded from \(isBase ? "base" : "incr") file \(f.name): " + ReplyBuffer.cFormat("%.3f", Double(Engine.wallClockMs() - job.t0) / 1000) + " seconds")
+            job.doneBytes += data.count
+            job.closeFile(self)
+            job.index += 1
+        }
+        return nil
     }
 
     enum ReplayOutcome { case ok(size: Int), failed }
 
-    /// Executes one AOF file's commands through a fake client (Redis's AOF client): an RDB
-    /// preamble first when the file starts with "REDIS", MULTI/EXEC honoured, a transaction
-    /// left open at the end reverted as a torn tail.
-    func replayAOFFile(_ data: [UInt8], name: String, path: String, last: Bool) -> ReplayOutcome {
-        var start = 0
-        if data.count >= 5 && data[0..<5].elementsEqual("REDIS".utf8) {
-            log(.notice, "Reading RDB base file on AOF loading...")
-            guard let end = loadRDBImage(data) else { return .failed }
-            start = end
-        }
+    /// Executes AOF commands of the current file through its fake client (Redis's AOF
+    /// client), about `budget` bytes of them: MULTI/EXEC honoured (a transaction may span
+    /// slices). True at the end of the file (or a torn tail, noted in `job.tornAt`), false
+    /// when more remains, nil after logging a bad file.
+    func replayAOFCommands(_ job: AOFLoadJob, name: String, budget: Int) -> Bool? {
         let savedTargets = propagationTargets
         propagationTargets = []
         aofLoading = true
@@ -341,30 +426,27 @@ extension Engine {
             propagationTargets = savedTargets
             pendingPropagation.removeAll()
         }
-        let c = createFakeClient()
-        defer { transactions.freeState(c) }
-        var reader = AOFCommandReader(data, start: start)
-        var validBeforeMulti = start
-        var tornAt: Int? = nil
-        loop: while true {
-            let at = reader.pos
-            switch reader.next() {
+        let c = job.client!
+        let startPos = job.reader!.pos
+        loop: while job.reader!.pos - startPos < budget {
+            let at = job.reader!.pos
+            switch job.reader!.next() {
             case .end:
-                break loop
+                return true
             case .annotation:
                 continue
             case .truncated(let off):
-                tornAt = off
-                break loop
+                job.tornAt = off
+                return true
             case .bad:
                 log(.warning, "Bad file format reading the append only file \(name): make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>")
-                return .failed
+                return nil
             case .command(let argv):
                 let ok: Bool = Args.with(argv) { args in
                     guard let top = commands.lookup(args[0]) else { return false }
                     var cmd = top
                     if top.hasSubcommands && args.count >= 2, let sub = top.subcommands[args.lowercased(1)] { cmd = sub }
-                    if !c.flags.contains(.multi) && cmd.name == "multi" { validBeforeMulti = at }
+                    if !c.flags.contains(.multi) && cmd.name == "multi" { job.validBeforeMulti = at }
                     nowMs = Engine.wallClockMs()
                     if c.flags.contains(.multi) && !cmd.runsImmediatelyInMulti {
                         transactions.queue(c, cmd, args)
@@ -381,15 +463,23 @@ extension Engine {
                 }
                 if !ok {
                     log(.warning, "Unknown command '\(String(decoding: argv[0], as: UTF8.self))' reading the append only file \(name)")
-                    return .failed
+                    return nil
                 }
             }
         }
+        return false
+    }
+
+    /// The end of one file: a transaction left open (at the end, or torn inside) is cut at
+    /// its MULTI, a torn tail trimmed with aof-load-truncated yes (last file only).
+    func finishAOFFile(_ job: AOFLoadJob, name: String, path: String, last: Bool) -> ReplayOutcome {
+        let data = job.data!
+        var tornAt = job.tornAt
         // A transaction left open (at the end, or torn inside) is cut at its MULTI: what
         // gets appended later must not land inside it.
-        if c.flags.contains(.multi) {
+        if job.client!.flags.contains(.multi) {
             log(.warning, "Revert incomplete MULTI/EXEC transaction in AOF file \(name)")
-            tornAt = validBeforeMulti
+            tornAt = job.validBeforeMulti
         }
         guard let cut = tornAt else { return .ok(size: data.count) }
         if config.aofLoadTruncated {
@@ -766,5 +856,40 @@ enum AOFCommands {
         engine.dirty = 0
         engine.log(.warning, "Append Only File loaded by DEBUG LOADAOF")
         c.out.ok()
+    }
+}
+
+/// An AOF being loaded file by file, in slices at startup (Redis's loadAppendOnlyFiles with
+/// processEventsWhileBlocked): the current file's bytes, its RDB preamble loader or command
+/// reader, and the fake client that executes the commands.
+final class AOFLoadJob {
+    let files: [(AOFManifest.File, Bool)]
+    let bracketLoading: Bool
+    var index = 0
+    /// Accepted bytes of the loaded files (aof_current_size).
+    var total = 0
+    /// Sizes of the files already loaded (loading_loaded_bytes goes on from there).
+    var doneBytes = 0
+    var data: [UInt8]?
+    var t0: Int64 = 0
+    var rdb: RDBLoadJob?
+    var reader: AOFCommandReader?
+    var client: Client?
+    var validBeforeMulti = 0
+    var tornAt: Int?
+
+    init(files: [(AOFManifest.File, Bool)], bracketLoading: Bool) {
+        self.files = files
+        self.bracketLoading = bracketLoading
+    }
+
+    func closeFile(_ engine: Engine) {
+        if let c = client { engine.transactions.freeState(c) }
+        client = nil
+        data = nil
+        rdb = nil
+        reader = nil
+        tornAt = nil
+        validBeforeMulti = 0
     }
 }

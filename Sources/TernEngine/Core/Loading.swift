@@ -257,18 +257,19 @@ extension Engine {
     }
 
     /// The startup load (Redis's loadDataFromDisk): with appendonly yes the AOF (dump.rdb is
-    /// then not read) and its files opened for writing; otherwise `dbfilename` in slices.
-    /// `done` runs on the loop. (The AOF loads in one piece: no -LOADING replies during it.)
+    /// then not read) and its files opened for writing; otherwise `dbfilename`. Both load in
+    /// slices with -LOADING replies meanwhile. `done` runs on the loop.
     public func loadDataAtStartup(_ done: @escaping (LoadOutcome) -> Void) {
         guard config.appendonly else {
             loadAOFManifestQuietly()
             loadRDBInSlices(done)
             return
         }
-        let outcome = loadAOFAtStartup()
-        if outcome == .failed { done(.failed); return }
-        dirty = 0
-        done(openAOFOnServerStart() ? outcome : .failed)
+        loadAOFInSlices { [unowned(unsafe) self] outcome in
+            if outcome == .failed { done(.failed); return }
+            self.dirty = 0
+            done(self.openAOFOnServerStart() ? outcome : .failed)
+        }
     }
 
     /// The startup load: slices of loading-process-events-interval-bytes on the engine loop,
