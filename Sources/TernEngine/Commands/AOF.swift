@@ -846,6 +846,8 @@ enum AOFCommands {
     static func debugLoadAOF(_ c: Client) {
         let engine = c.engine
         let a: AppendOnlyFile = engine.aof
+        // Never over a startup load in progress (DEBUG is flagged `loading`).
+        if engine.loading.active { c.error("ERR Error loading the AOF file: check the server logs"); return }
         if a.state == .on { a.flush() }
         engine.emptyData(nil, async: false)
         let outcome = engine.loadAOFFiles(a.manifest)
