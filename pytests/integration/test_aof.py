@@ -135,6 +135,12 @@ def shutdown_nosave(s):
 
 
 def digest(c):
+    # DEBUG answers during a load (it has the loading flag) with the digest of what is loaded
+    # so far: wait for the end of a startup load first (redis-server under load was caught).
+    deadline = time.time() + 60
+    while c.info("persistence")["loading"] == 1:
+        assert time.time() < deadline
+        time.sleep(0.02)
     return c.execute_command("DEBUG", "DIGEST")
 
 

@@ -118,6 +118,10 @@ def test_slow_rewrite_under_writes_of_every_type(workdir, preamble):
     s2 = start(workdir, "--aof-use-rdb-preamble", preamble)
     try:
         c2 = s2.client()
+        deadline = time.time() + 60
+        while c2.info("persistence")["loading"] == 1:
+            assert time.time() < deadline
+            time.sleep(0.02)
         assert c2.execute_command("DEBUG", "DIGEST") == want
         # DEBUG LOADAOF reads the same files back to the same dataset.
         assert c2.execute_command("DEBUG", "LOADAOF") in (b"OK", "OK", True)
