@@ -26,6 +26,9 @@ public enum RDBFile {
     public static func serialize(_ databases: [Database], aux: Aux, compression: Bool, checksum: Bool,
                                  accessField: (Entry) -> (idle: Int?, freq: UInt8?) = { _ in (nil, nil) }) -> [UInt8] {
         var w = RDBValueWriter(compression: compression)
+        // The image is about the size of the dataset: room up front instead of doubling
+        // (and copying) the buffer all the way (capped: only touched pages cost memory).
+        w.out.reserveCapacity(Swift.min(Swift.max(aux.usedMemory, 1 << 16), 1 << 30))
         w.out.append(contentsOf: Array("REDIS0010".utf8))
         func auxField(_ k: String, _ v: String) {
             w.out.append(RDBOpcode.aux)
@@ -171,7 +174,8 @@ public enum RDBFile {
         }
 
         /// Reads on until `maxBytes` more bytes are consumed or the file ends; true at the end.
-        public mutating func step(maxBytes: Int, record: (Record) throws -> Void) throws -> Bool {
+        public mutating func step(maxBytes: Int, resize: ((_ db: Int, _ size: Int) -> Void)? = nil,
+                                  record: (Record) throws -> Void) throws -> Bool {
             if finished { return true }
             let stop = maxBytes >= Int.max - r.pos ? Int.max : r.pos + maxBytes
             while r.pos < stop {
@@ -204,6 +208,7 @@ public enum RDBFile {
                     let size = try r.readLength()
                     let exp = try r.readLength()
                     summary.resize.append((db, size, exp))
+                    resize?(db, size)
                 case RDBOpcode.aux:
                     let k = try r.readString()
                     let v = try r.readString()

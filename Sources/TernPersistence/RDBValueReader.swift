@@ -165,12 +165,16 @@ public struct RDBValueReader {
     /// otherwise nothing is required, like Redis's zzlStrtod on packed scores (text that is
     /// no number reads as 0). Text stops at a NUL, as C strings do.
     static func parseDouble<C: Collection>(_ b: C, prefix: Bool) -> Double? where C.Element == UInt8 {
-        var buf = [CChar](repeating: 0, count: min(b.count, 400) + 1)
-        for (i, x) in b.prefix(400).enumerated() { buf[i] = CChar(bitPattern: x) }
-        return buf.withUnsafeBufferPointer { p -> Double? in
+        // A NUL-terminated copy on the stack (no allocation per score: loads parse millions).
+        let n = min(b.count, 400)
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: n + 1) { p -> Double? in
+            let base = p.baseAddress!
+            var i = 0
+            for x in b.prefix(400) { base[i] = CChar(bitPattern: x); i += 1 }
+            base[i] = 0
             var end: UnsafeMutablePointer<CChar>? = nil
-            let d = strtod(p.baseAddress!, &end)
-            if prefix, let end, end == UnsafeMutablePointer(mutating: p.baseAddress!) { return nil }
+            let d = strtod(base, &end)
+            if prefix, let end, end == base { return nil }
             return d
         }
     }
@@ -277,6 +281,11 @@ public struct RDBValueReader {
 
     // MARK: sets
 
+    /// Byte equality of two packed elements without copying them out.
+    static func sameBytes(_ a: PackedElement, _ b: PackedElement) -> Bool {
+        a.withBytes { x in b.withBytes { y in x.count == y.count && (x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0) } }
+    }
+
     func buildIntset(_ values: [Int], at: Int) throws -> RDBValue {
         if values.count > limits.setMaxIntsetEntries {
             let d = DictSet()
@@ -348,6 +357,16 @@ public struct RDBValueReader {
         }
         // Duplicates found with a set, then appended: O(n) however high the limit is set.
         let h = ListpackHash()
+        if n <= 16 {
+            // Few fields (the common case): compared pairwise, no allocation per field.
+            for i in 0..<n {
+                for j in 0..<i where RDBValueReader.sameBytes(pairs[2 * i], pairs[2 * j]) {
+                    throw fail("Duplicate hash fields detected", at: at)
+                }
+                pairs[2 * i].withBytes { fb in pairs[2 * i + 1].withBytes { h.append(fb, $0) } }
+            }
+            return .collection(h, .hash, .listpack)
+        }
         var seen = Set<[UInt8]>(minimumCapacity: n)
         for i in 0..<n {
             let f = pairs[2 * i].bytes
@@ -442,13 +461,23 @@ public struct RDBValueReader {
     func buildZSet(_ items: [([UInt8], Double)], listpack: Bool, at: Int) throws -> RDBValue {
         if listpack {
             // Sorted once (score, then member bytes as memcmp orders them), then appended.
-            var seen = Set<[UInt8]>(minimumCapacity: items.count)
-            for (m, _) in items where !seen.insert(m).inserted {
-                throw fail("Duplicate zset fields detected", at: at)
+            if items.count <= 16 {
+                for i in 0..<items.count {
+                    for j in 0..<i where items[i].0 == items[j].0 { throw fail("Duplicate zset fields detected", at: at) }
+                }
+            } else {
+                var seen = Set<[UInt8]>(minimumCapacity: items.count)
+                for (m, _) in items where !seen.insert(m).inserted {
+                    throw fail("Duplicate zset fields detected", at: at)
+                }
             }
-            let sorted = items.sorted { a, b in
+            let before: (([UInt8], Double), ([UInt8], Double)) -> Bool = { a, b in
                 a.1 < b.1 || (a.1 == b.1 && a.0.lexicographicallyPrecedes(b.0))
             }
+            // A listpack Redis wrote is in order already: checked in one pass, not re-sorted.
+            var inOrder = true
+            for i in items.indices.dropFirst() where !before(items[i - 1], items[i]) { inOrder = false; break }
+            let sorted = inOrder ? items : items.sorted(by: before)
             let z = ListpackZSet()
             for (m, s) in sorted { m.withUnsafeBytes { z.appendSorted($0, s) } }
             return .collection(z, .zset, .listpack)

@@ -1,3 +1,4 @@
+import TernProtocol
 import TernStore
 
 /// Serializes values in RDB version 10 form, as Redis 7.0 writes them, appending to `out`.
@@ -64,7 +65,7 @@ public struct RDBValueWriter {
             return
         }
         writeLength(n)
-        out.append(contentsOf: s)
+        out.appendBytes(s)
     }
 
     public mutating func writeString(_ s: [UInt8]) { s.withUnsafeBytes { writeString($0) } }

@@ -1,3 +1,4 @@
+import TernProtocol
 import TernStore
 
 /// Redis's listpack, the byte format RDB types 16/17/18 carry (Tern's in-memory compact
@@ -85,7 +86,7 @@ struct RedisListpackBuilder {
         } else {
             bytes.append(0xF0); appendLE(UInt64(n), 4)
         }
-        bytes.append(contentsOf: s)
+        bytes.appendBytes(s)
         appendBacklen(bytes.count - start)
         count += 1
     }

@@ -205,9 +205,9 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        // appendfsync always with writes pending: the replies of every connection read in
-        // this loop iteration go out after one AOF write+fsync (Redis's beforeSleep group
-        // commit) instead of one fsync per connection.
+        // AOF writes pending: the replies of every connection read in this loop iteration go
+        // out after one AOF write (+ fsync with appendfsync always; Redis's beforeSleep group
+        // commit) instead of one write (and fsync) per connection.
         if engine.aofGroupCommitPending, let c = client {
             engine.flushSoon(c)
         } else {

@@ -8,9 +8,11 @@ import Glibc
 /// `tern-server [config-file] [--directive value ...]`
 public enum TernMain {
     public static func main(arguments: [String]) -> Never {
-        // redis-check-aof's twin: `tern-server --check-aof ...` or run as tern-check-aof.
-        let prog = arguments.first.map { String($0.split(separator: "/").last ?? "") } ?? ""
-        if prog == "tern-check-aof" { CheckAOF.main(prog, Array(arguments.dropFirst())) }
+        // The checkers (redis-check-aof's and redis-check-rdb's twins): `tern-server
+        // --check-aof ...` / `--check-rdb FILE`, or the binary run as tern-check-aof /
+        // tern-check-rdb (a symlink).
+        let invokedAs = arguments.first.map { String($0.split(separator: "/").last ?? "") } ?? ""
+        if invokedAs == "tern-check-aof" { CheckAOF.main(invokedAs, Array(arguments.dropFirst())) }
         if arguments.count > 1 && arguments[1] == "--check-aof" { CheckAOF.main("tern-check-aof", Array(arguments.dropFirst(2))) }
         // Block SIGTERM/SIGINT before any thread exists so only the watcher thread sees them.
         var set = sigset_t()
@@ -19,9 +21,6 @@ public enum TernMain {
         sigaddset(&set, SIGINT)
         pthread_sigmask(SIG_BLOCK, &set, nil)
         signal(SIGPIPE, SIG_IGN)
-        // redis-check-rdb's job: `tern-server --check-rdb FILE`, or the binary run as
-        // tern-check-rdb (a symlink).
-        let invokedAs = arguments.first.map { String($0.split(separator: "/").last ?? "") } ?? ""
         if invokedAs == "tern-check-rdb" || invokedAs == "redis-check-rdb" {
             checkRDB(name: invokedAs, Array(arguments.dropFirst()))
         }

@@ -238,6 +238,13 @@ public final class KeyTable {
         }
     }
 
+    /// Sizes an empty table for `n` keys at once (an RDB's RESIZEDB, as Redis's dictExpand):
+    /// the load then never rehashes. The size is the one growing to `n` keys would reach.
+    public func reserve(_ n: Int) {
+        guard count == 0, size0 == 0, !isRehashing, n > 0 else { return }
+        startResize(to: KeyTable.nextPower(min(n, 1 << 32) / KeyTable.maxLoadFactor + 1))
+    }
+
     static func nextPower(_ n: Int) -> Int {
         var s = 4
         while s < n { s <<= 1 }

@@ -25,6 +25,29 @@ final class RDBCodecTests: XCTestCase {
 
     // MARK: CRC-64, LZF, lengths
 
+    /// The slice-by-8 update equals the one-byte-at-a-time definition at every length and
+    /// alignment, and chunked updates equal one pass.
+    func testCRC64SliceBy8MatchesBytewise() {
+        var rng = SystemRandomNumberGenerator()
+        let data = (0..<1000).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        func bytewise(_ b: ArraySlice<UInt8>) -> UInt64 {
+            var c: UInt64 = 0
+            for x in b { c = CRC64.table[Int(UInt8(truncatingIfNeeded: c) ^ x)] ^ (c >> 8) }
+            return c
+        }
+        for start in 0..<9 {
+            for end in [start, start + 1, start + 7, start + 8, start + 9, start + 63, 1000] where end <= 1000 {
+                let slice = data[start..<end]
+                XCTAssertEqual(slice.withUnsafeBytes { CRC64.update(0, $0) }, bytewise(slice), "\(start)..<\(end)")
+            }
+        }
+        let whole = CRC64.checksum(data)
+        let split = data.withUnsafeBytes { b in
+            CRC64.update(CRC64.update(0, UnsafeRawBufferPointer(rebasing: b[0..<333])), UnsafeRawBufferPointer(rebasing: b[333...]))
+        }
+        XCTAssertEqual(whole, split)
+    }
+
     func testCRC64CheckValue() {
         XCTAssertEqual(CRC64.checksum(Array("123456789".utf8)), 0xE9C6D914C4B8D9CA)
         XCTAssertEqual(CRC64.checksum([]), 0)

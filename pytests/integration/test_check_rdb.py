@@ -20,7 +20,7 @@ CHECKER = shutil.which("redis-check-rdb")
 
 
 def crc64_fix(data):
-    from test_dump_restore import crc64
+    from rdb_bytes import crc64
     body = data[:-8]
     return body + struct.pack("<Q", crc64(body))
 

@@ -142,7 +142,11 @@ extension Engine {
         let lru = config.maxmemoryPolicy.hasSuffix("-lru")
         let finished: Bool
         do {
-            finished = try job.loader.step(maxBytes: bytes) { rec in
+            // RESIZEDB sizes an empty key table once (Redis's dictExpand), not by doubling.
+            let presize: ((Int, Int) -> Void)? = job.merge ? nil : { [unowned self] db, size in
+                self.database(db)?.table.reserve(size)
+            }
+            finished = try job.loader.step(maxBytes: bytes, resize: presize) { rec in
                 guard let db = database(rec.db) else {
                     throw RDBError("FATAL: Data file was created with a Redis server configured to handle more than \(databases.count) databases.", at: 0)
                 }

@@ -48,36 +48,56 @@ public struct PropagationStreamEncoder {
     public init() {}
 
     public mutating func append(db: Int, args: Args, to out: inout [UInt8]) {
+        // Room for the whole op first, growing geometrically (reserveCapacity alone grows to
+        // the exact size asked, which would copy the buffer on every op).
+        var need = 16 + args.count * 16
+        for i in 0..<args.count { need &+= args[i].count }
+        if db != selectedDb { need &+= 48 }
+        if out.capacity - out.count < need { out.reserveCapacity(Swift.max(out.capacity * 2, out.count + need, 4096)) }
         if db != selectedDb {
-            let id = Array(String(db).utf8)
             Self.appendHeader(2, to: &out)
-            Self.appendBulk(Array("SELECT".utf8), to: &out)
-            Self.appendBulk(id, to: &out)
+            Self.appendBulk(UnsafeRawBufferPointer(start: Self.selectText.utf8Start, count: Self.selectText.utf8CodeUnitCount), to: &out)
+            Self.appendDecimalBulk(db, to: &out)
             selectedDb = db
         }
         Self.appendHeader(args.count, to: &out)
-        for i in 0..<args.count {
-            let a = args[i]
-            out.append(36)  // "$"
-            out.append(contentsOf: String(a.count).utf8)
-            out.append(13); out.append(10)
-            out.append(contentsOf: a)
-            out.append(13); out.append(10)
+        for i in 0..<args.count { Self.appendBulk(args[i], to: &out) }
+    }
+
+    static let selectText: StaticString = "SELECT"
+
+    /// `prefix` (one byte), the decimal text of `n` (>= 0) and CRLF, in one append.
+    @inline(__always)
+    static func appendPrefixed(_ prefix: UInt8, _ n: Int, to out: inout [UInt8]) {
+        var digits: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &digits) { p in
+            var i = 30
+            p[30] = 13; p[31] = 10
+            var v = UInt(bitPattern: n)
+            repeat { i -= 1; p[i] = UInt8(truncatingIfNeeded: 48 &+ v % 10); v /= 10 } while v > 0
+            i -= 1; p[i] = prefix
+            out.appendBytes(UnsafeRawBufferPointer(rebasing: p[i..<32]))
         }
     }
 
-    static func appendHeader(_ n: Int, to out: inout [UInt8]) {
-        out.append(42)  // "*"
-        out.append(contentsOf: String(n).utf8)
+    @inline(__always)
+    static func appendHeader(_ n: Int, to out: inout [UInt8]) { appendPrefixed(42, n, to: &out) }  // "*"
+
+    @inline(__always)
+    static func appendBulk(_ b: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        appendPrefixed(36, b.count, to: &out)  // "$"
+        out.appendBytes(b)
         out.append(13); out.append(10)
     }
 
-    static func appendBulk(_ b: [UInt8], to out: inout [UInt8]) {
-        out.append(36)
-        out.append(contentsOf: String(b.count).utf8)
-        out.append(13); out.append(10)
-        out.append(contentsOf: b)
-        out.append(13); out.append(10)
+    static func appendDecimalBulk(_ n: Int, to out: inout [UInt8]) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &digits) { p in
+            var i = 24
+            var v = UInt(bitPattern: n)
+            repeat { i -= 1; p[i] = UInt8(truncatingIfNeeded: 48 &+ v % 10); v /= 10 } while v > 0
+            appendBulk(UnsafeRawBufferPointer(rebasing: p[i..<24]), to: &out)
+        }
     }
 }
 
