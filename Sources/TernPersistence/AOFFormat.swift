@@ -173,12 +173,14 @@ public struct AOFCommandReader {
 }
 
 public enum AOFFiles {
-    /// The file's bytes, or nil with errno set.
+    /// The file's bytes, or nil with errno set (every loader and checker reads through here).
     public static func read(_ path: String) -> [UInt8]? {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
+        var st = stat()
         var out: [UInt8] = []
+        if fstat(fd, &st) == 0 && st.st_size > 0 { out.reserveCapacity(Int(st.st_size)) }
         var buf = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }

@@ -106,7 +106,7 @@ extension Engine {
         finishSnapshotWalk()
         let path = config.dbfilename
         let start = Engine.wallClockMs()
-        guard let data = Engine.readWholeFile(path) else {
+        guard let data = AOFFiles.read(path) else {
             if errno == ENOENT { return .failure(.noFile) }
             log(.warning, "Fatal error loading the DB: \(String(cString: strerror(errno))). Exiting.")
             return .failure(.failed)
