@@ -42,3 +42,20 @@ def raw_both(tern, oracle, *cmds, timeout=0.3):
     b = scrub(raw_command(port(oracle), payload, timeout))
     assert a == b, "%r:\ntern  %r\nredis %r" % (cmds, a, b)
     return a
+
+
+def value_contents(c, key):
+    """A key's whole value read back as comparable Python data (sets and hashes sorted);
+    the type name for a type without a reader here."""
+    t = c.type(key)
+    if t == b"string":
+        return c.get(key)
+    if t == b"list":
+        return c.lrange(key, 0, -1)
+    if t == b"set":
+        return sorted(c.smembers(key))
+    if t == b"hash":
+        return sorted(c.hgetall(key).items())
+    if t == b"zset":
+        return c.zrange(key, 0, -1, withscores=True)
+    return t

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from side_by_side import call, both
+from side_by_side import call, both, value_contents
 from rdb_bytes import crc64, seal, rdb_len, rdb_str, ziplist  # noqa: F401
 
 
@@ -146,19 +146,7 @@ def test_dump_hashes_and_zsets_identical(pair, compression):
 
 # ---------------------------------------------------------------- crossing servers
 
-def _contents(c, key):
-    t = c.type(key)
-    if t == b"string":
-        return c.get(key)
-    if t == b"list":
-        return c.lrange(key, 0, -1)
-    if t == b"set":
-        return sorted(c.smembers(key))
-    if t == b"hash":
-        return sorted(c.hgetall(key).items())
-    if t == b"zset":
-        return c.zrange(key, 0, -1, withscores=True)
-    return t
+_contents = value_contents
 
 
 def _populate(c):
