@@ -30,7 +30,7 @@ extension Engine {
         infoState.lastBgsaveTry = Int(Engine.wallClockMs() / 1000)
         let lru = config.maxmemoryPolicy.hasSuffix("-lru")
         let lfu = config.usesLFU
-        let aux = RDBFile.Aux(ctime: Int(Engine.wallClockMs() / 1000), usedMemory: MemoryOverview(self).used)
+        let aux = rdbAux()
         snapshot = RDBSnapshot(databases: databases, aux: aux, compression: config.rdbcompression,
                                checksum: config.rdbchecksum, path: config.dbfilename,
                                tempName: "temp-bgsave-\(getpid()).rdb",
@@ -96,10 +96,23 @@ extension Engine {
     /// single child does).
     var activeSnapshotWalk: RDBSnapshot? { snapshot ?? aof.rewrite?.snapshot }
 
+    /// The AUX fields of a dump (Redis's rdbPopulateSaveInfo): with replication info when
+    /// a backlog exists (a master with replicas, or any replica), so a restart keeps the
+    /// PSYNC2 history and replicas can continue.
+    func rdbAux() -> RDBFile.Aux {
+        var aux = RDBFile.Aux(ctime: Int(Engine.wallClockMs() / 1000), usedMemory: MemoryOverview(self).used)
+        if repl.backlog != nil || repl.isReplica {
+            let db = repl.isReplica ? replicaStreamDb : max(0, repl.encoder.selectedDb)
+            aux.replication = (db, repl.replid, repl.masterReplOffset)
+        }
+        return aux
+    }
+
     /// The cron's check for a finished background save (Redis's checkChildrenDone).
     func collectBackgroundSave() {
         guard let snap = snapshot, let outcome = snap.result else { return }
         snapshot = nil
+        defer { if replicationSnapshot { replicationSnapshotDone(ok: { if case .ok = outcome { return true } else { return false } }()) } }
         infoState.lastBgsaveSeconds = Int((Engine.wallClockMs() - snapshotStartMs) / 1000)
         switch outcome {
         case .ok:
@@ -141,7 +154,7 @@ extension Engine {
     func rdbImage() -> [UInt8] {
         let lru = config.maxmemoryPolicy.hasSuffix("-lru")
         let lfu = config.usesLFU
-        let aux = RDBFile.Aux(ctime: Int(Engine.wallClockMs() / 1000), usedMemory: MemoryOverview(self).used)
+        let aux = rdbAux()
         return RDBFile.serialize(databases, aux: aux, compression: config.rdbcompression,
                                  checksum: config.rdbchecksum) { e in
             if lfu { return (nil, UInt8(clamping: ObjectCommand.decayedLFUCounter(self, self.lruField(of: e)))) }

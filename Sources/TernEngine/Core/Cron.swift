@@ -17,6 +17,10 @@ extension Engine {
         if pauseEndMs > 0 && pauseEndMs <= nowMs { unpause() }
         if !isReplicaOfMaster && !isPausedForWrites && activeExpireEnabled { activeExpireCycle() }
         savePointsCron()
+        if nowMs - lastReplicationCronMs >= 1000 {
+            lastReplicationCronMs = nowMs
+            replicationCron()
+        }
         for db in databases {
             db.table.shrinkIfSparse()
             if config.activerehashing { db.table.rehash(forMicroseconds: 1000) }

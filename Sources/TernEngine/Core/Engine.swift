@@ -12,6 +12,9 @@ public struct ServerStats {
     public var totalConnections = 0
     public var totalCommands = 0
     public var rejectedConnections = 0
+    public var syncFull = 0
+    public var syncPartialOk = 0
+    public var syncPartialErr = 0
     public var expiredKeys = 0
     public var expiredStalePerc = 0.0
     public var expiredTimeCapReached = 0
@@ -94,6 +97,13 @@ public final class Engine {
     public var outputLimitFloor = Int.max
     /// maxmemory's eviction pool and task (Subsystems/Eviction.swift).
     let eviction = EvictionState()
+    /// Replication: history ids, offsets, backlog, replicas, the link to our master.
+    public let repl = ReplicationState()
+    /// The running BGSAVE was started for replicas (Replication/MasterSide.swift).
+    var replicationSnapshot = false
+    /// Ticks of the 1 Hz replication cron, and when it last ran.
+    var replicationCronLoops = 0
+    var lastReplicationCronMs: Int64 = 0
 
     /// WATCHed keys in all databases (TransactionRegistry.watchedCount lives here):
     /// `keyModified` pays one plain flag check per write while nobody watches.
@@ -386,13 +396,26 @@ public final class Engine {
             rejectCommand(c, cmd, refusal)
             return
         }
-        // min-replicas-to-write (NOREPLICAS) goes here.
-        // READONLY on a read-only replica goes here.
+        // Replication's refusals: one plain check each while replication is not configured.
+        if config.minReplicasToWrite > 0 && !flags.contains(.master) && lacksGoodReplicas
+            && isWriteForRefusal(c, cmd) {
+            rejectCommand(c, cmd, "NOREPLICAS Not enough good replicas to write.")
+            return
+        }
+        if repl.masterHost != nil && config.replicaReadOnly && !flags.contains(.master)
+            && isWriteForRefusal(c, cmd) {
+            rejectCommand(c, cmd, "READONLY You can't write against a read only replica.")
+            return
+        }
         if flags.contains(.pubsub) && c.resp == 2 && !cmd.allowedWhileSubscribed {
             rejectCommand(c, cmd, "ERR Can't execute '\(cmd.fullName)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
             return
         }
-        // MASTERDOWN (replica-serve-stale-data no) goes here.
+        if repl.masterHost != nil && !config.replicaServeStaleData && repl.linkState != .connected
+            && !cmd.flags.contains(.stale) {
+            rejectCommand(c, cmd, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.")
+            return
+        }
         if loading.active && refusedWhileLoading(c, cmd) { return }
         // BUSY (scripts) goes here.
         // Replicas, and MONITOR clients (Redis flags them as replicas), may not touch keys.
@@ -415,7 +438,16 @@ public final class Engine {
         if propagates && !pendingPropagation.isEmpty {
             propagatePendingCommands(wrapInMulti: !cmd.flags.contains(.touchesArbitraryKeys))
         }
+        c.woff = repl.masterReplOffset
         if hasReadyKeys { blocking.handleReadyKeys() }
+    }
+
+    /// A write for NOREPLICAS and READONLY: a write command, or EXEC of a transaction that
+    /// queued one.
+    func isWriteForRefusal(_ c: Client, _ cmd: Command) -> Bool {
+        if cmd.flags.contains(.write) { return true }
+        if cmd.name == "exec", let queued = c.multiState { return queued.queuedFlags.contains(.write) }
+        return false
     }
 
     /// Redis's protected commands (DEBUG; MODULE later) are refused unless their
@@ -614,8 +646,8 @@ public final class Engine {
         return true
     }
 
-    /// Set by replication: replicas never delete expired keys themselves.
-    public var isReplicaOfMaster = false
+    /// Replicas never delete expired keys themselves.
+    public var isReplicaOfMaster: Bool { repl.masterHost != nil }
     /// The running forkless BGSAVE (Commands/Persistence.swift), nil when none.
     var snapshot: RDBSnapshot?
     /// The append only file (Commands/AOF.swift); its `state` says whether it is on.

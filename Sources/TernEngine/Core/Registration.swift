@@ -13,5 +13,6 @@ extension Engine {
         registerTransactionAndPubSubCommands()
         registerListCommands()
         registerSortCommands()
+        registerReplicationMasterCommands()
     }
 }
