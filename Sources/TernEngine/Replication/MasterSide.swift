@@ -273,8 +273,9 @@ extension Engine {
     func replicationMasterCron() {
         let r = repl
         let now = Engine.wallClockMs()
-        // Keepalive PING into the stream every repl-ping-replica-period seconds.
-        if !r.isReplica, !r.replicas.isEmpty, r.backlog != nil, !isPausedForWrites,
+        // Keepalive PING into the stream every repl-ping-replica-period seconds (counted in
+        // cron ticks since startup, whose first one Redis runs before any replica connects).
+        if !r.isReplica, !r.replicas.isEmpty, r.backlog != nil, !isPausedForWrites, replicationCronLoops > 0,
            replicationCronLoops % max(1, config.replPingReplicaPeriod) == 0 {
             Engine.pingBytes.withUnsafeBytes { feedStream($0) }
         }
