@@ -15,10 +15,17 @@ from replication_support import (digest, info, populate, wait_for, wait_link_up,
 from side_by_side import raw_both
 
 
-@pytest.fixture
-def pair():
-    """A Tern master with a redis-server replica following it."""
-    m = start_tern(["--repl-ping-replica-period", "1"])
+SYNC_MODES = {
+    "disk": ["--repl-diskless-sync", "no"],
+    "diskless": ["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0"],
+}
+
+
+@pytest.fixture(params=sorted(SYNC_MODES))
+def pair(request):
+    """A Tern master (disk-backed or diskless full sync) with a redis-server replica."""
+    m = start_tern(["--repl-ping-replica-period", "1", *SYNC_MODES[request.param]])
+    m.sync_mode = request.param
     rep = start_redis(["--replicaof", "127.0.0.1", str(m.port)])
     yield m, rep
     rep.stop()
@@ -49,8 +56,38 @@ def test_redis_replica_full_sync_then_stream(pair):
     assert s["ip"] == "127.0.0.1" and s["port"] == rep.port and s["state"] == "online"
     assert i["repl_backlog_active"] == 1
     assert i["repl_backlog_histlen"] == i["master_repl_offset"] - i["repl_backlog_first_byte_offset"] + 1
-    assert "Synchronization with replica 127.0.0.1:%d succeeded" % rep.port in m.output()
+    out = m.output()
+    assert "Synchronization with replica 127.0.0.1:%d succeeded" % rep.port in out
+    if m.sync_mode == "disk":
+        assert "Starting BGSAVE for SYNC with target: disk" in out
+        assert "MASTER <-> REPLICA sync: receiving" in rep.output()
+    else:
+        assert "Starting BGSAVE for SYNC with target: replicas sockets" in out
+        assert "Streamed RDB transfer with replica 127.0.0.1:%d succeeded (socket)" % rep.port in out
+        assert "MASTER <-> REPLICA sync: receiving streamed RDB from master" in rep.output()
     assert mc.info("stats")["sync_full"] >= 1
+
+
+def test_diskless_delay_gathers_replicas():
+    """Replicas arriving within repl-diskless-sync-delay share one snapshot; with
+    repl-diskless-sync-max-replicas reached it starts at once."""
+    # A delay far beyond the waits below: only max-replicas can start the sync in time.
+    m = start_tern(["--repl-diskless-sync-delay", "300", "--repl-diskless-sync-max-replicas", "2"])
+    reps = []
+    try:
+        populate(m.client())
+        for _ in range(2):
+            reps.append(start_redis(["--replicaof", "127.0.0.1", str(m.port)]))
+        for rp in reps:
+            wait_link_up(rp.client())
+        assert m.output().count("Starting BGSAVE for SYNC with target: replicas sockets") == 1
+        for rp in reps:
+            wait_synced(m.client(), rp.client())
+            assert digest(rp.client()) == digest(m.client())
+        assert "Delay next BGSAVE for diskless SYNC" in m.output()
+    finally:
+        for s in reps + [m]:
+            s.stop()
 
 
 def test_partial_resync_after_link_cut(pair):

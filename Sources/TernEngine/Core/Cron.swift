@@ -17,6 +17,7 @@ extension Engine {
         if pauseEndMs > 0 && pauseEndMs <= nowMs { unpause() }
         if !isReplicaOfMaster && !isPausedForWrites && activeExpireEnabled { activeExpireCycle() }
         savePointsCron()
+        startPendingReplicationSnapshot()
         if nowMs - lastReplicationCronMs >= 1000 {
             lastReplicationCronMs = nowMs
             replicationCron()

@@ -99,8 +99,10 @@ public final class Engine {
     let eviction = EvictionState()
     /// Replication: history ids, offsets, backlog, replicas, the link to our master.
     public let repl = ReplicationState()
-    /// The running BGSAVE was started for replicas (Replication/MasterSide.swift).
+    /// The running BGSAVE was started for replicas (Replication/MasterSide.swift), and
+    /// goes to their sockets rather than dbfilename (diskless sync).
     var replicationSnapshot = false
+    var snapshotToSockets = false
     /// Ticks of the 1 Hz replication cron, and when it last ran.
     var replicationCronLoops = 0
     var lastReplicationCronMs: Int64 = 0

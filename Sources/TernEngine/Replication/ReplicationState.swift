@@ -48,6 +48,8 @@ public final class ReplicaPeer {
     public var initialOffset: Int64 = 0
     /// Stream bytes produced while the replica waits for its RDB, sent after it.
     public var pendingStream: [UInt8] = []
+    /// Online after a diskless transfer: the stream starts with its next ACK.
+    public var streamOnAck = false
     public init() {}
 }
 
@@ -144,6 +146,7 @@ extension Engine {
             guard let p = c.replicaPeer else { continue }
             switch p.state {
             case .online:
+                if p.streamOnAck { p.pendingStream.append(contentsOf: bytes); continue }
                 c.out.append(bytes)
                 flushSoon(c)
             case .waitBgsaveEnd, .sendBulk:
