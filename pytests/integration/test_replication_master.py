@@ -386,3 +386,58 @@ def test_redis_cli_rdb_against_tern(tmp_path):
         wait_for(lambda: info(m.client())["connected_slaves"] == 0, what="rdb-only replica gone")
     finally:
         m.stop()
+
+
+# --- SHUTDOWN waits for lagging replicas (shutdown-timeout) ---------------------------
+
+def _shutdown_scenario(start_master, stop_replica, abort):
+    """A master with one redis-server replica; the replica is SIGSTOPped after a write so
+    it lags; SHUTDOWN then waits. Returns (reply of SHUTDOWN, master log, master alive)."""
+    import signal
+    import threading
+    m = start_master(["--shutdown-timeout", "2", "--repl-diskless-sync-delay", "0"])
+    rep = start_redis(["--replicaof", "127.0.0.1", str(m.port)])
+    try:
+        wait_link_up(rep.client())
+        mc = m.client()
+        mc.set("k", "v")
+        wait_synced(mc, rep.client())
+        if stop_replica:
+            os.kill(rep.proc.pid, signal.SIGSTOP)
+            mc.set("k2", "v2")
+        result = {}
+
+        def run():
+            try:
+                result["reply"] = m.client(socket_timeout=10).execute_command("SHUTDOWN")
+            except redis.ConnectionError:
+                result["reply"] = "closed"
+            except redis.ResponseError as e:
+                result["reply"] = ("error", str(e))
+        t = threading.Thread(target=run)
+        t.start()
+        if abort:
+            wait_for(lambda: "Waiting for replicas before shutting down." in m.output(), 10, "the wait")
+            assert mc.execute_command("SHUTDOWN", "ABORT") in (True, b"OK")
+        t.join(15)
+        if stop_replica:
+            os.kill(rep.proc.pid, signal.SIGCONT)
+        m.proc.wait(10) if not abort else None
+        return result.get("reply"), m.output(), m.alive()
+    finally:
+        rep.stop()
+        m.stop()
+
+
+@pytest.mark.parametrize("stop_replica,abort", [(False, False), (True, False), (True, True)])
+def test_shutdown_waits_for_replicas_like_redis(stop_replica, abort):
+    got = {}
+    for name, start in (("tern", start_tern), ("redis", lambda a: start_redis(a))):
+        got[name] = _shutdown_scenario(start, stop_replica, abort)
+    t, r = got["tern"], got["redis"]
+    assert t[0] == r[0]
+    assert t[2] == r[2]
+    for line in ("Waiting for replicas before shutting down.", "Lagging replica", "Shutdown manually aborted."):
+        assert (line in t[1]) == (line in r[1]), line
+    if not abort:
+        assert "Waiting for replicas before shutting down." in t[1]

@@ -18,6 +18,7 @@ extension Engine {
         if !isReplicaOfMaster && !isPausedForWrites && activeExpireEnabled { activeExpireCycle() }
         savePointsCron()
         startPendingReplicationSnapshot()
+        if pendingShutdown != nil { checkPendingShutdown() }
         if nowMs - lastReplicationCronMs >= 1000 {
             lastReplicationCronMs = nowMs
             replicationCron()

@@ -106,6 +106,8 @@ public final class Engine {
     /// Ticks of the 1 Hz replication cron, and when it last ran.
     var replicationCronLoops = 0
     var lastReplicationCronMs: Int64 = 0
+    /// A SHUTDOWN waiting for lagging replicas (Replication/MasterSide.swift).
+    var pendingShutdown: PendingShutdown?
 
     /// WATCHed keys in all databases (TransactionRegistry.watchedCount lives here):
     /// `keyModified` pays one plain flag check per write while nobody watches.
@@ -239,6 +241,11 @@ public final class Engine {
         config.onChange("appendonly") { [unowned(unsafe) self] cfg in
             if cfg.appendonly { return self.startAppendOnly() }
             self.stopAppendOnly()
+            return nil
+        }
+        // CONFIG SET repl-backlog-size resizes the live backlog (Redis's resizeReplicationBacklog).
+        config.onChange("repl-backlog-size") { [unowned(unsafe) self] cfg in
+            self.repl.backlog?.resize(cfg.replBacklogSize)
             return nil
         }
     }

@@ -250,6 +250,7 @@ extension Engine {
         if offset > p.ackOffset { p.ackOffset = offset }
         p.ackTimeMs = nowMs
         if p.streamOnAck { startStreamAfterAck(c) }
+        if pendingShutdown != nil { checkPendingShutdown() }
         if !repl.waiters.isEmpty { serveWaiters() }
     }
 
@@ -502,5 +503,78 @@ enum ReplicationCommands {
             c.out.bulk("\(s.replicaPeer?.listeningPort ?? 0)")
             c.out.bulk("\(s.replicaPeer?.ackOffset ?? 0)")
         }
+    }
+}
+
+/// A SHUTDOWN waiting for lagging replicas (Redis 7.0's shutdown_mstime).
+final class PendingShutdown {
+    let reason: String
+    let deadlineMs: Int64
+    let client: Client?
+    init(reason: String, deadlineMs: Int64, client: Client?) {
+        self.reason = reason
+        self.deadlineMs = deadlineMs
+        self.client = client
+    }
+}
+
+extension Engine {
+    /// Every replica acknowledged the whole stream (Redis's isReadyToShutdown).
+    var replicasCaughtUp: Bool {
+        repl.replicas.allSatisfy { ($0.replicaPeer?.ackOffset ?? 0) == repl.masterReplOffset }
+    }
+
+    /// SHUTDOWN and SIGTERM/SIGINT (prepareForShutdown): unless NOW, with shutdown-timeout
+    /// and replicas behind, writes pause and the shutdown waits (the client blocked) until
+    /// they acknowledge everything or the timeout passes. nil when waiting or done.
+    public func beginShutdown(reason: String, client: Client? = nil) -> String? {
+        let words = Set(reason.split(separator: " ").map { $0.uppercased() })
+        if pendingShutdown == nil, !words.contains("NOW"), config.shutdownTimeout > 0, !repl.isReplica,
+           !repl.replicas.isEmpty, !replicasCaughtUp, !loading.active {
+            let deadline = Engine.wallClockMs() + Int64(config.shutdownTimeout) * 1000
+            pendingShutdown = PendingShutdown(reason: reason, deadlineMs: deadline, client: client)
+            pause(until: deadline + 1000, all: false)
+            log(.warning, "Waiting for replicas before shutting down.")
+            broadcastGetack()
+            if let c = client, c.mayBlock {
+                c.blockOnKeys([], deadline: 0, onTimeout: { _ in }, serve: { _, _ in false })
+            }
+            return nil
+        }
+        return requestShutdown(reason: reason)
+    }
+
+    /// The wait ends: replicas caught up, or shutdown-timeout passed (finishShutdown).
+    func checkPendingShutdown() {
+        guard let p = pendingShutdown else { return }
+        let now = Engine.wallClockMs()
+        let ready = replicasCaughtUp
+        guard ready || now >= p.deadlineMs else { return }
+        pendingShutdown = nil
+        if !ready {
+            for c in repl.replicas {
+                guard let rp = c.replicaPeer, rp.ackOffset != repl.masterReplOffset else { continue }
+                log(.warning, "Lagging replica \(replicaName(c)) reported offset \(repl.masterReplOffset - rp.ackOffset) behind master, lag=\((now - rp.ackTimeMs) / 1000), state=\(rp.state.infoName).")
+            }
+        }
+        unpause()
+        if let err = requestShutdown(reason: p.reason), let c = p.client {
+            // The shutdown failed (a final save): the waiting client gets the error.
+            c.error(err.hasPrefix("ERR ") ? err : "ERR Errors trying to SHUTDOWN. Check logs.")
+            if let b = blocking.byClient[c.id] { blocking.finish(b) }
+        }
+    }
+
+    /// SHUTDOWN ABORT: false when no shutdown waits.
+    func abortPendingShutdown() -> Bool {
+        guard let p = pendingShutdown else { return false }
+        pendingShutdown = nil
+        unpause()
+        log(.warning, "Shutdown manually aborted.")
+        if let c = p.client, let b = blocking.byClient[c.id] {
+            c.error("ERR Errors trying to SHUTDOWN. Check logs.")
+            blocking.finish(b)
+        }
+        return true
     }
 }

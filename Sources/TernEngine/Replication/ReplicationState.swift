@@ -177,6 +177,15 @@ extension Engine {
         }
     }
 
+    /// The backlog plus what waits for replicas (INFO mem_total_replication_buffers).
+    var replicationBufferBytes: Int {
+        var n = repl.backlog?.size ?? 0
+        for c in repl.replicas {
+            n += (c.replicaPeer?.pendingStream.count ?? 0) + c.out.count + c.pendingOutputBytes
+        }
+        return n
+    }
+
     /// "ip:port" of a replica as Redis's logs name it (replicationGetSlaveName).
     func replicaName(_ c: Client) -> String {
         let ip = replicaIP(c)
