@@ -15,7 +15,7 @@ import TernStore
 //   its own arguments as the client sent them;
 // - the effects of the commands EXEC runs (their `call`s append to the same buffer);
 // - what a served blocked client does (`BlockingRegistry.handleReadyKeys`).
-// Nothing is sent while a command runs. The buffer is flushed (`propagatePendingCommands`)
+// Nothing is sent while a handler runs. The buffer is flushed (`propagatePendingCommands`)
 // once per execution unit, where Redis calls afterCommand/propagatePendingCommands:
 // - after the outermost call, i.e. in `dispatchResolved` (EXEC and scripts call `call`
 //   nested, so a transaction is one unit);
@@ -28,10 +28,11 @@ import TernStore
 //
 // The direct path: a top-level command whose unit holds nothing before its own effect (no
 // lazy-expire DEL, no rewrite into several ops) is a unit of one op, which goes out bare
-// whatever follows. `call` sends it to the targets at once (`propagateDirect`), from the
-// client's own argument spans, instead of copying it into the buffer to be flushed a moment
-// later. The bytes and their order are the same as through the buffer; anything else (EXEC,
-// scripts, served blocked clients, cron) takes the buffer.
+// (nothing joins a unit after its outermost `call` returns). That `call` sends it to the
+// targets at once (`propagateDirect`), from the client's own argument spans, instead of
+// copying it into the buffer for dispatch to flush a moment later. The bytes and their
+// order are the same as through the buffer; anything else (EXEC, scripts, served blocked
+// clients, cron, rewrites into several ops) takes the buffer.
 //
 // SELECT is not in the buffer: each target keeps the db it last wrote (Redis's
 // replicationFeedSlaves and feedAppendOnlyFile each keep theirs), using
