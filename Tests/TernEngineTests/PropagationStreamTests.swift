@@ -211,6 +211,33 @@ final class PropagationStreamTests: XCTestCase {
         XCTAssertEqual(r.capture.encodedOps, 0)
     }
 
+    /// The direct path: a lone top-level op reaches the target from the client's own argument
+    /// spans (no copy); a unit with a lazy-expire DEL before it goes through the buffer.
+    func testLoneTopLevelOpGoesOutFromTheClientsArgs() {
+        final class Probe: PropagationTarget {
+            var ops: [(base: UnsafeRawPointer, name: String)] = []
+            func propagate(db: Int, args: Args) { ops.append((args.base, args.string(0))) }
+        }
+        let r = Run()
+        let probe = Probe()
+        r.engine.propagationTargets = [probe]
+        let c = r.client("a")
+        OwnedArgs(strings: ["SET", "k", "v"]).withArgs { a in
+            r.engine.execute(c, a)
+            XCTAssertEqual(probe.ops.map(\.name), ["SET"])
+            XCTAssertEqual(probe.ops.first?.base, a.base)
+        }
+        r.run("a", ["SET", "e", "v", "PX", "1"])
+        usleep(5000)
+        probe.ops = []
+        OwnedArgs(strings: ["SET", "e", "w"]).withArgs { a in
+            r.engine.execute(c, a)
+            XCTAssertEqual(probe.ops.map(\.name), ["MULTI", "DEL", "SET", "EXEC"])
+            XCTAssertFalse(probe.ops.contains { $0.base == a.base })
+        }
+        XCTAssertTrue(r.engine.pendingPropagation.isEmpty)
+    }
+
     /// Each target keeps its own selected db: a target that attaches later, or whose reader
     /// sits in another db, gets its own SELECT before the shared encoding of the op.
     func testTargetsKeepTheirOwnSelectedDb() {
