@@ -1,8 +1,9 @@
 """The append only file side by side with redis-server 7.0.15: the multi-part layout
 (manifest text, file names, incr bytes for the same commands), loading in both directions
 with equal DEBUG DIGEST, the pre-7.0 single-file upgrade, torn tails and corrupt middles,
-BGREWRITEAOF under writes, CONFIG SET appendonly at runtime, INFO aof_* fields, and crash
-safety with appendfsync always (SIGKILL at random moments)."""
+BGREWRITEAOF under writes, CONFIG SET appendonly at runtime, INFO aof_* fields, AOF write
+errors (a full disk made with RLIMIT_FSIZE: MISCONF and recovery, or exit with always), and
+crash safety with appendfsync always (SIGKILL at random moments)."""
 import os
 import random
 import re
