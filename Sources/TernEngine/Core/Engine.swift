@@ -62,6 +62,8 @@ public final class Engine {
     /// Write effects of the running execution unit, flushed by `propagatePendingCommands`
     /// (Redis's server.also_propagate).
     var pendingPropagation: [PropagatedOp] = []
+    /// One op encoded once for several targets (`sendToTargets`).
+    let propagationScratch = StreamBuffer()
     public var startTimeMs: Int64
     public let runID: String
     public var isShuttingDown = false
@@ -442,7 +444,7 @@ public final class Engine {
             transactions.queue(c, cmd, args)
             return
         }
-        call(c, cmd, args, startedAtMicros: startUs)
+        call(c, cmd, args, startedAtMicros: startUs, topLevel: true)
         // The outermost call ends here: its unit goes out before blocked clients are served.
         if propagates && !pendingPropagation.isEmpty {
             propagatePendingCommands(wrapInMulti: !cmd.flags.contains(.touchesArbitraryKeys))
@@ -521,8 +523,10 @@ public final class Engine {
         call(c, cmd, args, startedAtMicros: Engine.wallClockMicros())
     }
 
+    /// `topLevel`: called by dispatch, so the unit ends with this call and a lone op may take
+    /// the direct path (Propagation.swift).
     @inline(__always)
-    func call(_ c: Client, _ cmd: Command, _ args: Args, startedAtMicros start: Int64) {
+    func call(_ c: Client, _ cmd: Command, _ args: Args, startedAtMicros start: Int64, topLevel: Bool = false) {
         let dirtyBefore = dirty
         errorsCounted = stats.totalErrorReplies
         c.currentCommand = cmd
@@ -542,7 +546,7 @@ public final class Engine {
         // Appended to the unit's buffer, after any expire DELs the command caused; nested
         // calls (EXEC) append to the same buffer. Flushed by the outermost caller.
         if (dirty != dirtyBefore || c.forcePropagation) && propagates {
-            alsoPropagateEffect(of: c, args: args)
+            if topLevel { propagateDirect(of: c, args: args) } else { alsoPropagateEffect(of: c, args: args) }
         }
         c.propagateAs = nil
         c.forcePropagation = false
