@@ -120,16 +120,25 @@ public final class ReplicationState {
 /// The replication stream as a propagation target (top-level masters only).
 final class ReplicationFeed: PropagationTarget {
     unowned let engine: Engine
-    var scratch: [UInt8] = []
+    let scratch = StreamBuffer()
     init(engine: Engine) { self.engine = engine }
 
     func propagate(db: Int, args: Args) {
         let r = engine.repl
         // A replica relays its master's bytes instead (ReplicaSide).
         guard !r.isReplica, r.backlog != nil else { return }
-        scratch.removeAll(keepingCapacity: true)
-        r.encoder.append(db: db, args: args, to: &scratch)
-        scratch.withUnsafeBytes { engine.feedStream($0) }
+        scratch.removeAll()
+        r.encoder.append(db: db, args: args, to: scratch)
+        engine.feedStream(scratch.bytes)
+    }
+
+    /// The op already encoded once for every target: only our SELECT is added.
+    func propagate(db: Int, args: Args, encoded: UnsafeRawBufferPointer) {
+        let r = engine.repl
+        guard !r.isReplica, r.backlog != nil else { return }
+        scratch.removeAll()
+        r.encoder.append(db: db, encoded: encoded, to: scratch)
+        engine.feedStream(scratch.bytes)
     }
 }
 
