@@ -274,6 +274,8 @@ STREAM_COMMANDS = [
     ("GETDEL", "a"), ("HSET", "h", "f", "1"), ("HINCRBYFLOAT", "h", "f", "0.5"), ("GET", "b"),
     ("MULTI",), ("INCR", "c"), ("SET", "d", "1", "PX", "5000"), ("EXEC",), ("DEL", "nothing"),
     ("EXPIRE", "b", "50"), ("FLUSHDB",), ("SET", "e", "2"),
+    ("publish", "ch", "hello"), ("SELECT", "2"), ("SPUBLISH", "sch", "m"), ("SELECT", "0"),
+    ("MULTI",), ("PUBLISH", "ch", "x"), ("SET", "f", "1"), ("EXEC",),
 ]
 
 
@@ -465,3 +467,31 @@ def test_replica_output_buffer_limit_disconnects_a_stalled_replica():
             m.stop()
     for o in outs.values():
         assert "scheduled to be closed ASAP for overcoming of output buffer limits" in o
+
+
+def test_publish_reaches_replicas_not_the_aof():
+    """PUBLISH goes to the replication stream only: with a replica attached the AOF's incr
+    file holds the same bytes as redis-server's (MULTI/EXEC wrapping included)."""
+    files = []
+    for start in (start_tern, start_redis):
+        m = start(["--appendonly", "yes", "--repl-diskless-sync-delay", "0", "--repl-ping-replica-period", "3600"])
+        try:
+            fr = FakeReplica(m.port)
+            mc = m.client()
+            mc.publish("ch", "alone")
+            p = mc.pipeline(transaction=True)
+            p.publish("ch", "x")
+            p.set("k", "v")
+            p.execute()
+            mc.set("j", "w")
+            wait_for(lambda: info(mc)["master_repl_offset"] > fr.offset, what="stream")
+            d = os.path.join(m.dir, "appendonlydir")
+            incr = [f for f in os.listdir(d) if f.endswith(".incr.aof")]
+            assert len(incr) == 1
+            wait_for(lambda: b"$1\r\nj\r\n" in open(os.path.join(d, incr[0]), "rb").read(), what="aof write")
+            files.append(open(os.path.join(d, incr[0]), "rb").read())
+            fr.close()
+        finally:
+            m.stop()
+    assert b"PUBLISH" not in files[0].upper()
+    assert files[0] == files[1]

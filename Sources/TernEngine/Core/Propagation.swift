@@ -215,10 +215,12 @@ public struct PropagationStreamEncoder {
     static let selectText: StaticString = "SELECT"
 }
 
-/// One buffered write effect: the db it applies to and its arguments.
+/// One buffered write effect: the db it applies to and its arguments; `replicationOnly` ops
+/// (PUBLISH) go to the replication stream and not to the AOF (Redis's PROPAGATE_REPL).
 struct PropagatedOp {
     let db: Int
     let args: OwnedArgs
+    var replicationOnly = false
 }
 
 extension Engine {
@@ -232,6 +234,14 @@ extension Engine {
     public func alsoPropagate(db: Int, _ args: OwnedArgs) {
         guard propagates else { return }
         pendingPropagation.append(PropagatedOp(db: db, args: args))
+    }
+
+    /// A command that reaches replicas only (PUBLISH): buffered like any effect (it counts in
+    /// the unit's MULTI wrapping, as in Redis), sent to the replication stream alone. Nothing
+    /// happens without a backlog (no replica ever attached) or on a replica.
+    public func alsoPropagateToReplicas(db: Int, args: Args) {
+        guard repl.feed != nil, !repl.isReplica else { return }
+        pendingPropagation.append(PropagatedOp(db: db, args: OwnedArgs(args), replicationOnly: true))
     }
 
     /// The effect of a command that changed the dataset: its rewrite, or its own arguments.
@@ -295,7 +305,13 @@ extension Engine {
         if propagates {
             let wrap = wrapInMulti && ops.count > 1
             if wrap { Self.multiArgs.withArgs { sendToTargets(db: ops[0].db, args: $0) } }
-            for op in ops { op.args.withArgs { sendToTargets(db: op.db, args: $0) } }
+            for op in ops {
+                if op.replicationOnly {
+                    op.args.withArgs { a in repl.feed?.propagate(db: op.db, args: a) }
+                } else {
+                    op.args.withArgs { sendToTargets(db: op.db, args: $0) }
+                }
+            }
             if wrap { Self.execArgs.withArgs { sendToTargets(db: ops[ops.count - 1].db, args: $0) } }
         }
         if ops.count <= 64 && pendingPropagation.isEmpty {
