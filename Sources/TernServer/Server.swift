@@ -52,7 +52,9 @@ public final class TernServerProcess: @unchecked Sendable {
         }
         if config.syslogEnabled { logger.openSyslog(ident: config.syslogIdent, facility: config.syslogFacility) }
         let lg = logger
-        engine.logHandler = { level, msg in lg.log(level, msg) }
+        // The role letter: S on a replica (replicaof set), M otherwise, as Redis's log.
+        let cfg = LoopBound(config)
+        engine.logHandler = { level, msg in lg.log(level, msg, role: cfg.value.replicaofHost.isEmpty ? "M" : "S") }
         logger.log(.warning, "oO0OoO0OoO0Oo Tern is starting oO0OoO0OoO0Oo", role: "C")
         logger.log(.warning, "Tern version=\(TernVersion.redisCompatible) (tern \(TernVersion.tern)), bits=64, pid=\(getpid()), just started", role: "C")
         if !hasArguments {
@@ -72,6 +74,8 @@ public final class TernServerProcess: @unchecked Sendable {
             loop.scheduleTask(in: .microseconds(us)) { b.value() }
         }
         engine.shutdownHandler = { [weak self] code in self?.shutdown(exitCode: code) }
+        // The replica side's outbound link to its master.
+        engine.repl.replica.connector = NIOMasterLinkConnector(loop: loop)
         // Deferred work (pub/sub flushes, BCAST invalidations) runs after the current I/O batch.
         engine.deferredExecutor = { task in
             let t = LoopBound(task)
