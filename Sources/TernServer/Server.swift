@@ -54,7 +54,8 @@ public final class TernServerProcess: @unchecked Sendable {
         let lg = logger
         // The role letter: S on a replica (replicaof set), M otherwise, as Redis's log.
         let cfg = LoopBound(config)
-        engine.logHandler = { level, msg in lg.log(level, msg, role: cfg.value.replicaofHost.isEmpty ? "M" : "S") }
+        logger.currentRole = { cfg.value.replicaofHost.isEmpty ? "M" : "S" }
+        engine.logHandler = { level, msg in lg.log(level, msg) }
         logger.log(.warning, "oO0OoO0OoO0Oo Tern is starting oO0OoO0OoO0Oo", role: "C")
         logger.log(.warning, "Tern version=\(TernVersion.redisCompatible) (tern \(TernVersion.tern)), bits=64, pid=\(getpid()), just started", role: "C")
         if !hasArguments {
