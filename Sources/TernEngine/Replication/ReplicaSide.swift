@@ -91,6 +91,8 @@ public final class MasterLink {
     var readReploff: Int64 = 0
     /// In `input`: bytes before `parsePos` are parsed; before `appliedPos` applied and relayed.
     var parsePos = 0
+    /// The master sent something that is not RESP: the link is dropped and not cached.
+    var protocolError = false
 
     init(engine: Engine) {
         self.engine = engine
@@ -121,7 +123,6 @@ public final class MasterLink {
         guard isCurrent, phase != .closed else { return }
         let now = Engine.wallClockMs()
         lastIOMs = now
-        engine.stats.netInputBytes += bytes.count
         input.append(contentsOf: bytes)
         engine.nowMs = now
         process()
@@ -237,12 +238,13 @@ extension Engine {
         let wasMaster = repl.masterHost == nil
         repl.masterHost = nil
         dropMasterLink(cache: true)
+        disconnectAllBlockedClients()
         repl.masterHost = host
         repl.masterPort = port
         config.replicaofHost = host
         config.replicaofPort = port
         disconnectReplicas()
-        cancelHandshake(retry: false)
+        cancelHandshake()
         if wasMaster {
             repl.replica.cached = nil
             log(.notice, "Before turning into a replica, using my own master parameters to synthesize a cached master: I may be able to synchronize with the new master with just a partial transfer.")
@@ -264,7 +266,7 @@ extension Engine {
         config.replicaofPort = 0
         dropMasterLink(cache: false)
         repl.replica.cached = nil
-        cancelHandshake(retry: false)
+        cancelHandshake()
         repl.shiftReplID()
         log(.notice, "Setting secondary replication ID to \(repl.replid2), valid up to offset: \(repl.secondReplOffset). New replication ID is \(repl.replid)")
         disconnectReplicas()
@@ -272,6 +274,19 @@ extension Engine {
         repl.encoder.selectedDb = -1
         repl.noReplicasSinceMs = Engine.wallClockMs()
         repl.replica.downSinceMs = 0
+    }
+
+    /// Clients blocked on keys (and WAIT) get an error and are closed after it: what they wait
+    /// for may never come on a replica (Redis's disconnectAllBlockedClients).
+    func disconnectAllBlockedClients() {
+        for b in Array(blocking.byClient.values) {
+            let c = b.client
+            c.error("UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)")
+            blocking.finish(b)
+            repl.waiters.removeAll { $0.client === c }
+            c.flags.insert(.closeAfterReply)
+            c.flush()
+        }
     }
 
     /// Drops our own replicas (they reconnect and resync, partially when they can).
@@ -297,7 +312,7 @@ extension Engine {
 
     /// Abandons the link being set up (any phase before streaming) and its temp file; the
     /// cron retries from `connect` (Redis's cancelReplicationHandshake).
-    func cancelHandshake(retry: Bool = true) {
+    func cancelHandshake() {
         guard let l = repl.replica.link, l.client == nil else { return }
         repl.replica.link = nil
         l.phase = .closed
@@ -320,7 +335,14 @@ extension Engine {
     func masterLinkLost(_ l: MasterLink) {
         guard repl.replica.link === l else { return }
         log(.warning, "Connection with master lost.")
-        cacheMaster(l)
+        if l.protocolError, let c = l.client {
+            // Desynchronized: nothing to continue from.
+            l.client = nil
+            freeMasterClient(c)
+            repl.replica.downSinceMs = Engine.wallClockMs()
+        } else {
+            cacheMaster(l)
+        }
         repl.replica.link = nil
         l.phase = .closed
         l.close()
@@ -702,6 +724,13 @@ extension Engine {
         buf.withUnsafeBytes { raw in
             while pos < raw.count {
                 guard repl.replica.link === l, l.client === c, l.phase == .streaming else { return }
+                let first = raw[pos]
+                if first != UInt8(ascii: "*") && first != 10 && first != 13 {
+                    // Only RESP (and keepalive newlines) comes from a master.
+                    log(.warning, "Master using the inline protocol. Desync?")
+                    protocolError = true
+                    return
+                }
                 let view = UnsafeRawBufferPointer(rebasing: raw[pos...])
                 switch l.parser.parse(view) {
                 case .command(let n):
@@ -729,6 +758,7 @@ extension Engine {
         flushAOFBeforeReplies()
         guard repl.replica.link === l, l.client === c else { return }
         if protocolError {
+            l.protocolError = true
             l.close()
             return
         }
