@@ -274,7 +274,7 @@ public final class TernServerProcess: @unchecked Sendable {
             // shutdown-on-sigterm / -sigint flags become the same words SHUTDOWN takes.
             let f = sig == SIGINT ? self.config.shutdownOnSigint : self.config.shutdownOnSigterm
             let words = ["SAVE", "NOSAVE", "NOW", "FORCE"].enumerated().filter { f & (1 << $0.offset) != 0 }.map { $0.element }
-            self.engine.requestShutdown(reason: ([name] + words).joined(separator: " "))
+            _ = self.engine.beginShutdown(reason: ([name] + words).joined(separator: " "))
         }
     }
 

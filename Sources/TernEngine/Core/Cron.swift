@@ -17,6 +17,8 @@ extension Engine {
         if pauseEndMs > 0 && pauseEndMs <= nowMs { unpause() }
         if !isReplicaOfMaster && !isPausedForWrites && activeExpireEnabled { activeExpireCycle() }
         savePointsCron()
+        startPendingReplicationSnapshot()
+        if pendingShutdown != nil { checkPendingShutdown() }
         if nowMs - lastReplicationCronMs >= 1000 {
             lastReplicationCronMs = nowMs
             replicationCron()

@@ -99,11 +99,15 @@ public final class Engine {
     let eviction = EvictionState()
     /// Replication: history ids, offsets, backlog, replicas, the link to our master.
     public let repl = ReplicationState()
-    /// The running BGSAVE was started for replicas (Replication/MasterSide.swift).
+    /// The running BGSAVE was started for replicas (Replication/MasterSide.swift), and
+    /// goes to their sockets rather than dbfilename (diskless sync).
     var replicationSnapshot = false
+    var snapshotToSockets = false
     /// Ticks of the 1 Hz replication cron, and when it last ran.
     var replicationCronLoops = 0
     var lastReplicationCronMs: Int64 = 0
+    /// A SHUTDOWN waiting for lagging replicas (Replication/MasterSide.swift).
+    var pendingShutdown: PendingShutdown?
 
     /// WATCHed keys in all databases (TransactionRegistry.watchedCount lives here):
     /// `keyModified` pays one plain flag check per write while nobody watches.
@@ -237,6 +241,11 @@ public final class Engine {
         config.onChange("appendonly") { [unowned(unsafe) self] cfg in
             if cfg.appendonly { return self.startAppendOnly() }
             self.stopAppendOnly()
+            return nil
+        }
+        // CONFIG SET repl-backlog-size resizes the live backlog (Redis's resizeReplicationBacklog).
+        config.onChange("repl-backlog-size") { [unowned(unsafe) self] cfg in
+            self.repl.backlog?.resize(cfg.replBacklogSize)
             return nil
         }
     }

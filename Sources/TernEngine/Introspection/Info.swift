@@ -301,7 +301,7 @@ enum InfoCommand {
             ("mem_fragmentation_bytes", "\(m.fragmentationBytes)"),
             ("mem_not_counted_for_evict", "\(e.memoryNotCountedForEviction())"),
             ("mem_replication_backlog", "\(m.replicationBacklog)"),
-            ("mem_total_replication_buffers", "0"),
+            ("mem_total_replication_buffers", "\(e.replicationBufferBytes)"),
             ("mem_clients_slaves", "\(m.clientsReplicas)"),
             ("mem_clients_normal", "\(m.clientsNormal)"),
             ("mem_cluster_links", "\(m.clusterLinks)"),

@@ -87,22 +87,49 @@ extension Engine {
         let peer = c.replicaPeer ?? ReplicaPeer()
         c.replicaPeer = peer
         attachReplica(c, state: .waitBgsaveStart)
-        // Attach to a replication snapshot already running (another replica waits for its
-        // end): its buffered stream starts at the same offset.
-        if replicationSnapshotRunning,
-           let other = r.replicas.first(where: { $0 !== c && $0.replicaPeer?.state == .waitBgsaveEnd }),
-           let op = other.replicaPeer {
-            peer.pendingStream = op.pendingStream
-            peer.initialOffset = op.initialOffset
-            peer.state = .waitBgsaveEnd
-            sendFullResyncReply(c, offset: op.initialOffset)
-            log(.notice, "Waiting for end of BGSAVE for SYNC")
-            return
-        }
-        if snapshot == nil && aof.rewrite == nil {
+        // Redis's syncCommand: attach to a disk snapshot running for another replica (its
+        // buffered stream starts at the same offset), or wait for the next snapshot.
+        if snapshot != nil && !snapshotToSockets {
+            if replicationSnapshot,
+               let other = r.replicas.first(where: { $0 !== c && $0.replicaPeer?.state == .waitBgsaveEnd }),
+               let op = other.replicaPeer {
+                peer.pendingStream = op.pendingStream
+                peer.initialOffset = op.initialOffset
+                peer.state = .waitBgsaveEnd
+                sendFullResyncReply(c, offset: op.initialOffset)
+                log(.notice, "Waiting for end of BGSAVE for SYNC")
+            } else {
+                log(.notice, "Can't attach the replica to the current BGSAVE. Waiting for next BGSAVE for SYNC")
+            }
+        } else if snapshot != nil {
+            log(.notice, "Current BGSAVE has socket target. Waiting for next BGSAVE for SYNC")
+        } else if config.replDisklessSync && peer.capaEOF && config.replDisklessSyncDelay > 0 {
+            // The cron starts it after repl-diskless-sync-delay, so more replicas can join.
+            log(.notice, "Delay next BGSAVE for diskless SYNC")
+        } else if aof.rewrite == nil {
             startReplicationSnapshot()
         } else {
-            log(.notice, "Can't attach the replica to the current BGSAVE. Waiting for next BGSAVE for SYNC")
+            log(.notice, "No BGSAVE in progress, but another BG operation is active. BGSAVE for replication delayed")
+        }
+    }
+
+    /// serverCron's replicationStartPendingFork: replicas waiting for a snapshot get one
+    /// once no other runs and, for a diskless sync, repl-diskless-sync-delay seconds passed
+    /// since the last of them arrived (or repl-diskless-sync-max-replicas are waiting).
+    func startPendingReplicationSnapshot() {
+        guard snapshot == nil, aof.rewrite == nil, !repl.replicas.isEmpty else { return }
+        var waiting = 0
+        var maxIdle: Int64 = 0
+        let now = Engine.wallClockMs()
+        for c in repl.replicas where c.replicaPeer?.state == .waitBgsaveStart {
+            waiting += 1
+            maxIdle = max(maxIdle, (now - c.lastInteractionMs) / 1000)
+        }
+        guard waiting > 0 else { return }
+        if !config.replDisklessSync
+            || (config.replDisklessSyncMaxReplicas > 0 && waiting >= config.replDisklessSyncMaxReplicas)
+            || maxIdle >= Int64(config.replDisklessSyncDelay) {
+            startReplicationSnapshot()
         }
     }
 
@@ -114,6 +141,13 @@ extension Engine {
     func startReplicationSnapshot() {
         let waiting = repl.replicas.filter { $0.replicaPeer?.state == .waitBgsaveStart }
         guard !waiting.isEmpty else { return }
+        if config.replDisklessSync && waiting.allSatisfy({ $0.replicaPeer?.capaEOF == true }) {
+            if !startDisklessSync(waiting) {
+                log(.warning, "BGSAVE for replication failed")
+                for c in waiting { dropReplica(c, nil) }
+            }
+            return
+        }
         log(.notice, "Starting BGSAVE for SYNC with target: disk")
         // The image stands for the stream up to here; the next op re-selects its db.
         repl.encoder.selectedDb = -1
@@ -140,8 +174,9 @@ extension Engine {
 
     /// The replication snapshot ended (Redis's updateSlavesWaitingBgsave): each replica
     /// waiting for it gets the file, then its buffered stream.
-    func replicationSnapshotDone(ok: Bool) {
+    func replicationSnapshotDone(ok: Bool, toSockets: Bool) {
         replicationSnapshot = false
+        if toSockets { disklessSyncDone(ok: ok) }
         let path = config.dbfilename
         for c in repl.replicas {
             guard let p = c.replicaPeer, p.state == .waitBgsaveEnd else { continue }
@@ -214,6 +249,8 @@ extension Engine {
         guard let p = c.replicaPeer, c.flags.contains(.replica) else { return }
         if offset > p.ackOffset { p.ackOffset = offset }
         p.ackTimeMs = nowMs
+        if p.streamOnAck { startStreamAfterAck(c) }
+        if pendingShutdown != nil { checkPendingShutdown() }
         if !repl.waiters.isEmpty { serveWaiters() }
     }
 
@@ -273,15 +310,17 @@ extension Engine {
     func replicationMasterCron() {
         let r = repl
         let now = Engine.wallClockMs()
-        // Keepalive PING into the stream every repl-ping-replica-period seconds.
-        if !r.isReplica, !r.replicas.isEmpty, r.backlog != nil, !isPausedForWrites,
+        // Keepalive PING into the stream every repl-ping-replica-period seconds (counted in
+        // cron ticks since startup, whose first one Redis runs before any replica connects).
+        if !r.isReplica, !r.replicas.isEmpty, r.backlog != nil, !isPausedForWrites, replicationCronLoops > 0,
            replicationCronLoops % max(1, config.replPingReplicaPeriod) == 0 {
             Engine.pingBytes.withUnsafeBytes { feedStream($0) }
         }
-        // A newline to replicas waiting for their RDB (not counted in offsets).
+        // A newline to replicas waiting for their RDB (not counted in offsets); not while a
+        // diskless transfer writes to them.
         for c in r.replicas {
             guard let p = c.replicaPeer else { continue }
-            if p.state == .waitBgsaveStart || (p.state == .waitBgsaveEnd) {
+            if p.state == .waitBgsaveStart || (p.state == .waitBgsaveEnd && !snapshotToSockets) {
                 c.out.append("\n")
                 c.flush()
             }
@@ -301,10 +340,6 @@ extension Engine {
             r.clearReplID2()
             freeBacklog()
             log(.notice, "Replication backlog freed after \(config.replBacklogTtl) seconds without connected replicas.")
-        }
-        // Replicas waiting for a snapshot that could not start before.
-        if snapshot == nil, aof.rewrite == nil, r.replicas.contains(where: { $0.replicaPeer?.state == .waitBgsaveStart }) {
-            startReplicationSnapshot()
         }
         refreshGoodReplicas()
         replicationCronLoops += 1
@@ -468,5 +503,78 @@ enum ReplicationCommands {
             c.out.bulk("\(s.replicaPeer?.listeningPort ?? 0)")
             c.out.bulk("\(s.replicaPeer?.ackOffset ?? 0)")
         }
+    }
+}
+
+/// A SHUTDOWN waiting for lagging replicas (Redis 7.0's shutdown_mstime).
+final class PendingShutdown {
+    let reason: String
+    let deadlineMs: Int64
+    let client: Client?
+    init(reason: String, deadlineMs: Int64, client: Client?) {
+        self.reason = reason
+        self.deadlineMs = deadlineMs
+        self.client = client
+    }
+}
+
+extension Engine {
+    /// Every replica acknowledged the whole stream (Redis's isReadyToShutdown).
+    var replicasCaughtUp: Bool {
+        repl.replicas.allSatisfy { ($0.replicaPeer?.ackOffset ?? 0) == repl.masterReplOffset }
+    }
+
+    /// SHUTDOWN and SIGTERM/SIGINT (prepareForShutdown): unless NOW, with shutdown-timeout
+    /// and replicas behind, writes pause and the shutdown waits (the client blocked) until
+    /// they acknowledge everything or the timeout passes. nil when waiting or done.
+    public func beginShutdown(reason: String, client: Client? = nil) -> String? {
+        let words = Set(reason.split(separator: " ").map { $0.uppercased() })
+        if pendingShutdown == nil, !words.contains("NOW"), config.shutdownTimeout > 0, !repl.isReplica,
+           !repl.replicas.isEmpty, !replicasCaughtUp, !loading.active {
+            let deadline = Engine.wallClockMs() + Int64(config.shutdownTimeout) * 1000
+            pendingShutdown = PendingShutdown(reason: reason, deadlineMs: deadline, client: client)
+            pause(until: deadline + 1000, all: false)
+            log(.warning, "Waiting for replicas before shutting down.")
+            broadcastGetack()
+            if let c = client, c.mayBlock {
+                c.blockOnKeys([], deadline: 0, onTimeout: { _ in }, serve: { _, _ in false })
+            }
+            return nil
+        }
+        return requestShutdown(reason: reason)
+    }
+
+    /// The wait ends: replicas caught up, or shutdown-timeout passed (finishShutdown).
+    func checkPendingShutdown() {
+        guard let p = pendingShutdown else { return }
+        let now = Engine.wallClockMs()
+        let ready = replicasCaughtUp
+        guard ready || now >= p.deadlineMs else { return }
+        pendingShutdown = nil
+        if !ready {
+            for c in repl.replicas {
+                guard let rp = c.replicaPeer, rp.ackOffset != repl.masterReplOffset else { continue }
+                log(.warning, "Lagging replica \(replicaName(c)) reported offset \(repl.masterReplOffset - rp.ackOffset) behind master, lag=\((now - rp.ackTimeMs) / 1000), state=\(rp.state.infoName).")
+            }
+        }
+        unpause()
+        if let err = requestShutdown(reason: p.reason), let c = p.client {
+            // The shutdown failed (a final save): the waiting client gets the error.
+            c.error(err.hasPrefix("ERR ") ? err : "ERR Errors trying to SHUTDOWN. Check logs.")
+            if let b = blocking.byClient[c.id] { blocking.finish(b) }
+        }
+    }
+
+    /// SHUTDOWN ABORT: false when no shutdown waits.
+    func abortPendingShutdown() -> Bool {
+        guard let p = pendingShutdown else { return false }
+        pendingShutdown = nil
+        unpause()
+        log(.warning, "Shutdown manually aborted.")
+        if let c = p.client, let b = blocking.byClient[c.id] {
+            c.error("ERR Errors trying to SHUTDOWN. Check logs.")
+            blocking.finish(b)
+        }
+        return true
     }
 }

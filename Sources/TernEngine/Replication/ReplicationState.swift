@@ -48,6 +48,8 @@ public final class ReplicaPeer {
     public var initialOffset: Int64 = 0
     /// Stream bytes produced while the replica waits for its RDB, sent after it.
     public var pendingStream: [UInt8] = []
+    /// Online after a diskless transfer: the stream starts with its next ACK.
+    public var streamOnAck = false
     public init() {}
 }
 
@@ -146,6 +148,7 @@ extension Engine {
             guard let p = c.replicaPeer else { continue }
             switch p.state {
             case .online:
+                if p.streamOnAck { p.pendingStream.append(contentsOf: bytes); continue }
                 c.out.append(bytes)
                 flushSoon(c)
             case .waitBgsaveEnd, .sendBulk:
@@ -174,6 +177,15 @@ extension Engine {
             propagationTargets.removeAll { $0 === f }
             repl.feed = nil
         }
+    }
+
+    /// The backlog plus what waits for replicas (INFO mem_total_replication_buffers).
+    var replicationBufferBytes: Int {
+        var n = repl.backlog?.size ?? 0
+        for c in repl.replicas {
+            n += (c.replicaPeer?.pendingStream.count ?? 0) + c.out.count + c.pendingOutputBytes
+        }
+        return n
     }
 
     /// "ip:port" of a replica as Redis's logs name it (replicationGetSlaveName).
