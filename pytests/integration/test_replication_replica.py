@@ -343,12 +343,15 @@ def test_tern_master_restart_replica_continues(cleanup, tmp_path):
         pass
     m.proc.wait(10)
     m.stop()
+    # SHUTDOWN sent a last GETACK the replica applied: its offset is where the master stopped.
+    stopped_at = info_repl(rc)["slave_repl_offset"]
+    assert stopped_at >= old["master_repl_offset"]
     m2 = ServerProcess(tern_binary(), ["--enable-debug-command", "yes", "--dir", data], port=port)
     cleanup.append(m2)
     mc2 = m2.client()
     i = info_repl(mc2)
     assert i["master_replid2"] == old["master_replid"]
-    assert i["second_repl_offset"] == old["master_repl_offset"] + 1
+    assert i["second_repl_offset"] == stopped_at + 1
     wait_log(r, "Successful partial resynchronization with master.", count=1)
     wait_link_up(rc)
     load_every_type(mc2, seed=11, rounds=100)
