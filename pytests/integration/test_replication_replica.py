@@ -730,3 +730,20 @@ def test_master_error_during_transfer_is_retried(cleanup):
         assert not [f for f in os.listdir(t.dir) if f.startswith("temp-")]
     finally:
         fm.close()
+
+
+def test_command_the_replica_cannot_run_is_logged(cleanup):
+    m = start_redis(["--repl-diskless-sync-delay", "0"])
+    cleanup.append(m)
+    mc = m.client()
+    t = tern_replica_of(m.port)
+    cleanup.append(t)
+    tc = t.client()
+    wait_link_up(tc)
+    mc.xadd("stream", {"f": "v"})
+    mc.set("after", 1)
+    wait_caught_up(mc, tc)
+    assert tc.get("after") == b"1"
+    assert ("== CRITICAL == This replica is sending an error to its master: 'ERR unknown command 'XADD'"
+            in log_of(t))
+    assert link_up(tc)

@@ -483,7 +483,7 @@ extension Engine {
             return
         }
         if line.hasPrefix("-ERR") {
-            log(.warning, "Unexpected reply to PSYNC from master: \(line)")
+            log(.notice, "Master does not support PSYNC or is in error state (reply: \(line))")
         } else {
             log(.warning, "Unexpected reply to PSYNC from master: \(line)")
         }
@@ -683,6 +683,8 @@ extension Engine {
 
     func makeMasterClient(_ l: MasterLink, db: Int) -> Client {
         let c = createClient()
+        // Not an accepted connection (Redis counts those only).
+        stats.totalConnections -= 1
         c.flags.insert(.master)
         c.authenticated = true
         if let d = database(db) { c.db = d }
@@ -735,6 +737,11 @@ extension Engine {
                 switch l.parser.parse(view) {
                 case .command(let n):
                     execute(c, l.parser.args(input: view))
+                    if c.out.count > 0 && c.out.bytes[0] == UInt8(ascii: "-") {
+                        // The master's data and ours now differ (an unsupported command...).
+                        let text = String(decoding: c.out.bytes.dropFirst().prefix(while: { $0 != 13 }), as: UTF8.self)
+                        log(.warning, "== CRITICAL == This replica is sending an error to its master: '\(text)' after processing the command '\(c.currentCommand?.fullName ?? "<unknown>")'")
+                    }
                     c.out.removeAll()
                     pos += n
                     if !c.flags.contains(.multi) {
