@@ -747,3 +747,50 @@ def test_command_the_replica_cannot_run_is_logged(cleanup):
     assert ("== CRITICAL == This replica is sending an error to its master: 'ERR unknown command 'XADD'"
             in log_of(t))
     assert link_up(tc)
+
+
+def test_link_cut_under_write_load(cleanup):
+    """Cuts while the master takes writes: commands split across reads and cut links are
+    resumed from the applied offset, never applied twice or lost. The backlog is large and the
+    writer paced, so a slow (debug) replica can always continue partially."""
+    m = start_redis(["--repl-diskless-sync-delay", "0", "--repl-backlog-size", "256mb"])
+    cleanup.append(m)
+    mc = m.client()
+    seed_data(mc)
+    t = tern_replica_of(m.port)
+    cleanup.append(t)
+    tc = t.client()
+    wait_link_up(tc)
+    stop = threading.Event()
+    errors = []
+
+    def writer():
+        c = m.client()
+        seed = 100
+        try:
+            while not stop.is_set():
+                load_every_type(c, seed=seed, rounds=50)
+                seed += 1
+                time.sleep(0.005)
+        except Exception as e:  # reported below
+            errors.append(e)
+        finally:
+            c.close()
+
+    th = threading.Thread(target=writer)
+    th.start()
+    try:
+        for i in range(3):
+            off = info_repl(mc)["master_repl_offset"]
+            wait_until(lambda: info_repl(mc)["master_repl_offset"] > off + 20000, 30, "writes flowing")
+            wait_link_up(tc)
+            assert tc.client_kill_filter(_type="master") == 1
+            wait_log(t, "Successful partial resynchronization with master.", count=i + 1)
+    finally:
+        stop.set()
+        th.join(30)
+    assert not errors
+    wait_caught_up(mc, tc)
+    assert digest(tc) == digest(mc)
+    assert mc.info("stats")["sync_full"] == 1
+    assert mc.info("stats")["sync_partial_ok"] == 3
