@@ -441,3 +441,27 @@ def test_shutdown_waits_for_replicas_like_redis(stop_replica, abort):
         assert (line in t[1]) == (line in r[1]), line
     if not abort:
         assert "Waiting for replicas before shutting down." in t[1]
+
+
+def test_replica_output_buffer_limit_disconnects_a_stalled_replica():
+    """client-output-buffer-limit replica: a replica that stops reading is dropped once its
+    pending stream passes the hard limit, as redis-server drops it (same log line)."""
+    import signal
+    outs = {}
+    for name, start in (("tern", start_tern), ("redis", start_redis)):
+        m = start(["--client-output-buffer-limit", "replica 256kb 0 0", "--repl-diskless-sync-delay", "0"])
+        rep = start_redis(["--replicaof", "127.0.0.1", str(m.port)])
+        try:
+            wait_link_up(rep.client())
+            mc = m.client()
+            os.kill(rep.proc.pid, signal.SIGSTOP)
+            for i in range(200):
+                mc.set("big%d" % i, "x" * 50_000)
+            wait_for(lambda: info(mc)["connected_slaves"] == 0, 20, "the stalled replica dropped")
+            os.kill(rep.proc.pid, signal.SIGCONT)
+            outs[name] = m.output()
+        finally:
+            rep.stop()
+            m.stop()
+    for o in outs.values():
+        assert "scheduled to be closed ASAP for overcoming of output buffer limits" in o

@@ -49,6 +49,9 @@ final class ReplicaSocketSink: RDBSnapshotSink {
         tail.append(contentsOf: mark)
         send(tail)
         done = .ok
+        // Collected right after this step rather than by the next cron tick, so the
+        // replica's first ACK (sent as soon as it loaded) already starts its stream.
+        engine.runSoon { [weak engine] in engine?.collectBackgroundSave() }
     }
 
     var queuedBytes: Int {

@@ -148,14 +148,23 @@ extension Engine {
             guard let p = c.replicaPeer else { continue }
             switch p.state {
             case .online:
-                if p.streamOnAck { p.pendingStream.append(contentsOf: bytes); continue }
+                if p.streamOnAck { holdForReplica(c, p, bytes); continue }
                 c.out.append(bytes)
                 flushSoon(c)
             case .waitBgsaveEnd, .sendBulk:
-                p.pendingStream.append(contentsOf: bytes)
+                holdForReplica(c, p, bytes)
             case .waitBgsaveStart:
                 break
             }
+        }
+    }
+
+    /// Stream bytes a replica gets after its RDB; they count toward its output limit (Redis's
+    /// shared replication buffer counts for every replica still referencing it).
+    private func holdForReplica(_ c: Client, _ p: ReplicaPeer, _ bytes: UnsafeRawBufferPointer) {
+        p.pendingStream.append(contentsOf: bytes)
+        if p.pendingStream.count &+ c.out.count >= outputLimitFloor {
+            closeClientOnOutputBufferLimitReached(c, async: true)
         }
     }
 
