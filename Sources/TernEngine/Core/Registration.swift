@@ -14,5 +14,6 @@ extension Engine {
         registerListCommands()
         registerSortCommands()
         registerReplicationMasterCommands()
+        registerReplicaCommands()
     }
 }

@@ -85,6 +85,8 @@ public final class ReplicationState {
     public var masterHost: String?
     public var masterPort = 0
     public var linkState: LinkState = .none
+    /// The link, the cached master and the connector (ReplicaSide.swift).
+    public let replica = ReplicaSideState()
 
     init() {
         replid = ReplicationState.randomID()
