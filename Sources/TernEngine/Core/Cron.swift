@@ -19,7 +19,8 @@ extension Engine {
         savePointsCron()
         startPendingReplicationSnapshot()
         if pendingShutdown != nil { checkPendingShutdown() }
-        if nowMs - lastReplicationCronMs >= 1000 {
+        // Once a second; ten times a second while a FAILOVER runs (its handshake and checks).
+        if nowMs - lastReplicationCronMs >= (repl.failoverState == .none ? 1000 : 100) {
             lastReplicationCronMs = nowMs
             replicationCron()
         }

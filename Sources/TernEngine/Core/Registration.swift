@@ -14,6 +14,7 @@ extension Engine {
         registerListCommands()
         registerSortCommands()
         registerReplicationMasterCommands()
+        registerFailoverCommand()
         registerReplicaCommands()
     }
 }

@@ -424,7 +424,7 @@ enum InfoCommand {
             guard let p = c.replicaPeer else { continue }
             f.append(("slave\(i)", p.infoLine(ip: e.replicaIP(c), nowMs: now)))
         }
-        f.append(("master_failover_state", "no-failover"))
+        f.append(("master_failover_state", r.failoverState.rawValue))
         f.append(("master_replid", r.replid))
         f.append(("master_replid2", r.replid2))
         f.append(("master_repl_offset", "\(r.masterReplOffset)"))

@@ -426,8 +426,19 @@ enum ReplicationCommands {
         let e = c.engine
         if c.flags.contains(.replica) { return }
         let failover = psync && a.count > 3 && a.equals(3, "failover")
-        if failover && !e.repl.isReplica {
-            c.error("ERR PSYNC FAILOVER can't be sent to a master.")
+        if failover {
+            // The master asks us, its replica, to take over (FAILOVER's last step).
+            guard e.repl.isReplica else { c.error("ERR PSYNC FAILOVER can't be sent to a master."); return }
+            guard a.string(1).lowercased() == e.repl.replid else {
+                c.error("ERR PSYNC FAILOVER replid must match my replid.")
+                return
+            }
+            e.unsetMaster()
+            e.log(.notice, "MASTER MODE enabled (failover request from '\(ClientCommand.line(c))')")
+            e.log(.notice, "Failover request received for replid \(a.string(1)).")
+        }
+        if e.repl.failoverState != .none {
+            c.error("NOMASTERLINK Can't SYNC while failing over")
             return
         }
         if e.repl.isReplica && e.repl.linkState != .connected {

@@ -243,7 +243,8 @@ extension Engine {
         repl.masterPort = port
         config.replicaofHost = host
         config.replicaofPort = port
-        disconnectReplicas()
+        // Our replicas stay: they continue partially once we have a new history (the
+        // +CONTINUE <newid> shift or the full sync disconnects them then), as Redis 7.0.
         cancelHandshake()
         if wasMaster {
             repl.replica.cached = nil
@@ -437,7 +438,9 @@ extension Engine {
         l.phase = .psync
         if let cm = repl.replica.cached {
             log(.notice, "Trying a partial resynchronization (request \(cm.replid):\(cm.offset + 1)).")
-            l.send(MasterLink.command(["PSYNC", cm.replid, "\(cm.offset + 1)"]))
+            // The old master of a FAILOVER asks the target to take over (spec 7).
+            let words = ["PSYNC", cm.replid, "\(cm.offset + 1)"] + (repl.failoverState == .inProgress ? ["FAILOVER"] : [])
+            l.send(MasterLink.command(words))
         } else {
             log(.notice, "Partial resynchronization not possible (no cached master)")
             l.send(MasterLink.command(["PSYNC", "?", "-1"]))
@@ -447,6 +450,15 @@ extension Engine {
     /// +FULLRESYNC / +CONTINUE / errors (spec 1.4).
     func psyncReply(_ l: MasterLink, _ line: String) {
         if line.isEmpty { return }  // keepalive newline while the master prepares
+        // FAILOVER: the target took over (it answers as a master would) or refused.
+        if repl.failoverState == .inProgress {
+            if line.hasPrefix("+CONTINUE") || line.hasPrefix("+FULLRESYNC") {
+                clearFailoverState()
+            } else if line.hasPrefix("-") {
+                abortFailover("Failover target rejected psync request")
+                return
+            }
+        }
         if line.hasPrefix("+FULLRESYNC") {
             let parts = line.split(separator: " ", omittingEmptySubsequences: false)
             if parts.count >= 3, parts[1].utf8.count == 40, let off = Int64(parts[2]) {
@@ -856,6 +868,7 @@ extension Engine {
 
     /// serverCron's once-a-second replication work (Redis's replicationCron).
     func replicationCron() {
+        updateFailoverStatus()
         replicationReplicaCron()
         replicationMasterCron()
     }
@@ -918,6 +931,10 @@ enum ReplicaCommands {
     /// REPLICAOF host port | NO ONE (SLAVEOF is the same command).
     static func replicaof(_ c: Client, _ a: Args) {
         let e = c.engine
+        if e.repl.failoverState != .none {
+            c.error("ERR REPLICAOF not allowed while failing over.")
+            return
+        }
         if a.equals(1, "no") && a.equals(2, "one") {
             if e.repl.masterHost != nil {
                 e.unsetMaster()

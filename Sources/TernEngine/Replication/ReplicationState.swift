@@ -75,6 +75,12 @@ public final class ReplicationState {
     public var goodReplicas = 0
     /// Registered in engine.propagationTargets while a backlog exists.
     var feed: ReplicationFeed?
+    /// FAILOVER (Failover.swift): its state, deadline (0: none), FORCE, and target.
+    public var failoverState = FailoverState.none
+    var failoverEndMs: Int64 = 0
+    var failoverForce = false
+    var failoverTargetHost: String?
+    var failoverTargetPort = 0
 
     // MARK: replica side (ReplicaSide.swift)
 
