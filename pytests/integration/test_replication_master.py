@@ -495,3 +495,22 @@ def test_publish_reaches_replicas_not_the_aof():
             m.stop()
     assert b"PUBLISH" not in files[0].upper()
     assert files[0] == files[1]
+
+
+def test_rdb_del_sync_files_like_redis():
+    """rdb-del-sync-files on persistence-less servers: the master's sync file and the
+    replica's received file are removed, with Redis's log lines; kept when off."""
+    for start in (start_tern, start_redis):
+        m = start(["--save", "", "--repl-diskless-sync", "no", "--rdb-del-sync-files", "yes"])
+        rep = start(["--save", "", "--rdb-del-sync-files", "yes", "--replicaof", "127.0.0.1", str(m.port)])
+        try:
+            m.client().set("k", "v")
+            wait_link_up(rep.client())
+            wait_for(lambda: "Removing the RDB file used to feed replicas in a persistence-less instance" in m.output(),
+                     20, "master removal")
+            assert not os.path.exists(os.path.join(m.dir, "dump.rdb"))
+            assert "Removing the RDB file obtained from the master. This replica has persistence disabled" in rep.output()
+            assert not os.path.exists(os.path.join(rep.dir, "dump.rdb"))
+        finally:
+            rep.stop()
+            m.stop()

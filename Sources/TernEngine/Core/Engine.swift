@@ -108,6 +108,8 @@ public final class Engine {
     /// Ticks of the 1 Hz replication cron, and when it last ran.
     var replicationCronLoops = 0
     var lastReplicationCronMs: Int64 = 0
+    /// A disk-backed sync wrote dbfilename (rdb-del-sync-files may remove it).
+    var lastSyncRDBOnDisk = false
     /// A SHUTDOWN waiting for lagging replicas (Replication/MasterSide.swift).
     var pendingShutdown: PendingShutdown?
 

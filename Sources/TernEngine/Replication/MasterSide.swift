@@ -149,6 +149,7 @@ extension Engine {
             return
         }
         log(.notice, "Starting BGSAVE for SYNC with target: disk")
+        lastSyncRDBOnDisk = true
         // The image stands for the stream up to here; the next op re-selects its db.
         repl.encoder.selectedDb = -1
         guard backgroundSave() else {
@@ -341,8 +342,24 @@ extension Engine {
             freeBacklog()
             log(.notice, "Replication backlog freed after \(config.replBacklogTtl) seconds without connected replicas.")
         }
+        removeRDBUsedToSyncReplicas()
         refreshGoodReplicas()
         replicationCronLoops += 1
+    }
+
+    /// No save points and no AOF: the user asked for no files.
+    var hasNoPersistence: Bool { config.saveParams.isEmpty && aof.state == .off }
+
+    /// rdb-del-sync-files (Redis's removeRDBUsedToSyncReplicas): on a master without
+    /// persistence, the dump.rdb a disk-backed sync wrote is removed once no replica needs it.
+    func removeRDBUsedToSyncReplicas() {
+        guard config.rdbDelSyncFiles, hasNoPersistence, snapshot == nil, lastSyncRDBOnDisk else { return }
+        for c in repl.replicas {
+            if let s = c.replicaPeer?.state, s == .waitBgsaveStart || s == .waitBgsaveEnd || s == .sendBulk { return }
+        }
+        lastSyncRDBOnDisk = false
+        log(.notice, "Removing the RDB file used to feed replicas in a persistence-less instance")
+        unlink(config.dbfilename)
     }
 }
 

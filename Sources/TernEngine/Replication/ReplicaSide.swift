@@ -637,6 +637,11 @@ extension Engine {
         log(.notice, "MASTER <-> REPLICA sync: Loading DB in memory")
         var streamDb = 0
         let ok = loadReplicationRDB(&streamDb)
+        // rdb-del-sync-files on a replica without persistence: the received file goes.
+        if ok && hasNoPersistence && config.rdbDelSyncFiles {
+            log(.notice, "Removing the RDB file obtained from the master. This replica has persistence disabled")
+            unlink(config.dbfilename)
+        }
         if !ok {
             log(.warning, "Failed trying to load the MASTER synchronization DB from disk, check server logs.")
             emptyData(nil, async: false)
