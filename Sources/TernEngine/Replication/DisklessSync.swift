@@ -96,14 +96,7 @@ extension Engine {
                 dropReplica(c, "Diskless rdb transfer failed for replica \(replicaName(c))")
                 continue
             }
-            if p.rdbOnly {
-                c.connection?.close()
-                continue
-            }
-            p.state = .online
-            p.streamOnAck = true
-            p.ackTimeMs = nowMs
-            log(.notice, "Streamed RDB transfer with replica \(replicaName(c)) succeeded (socket). Waiting for REPLCONF ACK from replica to enable streaming")
+            replicaHasRDB(c, p, streamNow: false)
         }
         refreshGoodReplicas()
     }
@@ -111,12 +104,7 @@ extension Engine {
     /// The first ACK after a diskless transfer: the replica has the whole RDB; stream.
     func startStreamAfterAck(_ c: Client) {
         guard let p = c.replicaPeer, p.streamOnAck else { return }
-        p.streamOnAck = false
-        if !p.pendingStream.isEmpty {
-            c.out.append(p.pendingStream)
-            p.pendingStream = []
-            c.flush()
-        }
-        log(.notice, "Synchronization with replica \(replicaName(c)) succeeded")
+        sendHeldStream(c, p)
     }
+
 }

@@ -212,19 +212,35 @@ extension Engine {
             dropReplica(c, "SYNC failed: error sending the RDB")
             return
         }
+        replicaHasRDB(c, p, streamNow: true)
+        refreshGoodReplicas()
+    }
+
+    /// The replica has its whole RDB: an rdb-only one (redis-cli --rdb) is closed, the others
+    /// go online and get the stream buffered meanwhile, now (disk) or with their next ACK
+    /// (diskless: see DisklessSync.swift).
+    func replicaHasRDB(_ c: Client, _ p: ReplicaPeer, streamNow: Bool) {
         if p.rdbOnly {
-            // redis-cli --rdb: the RDB and nothing else.
             c.connection?.close()
             return
         }
         p.state = .online
         p.ackTimeMs = nowMs
+        if streamNow {
+            sendHeldStream(c, p)
+        } else {
+            p.streamOnAck = true
+            log(.notice, "Streamed RDB transfer with replica \(replicaName(c)) succeeded (socket). Waiting for REPLCONF ACK from replica to enable streaming")
+        }
+    }
+
+    func sendHeldStream(_ c: Client, _ p: ReplicaPeer) {
+        p.streamOnAck = false
         if !p.pendingStream.isEmpty {
             c.out.append(p.pendingStream)
             p.pendingStream = []
         }
         c.flush()
-        refreshGoodReplicas()
         log(.notice, "Synchronization with replica \(replicaName(c)) succeeded")
     }
 
