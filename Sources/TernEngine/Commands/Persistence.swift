@@ -26,7 +26,7 @@ extension Engine {
     /// With a `sink` (a diskless replication sync) the image goes there instead of
     /// dbfilename, and its end is not a save (no rdb_saves, dirty unchanged).
     @discardableResult
-    func backgroundSave(sink: RDBSnapshotSink? = nil) -> Bool {
+    func backgroundSave(sink: RDBSnapshotSink? = nil, withoutKeys: Bool = false) -> Bool {
         // One walk per key table: a rewrite's base walk excludes a save (Redis's one child).
         guard snapshot == nil, aof.rewrite == nil else { return false }
         infoState.lastBgsaveTry = Int(Engine.wallClockMs() / 1000)
@@ -40,8 +40,8 @@ extension Engine {
         }
         snapshotToSockets = sink != nil
         if let sink {
-            snapshot = RDBSnapshot(databases: databases, aux: aux, compression: config.rdbcompression,
-                                   sink: sink, accessField: access)
+            snapshot = RDBSnapshot(databases: withoutKeys ? [] : databases, aux: aux,
+                                   compression: config.rdbcompression, sink: sink, accessField: access)
         } else {
             snapshot = RDBSnapshot(databases: databases, aux: aux, compression: config.rdbcompression,
                                    checksum: config.rdbchecksum, path: config.dbfilename,

@@ -82,7 +82,7 @@ extension Engine {
             sendFullResyncReply(c, offset: p.initialOffset)
         }
         let sink = ReplicaSocketSink(engine: self, targets: waiting, checksum: config.rdbchecksum)
-        guard backgroundSave(sink: sink) else { return false }
+        guard backgroundSave(sink: sink, withoutKeys: waiting.first?.replicaPeer?.excludeData == true) else { return false }
         replicationSnapshot = true
         return true
     }

@@ -139,9 +139,12 @@ extension Engine {
     /// Starts a BGSAVE for the replicas waiting for one (Redis's startBgsaveForReplication,
     /// disk target): each gets +FULLRESYNC with the offset the image stands for.
     func startReplicationSnapshot() {
-        let waiting = repl.replicas.filter { $0.replicaPeer?.state == .waitBgsaveStart }
-        guard !waiting.isEmpty else { return }
-        if config.replDisklessSync && waiting.allSatisfy({ $0.replicaPeer?.capaEOF == true }) {
+        // Replicas with the same requirements share one image (rdb-filter-only leaves the keys
+        // out); the others wait for the next one.
+        let all = repl.replicas.filter { $0.replicaPeer?.state == .waitBgsaveStart }
+        guard let first = all.first?.replicaPeer else { return }
+        let waiting = all.filter { $0.replicaPeer?.excludeData == first.excludeData }
+        if (config.replDisklessSync || first.excludeData) && waiting.allSatisfy({ $0.replicaPeer?.capaEOF == true }) {
             if !startDisklessSync(waiting) {
                 log(.warning, "BGSAVE for replication failed")
                 for c in waiting { dropReplica(c, nil) }
@@ -417,10 +420,12 @@ enum ReplicationCommands {
                 guard n == 0 || n == 1 else { c.error("ERR value is out of range, value must between 0 and 1"); return }
                 peer(c).rdbOnly = n == 1
             case "rdb-filter-only":
+                // An include list whose only member is `functions`: keys are left out either way.
                 for word in a.string(i + 1).split(separator: " ") where word.lowercased() != "functions" {
                     c.error("ERR Unsupported rdb-filter-only option: \(word)")
                     return
                 }
+                peer(c).excludeData = true
             case "ack":
                 // Never answered; only replicas count.
                 if let off = Numbers.parseInt(v), c.flags.contains(.replica) { e.replicaAcked(c, offset: Int64(off)) }
@@ -480,6 +485,10 @@ enum ReplicationCommands {
         }
         if !c.out.isEmpty || c.pendingOutputBytes > 0 {
             c.error("ERR SYNC and PSYNC are invalid with pending output")
+            return
+        }
+        if let p = c.replicaPeer, p.excludeData && !p.capaEOF {
+            c.error("ERR Filtered replica requires EOF capability")
             return
         }
         e.log(.notice, "Replica \(e.replicaName(c)) asks for synchronization")

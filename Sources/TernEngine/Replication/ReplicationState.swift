@@ -40,6 +40,8 @@ public final class ReplicaPeer {
     public var capaEOF = false
     public var capaPsync2 = false
     public var rdbOnly = false
+    /// REPLCONF rdb-filter-only: an RDB without keys (redis-cli --replica, --functions-rdb).
+    public var excludeData = false
     /// Attached with SYNC (no PSYNC): no +FULLRESYNC, no ACKs expected.
     public var preSync = false
     public var ackOffset: Int64 = 0
