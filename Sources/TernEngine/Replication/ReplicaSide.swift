@@ -59,7 +59,7 @@ public final class ReplicaSideState {
 
 public final class MasterLink {
     enum Phase {
-        case connecting, pong, handshake, psync, transfer, streaming, closed
+        case connecting, pong, handshake, psync, transfer, loading, streaming, closed
     }
     unowned let engine: Engine
     var phase = Phase.connecting
@@ -158,7 +158,7 @@ public final class MasterLink {
             case .streaming:
                 engine.applyStream(self)
                 return
-            case .connecting, .closed:
+            case .connecting, .closed, .loading:
                 return
             }
         }
@@ -635,8 +635,15 @@ extension Engine {
             return
         }
         log(.notice, "MASTER <-> REPLICA sync: Loading DB in memory")
-        var streamDb = 0
-        let ok = loadReplicationRDB(&streamDb)
+        // Loaded in slices: clients get -LOADING meanwhile (as Redis answers them between
+        // chunks of a blocking load); the stream arriving behind the RDB waits in the link.
+        l.phase = .loading
+        loadReplicationRDB { [unowned(unsafe) self] ok, streamDb in
+            self.fullSyncLoaded(l, ok: ok, streamDb: streamDb, aofWasOn: aofWasOn)
+        }
+    }
+
+    func fullSyncLoaded(_ l: MasterLink, ok: Bool, streamDb: Int, aofWasOn: Bool) {
         // rdb-del-sync-files on a replica without persistence: the received file goes.
         if ok && hasNoPersistence && config.rdbDelSyncFiles {
             log(.notice, "Removing the RDB file obtained from the master. This replica has persistence disabled")
@@ -646,6 +653,11 @@ extension Engine {
             log(.warning, "Failed trying to load the MASTER synchronization DB from disk, check server logs.")
             emptyData(nil, async: false)
             cancelHandshake()
+            if aofWasOn { _ = startAppendOnly() }
+            return
+        }
+        // The link may have dropped while we loaded: the data stays, the cron reconnects.
+        guard l.isCurrent, l.phase == .loading else {
             if aofWasOn { _ = startAppendOnly() }
             return
         }
@@ -665,13 +677,17 @@ extension Engine {
         log(.notice, "MASTER <-> REPLICA sync: Finished with success")
         if l.eofMark != nil { sendAck(l) }
         if aofWasOn { _ = startAppendOnly() }
+        // What the master streamed while we loaded.
+        l.process()
     }
 
-    /// Loads dbfilename (just received) to the end; `streamDb` gets its repl-stream-db.
-    func loadReplicationRDB(_ streamDb: inout Int) -> Bool {
+    /// Loads dbfilename (just received) in slices of loading-process-events-interval-bytes,
+    /// then calls `done(ok, repl-stream-db)`.
+    func loadReplicationRDB(_ done: @escaping (Bool, Int) -> Void) {
         guard let data = AOFFiles.read(config.dbfilename) else {
             log(.warning, "Failed trying to load the MASTER synchronization DB: \(String(cString: strerror(errno)))")
-            return false
+            done(false, 0)
+            return
         }
         beginLoading(totalBytes: data.count)
         let job: RDBLoadJob
@@ -680,22 +696,27 @@ extension Engine {
             job = RDBLoadJob(loader: loader, merge: false, startMs: Engine.wallClockMs(), skipExpired: false, isFileLoad: false)
         } catch {
             reportLoadFailure(error)
-            return false
+            done(false, 0)
+            return
         }
-        while true {
-            switch continueRDBLoad(job, bytes: Int.max) {
-            case nil: continue
+        func slice() {
+            switch continueRDBLoad(job, bytes: max(1024, config.loadingProcessEventsIntervalBytes)) {
+            case nil:
+                // A timer, as the startup load: only a timer lets NIO poll sockets in between.
+                if let later = scheduleOnLoop { later(1, slice) } else { slice() }
             case .loaded?:
                 endLoading(success: true)
+                var streamDb = 0
                 if let v = job.loader.summary.aux.last(where: { $0.0 == "repl-stream-db" }),
                    let db = Int(String(decoding: v.1, as: UTF8.self)), database(db) != nil {
                     streamDb = db
                 }
-                return true
+                done(true, streamDb)
             default:
-                return false
+                done(false, 0)
             }
         }
+        slice()
     }
 
     func makeMasterClient(_ l: MasterLink, db: Int) -> Client {
@@ -901,6 +922,10 @@ extension Engine {
                 } else {
                     sendAck(l)
                 }
+            case .loading:
+                // Redis's replica writes a newline to its master while it loads, so the
+                // master sees it alive.
+                l.send([10])
             case .closed:
                 break
             }
