@@ -137,30 +137,26 @@ extension Engine {
         }
     }
 
-    /// The whole keyspace as an RDB image, IDLE/FREQ per record as the eviction policy asks.
-    func rdbImage() -> [UInt8] {
+    /// A foreground save to `dbfilename` in the working directory (`dir` chdirs, as Redis):
+    /// `RDBSnapshot.save` serializes on this thread while its writer thread compresses,
+    /// checksums and writes. IDLE/FREQ per record as the eviction policy asks. On success
+    /// the change counter resets and LASTSAVE moves.
+    @discardableResult
+    public func saveRDB() -> Bool {
+        finishSnapshotWalk()
         let lru = config.maxmemoryPolicy.hasSuffix("-lru")
         let lfu = config.usesLFU
         let aux = RDBFile.Aux(ctime: Int(Engine.wallClockMs() / 1000), usedMemory: MemoryOverview(self).used)
-        return RDBFile.serialize(databases, aux: aux, compression: config.rdbcompression,
-                                 checksum: config.rdbchecksum) { e in
+        let outcome = RDBSnapshot.save(databases, aux: aux, compression: config.rdbcompression,
+                                       checksum: config.rdbchecksum, path: config.dbfilename,
+                                       tempName: "temp-\(getpid()).rdb",
+                                       incrementalFsync: config.rdbSaveIncrementalFsync) { e in
             if lfu { return (nil, UInt8(clamping: ObjectCommand.decayedLFUCounter(self, self.lruField(of: e)))) }
             if lru { return (ObjectCommand.idleMillis(self, self.lruField(of: e)) / 1000, nil) }
             return (nil, nil)
         }
-    }
-
-    /// A foreground save to `dbfilename` in the working directory (`dir` chdirs, as Redis).
-    /// On success the change counter resets and LASTSAVE moves.
-    @discardableResult
-    public func saveRDB() -> Bool {
-        finishSnapshotWalk()
-        let start = Engine.wallClockMs()
-        let image = rdbImage()
-        do {
-            try RDBFile.writeAtomically(image, path: config.dbfilename, tempName: "temp-\(getpid()).rdb")
-        } catch {
-            log(.warning, "\(error)")
+        if case .failed(let why) = outcome {
+            log(.warning, why)
             return false
         }
         log(.notice, "DB saved on disk")
@@ -168,7 +164,6 @@ extension Engine {
         infoState.lastSaveTime = Int(Engine.wallClockMs() / 1000)
         infoState.lastBgsaveOK = true
         infoState.rdbSaves += 1
-        _ = start
         return true
     }
 
