@@ -19,10 +19,13 @@ final class G17FormatTests: XCTestCase {
         return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    var fastHits = 0
+
     func check(_ d: Double, file: StaticString = #filePath, line: UInt = #line) {
         let want = libc(d)
         var buf = [UInt8](repeating: 0, count: 32)
         if let n = buf.withUnsafeMutableBufferPointer({ G17Format.format(d, $0.baseAddress!) }) {
+            fastHits += 1
             XCTAssertEqual(String(decoding: buf[0..<n], as: UTF8.self), want, "\(d.bitPattern)", file: file, line: line)
         }
         // The public path (fast or snprintf) agrees too, integers included.
@@ -66,5 +69,7 @@ final class G17FormatTests: XCTestCase {
             check(d)
         }
         XCTAssertGreaterThan(ties, 0)
+        // Most of these take the exact fast path (not snprintf).
+        XCTAssertGreaterThan(fastHits, 200_000)
     }
 }
