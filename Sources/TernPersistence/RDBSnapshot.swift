@@ -36,6 +36,8 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
     /// The walk pauses (writes still serialize their buckets) while this many bytes wait
     /// for the writer thread: the queue to the writer is bounded by it plus what writes force.
     public static let maxQueuedBytes = 4 << 20
+    /// The most bytes ever queued for the writer (see `serialize`).
+    public static let hardQueuedBytes = 16 << 20
 
     /// Keys written so far (walk and writes), for rdb-key-save-delay pacing and tests.
     public private(set) var keysWritten = 0
@@ -101,7 +103,13 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
             }
             keysWritten += 1
         }
-        if w.out.count >= chunkBytes { sink.write(w.drainChunk()) }
+        if w.out.count >= chunkBytes {
+            sink.write(w.drainChunk())
+            // The walk pauses at `maxQueuedBytes`, but writes keep serializing buckets; a
+            // low-priority writer starved by a busy machine would let that queue grow to
+            // the whole image: past `hardQueuedBytes` the engine waits for it.
+            if sink.queuedBytes > RDBSnapshot.hardQueuedBytes { sink.waitForRoom(RDBSnapshot.maxQueuedBytes) }
+        }
     }
 
     /// Called by a key table before a write to a bucket the walk has not serialized.
@@ -216,11 +224,11 @@ public enum SnapshotWriterPriority: Sendable {
     /// BGSAVE's default (bench/persistence measurements in docs/ARCHITECTURE.md);
     /// TERN_SNAPSHOT_WRITER=normal|nice|idle overrides it for measurements.
     public static let background: SnapshotWriterPriority = {
-        guard let v = getenv("TERN_SNAPSHOT_WRITER") else { return .idle }
+        guard let v = getenv("TERN_SNAPSHOT_WRITER") else { return .nice }
         switch String(cString: v) {
         case "normal": return .normal
-        case "nice": return .nice
-        default: return .idle
+        case "idle": return .idle
+        default: return .nice
         }
     }()
 
