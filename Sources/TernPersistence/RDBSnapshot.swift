@@ -278,7 +278,6 @@ final class SerialWriterThread: @unchecked Sendable {
     private var inline = false
 
     private func run() {
-        _ = pthread_setname_np(pthread_self(), "rdb-writer")
         priority.apply()
         pthread_mutex_lock(&lock)
         while true {
