@@ -69,7 +69,7 @@ final class G17FormatTests: XCTestCase {
             check(d)
         }
         XCTAssertGreaterThan(ties, 0)
-        // Most of these take the exact fast path (not snprintf).
-        XCTAssertGreaterThan(fastHits, 200_000)
+        // About two thirds take the exact fast path (random bit patterns mostly do not).
+        XCTAssertGreaterThan(fastHits, 150_000)
     }
 }
