@@ -23,7 +23,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
     private let databases: [Database]
     private var w: RDBValueWriter
     private let accessField: (Entry) -> (idle: Int?, freq: UInt8?)
-    private let sink: RDBFileSink
+    private let sink: RDBSnapshotSink
     private var dbIndex = 0
     private var table = 0
     private var bucket = 0
@@ -42,16 +42,25 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
     /// Keys written so far (walk and writes), for rdb-key-save-delay pacing and tests.
     public private(set) var keysWritten = 0
 
-    public init(databases: [Database], aux: RDBFile.Aux, compression: Bool, checksum: Bool,
-                path: String, tempName: String, incrementalFsync: Bool = false,
+    public convenience init(databases: [Database], aux: RDBFile.Aux, compression: Bool, checksum: Bool,
+                            path: String, tempName: String, incrementalFsync: Bool = false,
+                            accessField: @escaping (Entry) -> (idle: Int?, freq: UInt8?)) {
+        self.init(databases: databases, aux: aux, compression: compression,
+                  sink: RDBFileSink(path: path, tempName: tempName, checksum: checksum, incrementalFsync: incrementalFsync,
+                                    compression: compression),
+                  accessField: accessField)
+    }
+
+    /// An RDB image into any sink (a file, or replicas' sockets for a diskless sync).
+    public init(databases: [Database], aux: RDBFile.Aux, compression: Bool, sink: RDBSnapshotSink,
                 accessField: @escaping (Entry) -> (idle: Int?, freq: UInt8?)) {
         self.format = .rdb
         self.databases = databases
         self.accessField = accessField
         w = RDBValueWriter(compression: compression)
-        w.deferCompression = true
-        sink = RDBFileSink(path: path, tempName: tempName, checksum: checksum, incrementalFsync: incrementalFsync,
-                           compression: compression)
+        self.sink = sink
+        // Deferred LZF only for a sink whose writer thread resolves it (a file).
+        w.deferCompression = sink.resolvesDeferredStrings
         // The header: everything but the records (RESIZEDB sizes are those at the epoch).
         var head = RDBFile.serialize([], aux: aux, compression: compression, checksum: false)
         head.removeLast(9)   // EOF + checksum of an empty image
@@ -104,7 +113,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
             keysWritten += 1
         }
         if w.out.count >= chunkBytes {
-            sink.write(w.drainChunk())
+            sink.write(chunk: w.drainChunk())
             // The walk pauses at `maxQueuedBytes`, but writes keep serializing buckets; a
             // low-priority writer starved by a busy machine would let that queue grow to
             // the whole image: past `hardQueuedBytes` the engine waits for it.
@@ -159,7 +168,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
         }
         guard dbIndex >= databases.count else { return false }
         if format == .rdb { w.out.append(RDBOpcode.eof) }
-        sink.finish(w.drainChunk())
+        sink.finish(chunk: w.drainChunk())
         finished = true
         return true
     }
@@ -198,12 +207,12 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
                 w.writeRecord(e, idleSeconds: f.idle, freq: f.freq)
                 if w.out.count >= chunk {
                     sink.waitForRoom(maxQueuedBytes)
-                    sink.write(w.drainChunk())
+                    sink.write(chunk: w.drainChunk())
                 }
             }
         }
         w.out.append(RDBOpcode.eof)
-        sink.finish(w.drainChunk())
+        sink.finish(chunk: w.drainChunk())
         return sink.waitForOutcome()
     }
 
@@ -212,6 +221,33 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
         complete()
         sink.abort()
     }
+}
+
+/// Where a snapshot's bytes go. `write` and `finish` are called on the engine thread, in
+/// stream order; `finish` gets the last bytes and must add the 8-byte CRC-64 trailer of
+/// everything written (zeros without rdbchecksum).
+public protocol RDBSnapshotSink: AnyObject {
+    func write(_ chunk: [UInt8])
+    func finish(_ last: [UInt8])
+    /// Bytes handed over and not yet written out (the walk pauses above maxQueuedBytes).
+    var queuedBytes: Int { get }
+    /// nil until the image is complete (or failed).
+    var outcome: RDBFileSink.Outcome? { get }
+    func abort()
+    /// True when the sink's writer resolves deferred LZF strings (`RDBChunk`); otherwise
+    /// the snapshot compresses inline and hands over final bytes only.
+    var resolvesDeferredStrings: Bool { get }
+    func write(chunk: RDBChunk)
+    func finish(chunk: RDBChunk)
+    /// Blocks until at most `bytes` wait (the engine's back-pressure past hardQueuedBytes).
+    func waitForRoom(_ bytes: Int)
+}
+
+extension RDBSnapshotSink {
+    public var resolvesDeferredStrings: Bool { false }
+    public func write(chunk: RDBChunk) { write(chunk.bytes) }
+    public func finish(chunk: RDBChunk) { finish(chunk.bytes) }
+    public func waitForRoom(_ bytes: Int) {}
 }
 
 /// The CPU priority of a snapshot's writer thread. BGSAVE's writer competes with the engine
@@ -325,7 +361,7 @@ final class SerialWriterThread: @unchecked Sendable {
 /// The file side of a snapshot: a writer thread that resolves the deferred LZF strings of
 /// each chunk (`RDBChunk`), appends the chunks to the temp file with a running CRC, and at
 /// the end writes the checksum, fsyncs, renames and fsyncs the directory.
-public final class RDBFileSink: @unchecked Sendable {
+public final class RDBFileSink: RDBSnapshotSink, @unchecked Sendable {
     public enum Outcome: Sendable { case ok, failed(String) }
     private let queue: SerialWriterThread
     private let path: String
@@ -418,7 +454,7 @@ public final class RDBFileSink: @unchecked Sendable {
     }
 
     /// Bytes handed over and not yet written.
-    var queuedBytes: Int {
+    public var queuedBytes: Int {
         pthread_mutex_lock(&lock)
         defer { pthread_mutex_unlock(&lock) }
         return pending
@@ -431,14 +467,19 @@ public final class RDBFileSink: @unchecked Sendable {
         pthread_mutex_unlock(&lock)
     }
 
-    /// Blocks until at most `bytes` wait for the writer (a foreground SAVE's back-pressure).
-    func waitForRoom(_ bytes: Int) {
+    public var resolvesDeferredStrings: Bool { true }
+
+    /// Blocks until at most `bytes` wait for the writer (back-pressure for SAVE, and for the
+    /// walk past `RDBSnapshot.hardQueuedBytes`).
+    public func waitForRoom(_ bytes: Int) {
         pthread_mutex_lock(&lock)
         while pending > bytes { pthread_cond_wait(&roomCond, &lock) }
         pthread_mutex_unlock(&lock)
     }
 
-    func write(_ chunk: RDBChunk) {
+    public func write(_ chunk: [UInt8]) { write(chunk: RDBChunk(bytes: chunk)) }
+
+    public func write(chunk: RDBChunk) {
         let n = chunk.bytes.count
         adjustPending(n)
         queue.async {
@@ -447,7 +488,9 @@ public final class RDBFileSink: @unchecked Sendable {
         }
     }
 
-    func finish(_ last: RDBChunk) {
+    public func finish(_ last: [UInt8]) { finish(chunk: RDBChunk(bytes: last)) }
+
+    public func finish(chunk last: RDBChunk) {
         queue.async {
             self.append(last)
             if self.trailer {
@@ -480,7 +523,7 @@ public final class RDBFileSink: @unchecked Sendable {
 
     deinit { queue.close() }
 
-    var outcome: Outcome? {
+    public var outcome: Outcome? {
         pthread_mutex_lock(&lock)
         defer { pthread_mutex_unlock(&lock) }
         return done
