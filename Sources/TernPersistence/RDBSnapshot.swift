@@ -9,7 +9,8 @@ import TernStore
 /// a write to a bucket the walk has not reached serializes that bucket first (the table calls
 /// `serializeBucketBeforeWrite`), so the file holds exactly the dataset at `start`.
 /// Serialization runs on the engine thread (the only owner of entries); chunks of bytes go
-/// to a serial queue that computes the CRC and does every write, fsync and rename.
+/// to the sink: for a file, a writer thread that does the deferred LZF (`RDBChunk`), the
+/// CRC and every write, fsync and rename; for replicas' sockets, final bytes.
 ///
 /// Records of different dbs may interleave (a pre-write serialization in db 3 while the walk
 /// is in db 0): each chunk starts with SELECTDB of its db, which RDB loaders accept anywhere.
