@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Dispatch
 import TernStore
 
 /// A forkless point-in-time RDB image (DESIGN.md "Snapshots without fork", Dragonfly's
@@ -10,7 +9,8 @@ import TernStore
 /// a write to a bucket the walk has not reached serializes that bucket first (the table calls
 /// `serializeBucketBeforeWrite`), so the file holds exactly the dataset at `start`.
 /// Serialization runs on the engine thread (the only owner of entries); chunks of bytes go
-/// to a serial queue that computes the CRC and does every write, fsync and rename.
+/// to the sink: for a file, a writer thread that does the deferred LZF (`RDBChunk`), the
+/// CRC and every write, fsync and rename; for replicas' sockets, final bytes.
 ///
 /// Records of different dbs may interleave (a pre-write serialization in db 3 while the walk
 /// is in db 0): each chunk starts with SELECTDB of its db, which RDB loaders accept anywhere.
@@ -37,6 +37,8 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
     /// The walk pauses (writes still serialize their buckets) while this many bytes wait
     /// for the writer thread: the queue to the writer is bounded by it plus what writes force.
     public static let maxQueuedBytes = 4 << 20
+    /// The most bytes ever queued for the writer (see `serialize`).
+    public static let hardQueuedBytes = 16 << 20
 
     /// Keys written so far (walk and writes), for rdb-key-save-delay pacing and tests.
     public private(set) var keysWritten = 0
@@ -45,7 +47,8 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
                             path: String, tempName: String, incrementalFsync: Bool = false,
                             accessField: @escaping (Entry) -> (idle: Int?, freq: UInt8?)) {
         self.init(databases: databases, aux: aux, compression: compression,
-                  sink: RDBFileSink(path: path, tempName: tempName, checksum: checksum, incrementalFsync: incrementalFsync),
+                  sink: RDBFileSink(path: path, tempName: tempName, checksum: checksum, incrementalFsync: incrementalFsync,
+                                    compression: compression),
                   accessField: accessField)
     }
 
@@ -57,6 +60,8 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
         self.accessField = accessField
         w = RDBValueWriter(compression: compression)
         self.sink = sink
+        // Deferred LZF only for a sink whose writer thread resolves it (a file).
+        w.deferCompression = sink.resolvesDeferredStrings
         // The header: everything but the records (RESIZEDB sizes are those at the epoch).
         var head = RDBFile.serialize([], aux: aux, compression: compression, checksum: false)
         head.removeLast(9)   // EOF + checksum of an empty image
@@ -108,7 +113,13 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
             }
             keysWritten += 1
         }
-        if w.out.count >= chunkBytes { sink.write(w.drain()) }
+        if w.out.count >= chunkBytes {
+            sink.write(chunk: w.drainChunk())
+            // The walk pauses at `maxQueuedBytes`, but writes keep serializing buckets; a
+            // low-priority writer starved by a busy machine would let that queue grow to
+            // the whole image: past `hardQueuedBytes` the engine waits for it.
+            if sink.queuedBytes > RDBSnapshot.hardQueuedBytes { sink.waitForRoom(RDBSnapshot.maxQueuedBytes) }
+        }
     }
 
     /// Called by a key table before a write to a bucket the walk has not serialized.
@@ -158,7 +169,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
         }
         guard dbIndex >= databases.count else { return false }
         if format == .rdb { w.out.append(RDBOpcode.eof) }
-        sink.finish(w.drain())
+        sink.finish(chunk: w.drainChunk())
         finished = true
         return true
     }
@@ -168,6 +179,43 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
 
     /// nil while the writer works; then nil-error on success or the failure text.
     public var result: RDBFileSink.Outcome? { sink.outcome }
+
+    /// A foreground save (SAVE, SHUTDOWN, DEBUG RELOAD): the engine thread serializes every
+    /// db in table order while the writer thread, at normal priority, does the LZF, CRC and
+    /// writes of the chunks handed to it (at most `maxQueuedBytes` ahead), so the two run in
+    /// parallel. The bytes are those `RDBFile.serialize` produces. Returns when the file is
+    /// renamed into place (or the failure text).
+    public static func save(_ databases: [Database], aux: RDBFile.Aux, compression: Bool, checksum: Bool,
+                            path: String, tempName: String, incrementalFsync: Bool,
+                            accessField: (Entry) -> (idle: Int?, freq: UInt8?)) -> RDBFileSink.Outcome {
+        let sink = RDBFileSink(path: path, tempName: tempName, checksum: checksum, incrementalFsync: incrementalFsync,
+                               compression: compression, priority: .normal)
+        var w = RDBValueWriter(compression: compression)
+        w.deferCompression = true
+        let chunk = 1 << 18
+        w.out.reserveCapacity(chunk + (1 << 12))
+        var head = RDBFile.serialize([], aux: aux, compression: compression, checksum: false)
+        head.removeLast(9)   // EOF + checksum of an empty image
+        w.out.append(contentsOf: head)
+        for db in databases where db.count > 0 {
+            w.out.append(RDBOpcode.selectDB)
+            w.writeLength(db.id)
+            w.out.append(RDBOpcode.resizeDB)
+            w.writeLength(db.count)
+            w.writeLength(db.expiresCount)
+            db.table.forEach { e in
+                let f = accessField(e)
+                w.writeRecord(e, idleSeconds: f.idle, freq: f.freq)
+                if w.out.count >= chunk {
+                    sink.waitForRoom(maxQueuedBytes)
+                    sink.write(chunk: w.drainChunk())
+                }
+            }
+        }
+        w.out.append(RDBOpcode.eof)
+        sink.finish(chunk: w.drainChunk())
+        return sink.waitForOutcome()
+    }
 
     /// SHUTDOWN: walk to the end and drop the file (see `RDBFileSink.abort`).
     public func abort() {
@@ -187,13 +235,136 @@ public protocol RDBSnapshotSink: AnyObject {
     /// nil until the image is complete (or failed).
     var outcome: RDBFileSink.Outcome? { get }
     func abort()
+    /// True when the sink's writer resolves deferred LZF strings (`RDBChunk`); otherwise
+    /// the snapshot compresses inline and hands over final bytes only.
+    var resolvesDeferredStrings: Bool { get }
+    func write(chunk: RDBChunk)
+    func finish(chunk: RDBChunk)
+    /// Blocks until at most `bytes` wait (the engine's back-pressure past hardQueuedBytes).
+    func waitForRoom(_ bytes: Int)
 }
 
-/// The file side of a snapshot: a serial queue that appends chunks to the temp file with a
-/// running CRC, and at the end writes the checksum, fsyncs, renames and fsyncs the directory.
+extension RDBSnapshotSink {
+    public var resolvesDeferredStrings: Bool { false }
+    public func write(chunk: RDBChunk) { write(chunk.bytes) }
+    public func finish(chunk: RDBChunk) { finish(chunk.bytes) }
+    public func waitForRoom(_ bytes: Int) {}
+}
+
+/// The CPU priority of a snapshot's writer thread. BGSAVE's writer competes with the engine
+/// thread and the clients for the CPUs (two on the reference machine): `idle` (SCHED_IDLE)
+/// runs it only on a CPU nothing else wants, `nice` at nice 19; a foreground SAVE blocks
+/// the engine anyway and writes at `normal` priority.
+public enum SnapshotWriterPriority: Sendable {
+    case normal, nice, idle
+
+    /// BGSAVE's default (bench/persistence measurements in docs/ARCHITECTURE.md);
+    /// TERN_SNAPSHOT_WRITER=normal|nice|idle overrides it for measurements.
+    public static let background: SnapshotWriterPriority = {
+        guard let v = getenv("TERN_SNAPSHOT_WRITER") else { return .nice }
+        switch String(cString: v) {
+        case "normal": return .normal
+        case "idle": return .idle
+        default: return .nice
+        }
+    }()
+
+    /// Applies to the calling thread (Linux: both calls act per thread, not per process).
+    func apply() {
+        switch self {
+        case .normal: return
+        case .nice: _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
+        case .idle:
+            var p = sched_param()
+            p.sched_priority = 0
+            _ = sched_setscheduler(0, 5 /* SCHED_IDLE */, &p)
+        }
+    }
+}
+
+/// One thread running jobs in order (a snapshot's writer). A dedicated thread rather than
+/// a Dispatch queue: its scheduling priority is set once and never leaks into a shared pool.
+final class SerialWriterThread: @unchecked Sendable {
+    private var lock = pthread_mutex_t()
+    private var cond = pthread_cond_t()
+    private var jobs: [() -> Void] = []
+    private var head = 0
+    private var running = false
+    private var closed = false
+    private let priority: SnapshotWriterPriority
+
+    init(priority: SnapshotWriterPriority) {
+        self.priority = priority
+        pthread_mutex_init(&lock, nil)
+        pthread_cond_init(&cond, nil)
+        let ctx = Unmanaged.passRetained(self).toOpaque()
+        var tid = pthread_t()
+        let rc = pthread_create(&tid, nil, { arg in
+            let me = Unmanaged<SerialWriterThread>.fromOpaque(arg!).takeRetainedValue()
+            me.run()
+            return nil
+        }, ctx)
+        if rc == 0 {
+            pthread_detach(tid)
+        } else {
+            // No thread: run jobs inline (never expected; keeps saves working).
+            Unmanaged<SerialWriterThread>.fromOpaque(ctx).release()
+            inline = true
+        }
+    }
+    private var inline = false
+
+    private func run() {
+        priority.apply()
+        pthread_mutex_lock(&lock)
+        while true {
+            while head == jobs.count && !closed { pthread_cond_wait(&cond, &lock) }
+            if head == jobs.count && closed { break }
+            let job = jobs[head]
+            head += 1
+            if head == jobs.count { jobs.removeAll(keepingCapacity: true); head = 0 }
+            running = true
+            pthread_mutex_unlock(&lock)
+            job()
+            pthread_mutex_lock(&lock)
+            running = false
+            pthread_cond_broadcast(&cond)
+        }
+        pthread_cond_broadcast(&cond)
+        pthread_mutex_unlock(&lock)
+    }
+
+    func async(_ job: @escaping () -> Void) {
+        if inline { job(); return }
+        pthread_mutex_lock(&lock)
+        jobs.append(job)
+        pthread_cond_broadcast(&cond)
+        pthread_mutex_unlock(&lock)
+    }
+
+    /// Waits until every job queued so far has run.
+    func waitIdle() {
+        if inline { return }
+        pthread_mutex_lock(&lock)
+        while head < jobs.count || running { pthread_cond_wait(&cond, &lock) }
+        pthread_mutex_unlock(&lock)
+    }
+
+    /// No more jobs: the thread ends once the queue is empty.
+    func close() {
+        pthread_mutex_lock(&lock)
+        closed = true
+        pthread_cond_broadcast(&cond)
+        pthread_mutex_unlock(&lock)
+    }
+}
+
+/// The file side of a snapshot: a writer thread that resolves the deferred LZF strings of
+/// each chunk (`RDBChunk`), appends the chunks to the temp file with a running CRC, and at
+/// the end writes the checksum, fsyncs, renames and fsyncs the directory.
 public final class RDBFileSink: RDBSnapshotSink, @unchecked Sendable {
     public enum Outcome: Sendable { case ok, failed(String) }
-    private let queue = DispatchQueue(label: "tern.rdb-writer")
+    private let queue: SerialWriterThread
     private let path: String
     private let tempName: String
     private let checksum: Bool
@@ -203,15 +374,17 @@ public final class RDBFileSink: RDBSnapshotSink, @unchecked Sendable {
     /// The 8-byte CRC64 trailer of an RDB file (not for an AOF-format base).
     private let trailer: Bool
     public static let autosyncBytes = 4 << 20
-    // Touched only on `queue`.
+    // Touched only on the writer thread.
     private var fd: Int32 = -1
     private var crc: UInt64 = 0
     private var error: String?
     private var unsynced = 0
+    private var resolver: RDBValueWriter
     /// fsyncs done by the incremental fsync (tests).
     private(set) var incrementalSyncs = 0
-    // Shared between the engine and the queue, under `lock`.
+    // Shared between the engine and the writer, under `lock`.
     private var lock = pthread_mutex_t()
+    private var roomCond = pthread_cond_t()
     private var done: Outcome?
     private var aborted = false
     private var pending = 0
@@ -223,7 +396,7 @@ public final class RDBFileSink: RDBSnapshotSink, @unchecked Sendable {
         pthread_mutex_lock(&lock)
         aborted = true
         pthread_mutex_unlock(&lock)
-        queue.sync {}
+        queue.waitIdle()
         unlink(tempName)
     }
 
@@ -233,13 +406,17 @@ public final class RDBFileSink: RDBSnapshotSink, @unchecked Sendable {
         return aborted
     }
 
-    init(path: String, tempName: String, checksum: Bool, incrementalFsync: Bool, trailer: Bool = true) {
+    init(path: String, tempName: String, checksum: Bool, incrementalFsync: Bool, trailer: Bool = true,
+         compression: Bool = false, priority: SnapshotWriterPriority = .background) {
         self.trailer = trailer
         self.path = path
         self.tempName = tempName
         self.checksum = checksum
         self.incrementalFsync = incrementalFsync
+        resolver = RDBValueWriter(compression: compression, lzf: QuicklistLZF())
+        queue = SerialWriterThread(priority: priority)
         pthread_mutex_init(&lock, nil)
+        pthread_cond_init(&roomCond, nil)
         queue.async {
             self.fd = open(tempName, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
             if self.fd < 0 {
@@ -272,6 +449,11 @@ public final class RDBFileSink: RDBSnapshotSink, @unchecked Sendable {
         }
     }
 
+    private func append(_ chunk: RDBChunk) {
+        guard error == nil, !isAborted else { return }
+        append(chunk.resolve(with: &resolver))
+    }
+
     /// Bytes handed over and not yet written.
     public var queuedBytes: Int {
         pthread_mutex_lock(&lock)
@@ -282,18 +464,34 @@ public final class RDBFileSink: RDBSnapshotSink, @unchecked Sendable {
     private func adjustPending(_ n: Int) {
         pthread_mutex_lock(&lock)
         pending += n
+        if n < 0 { pthread_cond_broadcast(&roomCond) }
         pthread_mutex_unlock(&lock)
     }
 
-    public func write(_ chunk: [UInt8]) {
-        adjustPending(chunk.count)
+    public var resolvesDeferredStrings: Bool { true }
+
+    /// Blocks until at most `bytes` wait for the writer (back-pressure for SAVE, and for the
+    /// walk past `RDBSnapshot.hardQueuedBytes`).
+    public func waitForRoom(_ bytes: Int) {
+        pthread_mutex_lock(&lock)
+        while pending > bytes { pthread_cond_wait(&roomCond, &lock) }
+        pthread_mutex_unlock(&lock)
+    }
+
+    public func write(_ chunk: [UInt8]) { write(chunk: RDBChunk(bytes: chunk)) }
+
+    public func write(chunk: RDBChunk) {
+        let n = chunk.bytes.count
+        adjustPending(n)
         queue.async {
             self.append(chunk)
-            self.adjustPending(-chunk.count)
+            self.adjustPending(-n)
         }
     }
 
-    public func finish(_ last: [UInt8]) {
+    public func finish(_ last: [UInt8]) { finish(chunk: RDBChunk(bytes: last)) }
+
+    public func finish(chunk last: RDBChunk) {
         queue.async {
             self.append(last)
             if self.trailer {
@@ -315,7 +513,16 @@ public final class RDBFileSink: RDBSnapshotSink, @unchecked Sendable {
             self.done = self.error.map { .failed($0) } ?? .ok
             pthread_mutex_unlock(&self.lock)
         }
+        queue.close()
     }
+
+    /// Blocks until the writer has finished the file (after `finish`).
+    func waitForOutcome() -> Outcome {
+        queue.waitIdle()
+        return outcome ?? .failed("Write error saving DB on disk: writer stopped")
+    }
+
+    deinit { queue.close() }
 
     public var outcome: Outcome? {
         pthread_mutex_lock(&lock)

@@ -10,6 +10,12 @@ public struct RDBValueWriter {
     public var compression: Bool
     private let lzf: QuicklistLZF
     fileprivate var scratch: [UInt8] = []
+    /// Leave LZF to whoever drains the buffer (a snapshot's writer thread): a string that
+    /// may be compressed is appended raw, without its length header, and recorded in
+    /// `deferred` as (offset in `out`, length, kind); `RDBChunk.resolve` later writes each
+    /// one exactly as `writeString` (kind 0) or a compressed list node (kind 1) would have.
+    public var deferCompression = false
+    public var deferred: [Int] = []
 
     public init(compression: Bool = true, lzf: QuicklistLZF = QuicklistLZF()) {
         self.compression = compression
@@ -57,6 +63,11 @@ public struct RDBValueWriter {
             }
             return
         }
+        if compression && n > 20 && deferCompression {
+            deferred.append(out.count); deferred.append(n); deferred.append(0)
+            out.appendBytes(s)
+            return
+        }
         if compression && n > 20, let c = compressed(s, capacity: n - 4) {
             out.append(0xC3)
             writeLength(c)
@@ -98,36 +109,44 @@ public struct RDBValueWriter {
     @discardableResult
     public mutating func writeObject(_ e: Entry) -> Bool {
         guard let t = RDBValueWriter.typeByte(e) else { return false }
+        let start = out.count
+        let mark = deferred.count
+        out.append(t)
+        if !writeValue(e) {
+            out.removeSubrange(start...)
+            deferred.removeSubrange(mark...)
+            return false
+        }
+        return true
+    }
+
+    /// The value of `e` without its type byte (false, possibly after partial output, for
+    /// a value this writer cannot serialize: callers check `typeByte` first).
+    private mutating func writeValue(_ e: Entry) -> Bool {
         if e.type == .string {
-            out.append(t)
             writeString(e.stringValue)
             return true
         }
         let obj = e.object
         switch obj {
-        case let q as Quicklist: out.append(t); writeList(q)
-        case let s as IntSet: out.append(t); writeIntset(s)
+        case let q as Quicklist: writeList(q)
+        case let s as IntSet: writeIntset(s)
         case let s as DictSet:
-            out.append(t)
             writeLength(s.count)
             s.forEach { writeString($0) }
         case let z as ListpackZSet:
-            out.append(t)
             var lp = RedisListpackBuilder()
             z.walk(from: 0, to: z.count, reverse: false) { m, sc in lp.append(m); lp.appendScore(sc); return true }
             writeString(lp.finished())
         case let z as TreeZSet:
-            out.append(t)
             writeLength(z.count)
             // Highest score first: Redis walks its skiplist from the tail.
             z.walk(from: 0, to: z.count, reverse: true) { m, sc in writeString(m); writeBinaryDouble(sc); return true }
         case let h as ListpackHash:
-            out.append(t)
             var lp = RedisListpackBuilder()
             h.forEach { f, v in lp.append(f); lp.append(v) }
             writeString(lp.finished())
         case let h as DictHash:
-            out.append(t)
             writeLength(h.count)
             h.forEach { f, v in writeString(f); writeString(v) }
         default:
@@ -154,14 +173,13 @@ public struct RDBValueWriter {
             return false
         }
         out.append(t)
+        let mark = deferred.count
         writeString(e.key)
-        // writeObject writes the type byte itself: write the value after the key instead.
-        let typeAt = out.count
-        guard writeObject(e) else {
+        guard writeValue(e) else {
             out.removeSubrange(start...)
+            deferred.removeSubrange(mark...)
             return false
         }
-        out.remove(at: typeAt)
         return true
     }
 
@@ -172,6 +190,27 @@ public struct RDBValueWriter {
         chunk.reserveCapacity(out.capacity)
         swap(&chunk, &out)
         return chunk
+    }
+
+    /// `drain` with the deferred strings recorded since the last one.
+    public mutating func drainChunk() -> RDBChunk {
+        let spans = deferred
+        deferred.removeAll(keepingCapacity: true)
+        return RDBChunk(bytes: drain(), deferred: spans)
+    }
+
+    /// A list node's bytes: LZF when Redis holds it compressed in memory and that saves
+    /// at least 8 bytes, else an ordinary string.
+    fileprivate mutating func writeNode(_ s: UnsafeRawBufferPointer) {
+        let c = compressed(s, capacity: s.count)
+        if let c, c + 8 < s.count {
+            out.append(0xC3)
+            writeLength(c)
+            writeLength(s.count)
+            out.append(contentsOf: scratch[0..<c])
+            return
+        }
+        writeString(s)
     }
 
     private mutating func writeIntset(_ s: IntSet) {
@@ -233,14 +272,13 @@ public struct RDBValueWriter {
             index += 1
             if inner && data.count >= 48 {
                 // Redis keeps a node compressed only when that saves at least 8 bytes.
-                let c = data.withUnsafeBytes { w.compressed($0, capacity: data.count) }
-                if let c, c + 8 < data.count {
-                    w.out.append(0xC3)
-                    w.writeLength(c)
-                    w.writeLength(data.count)
-                    w.out.append(contentsOf: w.scratch[0..<c])
-                    return
+                if w.deferCompression {
+                    w.deferred.append(w.out.count); w.deferred.append(data.count); w.deferred.append(1)
+                    w.out.append(contentsOf: data)
+                } else {
+                    data.withUnsafeBytes { w.writeNode($0) }
                 }
+                return
             }
             w.writeString(data)
         }
@@ -258,6 +296,41 @@ public struct RDBValueWriter {
             return true
         }
         if lp.count > 0 { emit(&self, lp.finished(), plain: false) }
+    }
+}
+
+/// Bytes of an RDB stream whose LZF work is left to the thread that writes them: `bytes`
+/// holds every deferred string raw and headerless, `deferred` their (offset, length, kind)
+/// triples in order (kind 0: `writeString`'s rule, kind 1: an inner list node's rule).
+public struct RDBChunk: Sendable {
+    public var bytes: [UInt8]
+    public var deferred: [Int]
+
+    public init(bytes: [UInt8], deferred: [Int] = []) {
+        self.bytes = bytes
+        self.deferred = deferred
+    }
+
+    /// The final bytes: `w` (not deferring, with its own LZF state) writes each deferred
+    /// string as the engine would have written it inline.
+    public func resolve(with w: inout RDBValueWriter) -> [UInt8] {
+        if deferred.isEmpty { return bytes }
+        w.out.removeAll(keepingCapacity: true)
+        w.out.reserveCapacity(bytes.count + 64)
+        bytes.withUnsafeBytes { all in
+            var at = 0
+            var i = 0
+            while i + 2 < deferred.count {
+                let off = deferred[i], n = deferred[i + 1], kind = deferred[i + 2]
+                if off > at { w.out.append(contentsOf: UnsafeRawBufferPointer(rebasing: all[at..<off])) }
+                let s = UnsafeRawBufferPointer(rebasing: all[off..<(off + n)])
+                if kind == 1 { w.writeNode(s) } else { w.writeString(s) }
+                at = off + n
+                i += 3
+            }
+            if at < all.count { w.out.append(contentsOf: UnsafeRawBufferPointer(rebasing: all[at...])) }
+        }
+        return w.out
     }
 }
 

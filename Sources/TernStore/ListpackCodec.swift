@@ -246,6 +246,9 @@ public enum ListpackCodec {
         if let v = exactInt(d) {
             return formatInt(v, UnsafeMutableRawPointer(out).assumingMemoryBound(to: UInt8.self))
         }
+        if cap >= 32, let n = G17Format.format(d, UnsafeMutableRawPointer(out).assumingMemoryBound(to: UInt8.self)) {
+            return n
+        }
         return Int(tern_format_double_g17(out, cap, d))
     }
 

@@ -60,18 +60,29 @@ extension Engine {
     /// 4,096-bucket steps of several ms gave 7x the idle p99 and 5% of the idle SET rate
     /// during BGSAVE; 250 µs keeps p99 under 2x idle).
     static let snapshotStepBuckets = 4096
-    static let snapshotStepMicros = 250
+    static let snapshotStepMicros = envMicros("TERN_SNAPSHOT_STEP_US", 250)
     /// The pause between steps: NIO's loop runs every task already due before it polls
     /// for I/O, so a step rescheduled with no delay starved clients for the whole walk
     /// (a 1M-key BGSAVE answered nothing for 700 ms). This lets the loop poll in between.
-    static let snapshotYieldMicros: Int64 = 50
+    static let snapshotYieldMicros = envMicros("TERN_SNAPSHOT_YIELD_US", 50)
+    /// While clients are being served (commands ran since the last step) the walk takes a
+    /// smaller share of the engine thread: shorter steps, longer pauses (a request that
+    /// arrives during a step waits for it). bench/persistence figures in ARCHITECTURE.md.
+    static let snapshotBusyStepMicros = envMicros("TERN_SNAPSHOT_BUSY_STEP_US", 100)
+    static let snapshotBusyYieldMicros = envMicros("TERN_SNAPSHOT_BUSY_YIELD_US", 200)
+
+    /// A pacing constant, overridable from the environment for measurements only.
+    private static func envMicros(_ name: String, _ value: Int) -> Int {
+        guard let v = getenv(name), let n = Int(String(cString: v)), n >= 0 else { return value }
+        return n
+    }
 
     /// One bounded slice of the walk, then the loop serves clients before the next one.
     /// The next slice waits while the writer thread is more than `RDBSnapshot.maxQueuedBytes`
     /// behind (bounded queue), and, with rdb-key-save-delay (µs per key, as Redis's child
     /// sleeps per key), for the keys written times the delay: a slow save for tests that
     /// never stalls the engine thread.
-    func scheduleSnapshotStep(afterMs delay: Int64 = 0) {
+    func scheduleSnapshotStep(afterMs delay: Int64 = 0, busy: Bool = false) {
         guard let runMs = scheduleOnLoop, let runMicros = scheduleOnLoopMicros else {
             finishSnapshotWalk()
             return
@@ -86,11 +97,20 @@ extension Engine {
                 if snap.step(buckets: Engine.snapshotStepBuckets, keys: max(1, 1000 / keyDelay)) { return }
                 let micros = (snap.keysWritten - before) * keyDelay
                 self.scheduleSnapshotStep(afterMs: Int64(max(1, (micros + 999) / 1000)))
-            } else if !snap.step(buckets: Engine.snapshotStepBuckets, micros: Engine.snapshotStepMicros) {
-                self.scheduleSnapshotStep()
+            } else {
+                let busy = self.stats.totalCommands != self.commandsAtLastSnapshotStep
+                self.commandsAtLastSnapshotStep = self.stats.totalCommands
+                let micros = busy ? Engine.snapshotBusyStepMicros : Engine.snapshotStepMicros
+                if !snap.step(buckets: Engine.snapshotStepBuckets, micros: micros) {
+                    self.scheduleSnapshotStep(busy: busy)
+                }
             }
         }
-        if delay > 0 { runMs(delay, body) } else { runMicros(Engine.snapshotYieldMicros, body) }
+        if delay > 0 {
+            runMs(delay, body)
+        } else {
+            runMicros(Int64(busy ? Engine.snapshotBusyYieldMicros : Engine.snapshotYieldMicros), body)
+        }
     }
 
     /// Walks the rest of a running snapshot now (before FLUSH*/SWAPDB/SAVE/load/shutdown
@@ -172,30 +192,26 @@ extension Engine {
         }
     }
 
-    /// The whole keyspace as an RDB image, IDLE/FREQ per record as the eviction policy asks.
-    func rdbImage() -> [UInt8] {
+    /// A foreground save to `dbfilename` in the working directory (`dir` chdirs, as Redis):
+    /// `RDBSnapshot.save` serializes on this thread while its writer thread compresses,
+    /// checksums and writes. IDLE/FREQ per record as the eviction policy asks. On success
+    /// the change counter resets and LASTSAVE moves.
+    @discardableResult
+    public func saveRDB() -> Bool {
+        finishSnapshotWalk()
         let lru = config.maxmemoryPolicy.hasSuffix("-lru")
         let lfu = config.usesLFU
         let aux = rdbAux()
-        return RDBFile.serialize(databases, aux: aux, compression: config.rdbcompression,
-                                 checksum: config.rdbchecksum) { e in
+        let outcome = RDBSnapshot.save(databases, aux: aux, compression: config.rdbcompression,
+                                       checksum: config.rdbchecksum, path: config.dbfilename,
+                                       tempName: "temp-\(getpid()).rdb",
+                                       incrementalFsync: config.rdbSaveIncrementalFsync) { e in
             if lfu { return (nil, UInt8(clamping: ObjectCommand.decayedLFUCounter(self, self.lruField(of: e)))) }
             if lru { return (ObjectCommand.idleMillis(self, self.lruField(of: e)) / 1000, nil) }
             return (nil, nil)
         }
-    }
-
-    /// A foreground save to `dbfilename` in the working directory (`dir` chdirs, as Redis).
-    /// On success the change counter resets and LASTSAVE moves.
-    @discardableResult
-    public func saveRDB() -> Bool {
-        finishSnapshotWalk()
-        let start = Engine.wallClockMs()
-        let image = rdbImage()
-        do {
-            try RDBFile.writeAtomically(image, path: config.dbfilename, tempName: "temp-\(getpid()).rdb")
-        } catch {
-            log(.warning, "\(error)")
+        if case .failed(let why) = outcome {
+            log(.warning, why)
             return false
         }
         log(.notice, "DB saved on disk")
@@ -203,7 +219,6 @@ extension Engine {
         infoState.lastSaveTime = Int(Engine.wallClockMs() / 1000)
         infoState.lastBgsaveOK = true
         infoState.rdbSaves += 1
-        _ = start
         return true
     }
 

@@ -672,6 +672,8 @@ public final class Engine {
     /// BGSAVE SCHEDULE asked while an AOF rewrite runs (rdb_bgsave_scheduled).
     var bgsaveScheduled = false
     var snapshotStartMs: Int64 = 0
+    /// `stats.totalCommands` when the last walk step ran: clients were served since when it moved.
+    var commandsAtLastSnapshotStep = 0
     var dirtyBeforeSnapshot = 0
 
     func deleteExpired(_ db: Database, _ e: Entry) {
