@@ -120,6 +120,32 @@ public enum RDBFile {
         public var freq: UInt8?
     }
 
+    /// A record as the loader sees it: the key and a string value point into the file
+    /// buffer (or a stack copy) and are valid only during the callback, so a load copies
+    /// each byte once, into the entry.
+    public struct RecordView {
+        public enum Value {
+            case string(UnsafeRawBufferPointer)
+            case collection(StoredCollection, ValueType, ValueEncoding)
+        }
+        public var db: Int
+        public var key: UnsafeRawBufferPointer
+        public var value: Value
+        public var expireAt: Int64?
+        public var idleSeconds: Int?
+        public var freq: UInt8?
+
+        /// An owned copy.
+        public var record: Record {
+            let v: RDBValue
+            switch value {
+            case .string(let s): v = .string(Array(s))
+            case .collection(let c, let t, let e): v = .collection(c, t, e)
+            }
+            return Record(db: db, key: Array(key), value: v, expireAt: expireAt, idleSeconds: idleSeconds, freq: freq)
+        }
+    }
+
     public struct LoadSummary {
         public var version = 0
         public var aux: [(String, [UInt8])] = []
@@ -136,7 +162,7 @@ public enum RDBFile {
     public static func load(_ data: [UInt8], limits: EncodingLimits, verifyChecksum: Bool,
                             record: (Record) throws -> Void) throws -> LoadSummary {
         var loader = try Loader(data, limits: limits, verifyChecksum: verifyChecksum)
-        while try !loader.step(maxBytes: Int.max, record: record) {}
+        while try !loader.step(maxBytes: Int.max, record: { try record($0.record) }) {}
         return loader.summary
     }
 
@@ -175,7 +201,7 @@ public enum RDBFile {
 
         /// Reads on until `maxBytes` more bytes are consumed or the file ends; true at the end.
         public mutating func step(maxBytes: Int, resize: ((_ db: Int, _ size: Int) -> Void)? = nil,
-                                  record: (Record) throws -> Void) throws -> Bool {
+                                  record: (RecordView) throws -> Void) throws -> Bool {
             if finished { return true }
             let stop = maxBytes >= Int.max - r.pos ? Int.max : r.pos + maxBytes
             while r.pos < stop {
@@ -217,10 +243,25 @@ public enum RDBFile {
                     throw RDBError("Unsupported RDB opcode \(t) (modules and functions are not loaded yet)", at: at)
                 default:
                     guard RDBType.isObjectType(t) else { throw RDBError("Unknown RDB encoding type \(t)", at: at) }
-                    let key = try r.readString()
+                    let key = try r.readStringRef()
                     do {
-                        let v = try r.readObject(type: t)
-                        try record(Record(db: db, key: key, value: v, expireAt: expireAt, idleSeconds: idle, freq: freq))
+                        if t == RDBType.string {
+                            let v = try r.readStringRef()
+                            try r.withBytes(key) { k in
+                                try r.withBytes(v) { vb in
+                                    try record(RecordView(db: db, key: k, value: .string(vb), expireAt: expireAt, idleSeconds: idle, freq: freq))
+                                }
+                            }
+                        } else {
+                            let value: RecordView.Value
+                            switch try r.readObject(type: t) {
+                            case .collection(let c, let ty, let e): value = .collection(c, ty, e)
+                            case .string: throw RDBError("Unknown RDB encoding type \(t)", at: at)
+                            }
+                            try r.withBytes(key) { k in
+                                try record(RecordView(db: db, key: k, value: value, expireAt: expireAt, idleSeconds: idle, freq: freq))
+                            }
+                        }
                     } catch let e as RDBError where e.kind == .emptyKey {
                         // Redis skips empty aggregates written by older versions.
                     }

@@ -161,21 +161,17 @@ extension Engine {
                     field = UInt32(truncatingIfNeeded: Int(lruClock) &- idle) & 0xFF_FFFF
                 }
                 func add() -> Bool {
-                    rec.key.withUnsafeBytes { k in
-                        switch rec.value {
-                        case .string(let s):
-                            return s.withUnsafeBytes {
-                                db.addStringForLoading(k, $0, encoding: Numbers.stringEncoding($0), expireAt: rec.expireAt, lru: field)
-                            }
-                        case .collection(let obj, let t, let enc):
-                            return db.addObjectForLoading(k, obj, type: t, encoding: enc, expireAt: rec.expireAt, lru: field)
-                        }
+                    switch rec.value {
+                    case .string(let s):
+                        return db.addStringForLoading(rec.key, s, encoding: Numbers.stringEncoding(s), expireAt: rec.expireAt, lru: field)
+                    case .collection(let obj, let t, let enc):
+                        return db.addObjectForLoading(rec.key, obj, type: t, encoding: enc, expireAt: rec.expireAt, lru: field)
                     }
                 }
                 let added = add()
                 if !added && job.merge {
                     // DEBUG RELOAD MERGE: the file's value replaces the one in memory.
-                    _ = rec.key.withUnsafeBytes { db.deleteSynchronously($0) }
+                    _ = db.deleteSynchronously(rec.key)
                     if add() { job.loaded += 1; return }
                 }
                 guard added else {
