@@ -244,12 +244,15 @@ public enum RDBFile {
                 default:
                     guard RDBType.isObjectType(t) else { throw RDBError("Unknown RDB encoding type \(t)", at: at) }
                     let key = try r.readStringRef()
+                    // Locals only in the closures below: capturing `self` would copy the loader.
+                    let data = r.data
+                    let (dbIndex, exp, idleSecs, fq) = (db, expireAt, idle, freq)
                     do {
                         if t == RDBType.string {
                             let v = try r.readStringRef()
-                            try r.withBytes(key) { k in
-                                try r.withBytes(v) { vb in
-                                    try record(RecordView(db: db, key: k, value: .string(vb), expireAt: expireAt, idleSeconds: idle, freq: freq))
+                            try RDBValueReader.withBytes(data, key) { k in
+                                try RDBValueReader.withBytes(data, v) { vb in
+                                    try record(RecordView(db: dbIndex, key: k, value: .string(vb), expireAt: exp, idleSeconds: idleSecs, freq: fq))
                                 }
                             }
                         } else {
@@ -258,8 +261,8 @@ public enum RDBFile {
                             case .collection(let c, let ty, let e): value = .collection(c, ty, e)
                             case .string: throw RDBError("Unknown RDB encoding type \(t)", at: at)
                             }
-                            try r.withBytes(key) { k in
-                                try record(RecordView(db: db, key: k, value: value, expireAt: expireAt, idleSeconds: idle, freq: freq))
+                            try RDBValueReader.withBytes(data, key) { k in
+                                try record(RecordView(db: dbIndex, key: k, value: value, expireAt: exp, idleSeconds: idleSecs, freq: fq))
                             }
                         }
                     } catch let e as RDBError where e.kind == .emptyKey {
