@@ -113,7 +113,8 @@ extension Engine {
         }
         beginLoading(totalBytes: data.count)
         do {
-            let loader = try RDBFile.Loader(data, limits: EncodingLimits(config), verifyChecksum: config.rdbchecksum)
+            let loader = try RDBFile.Loader(data, limits: EncodingLimits(config), verifyChecksum: config.rdbchecksum,
+                                            checksumInBackground: true)
             return .success(RDBLoadJob(loader: loader, merge: merge, startMs: start,
                                        skipExpired: !isReplicaOfMaster, isFileLoad: true))
         } catch {
@@ -286,9 +287,11 @@ extension Engine {
                 done(outcome)
                 return
             }
-            // A 1 ms timer rather than an immediate task: NIO runs every ready task before it
+            // A timer rather than an immediate task: NIO runs every ready task before it
             // polls the sockets again, so only a timer lets the connections in between slices.
-            if let run = scheduleOnLoop { run(1) { slice() } } else { slice() }
+            // 10 µs, not 1 ms: a 1 ms timer per 2 MB slice added ~4% to a 110 MB load.
+            if let run = scheduleOnLoopMicros { run(10) { slice() } }
+            else if let run = scheduleOnLoop { run(1) { slice() } } else { slice() }
         }
         slice()
     }
