@@ -425,10 +425,7 @@ public struct RDBValueReader {
                         room += ListpackCodec.withText(e) { Quicklist.plannedSize($0) }
                     }
                     _ = try RedisListpackReader.walk(blob, deep: false, at: at) { e in
-                        ListpackCodec.withText(e) { t in
-                            q.pushTail(t, room: room)
-                            room -= Quicklist.plannedSize(t)
-                        }
+                        room -= ListpackCodec.withText(e) { q.pushTail($0, room: room) }
                     }
                 }
                 continue

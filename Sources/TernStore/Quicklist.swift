@@ -337,8 +337,10 @@ public final class Quicklist: StoredCollection {
     /// pushTail for a run of appends (loading): `room` is the planned size of this element
     /// and those that follow it in the run, so a new tail node is allocated once with room
     /// for all of them instead of growing by one element at a time. A node the run does
-    /// not fill is trimmed when the next node starts, as before.
-    public func pushTail(_ s: UnsafeRawBufferPointer, room: Int) {
+    /// not fill is trimmed when the next node starts, as before. Returns the element's
+    /// planned size (what the run's room goes down by).
+    @discardableResult
+    public func pushTail(_ s: UnsafeRawBufferPointer, room: Int) -> Int {
         let plan = QuicklistCodec.plan(s)
         let last = nodesCount - 1
         if last >= 0 && allowsInsert(last, s.count) {
@@ -362,6 +364,7 @@ public final class Quicklist: StoredCollection {
         }
         count += 1
         applyCompression()
+        return plan.size
     }
 
     public func pushHead(_ s: UnsafeRawBufferPointer) {
