@@ -233,6 +233,11 @@ public struct RDBValueReader {
         for _ in 1...27 { out.append(out[out.count - 1] * 10) }
         return out
     }()
+
+    /// Float80 arithmetic really has a 64-bit significand here (valgrind, for one, runs x87
+    /// code at double precision, where the reasoning below does not hold): 1/10 then has
+    /// bits below a double's 53.
+    static let float80IsExtended: Bool = (powersOfTen[0] / powersOfTen[1]).significandBitPattern & 0x7FF != 0
     #endif
 
     /// strtod's result for a plain decimal, computed without strtod (a load parses a score
@@ -242,11 +247,12 @@ public struct RDBValueReader {
     /// exact in Float80 (64-bit significand), and so is the power of ten; one multiply or
     /// divide rounds correctly to Float80, and rounding that to Double equals the single
     /// correct rounding unless the Float80 result is within one unit of a point halfway
-    /// between two doubles: then (and for anything else) nil, and strtod decides.
+    /// between two doubles: then (and for anything else, or without true Float80) nil, and
+    /// strtod decides.
     static func plainDecimal(_ b: UnsafeRawBufferPointer) -> Double? {
         #if arch(x86_64)
         let n = b.count
-        guard n > 0, n <= 64, let p = b.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
+        guard n > 0, n <= 64, float80IsExtended, let p = b.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
         var i = 0
         var negative = false
         if p[0] == 45 || p[0] == 43 { negative = p[0] == 45; i = 1 }
