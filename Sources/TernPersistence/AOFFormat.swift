@@ -227,19 +227,21 @@ public enum AOFFiles {
 
     /// Writes all of `bytes` to `fd`; false with errno set on error (a short write counts).
     public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> (ok: Bool, written: Int) {
-        bytes.withUnsafeBytes { buf -> (Bool, Int) in
-            guard let base = buf.baseAddress else { return (true, 0) }
-            var off = 0
-            while off < buf.count {
-                let n = write(fd, base + off, buf.count - off)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return (false, off)
-                }
-                if n == 0 { errno = ENOSPC; return (false, off) }
-                off += n
+        bytes.withUnsafeBytes { writeAll(fd, $0) }
+    }
+
+    public static func writeAll(_ fd: Int32, _ buf: UnsafeRawBufferPointer) -> (ok: Bool, written: Int) {
+        guard let base = buf.baseAddress else { return (true, 0) }
+        var off = 0
+        while off < buf.count {
+            let n = write(fd, base + off, buf.count - off)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return (false, off)
             }
-            return (true, off)
+            if n == 0 { errno = ENOSPC; return (false, off) }
+            off += n
         }
+        return (true, off)
     }
 }

@@ -16,6 +16,9 @@ public enum RDBFile {
         public var ctime: Int
         public var usedMemory: Int
         public var aofBase = false
+        /// repl-stream-db, repl-id, repl-offset: written by a master with a backlog and for
+        /// every replication RDB (PSYNC2 after a restart, the replica's initial db).
+        public var replication: (streamDb: Int, id: String, offset: Int64)?
         public init(ctime: Int, usedMemory: Int) {
             self.ctime = ctime
             self.usedMemory = usedMemory
@@ -40,6 +43,11 @@ public enum RDBFile {
         auxField("redis-bits", "64")
         auxField("ctime", "\(aux.ctime)")
         auxField("used-mem", "\(aux.usedMemory)")
+        if let r = aux.replication {
+            auxField("repl-stream-db", "\(r.streamDb)")
+            auxField("repl-id", r.id)
+            auxField("repl-offset", "\(r.offset)")
+        }
         auxField("aof-base", aux.aofBase ? "1" : "0")
         for db in databases where db.count > 0 {
             w.out.append(RDBOpcode.selectDB)

@@ -24,7 +24,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
     private let databases: [Database]
     private var w: RDBValueWriter
     private let accessField: (Entry) -> (idle: Int?, freq: UInt8?)
-    private let sink: RDBFileSink
+    private let sink: RDBSnapshotSink
     private var dbIndex = 0
     private var table = 0
     private var bucket = 0
@@ -41,14 +41,22 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
     /// Keys written so far (walk and writes), for rdb-key-save-delay pacing and tests.
     public private(set) var keysWritten = 0
 
-    public init(databases: [Database], aux: RDBFile.Aux, compression: Bool, checksum: Bool,
-                path: String, tempName: String, incrementalFsync: Bool = false,
+    public convenience init(databases: [Database], aux: RDBFile.Aux, compression: Bool, checksum: Bool,
+                            path: String, tempName: String, incrementalFsync: Bool = false,
+                            accessField: @escaping (Entry) -> (idle: Int?, freq: UInt8?)) {
+        self.init(databases: databases, aux: aux, compression: compression,
+                  sink: RDBFileSink(path: path, tempName: tempName, checksum: checksum, incrementalFsync: incrementalFsync),
+                  accessField: accessField)
+    }
+
+    /// An RDB image into any sink (a file, or replicas' sockets for a diskless sync).
+    public init(databases: [Database], aux: RDBFile.Aux, compression: Bool, sink: RDBSnapshotSink,
                 accessField: @escaping (Entry) -> (idle: Int?, freq: UInt8?)) {
         self.format = .rdb
         self.databases = databases
         self.accessField = accessField
         w = RDBValueWriter(compression: compression)
-        sink = RDBFileSink(path: path, tempName: tempName, checksum: checksum, incrementalFsync: incrementalFsync)
+        self.sink = sink
         // The header: everything but the records (RESIZEDB sizes are those at the epoch).
         var head = RDBFile.serialize([], aux: aux, compression: compression, checksum: false)
         head.removeLast(9)   // EOF + checksum of an empty image
@@ -168,9 +176,22 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
     }
 }
 
+/// Where a snapshot's bytes go. `write` and `finish` are called on the engine thread, in
+/// stream order; `finish` gets the last bytes and must add the 8-byte CRC-64 trailer of
+/// everything written (zeros without rdbchecksum).
+public protocol RDBSnapshotSink: AnyObject {
+    func write(_ chunk: [UInt8])
+    func finish(_ last: [UInt8])
+    /// Bytes handed over and not yet written out (the walk pauses above maxQueuedBytes).
+    var queuedBytes: Int { get }
+    /// nil until the image is complete (or failed).
+    var outcome: RDBFileSink.Outcome? { get }
+    func abort()
+}
+
 /// The file side of a snapshot: a serial queue that appends chunks to the temp file with a
 /// running CRC, and at the end writes the checksum, fsyncs, renames and fsyncs the directory.
-public final class RDBFileSink: @unchecked Sendable {
+public final class RDBFileSink: RDBSnapshotSink, @unchecked Sendable {
     public enum Outcome: Sendable { case ok, failed(String) }
     private let queue = DispatchQueue(label: "tern.rdb-writer")
     private let path: String
@@ -252,7 +273,7 @@ public final class RDBFileSink: @unchecked Sendable {
     }
 
     /// Bytes handed over and not yet written.
-    var queuedBytes: Int {
+    public var queuedBytes: Int {
         pthread_mutex_lock(&lock)
         defer { pthread_mutex_unlock(&lock) }
         return pending
@@ -264,7 +285,7 @@ public final class RDBFileSink: @unchecked Sendable {
         pthread_mutex_unlock(&lock)
     }
 
-    func write(_ chunk: [UInt8]) {
+    public func write(_ chunk: [UInt8]) {
         adjustPending(chunk.count)
         queue.async {
             self.append(chunk)
@@ -272,7 +293,7 @@ public final class RDBFileSink: @unchecked Sendable {
         }
     }
 
-    func finish(_ last: [UInt8]) {
+    public func finish(_ last: [UInt8]) {
         queue.async {
             self.append(last)
             if self.trailer {
@@ -296,7 +317,7 @@ public final class RDBFileSink: @unchecked Sendable {
         }
     }
 
-    var outcome: Outcome? {
+    public var outcome: Outcome? {
         pthread_mutex_lock(&lock)
         defer { pthread_mutex_unlock(&lock) }
         return done

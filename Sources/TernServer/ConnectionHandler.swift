@@ -281,6 +281,37 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
         }
     }
 
+    /// A replica's RDB: the header through the reply path, then the file with sendfile(2)
+    /// through NIO (queued, so later stream bytes wait behind it).
+    func sendFile(header: [UInt8], path: String, done: @escaping (Bool) -> Void) {
+        guard let c = client, let ctx = context, !closing else { done(false); return }
+        c.out.append(header)
+        flushReplies()
+        let handle: NIOFileHandle
+        let size: Int
+        do {
+            handle = try NIOFileHandle(path: path)
+            var st = stat()
+            guard try handle.withUnsafeFileDescriptor({ fstat($0, &st) }) == 0 else { throw IOError(errnoCode: errno, reason: "fstat") }
+            size = Int(st.st_size)
+        } catch {
+            done(false)
+            return
+        }
+        let region = FileRegion(fileHandle: handle, readerIndex: 0, endIndex: size)
+        queuedWrites += 1
+        c.pendingOutputWrites += 1
+        let promise = ctx.eventLoop.makePromise(of: Void.self)
+        let me = LoopBound(self)
+        let finish = LoopBound(done)
+        promise.futureResult.whenComplete { result in
+            try? handle.close()
+            me.value.writeCompleted(0)
+            if case .success = result { finish.value(true) } else { finish.value(false) }
+        }
+        ctx.writeAndFlush(NIOAny(IOData.fileRegion(region)), promise: promise)
+    }
+
     /// A write handed to NIO is done (or failed at close).
     func writeCompleted(_ bytes: Int) {
         queuedWrites -= 1

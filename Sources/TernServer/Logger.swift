@@ -11,6 +11,8 @@ final class ServerLogger: @unchecked Sendable {
     var path = ""
     var file: UnsafeMutablePointer<FILE>? = nil
     var roleChar: Character = "M"
+    /// The role letter of the moment (S while `replicaof` is set), when given.
+    var currentRole: (() -> Character)?
 
     /// Also send every line to syslog (syslog-enabled), as Redis does besides the file/stdout.
     var toSyslog = false
@@ -79,7 +81,7 @@ final class ServerLogger: @unchecked Sendable {
         let ms = Int(tv.tv_usec) / 1000
         let msText = ms < 10 ? "00\(ms)" : ms < 100 ? "0\(ms)" : "\(ms)"
         let mark: Character = [".", "-", "*", "#"][level.rawValue]
-        let line = "\(getpid()):\(role ?? roleChar) \(stamp).\(msText) \(mark) \(message)\n"
+        let line = "\(getpid()):\(role ?? currentRole?() ?? roleChar) \(stamp).\(msText) \(mark) \(message)\n"
         if toSyslog { sendToSyslog(level, message) }
         write(line)
     }

@@ -52,6 +52,9 @@ public final class TernServerProcess: @unchecked Sendable {
         }
         if config.syslogEnabled { logger.openSyslog(ident: config.syslogIdent, facility: config.syslogFacility) }
         let lg = logger
+        // The role letter: S on a replica (replicaof set), M otherwise, as Redis's log.
+        let cfg = LoopBound(config)
+        logger.currentRole = { cfg.value.replicaofHost.isEmpty ? "M" : "S" }
         engine.logHandler = { level, msg in lg.log(level, msg) }
         logger.log(.warning, "oO0OoO0OoO0Oo Tern is starting oO0OoO0OoO0Oo", role: "C")
         logger.log(.warning, "Tern version=\(TernVersion.redisCompatible) (tern \(TernVersion.tern)), bits=64, pid=\(getpid()), just started", role: "C")
@@ -72,6 +75,8 @@ public final class TernServerProcess: @unchecked Sendable {
             loop.scheduleTask(in: .microseconds(us)) { b.value() }
         }
         engine.shutdownHandler = { [weak self] code in self?.shutdown(exitCode: code) }
+        // The replica side's outbound link to its master.
+        engine.repl.replica.connector = NIOMasterLinkConnector(loop: loop)
         // Deferred work (pub/sub flushes, BCAST invalidations) runs after the current I/O batch.
         engine.deferredExecutor = { task in
             let t = LoopBound(task)
@@ -269,7 +274,7 @@ public final class TernServerProcess: @unchecked Sendable {
             // shutdown-on-sigterm / -sigint flags become the same words SHUTDOWN takes.
             let f = sig == SIGINT ? self.config.shutdownOnSigint : self.config.shutdownOnSigterm
             let words = ["SAVE", "NOSAVE", "NOW", "FORCE"].enumerated().filter { f & (1 << $0.offset) != 0 }.map { $0.element }
-            self.engine.requestShutdown(reason: ([name] + words).joined(separator: " "))
+            _ = self.engine.beginShutdown(reason: ([name] + words).joined(separator: " "))
         }
     }
 

@@ -14,8 +14,25 @@ final class PropagationStreamTests: XCTestCase {
     /// A propagation target that writes what a replica would read.
     final class StreamCapture: PropagationTarget {
         var encoder = PropagationStreamEncoder()
-        var bytes: [UInt8] = []
-        func propagate(db: Int, args: Args) { encoder.append(db: db, args: args, to: &bytes) }
+        let out = StreamBuffer(capacity: 64)
+        /// Ops that came encoded by the engine (several targets), and encoded by this target.
+        var encodedOps = 0
+        var ownOps = 0
+        /// false: take only `propagate(db:args:)`, as a target that keeps no RESP stream.
+        var takesEncoded = true
+        var bytes: [UInt8] {
+            get { Array(out.bytes) }
+            set { out.removeAll(); out.append(newValue) }
+        }
+        func propagate(db: Int, args: Args) {
+            ownOps += 1
+            encoder.append(db: db, args: args, to: out)
+        }
+        func propagate(db: Int, args: Args, encoded: UnsafeRawBufferPointer) {
+            guard takesEncoded else { return propagate(db: db, args: args) }
+            encodedOps += 1
+            encoder.append(db: db, encoded: encoded, to: out)
+        }
     }
 
     /// A connection that does no I/O; `resumeProcessing` runs whatever the test parked.
@@ -140,9 +157,9 @@ final class PropagationStreamTests: XCTestCase {
         }
     }
 
-    func replay(_ s: Scenario, _ r: Run) {
+    func replay(_ s: Scenario, _ r: Run, targets: [PropagationTarget]? = nil) {
         for cmd in s.setup { r.run("a", cmd) }
-        r.engine.propagationTargets = [r.capture]
+        r.engine.propagationTargets = targets ?? [r.capture]
         var blocked: [Client] = []
         for step in s.steps {
             if let ms = step["sleep_ms"] as? Int { usleep(useconds_t(ms * 1000)); continue }
@@ -168,6 +185,74 @@ final class PropagationStreamTests: XCTestCase {
             XCTAssertEqual(Self.text(got), Self.text(s.stream),
                            "\(s.name)\n tern:  \(Self.readable(got))\n redis: \(Self.readable(s.stream))")
         }
+    }
+
+    /// Several targets (the AOF and the replication stream): each gets the same bytes, from
+    /// one encoding of each op shared by the targets that write RESP, and from the op's
+    /// arguments for a target that does not; a lone target encodes for itself.
+    func testEveryTargetGetsTheSameStream() throws {
+        for s in try Self.loadScenarios() {
+            let r = Run()
+            let second = StreamCapture()
+            let argsOnly = StreamCapture()
+            argsOnly.takesEncoded = false
+            replay(s, r, targets: [r.capture, second, argsOnly])
+            for (name, t) in [("first", r.capture), ("second", second), ("args only", argsOnly)] {
+                let got = Self.masked(t.bytes, s.mask)
+                XCTAssertEqual(Self.text(got), Self.text(s.stream), "\(s.name), \(name) target: \(Self.readable(got))")
+            }
+            XCTAssertEqual(r.capture.ownOps, 0, s.name)
+            XCTAssertEqual(argsOnly.encodedOps, 0, s.name)
+        }
+        let r = Run()
+        r.engine.propagationTargets = [r.capture]
+        r.run("a", ["SET", "k", "v"])
+        XCTAssertEqual(r.capture.ownOps, 1)
+        XCTAssertEqual(r.capture.encodedOps, 0)
+    }
+
+    /// The direct path: a lone top-level op reaches the target from the client's own argument
+    /// spans (no copy); a unit with a lazy-expire DEL before it goes through the buffer.
+    func testLoneTopLevelOpGoesOutFromTheClientsArgs() {
+        final class Probe: PropagationTarget {
+            var ops: [(base: UnsafeRawPointer, name: String)] = []
+            func propagate(db: Int, args: Args) { ops.append((args.base, args.string(0))) }
+        }
+        let r = Run()
+        let probe = Probe()
+        r.engine.propagationTargets = [probe]
+        let c = r.client("a")
+        OwnedArgs(strings: ["SET", "k", "v"]).withArgs { a in
+            r.engine.execute(c, a)
+            XCTAssertEqual(probe.ops.map(\.name), ["SET"])
+            XCTAssertEqual(probe.ops.first?.base, a.base)
+        }
+        r.run("a", ["SET", "e", "v", "PX", "1"])
+        usleep(5000)
+        probe.ops = []
+        OwnedArgs(strings: ["SET", "e", "w"]).withArgs { a in
+            r.engine.execute(c, a)
+            XCTAssertEqual(probe.ops.map(\.name), ["MULTI", "DEL", "SET", "EXEC"])
+            XCTAssertFalse(probe.ops.contains { $0.base == a.base })
+        }
+        XCTAssertTrue(r.engine.pendingPropagation.isEmpty)
+    }
+
+    /// Each target keeps its own selected db: a target that attaches later, or whose reader
+    /// sits in another db, gets its own SELECT before the shared encoding of the op.
+    func testTargetsKeepTheirOwnSelectedDb() {
+        let r = Run()
+        let late = StreamCapture()
+        r.engine.propagationTargets = [r.capture]
+        r.run("a", ["SET", "k", "1"])
+        r.run("a", ["SELECT", "3"])
+        r.run("a", ["SET", "k", "2"])
+        r.engine.propagationTargets = [r.capture, late]
+        r.run("a", ["SET", "k", "3"])
+        late.encoder.selectedDb = 0
+        r.run("a", ["INCR", "n"])
+        XCTAssertEqual(Self.readable(r.capture.bytes), "SELECT 0 | SET k 1 | SELECT 3 | SET k 2 | SET k 3 | INCR n")
+        XCTAssertEqual(Self.readable(late.bytes), "SELECT 3 | SET k 3 | SELECT 3 | INCR n")
     }
 
     // MARK: what the masks hide

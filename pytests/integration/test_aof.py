@@ -1,11 +1,13 @@
 """The append only file side by side with redis-server 7.0.15: the multi-part layout
 (manifest text, file names, incr bytes for the same commands), loading in both directions
 with equal DEBUG DIGEST, the pre-7.0 single-file upgrade, torn tails and corrupt middles,
-BGREWRITEAOF under writes, CONFIG SET appendonly at runtime, INFO aof_* fields, and crash
-safety with appendfsync always (SIGKILL at random moments)."""
+BGREWRITEAOF under writes, CONFIG SET appendonly at runtime, INFO aof_* fields, AOF write
+errors (a full disk made with RLIMIT_FSIZE: MISCONF and recovery, or exit with always), and
+crash safety with appendfsync always (SIGKILL at random moments)."""
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -555,6 +557,153 @@ def test_info_aof_fields_match_redis(workdir):
                 s.stop()
     for mode in ("yes", "no"):
         assert got[("tern", mode)] == got[("redis", mode)], mode
+
+
+# --- write errors -----------------------------------------------------------------------
+# A full disk without root: the file size limit (RLIMIT_FSIZE) of the running server is
+# lowered with prlimit(2), so write(2) on the AOF stops at the limit (a short write, then
+# EFBIG); SIGXFSZ is ignored from the start (an ignored signal survives exec), as a
+# filesystem's ENOSPC would not kill either. Raising the limit again is "disk space freed".
+
+class LimitedServer:
+    """A server whose AOF writes can be made to fail; logs to server.log in its dir."""
+
+    def __init__(self, kind, directory, *args):
+        exe = tern_binary() if kind == "tern" else shutil.which("redis-server")
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", directory, "--save", "",
+             "--appendonly", "yes", "--logfile", os.path.join(directory, "server.log"), *args],
+            cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            preexec_fn=lambda: signal.signal(signal.SIGXFSZ, signal.SIG_IGN))
+        deadline = time.time() + 20
+        while True:
+            try:
+                if redis.Redis(host="127.0.0.1", port=self.port).ping():
+                    break
+            except redis.ConnectionError:
+                assert self.proc.poll() is None and time.time() < deadline, "server did not start"
+                time.sleep(0.05)
+        self.client = redis.Redis(host="127.0.0.1", port=self.port, single_connection_client=True,
+                                  retry=Retry(NoBackoff(), 0))
+
+    def limit_file_size(self, nbytes):
+        resource.prlimit(self.proc.pid, resource.RLIMIT_FSIZE, (nbytes, resource.RLIM_INFINITY))
+
+    def unlimit(self):
+        resource.prlimit(self.proc.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(20)
+
+
+def write_until_refused(c, limit_room):
+    """SETs of ~1 KB until one is refused; returns (acknowledged keys, the refusal)."""
+    acked = []
+    for i in range(limit_room // 1000 + 20):
+        try:
+            c.set("k%d" % i, "%04d" % i + "x" * 996)
+        except redis.ResponseError as e:
+            return acked, str(e)
+        acked.append("k%d" % i)
+    raise AssertionError("no write was refused")
+
+
+def aof_error_lines(log):
+    return [re.sub(r"^\d+:M [^#*]*", "", line) for line in log.splitlines()
+            if "AOF write error" in line or "writing to the AOF file" in line]
+
+
+def test_aof_write_error_refuses_writes_until_it_clears_like_redis(workdir):
+    """appendfsync everysec: the write that fills the disk is acknowledged (its bytes stay in
+    the buffer), later writes and PING get -MISCONF with Redis's text while reads still work;
+    once writing works again the buffer reaches the file, writes are accepted, and a restart
+    has every acknowledged write. Same replies, INFO, log lines and file bytes as Redis."""
+    seen = {}
+    for kind in ("tern", "redis"):
+        d = os.path.join(workdir, kind)
+        os.mkdir(d)
+        s = LimitedServer(kind, d, "--appendfsync", "everysec")
+        try:
+            c = s.client
+            c.set("before", "1")
+            room = 10_000
+            s.limit_file_size(len(read(d, "appendonly.aof.1.incr.aof")) + room)
+            acked, refusal = write_until_refused(c, room)
+            info = c.info("persistence")
+            got = {"acked": len(acked), "refusal": refusal,
+                   "write_status": info["aof_last_write_status"],
+                   "bgrewrite_status": info["aof_last_bgrewrite_status"]}
+            with pytest.raises(redis.ResponseError) as ping:
+                c.ping()
+            got["ping"] = str(ping.value)
+            got["read"] = c.get(acked[0])[:4]
+            with pytest.raises(redis.ResponseError):
+                c.set("refused", "1")
+            s.unlimit()
+            deadline = time.time() + 10
+            while c.info("persistence")["aof_last_write_status"] != "ok":
+                assert time.time() < deadline, kind + ": the AOF error did not clear"
+                time.sleep(0.05)
+            c.set("after", "1")
+            got["bgrewrite_status_after"] = c.info("persistence")["aof_last_bgrewrite_status"]
+            s.stop()
+            got["log"] = aof_error_lines(log_of(d))
+            got["incr"] = read(d, "appendonly.aof.1.incr.aof")
+            r = start_in(kind, d)
+            try:
+                rc = r.client()
+                got["restored"] = [k for k in ["before", *acked, "refused", "after"] if rc.exists(k)]
+            finally:
+                r.stop()
+        finally:
+            s.stop()
+        seen[kind] = got
+    t = seen["tern"]
+    assert t["refusal"] == "MISCONF Errors writing to the AOF file: No space left on device"
+    assert t["ping"] == t["refusal"] and t["write_status"] == "err" and t["bgrewrite_status"] == "ok"
+    assert t["read"] == b"0000"
+    assert t["restored"] == ["before", *["k%d" % i for i in range(t["acked"])], "after"]
+    assert t["log"][0].startswith("# Short write while writing to the AOF file: (nwritten=")
+    assert t["log"][-1] == "# AOF write error looks solved, Redis can write again."
+    assert t == seen["redis"]
+
+
+def test_aof_write_error_with_appendfsync_always_exits_like_redis(workdir):
+    """appendfsync always cannot keep an unwritten acknowledgement: the server exits at the
+    first failed write, with Redis's log lines; the file is cut back to whole commands and
+    loads with every acknowledged write."""
+    seen = {}
+    for kind in ("tern", "redis"):
+        d = os.path.join(workdir, kind)
+        os.mkdir(d)
+        s = LimitedServer(kind, d, "--appendfsync", "always")
+        try:
+            s.client.set("before", "1")
+            s.limit_file_size(len(read(d, "appendonly.aof.1.incr.aof")) + 10_000)
+            acked = []
+            with pytest.raises(redis.ConnectionError):
+                for i in range(100):
+                    s.client.set("k%d" % i, "x" * 1000)
+                    acked.append("k%d" % i)
+            code = s.proc.wait(20)
+            got = {"code": code, "acked": len(acked), "log": aof_error_lines(log_of(d)),
+                   "incr": read(d, "appendonly.aof.1.incr.aof")}
+            assert "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting..." \
+                in log_of(d), kind
+            r = start_in(kind, d)
+            try:
+                got["restored"] = sum(r.client().exists(k) for k in ["before", *acked])
+            finally:
+                r.stop()
+        finally:
+            s.stop()
+        seen[kind] = got
+    t = seen["tern"]
+    assert t["code"] == 1 and t["restored"] == t["acked"] + 1
+    assert t == seen["redis"]
 
 
 # --- crash safety -----------------------------------------------------------------------

@@ -17,7 +17,7 @@ public final class AppendOnlyFile: PropagationTarget {
     unowned(unsafe) let engine: Engine
     var encoder = PropagationStreamEncoder()
     /// Propagated bytes not yet written (Redis's aof_buf).
-    var buf: [UInt8] = []
+    let buf = StreamBuffer()
     var fd: Int32 = -1
     var manifest = AOFManifest()
     /// aof_current_size / aof_base_size as Redis keeps them.
@@ -29,6 +29,8 @@ public final class AppendOnlyFile: PropagationTarget {
     var lastTimestamp = 0
     var lastWriteOK = true
     var lastWriteErrno: Int32 = 0
+    /// Unix seconds of the last write error logged (Redis logs one per 30 s).
+    var lastWriteErrorLogSec = 0
     /// everysec's fsync thread.
     let fsyncQueue = DispatchQueue(label: "tern.aof-fsync")
     let pending = PendingCounter()
@@ -80,15 +82,28 @@ public final class AppendOnlyFile: PropagationTarget {
     // MARK: feeding (Redis's feedAppendOnlyFile)
 
     public func propagate(db: Int, args: Args) {
-        guard state == .on || (state == .waitRewrite && rewrite != nil) else { return }
-        if engine.config.aofTimestampEnabled {
-            let now = Int(Engine.wallClockMs() / 1000)
-            if now > lastTimestamp {
-                buf.append(contentsOf: Array("#TS:\(now)\r\n".utf8))
-                lastTimestamp = now
-            }
+        guard accepting else { return }
+        if engine.config.aofTimestampEnabled { annotateTimestamp() }
+        encoder.append(db: db, args: args, to: buf)
+    }
+
+    /// The op encoded once for every target (several targets listen).
+    public func propagate(db: Int, args: Args, encoded: UnsafeRawBufferPointer) {
+        guard accepting else { return }
+        if engine.config.aofTimestampEnabled { annotateTimestamp() }
+        encoder.append(db: db, encoded: encoded, to: buf)
+    }
+
+    /// Writes are buffered: the AOF is on, or being switched on with its rewrite running.
+    var accepting: Bool { state == .on || (state == .waitRewrite && rewrite != nil) }
+
+    /// `#TS:<unix seconds>` before the first op of each second (aof-timestamp-enabled).
+    func annotateTimestamp() {
+        let now = Int(Engine.wallClockMs() / 1000)
+        if now > lastTimestamp {
+            buf.append(Array("#TS:\(now)\r\n".utf8))
+            lastTimestamp = now
         }
-        encoder.append(db: db, args: args, to: &buf)
     }
 
     var fsyncPolicy: String { engine.config.appendfsync }
@@ -106,26 +121,36 @@ public final class AppendOnlyFile: PropagationTarget {
             backgroundFsyncIfDue()
             return
         }
-        let (ok, written) = AOFFiles.writeAll(fd, buf)
+        let (ok, written) = AOFFiles.writeAll(fd, buf.bytes)
         if !ok {
             let err = errno
-            lastWriteErrno = err
+            // As Redis: one error line per 30 s at most, however often the retries fail.
+            let nowSec = Int(Engine.wallClockMs() / 1000)
+            let canLog = nowSec - lastWriteErrorLogSec > 30
+            if canLog { lastWriteErrorLogSec = nowSec }
             var kept = written
-            if written > 0 {
-                // Redis removes a partial write so the file ends on a command boundary.
-                if ftruncate(fd, off_t(currentIncrSize)) == 0 { kept = 0 }
-            }
-            if kept > 0 {
-                currentIncrSize += kept
-                currentSize += kept
-                buf.removeFirst(kept)
+            if written == 0 {
+                if canLog { engine.log(.warning, "Error writing to the AOF file: \(String(cString: strerror(err)))") }
+                lastWriteErrno = err
+            } else {
+                // A short write (the disk filled up mid-buffer) is removed, so the file ends
+                // on a command boundary; Redis reports it as ENOSPC whatever write(2) said.
+                if canLog { engine.log(.warning, "Short write while writing to the AOF file: (nwritten=\(written), expected=\(buf.count))") }
+                if ftruncate(fd, off_t(currentIncrSize)) == 0 {
+                    kept = 0
+                } else if canLog {
+                    engine.log(.warning, "Could not remove short write from the append-only file.  Redis may refuse to load the AOF the next time it starts.  ftruncate: \(String(cString: strerror(errno)))")
+                }
+                lastWriteErrno = ENOSPC
             }
             if fsyncPolicy == "always" {
                 engine.log(.warning, "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...")
                 exit(1)
             }
-            if lastWriteOK {
-                engine.log(.warning, "Error writing to the AOF file: \(String(cString: strerror(err)))")
+            if kept > 0 {
+                currentIncrSize += kept
+                currentSize += kept
+                buf.removeFirst(kept)
             }
             lastWriteOK = false
             return
@@ -136,7 +161,7 @@ public final class AppendOnlyFile: PropagationTarget {
         }
         currentIncrSize += written
         currentSize += written
-        if buf.count > 1 << 20 { buf = [] } else { buf.removeAll(keepingCapacity: true) }
+        buf.removeAll(keepingCapacity: buf.capacity <= 1 << 20)
         writtenSinceFsync = true
         if engine.config.noAppendfsyncOnRewrite && childActive { return }
         if fsyncPolicy == "always" {
@@ -771,7 +796,7 @@ extension Engine {
         }
         a.rewriteScheduled = false
         a.state = .off
-        a.buf = []
+        a.buf.removeAll(keepingCapacity: false)
         detachAOF()
     }
 

@@ -23,25 +23,34 @@ extension Engine {
     /// Starts a forkless background save (`RDBSnapshot`): the walk advances in steps on the
     /// engine loop between client work, the writer queue does the file I/O, and the cron
     /// collects the outcome. False when one is already running.
+    /// With a `sink` (a diskless replication sync) the image goes there instead of
+    /// dbfilename, and its end is not a save (no rdb_saves, dirty unchanged).
     @discardableResult
-    func backgroundSave() -> Bool {
+    func backgroundSave(sink: RDBSnapshotSink? = nil, withoutKeys: Bool = false) -> Bool {
         // One walk per key table: a rewrite's base walk excludes a save (Redis's one child).
         guard snapshot == nil, aof.rewrite == nil else { return false }
         infoState.lastBgsaveTry = Int(Engine.wallClockMs() / 1000)
         let lru = config.maxmemoryPolicy.hasSuffix("-lru")
         let lfu = config.usesLFU
-        let aux = RDBFile.Aux(ctime: Int(Engine.wallClockMs() / 1000), usedMemory: MemoryOverview(self).used)
-        snapshot = RDBSnapshot(databases: databases, aux: aux, compression: config.rdbcompression,
-                               checksum: config.rdbchecksum, path: config.dbfilename,
-                               tempName: "temp-bgsave-\(getpid()).rdb",
-                               incrementalFsync: config.rdbSaveIncrementalFsync) { [unowned(unsafe) self] e in
+        let aux = rdbAux()
+        let access: (Entry) -> (idle: Int?, freq: UInt8?) = { [unowned(unsafe) self] e in
             if lfu { return (nil, UInt8(clamping: ObjectCommand.decayedLFUCounter(self, self.lruField(of: e)))) }
             if lru { return (ObjectCommand.idleMillis(self, self.lruField(of: e)) / 1000, nil) }
             return (nil, nil)
         }
+        snapshotToSockets = sink != nil
+        if let sink {
+            snapshot = RDBSnapshot(databases: withoutKeys ? [] : databases, aux: aux,
+                                   compression: config.rdbcompression, sink: sink, accessField: access)
+        } else {
+            snapshot = RDBSnapshot(databases: databases, aux: aux, compression: config.rdbcompression,
+                                   checksum: config.rdbchecksum, path: config.dbfilename,
+                                   tempName: "temp-bgsave-\(getpid()).rdb",
+                                   incrementalFsync: config.rdbSaveIncrementalFsync, accessField: access)
+        }
         snapshotStartMs = Engine.wallClockMs()
         dirtyBeforeSnapshot = dirty
-        log(.notice, "Background saving started by pid \(getpid())")
+        log(.notice, sink == nil ? "Background saving started by pid \(getpid())" : "Background RDB transfer started by pid \(getpid())")
         scheduleSnapshotStep()
         return true
     }
@@ -96,11 +105,37 @@ extension Engine {
     /// single child does).
     var activeSnapshotWalk: RDBSnapshot? { snapshot ?? aof.rewrite?.snapshot }
 
+    /// The AUX fields of a dump (Redis's rdbPopulateSaveInfo): with replication info when
+    /// a backlog exists (a master with replicas, or any replica), so a restart keeps the
+    /// PSYNC2 history and replicas can continue.
+    func rdbAux() -> RDBFile.Aux {
+        var aux = RDBFile.Aux(ctime: Int(Engine.wallClockMs() / 1000), usedMemory: MemoryOverview(self).used)
+        if repl.backlog != nil || repl.isReplica {
+            let db = repl.isReplica ? replicaStreamDb : max(0, repl.encoder.selectedDb)
+            aux.replication = (db, repl.replid, repl.masterReplOffset)
+        }
+        return aux
+    }
+
     /// The cron's check for a finished background save (Redis's checkChildrenDone).
     func collectBackgroundSave() {
         guard let snap = snapshot, let outcome = snap.result else { return }
         snapshot = nil
+        let toSockets = snapshotToSockets
+        defer {
+            if replicationSnapshot {
+                replicationSnapshotDone(ok: { if case .ok = outcome { return true } else { return false } }(), toSockets: toSockets)
+            }
+        }
         infoState.lastBgsaveSeconds = Int((Engine.wallClockMs() - snapshotStartMs) / 1000)
+        if snapshotToSockets {
+            snapshotToSockets = false
+            switch outcome {
+            case .ok: log(.notice, "Background RDB transfer terminated with success")
+            case .failed(let why): log(.warning, why); log(.warning, "Background transfer error")
+            }
+            return
+        }
         switch outcome {
         case .ok:
             log(.notice, "DB saved on disk")
@@ -141,7 +176,7 @@ extension Engine {
     func rdbImage() -> [UInt8] {
         let lru = config.maxmemoryPolicy.hasSuffix("-lru")
         let lfu = config.usesLFU
-        let aux = RDBFile.Aux(ctime: Int(Engine.wallClockMs() / 1000), usedMemory: MemoryOverview(self).used)
+        let aux = rdbAux()
         return RDBFile.serialize(databases, aux: aux, compression: config.rdbcompression,
                                  checksum: config.rdbchecksum) { e in
             if lfu { return (nil, UInt8(clamping: ObjectCommand.decayedLFUCounter(self, self.lruField(of: e)))) }

@@ -13,10 +13,14 @@ public protocol ClientConnection: AnyObject {
     /// Closes the connection now, dropping pending output (Redis's freeClient): output
     /// limits, client eviction and the query buffer limit.
     func abort()
+    /// Writes `header` then the whole file at `path` (a replica's RDB), after any output
+    /// already queued; `done(ok)` runs on the engine loop once it is written or failed.
+    func sendFile(header: [UInt8], path: String, done: @escaping (Bool) -> Void)
 }
 
 extension ClientConnection {
     public func abort() { close() }
+    public func sendFile(header: [UInt8], path: String, done: @escaping (Bool) -> Void) { done(false) }
 }
 
 /// Client flags reported by CLIENT LIST (`flags=`).
@@ -127,6 +131,10 @@ public final class Client {
     var memoryBucketSeq = 0
     /// MULTI queue and WATCHed keys (Transactions.swift), created on first MULTI or WATCH.
     var multiState: MultiState?
+    /// A replica attached to us, or a client that sent REPLCONF (Replication/MasterSide.swift).
+    public var replicaPeer: ReplicaPeer?
+    /// master_repl_offset after this client's last command (what WAIT waits for).
+    public var woff: Int64 = 0
 
     public init(id: Int, engine: Engine) {
         self.id = id

@@ -38,6 +38,8 @@ extension Engine {
         if c.flags.contains(.tracking) { tracking.disable(c) }
         if c.flags.contains(.monitor) { observers.removeMonitor(c) }
         transactions.freeState(c)
+        if c.flags.contains(.replica) { detachReplica(c) }
+        if !repl.waiters.isEmpty { repl.waiters.removeAll { $0.client === c } }
         forgetClientMemory(c)
     }
 

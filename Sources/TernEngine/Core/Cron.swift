@@ -17,6 +17,13 @@ extension Engine {
         if pauseEndMs > 0 && pauseEndMs <= nowMs { unpause() }
         if !isReplicaOfMaster && !isPausedForWrites && activeExpireEnabled { activeExpireCycle() }
         savePointsCron()
+        startPendingReplicationSnapshot()
+        if pendingShutdown != nil { checkPendingShutdown() }
+        // Once a second; ten times a second while a FAILOVER runs (its handshake and checks).
+        if nowMs - lastReplicationCronMs >= (repl.failoverState == .none ? 1000 : 100) {
+            lastReplicationCronMs = nowMs
+            replicationCron()
+        }
         for db in databases {
             db.table.shrinkIfSparse()
             if config.activerehashing { db.table.rehash(forMicroseconds: 1000) }

@@ -12,6 +12,9 @@ public struct ServerStats {
     public var totalConnections = 0
     public var totalCommands = 0
     public var rejectedConnections = 0
+    public var syncFull = 0
+    public var syncPartialOk = 0
+    public var syncPartialErr = 0
     public var expiredKeys = 0
     public var expiredStalePerc = 0.0
     public var expiredTimeCapReached = 0
@@ -59,6 +62,8 @@ public final class Engine {
     /// Write effects of the running execution unit, flushed by `propagatePendingCommands`
     /// (Redis's server.also_propagate).
     var pendingPropagation: [PropagatedOp] = []
+    /// One op encoded once for several targets (`sendToTargets`).
+    let propagationScratch = StreamBuffer()
     public var startTimeMs: Int64
     public let runID: String
     public var isShuttingDown = false
@@ -94,6 +99,19 @@ public final class Engine {
     public var outputLimitFloor = Int.max
     /// maxmemory's eviction pool and task (Subsystems/Eviction.swift).
     let eviction = EvictionState()
+    /// Replication: history ids, offsets, backlog, replicas, the link to our master.
+    public let repl = ReplicationState()
+    /// The running BGSAVE was started for replicas (Replication/MasterSide.swift), and
+    /// goes to their sockets rather than dbfilename (diskless sync).
+    var replicationSnapshot = false
+    var snapshotToSockets = false
+    /// Ticks of the 1 Hz replication cron, and when it last ran.
+    var replicationCronLoops = 0
+    var lastReplicationCronMs: Int64 = 0
+    /// A disk-backed sync wrote dbfilename (rdb-del-sync-files may remove it).
+    var lastSyncRDBOnDisk = false
+    /// A SHUTDOWN waiting for lagging replicas (Replication/MasterSide.swift).
+    var pendingShutdown: PendingShutdown?
 
     /// WATCHed keys in all databases (TransactionRegistry.watchedCount lives here):
     /// `keyModified` pays one plain flag check per write while nobody watches.
@@ -227,6 +245,11 @@ public final class Engine {
         config.onChange("appendonly") { [unowned(unsafe) self] cfg in
             if cfg.appendonly { return self.startAppendOnly() }
             self.stopAppendOnly()
+            return nil
+        }
+        // CONFIG SET repl-backlog-size resizes the live backlog (Redis's resizeReplicationBacklog).
+        config.onChange("repl-backlog-size") { [unowned(unsafe) self] cfg in
+            self.repl.backlog?.resize(cfg.replBacklogSize)
             return nil
         }
     }
@@ -386,13 +409,26 @@ public final class Engine {
             rejectCommand(c, cmd, refusal)
             return
         }
-        // min-replicas-to-write (NOREPLICAS) goes here.
-        // READONLY on a read-only replica goes here.
+        // Replication's refusals: one plain check each while replication is not configured.
+        if config.minReplicasToWrite > 0 && !flags.contains(.master) && lacksGoodReplicas
+            && isWriteForRefusal(c, cmd) {
+            rejectCommand(c, cmd, "NOREPLICAS Not enough good replicas to write.")
+            return
+        }
+        if repl.masterHost != nil && config.replicaReadOnly && !flags.contains(.master)
+            && isWriteForRefusal(c, cmd) {
+            rejectCommand(c, cmd, "READONLY You can't write against a read only replica.")
+            return
+        }
         if flags.contains(.pubsub) && c.resp == 2 && !cmd.allowedWhileSubscribed {
             rejectCommand(c, cmd, "ERR Can't execute '\(cmd.fullName)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
             return
         }
-        // MASTERDOWN (replica-serve-stale-data no) goes here.
+        if repl.masterHost != nil && !config.replicaServeStaleData && repl.linkState != .connected
+            && !cmd.flags.contains(.stale) {
+            rejectCommand(c, cmd, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.")
+            return
+        }
         if loading.active && refusedWhileLoading(c, cmd) { return }
         // BUSY (scripts) goes here.
         // Replicas, and MONITOR clients (Redis flags them as replicas), may not touch keys.
@@ -410,12 +446,21 @@ public final class Engine {
             transactions.queue(c, cmd, args)
             return
         }
-        call(c, cmd, args, startedAtMicros: startUs)
+        call(c, cmd, args, startedAtMicros: startUs, topLevel: true)
         // The outermost call ends here: its unit goes out before blocked clients are served.
         if propagates && !pendingPropagation.isEmpty {
             propagatePendingCommands(wrapInMulti: !cmd.flags.contains(.touchesArbitraryKeys))
         }
+        c.woff = repl.masterReplOffset
         if hasReadyKeys { blocking.handleReadyKeys() }
+    }
+
+    /// A write for NOREPLICAS and READONLY: a write command, or EXEC of a transaction that
+    /// queued one.
+    func isWriteForRefusal(_ c: Client, _ cmd: Command) -> Bool {
+        if cmd.flags.contains(.write) { return true }
+        if cmd.name == "exec", let queued = c.multiState { return queued.queuedFlags.contains(.write) }
+        return false
     }
 
     /// Redis's protected commands (DEBUG; MODULE later) are refused unless their
@@ -480,8 +525,10 @@ public final class Engine {
         call(c, cmd, args, startedAtMicros: Engine.wallClockMicros())
     }
 
+    /// `topLevel`: called by dispatch, so the unit ends with this call and a lone op may take
+    /// the direct path (Propagation.swift).
     @inline(__always)
-    func call(_ c: Client, _ cmd: Command, _ args: Args, startedAtMicros start: Int64) {
+    func call(_ c: Client, _ cmd: Command, _ args: Args, startedAtMicros start: Int64, topLevel: Bool = false) {
         let dirtyBefore = dirty
         errorsCounted = stats.totalErrorReplies
         c.currentCommand = cmd
@@ -501,7 +548,7 @@ public final class Engine {
         // Appended to the unit's buffer, after any expire DELs the command caused; nested
         // calls (EXEC) append to the same buffer. Flushed by the outermost caller.
         if (dirty != dirtyBefore || c.forcePropagation) && propagates {
-            alsoPropagateEffect(of: c, args: args)
+            if topLevel { propagateDirect(of: c, args: args) } else { alsoPropagateEffect(of: c, args: args) }
         }
         c.propagateAs = nil
         c.forcePropagation = false
@@ -614,8 +661,8 @@ public final class Engine {
         return true
     }
 
-    /// Set by replication: replicas never delete expired keys themselves.
-    public var isReplicaOfMaster = false
+    /// Replicas never delete expired keys themselves.
+    public var isReplicaOfMaster: Bool { repl.masterHost != nil }
     /// The running forkless BGSAVE (Commands/Persistence.swift), nil when none.
     var snapshot: RDBSnapshot?
     /// The append only file (Commands/AOF.swift); its `state` says whether it is on.

@@ -261,6 +261,7 @@ extension Engine {
     /// then not read) and its files opened for writing; otherwise `dbfilename`. Both load in
     /// slices with -LOADING replies meanwhile. `done` runs on the loop.
     public func loadDataAtStartup(_ done: @escaping (LoadOutcome) -> Void) {
+        replicationInitAtStartup()
         guard config.appendonly else {
             loadAOFManifestQuietly()
             loadRDBInSlices(done)
@@ -284,6 +285,8 @@ extension Engine {
         }
         func slice() {
             if let outcome = continueRDBLoad(job, bytes: max(1024, config.loadingProcessEventsIntervalBytes)) {
+                // The PSYNC2 history the file carries (Replication/ReplicaSide.swift).
+                if outcome == .loaded { restoreReplicationInfo(job.loader.summary.aux) }
                 done(outcome)
                 return
             }

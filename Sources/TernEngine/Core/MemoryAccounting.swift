@@ -54,6 +54,12 @@ public final class MemoryAccounting {
         return base + Int(MemoryAccounting.threadNet() - threadNetAtRefresh)
     }
 
+    /// Raises the peak to the running figure (no refresh).
+    public func notePeak() {
+        let u = used
+        if u > peak { peak = u }
+    }
+
     /// `used`, refreshed first when the allocator offers no cheap running count (glibc).
     public var usedPrecise: Int {
         if !isJemalloc { return refresh() }

@@ -13,5 +13,8 @@ extension Engine {
         registerTransactionAndPubSubCommands()
         registerListCommands()
         registerSortCommands()
+        registerReplicationMasterCommands()
+        registerFailoverCommand()
+        registerReplicaCommands()
     }
 }

@@ -56,8 +56,6 @@ public final class InfoState {
     var peakMemory: Int { memory.peak }
     var startupMemory: Int { memory.startup }
     let executable: String
-    /// Replication ids as a master with no history reports them.
-    public var replicationID: String
     /// Unix time (seconds) of the last successful save; the start time until persistence exists.
     public var lastSaveTime: Int
     /// Deep payload validations run (RESTORE under sanitize-dump-payload yes/clients).
@@ -73,9 +71,6 @@ public final class InfoState {
 
     init(startTimeMs: Int64) {
         executable = InfoState.absoluteExecutable()
-        var bytes = [UInt8](repeating: 0, count: 20)
-        bytes.withUnsafeMutableBytes { tern_random_bytes($0.baseAddress, 20) }
-        replicationID = bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
         lastSaveTime = Int(startTimeMs / 1000)
     }
 
@@ -100,8 +95,19 @@ public final class InfoState {
         ops.sample(value: engine.stats.totalCommands, nowMs: now)
         netIn.sample(value: engine.stats.netInputBytes, nowMs: now)
         netOut.sample(value: engine.stats.netOutputBytes, nowMs: now)
-        updatePeak()
+        // used_memory_peak from the running figure at each sample (Redis's cron reads its
+        // counter); the allocator-wide refresh (a jemalloc epoch merging every arena, ~130k
+        // instructions) once a second, for what other threads allocated and freed. INFO,
+        // MEMORY and eviction over the limit refresh on their own.
+        if now - lastMemoryRefreshMs >= 1000 {
+            lastMemoryRefreshMs = now
+            updatePeak()
+        } else {
+            memory.notePeak()
+        }
     }
+
+    private var lastMemoryRefreshMs: Int64 = 0
 
     @discardableResult
     func updatePeak() -> Int { memory.refresh() }
@@ -306,7 +312,7 @@ enum InfoCommand {
             ("mem_fragmentation_bytes", "\(m.fragmentationBytes)"),
             ("mem_not_counted_for_evict", "\(e.memoryNotCountedForEviction())"),
             ("mem_replication_backlog", "\(m.replicationBacklog)"),
-            ("mem_total_replication_buffers", "0"),
+            ("mem_total_replication_buffers", "\(e.replicationBufferBytes)"),
             ("mem_clients_slaves", "\(m.clientsReplicas)"),
             ("mem_clients_normal", "\(m.clientsNormal)"),
             ("mem_cluster_links", "\(m.clusterLinks)"),
@@ -359,9 +365,9 @@ enum InfoCommand {
             ("instantaneous_input_repl_kbps", "0.00"),
             ("instantaneous_output_repl_kbps", "0.00"),
             ("rejected_connections", "\(s.rejectedConnections)"),
-            ("sync_full", "0"),
-            ("sync_partial_ok", "0"),
-            ("sync_partial_err", "0"),
+            ("sync_full", "\(s.syncFull)"),
+            ("sync_partial_ok", "\(s.syncPartialOk)"),
+            ("sync_partial_err", "\(s.syncPartialErr)"),
             ("expired_keys", "\(s.expiredKeys)"),
             ("expired_stale_perc", ReplyBuffer.cFormat("%.2f", s.expiredStalePerc * 100)),
             ("expired_time_cap_reached_count", "\(s.expiredTimeCapReached)"),
@@ -401,19 +407,40 @@ enum InfoCommand {
     }
 
     static func replication(_ e: Engine) -> [(String, String)] {
-        [
-            ("role", e.isReplicaOfMaster ? "slave" : "master"),
-            ("connected_slaves", "0"),
-            ("master_failover_state", "no-failover"),
-            ("master_replid", e.infoState.replicationID),
-            ("master_replid2", String(repeating: "0", count: 40)),
-            ("master_repl_offset", "0"),
-            ("second_repl_offset", "-1"),
-            ("repl_backlog_active", "0"),
-            ("repl_backlog_size", "1048576"),
-            ("repl_backlog_first_byte_offset", "0"),
-            ("repl_backlog_histlen", "0"),
-        ]
+        let r = e.repl
+        var f: [(String, String)] = []
+        if r.masterHost != nil {
+            f.append(("role", "slave"))
+            f.append(contentsOf: e.replicaInfoFields())
+        } else {
+            f.append(("role", "master"))
+        }
+        f.append(("connected_slaves", "\(r.replicas.count)"))
+        if e.config.minReplicasToWrite > 0 && e.config.minReplicasMaxLag > 0 {
+            f.append(("min_slaves_good_slaves", "\(r.goodReplicas)"))
+        }
+        let now = Engine.wallClockMs()
+        for (i, c) in r.replicas.enumerated() {
+            guard let p = c.replicaPeer else { continue }
+            f.append(("slave\(i)", p.infoLine(ip: e.replicaIP(c), nowMs: now)))
+        }
+        f.append(("master_failover_state", r.failoverState.rawValue))
+        f.append(("master_replid", r.replid))
+        f.append(("master_replid2", r.replid2))
+        f.append(("master_repl_offset", "\(r.masterReplOffset)"))
+        f.append(("second_repl_offset", "\(r.secondReplOffset)"))
+        if let b = r.backlog {
+            f.append(("repl_backlog_active", "1"))
+            f.append(("repl_backlog_size", "\(b.size)"))
+            f.append(("repl_backlog_first_byte_offset", "\(b.firstByteOffset)"))
+            f.append(("repl_backlog_histlen", "\(b.histlen)"))
+        } else {
+            f.append(("repl_backlog_active", "0"))
+            f.append(("repl_backlog_size", "\(max(e.config.replBacklogSize, ReplicationBacklog.minimumSize))"))
+            f.append(("repl_backlog_first_byte_offset", "0"))
+            f.append(("repl_backlog_histlen", "0"))
+        }
+        return f
     }
 
     static func cpu() -> [(String, String)] {

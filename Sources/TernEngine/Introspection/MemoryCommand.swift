@@ -67,6 +67,8 @@ struct MemoryOverview {
         for c in e.clients.values {
             if ClientType.of(c) == .replica { replicaClientCount += 1 } else { normalClientCount += 1 }
         }
+        // The backlog's ring is allocated whole when it is created.
+        replicationBacklog = e.repl.backlog?.size ?? 0
         var total = startup + replicationBacklog + clientsReplicas + clientsNormal + clusterLinks + aofBuffer
             + luaCaches + functionsCaches
         for db in e.databases where db.count > 0 {

@@ -37,8 +37,8 @@ enum ShutdownCommand {
             return
         }
         if abort {
-            // Shutdown is immediate here: there is never one waiting to be aborted.
-            c.error("ERR No shutdown in progress.")
+            // Only a shutdown waiting for lagging replicas can be aborted.
+            if c.engine.abortPendingShutdown() { c.out.ok() } else { c.error("ERR No shutdown in progress.") }
             return
         }
         var reason = "SHUTDOWN"
@@ -46,7 +46,7 @@ enum ShutdownCommand {
         if opts.contains(.save) { reason += " SAVE" }
         if opts.contains(.now) { reason += " NOW" }
         if opts.contains(.force) { reason += " FORCE" }
-        if let err = c.engine.requestShutdown(reason: reason) {
+        if let err = c.engine.beginShutdown(reason: reason, client: c) {
             c.error(err.hasPrefix("ERR ") ? err : "ERR Errors trying to SHUTDOWN. Check logs.")
         }
     }

@@ -56,7 +56,7 @@ extension Engine {
     /// Pending output beyond the static part (Redis's getClientOutputBufferMemoryUsage, its
     /// reply list): what the limits apply to, CLIENT LIST `omem`.
     @inline(__always) func outputBufferMemory(_ c: Client) -> Int {
-        max(0, c.out.count &+ c.pendingOutputBytes &- staticReplyBytes(c))
+        max(0, c.out.count &+ c.pendingOutputBytes &+ (c.replicaPeer?.pendingStream.count ?? 0) &- staticReplyBytes(c))
     }
 
     /// Pending output inside the static part (CLIENT LIST `obl`, Redis's bufpos).

@@ -232,10 +232,16 @@ extension Engine {
         commands.register("sunsubscribe") { c, a in
             ps.unsubscribe(c, names: a.count > 1 ? (1..<a.count).map { a.bytes($0) } : nil, .shard, reply: true)
         }
+        // PUBLISH and SPUBLISH reach replicas (not the AOF): Redis's
+        // forceCommandPropagation(c, PROPAGATE_REPL) outside cluster mode.
         commands.register("publish") { c, a in
             c.out.integer(ps.publish(a[1], a[2]))
+            c.engine.alsoPropagateToReplicas(db: c.dbIndex, args: a)
         }
-        commands.register("spublish") { c, a in c.out.integer(ps.publishShard(a[1], a[2])) }
+        commands.register("spublish") { c, a in
+            c.out.integer(ps.publishShard(a[1], a[2]))
+            c.engine.alsoPropagateToReplicas(db: c.dbIndex, args: a)
+        }
         commands.register("pubsub|help") { c, _ in PubSubCommands.help(c) }
         commands.register("pubsub|channels") { c, a in PubSubCommands.channels(c, a, ps.channels) }
         commands.register("pubsub|shardchannels") { c, a in PubSubCommands.channels(c, a, ps.shardChannels) }
