@@ -105,39 +105,88 @@ public struct RDBValueReader {
         if n > 1 << 37 { throw fail("OOM in dictTryExpand \(n)") }
     }
 
-    /// An RDB string: raw, INT8/16/32 (as decimal text) or LZF-compressed.
-    public mutating func readString() throws -> [UInt8] {
+    /// Where an RDB string's bytes are, without copying them: a range of the input (raw
+    /// strings), an integer (INT8/16/32 encodings: its decimal text, formatted on demand) or
+    /// the decompressed bytes of an LZF string.
+    public enum StringRef {
+        case range(Int, Int)
+        case int(Int)
+        case bytes([UInt8])
+    }
+
+    /// Reads an RDB string's header and skips its bytes; `withBytes` then shows them.
+    public mutating func readStringRef() throws -> StringRef {
         let at = pos
         let (v, enc) = try readLengthOrEncoding()
         if !enc {
             guard v <= UInt64(limit - pos) else { throw RDBError("String length \(v) past the end of data", at: at, kind: .truncated) }
-            return Array(try readBytes(Int(v)))
+            let start = pos
+            pos += Int(v)
+            return .range(start, Int(v))
         }
         switch v {
-        case 0: return Array(String(Int8(bitPattern: UInt8(try readLE(1)))).utf8)
-        case 1: return Array(String(Int16(bitPattern: UInt16(try readLE(2)))).utf8)
-        case 2: return Array(String(Int32(bitPattern: UInt32(try readLE(4)))).utf8)
-        case 3:
-            let clen = try readLength()
-            let len = try readLength()
-            let src = try readBytes(clen)
-            // A declared length of 0 is accepted whatever the data, as Redis accepts it (its
-            // decompressor's failure result, 0, equals the length).
-            if len == 0 { return [] }
-            guard clen > 0 else { throw fail("Invalid LZF compressed string", at: at) }
-            // LZF expands at most ~264x per input byte pair; a larger claim is corrupt.
-            guard len / 300 <= clen else { throw fail("Invalid LZF compressed string", at: at) }
-            var out = [UInt8](repeating: 0, count: len)
-            let got = src.withUnsafeBytes { s in
-                out.withUnsafeMutableBytes { o in
-                    QuicklistLZF.decompress(s.baseAddress!, clen, into: o.baseAddress!, outCapacity: len)
-                }
-            }
-            guard got == len else { throw fail("Invalid LZF compressed string", at: at) }
-            return out
+        case 0: return .int(Int(Int8(bitPattern: UInt8(try readLE(1)))))
+        case 1: return .int(Int(Int16(bitPattern: UInt16(try readLE(2)))))
+        case 2: return .int(Int(Int32(bitPattern: UInt32(try readLE(4)))))
+        case 3: return .bytes(try readLZF(at: at))
         default:
             throw fail("Unknown RDB string encoding type \(v)", at: at)
         }
+    }
+
+    /// Calls body with the bytes of a string read by `readStringRef` (valid during the call).
+    @inline(__always)
+    public func withBytes<R>(_ ref: StringRef, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try RDBValueReader.withBytes(data, ref, body)
+    }
+
+    /// `withBytes` on a given input. Callers inside the reader's own mutating methods use
+    /// this with a local copy of `data`, so that the closure does not capture the reader
+    /// (which makes Swift copy the whole struct at every call).
+    @inline(__always)
+    public static func withBytes<R>(_ data: [UInt8], _ ref: StringRef, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        switch ref {
+        case .range(let s, let n):
+            return try data.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[s..<(s + n)])) }
+        case .int(let v):
+            var buf: (UInt64, UInt64, UInt64) = (0, 0, 0)
+            return try withUnsafeMutableBytes(of: &buf) { b in
+                let p = b.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                return try body(UnsafeRawBufferPointer(start: p, count: ListpackCodec.formatInt(v, p)))
+            }
+        case .bytes(let b):
+            return try b.withUnsafeBytes(body)
+        }
+    }
+
+    /// An RDB string: raw, INT8/16/32 (as decimal text) or LZF-compressed.
+    public mutating func readString() throws -> [UInt8] {
+        switch try readStringRef() {
+        case .range(let s, let n): return Array(data[s..<(s + n)])
+        case .int(let v): return ListpackCodec.withIntText(v) { Array($0) }
+        case .bytes(let b): return b
+        }
+    }
+
+    /// The body of an LZF string (its encoding byte at `at` already read).
+    mutating func readLZF(at: Int) throws -> [UInt8] {
+        let clen = try readLength()
+        let len = try readLength()
+        let src = try readBytes(clen)
+        // A declared length of 0 is accepted whatever the data, as Redis accepts it (its
+        // decompressor's failure result, 0, equals the length).
+        if len == 0 { return [] }
+        guard clen > 0 else { throw fail("Invalid LZF compressed string", at: at) }
+        // LZF expands at most ~264x per input byte pair; a larger claim is corrupt.
+        guard len / 300 <= clen else { throw fail("Invalid LZF compressed string", at: at) }
+        var out = [UInt8](repeating: 0, count: len)
+        let got = src.withUnsafeBytes { s in
+            out.withUnsafeMutableBytes { o in
+                QuicklistLZF.decompress(s.baseAddress!, clen, into: o.baseAddress!, outCapacity: len)
+            }
+        }
+        guard got == len else { throw fail("Invalid LZF compressed string", at: at) }
+        return out
     }
 
     public mutating func readBinaryDouble() throws -> Double { Double(bitPattern: try readLE(8)) }
@@ -165,6 +214,100 @@ public struct RDBValueReader {
     /// otherwise nothing is required, like Redis's zzlStrtod on packed scores (text that is
     /// no number reads as 0). Text stops at a NUL, as C strings do.
     static func parseDouble<C: Collection>(_ b: C, prefix: Bool) -> Double? where C.Element == UInt8 {
+        if let d = b.withContiguousStorageIfAvailable({ RDBValueReader.plainDecimal(UnsafeRawBufferPointer($0)) }) ?? nil {
+            return d
+        }
+        return strtodParse(b, prefix: prefix)
+    }
+
+    /// As above, on raw bytes.
+    static func parseDouble(_ b: UnsafeRawBufferPointer, prefix: Bool) -> Double? {
+        if let d = RDBValueReader.plainDecimal(b) { return d }
+        return strtodParse(b, prefix: prefix)
+    }
+
+    #if arch(x86_64)
+    /// 10^0 ... 10^27, exact in Float80 (5^27 < 2^64).
+    static let powersOfTen: [Float80] = {
+        var out: [Float80] = [1]
+        for _ in 1...27 { out.append(out[out.count - 1] * 10) }
+        return out
+    }()
+
+    /// Float80 arithmetic really has a 64-bit significand here (valgrind, for one, runs x87
+    /// code at double precision, where the reasoning below does not hold): 1/10 then has
+    /// bits below a double's 53.
+    static let float80IsExtended: Bool = (powersOfTen[0] / powersOfTen[1]).significandBitPattern & 0x7FF != 0
+    #endif
+
+    /// strtod's result for a plain decimal, computed without strtod (a load parses a score
+    /// per packed zset member, and glibc's strtod takes ~1,000 instructions on the 17-digit
+    /// text Redis writes): `[+-]digits[.digits][(e|E)[+-]digits]`, the whole text, at most 19
+    /// significant digits and a decimal exponent within +-27. The digits as an integer are
+    /// exact in Float80 (64-bit significand), and so is the power of ten; one multiply or
+    /// divide rounds correctly to Float80, and rounding that to Double equals the single
+    /// correct rounding unless the Float80 result is within one unit of a point halfway
+    /// between two doubles: then (and for anything else, or without true Float80) nil, and
+    /// strtod decides.
+    static func plainDecimal(_ b: UnsafeRawBufferPointer) -> Double? {
+        #if arch(x86_64)
+        let n = b.count
+        guard n > 0, n <= 64, float80IsExtended, let p = b.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
+        var i = 0
+        var negative = false
+        if p[0] == 45 || p[0] == 43 { negative = p[0] == 45; i = 1 }
+        var m: UInt64 = 0
+        var digits = 0, exp10 = 0
+        var sawDigit = false, sawDot = false
+        while i < n {
+            let c = p[i]
+            if c &- 48 <= 9 {
+                sawDigit = true
+                if m == 0 && c == 48 {
+                    if sawDot { exp10 -= 1 }
+                } else {
+                    if digits == 19 { return nil }
+                    m = m &* 10 &+ UInt64(c &- 48)
+                    digits += 1
+                    if sawDot { exp10 -= 1 }
+                }
+            } else if c == 46 {
+                if sawDot { return nil }
+                sawDot = true
+            } else {
+                break
+            }
+            i += 1
+        }
+        guard sawDigit else { return nil }
+        if i < n {
+            guard p[i] == 101 || p[i] == 69 else { return nil }
+            i += 1
+            var eneg = false
+            if i < n && (p[i] == 45 || p[i] == 43) { eneg = p[i] == 45; i += 1 }
+            var e = 0, edigits = 0
+            while i < n, p[i] &- 48 <= 9 {
+                e = e * 10 + Int(p[i] &- 48)
+                edigits += 1
+                if edigits > 4 { return nil }
+                i += 1
+            }
+            guard edigits > 0, i == n else { return nil }
+            exp10 += eneg ? -e : e
+        }
+        if m == 0 { return negative ? -0.0 : 0.0 }
+        guard exp10 >= -27 && exp10 <= 27 else { return nil }
+        let x = exp10 < 0 ? Float80(m) / powersOfTen[-exp10] : Float80(m) * powersOfTen[exp10]
+        let low = x.significandBitPattern & 0x7FF
+        if low >= 0x3FF && low <= 0x401 { return nil }
+        let d = Double(x)
+        return negative ? -d : d
+        #else
+        return nil
+        #endif
+    }
+
+    static func strtodParse<C: Collection>(_ b: C, prefix: Bool) -> Double? where C.Element == UInt8 {
         // A NUL-terminated copy on the stack (no allocation per score: loads parse millions).
         let n = min(b.count, 400)
         return withUnsafeTemporaryAllocation(of: CChar.self, capacity: n + 1) { p -> Double? in
@@ -197,9 +340,10 @@ public struct RDBValueReader {
         case RDBType.listQuicklist: value = try readQuicklist(version: 1)
         case RDBType.listQuicklist2: value = try readQuicklist(version: 2)
         case RDBType.setIntset:
-            let blob = try readString()
+            let blob = try readStringRef()
             if deep { sanitizations += 1 }
-            value = try buildIntset(try RedisIntset.values(blob, deep: deep, at: at), at: at)
+            let b = Packed(deep: deep, limits: limits)
+            value = try RDBValueReader.withBytes(data, blob) { try b.loadIntset($0, at: at) }
         case RDBType.hashZipmap:
             let blob = try readString()
             let pairs = try Zipmap.elements(blob, at: at)
@@ -209,16 +353,18 @@ public struct RDBValueReader {
             let blob = try readString()
             value = try buildHash(pairs: try Ziplist.elements(blob, at: at), at: at)
         case RDBType.hashListpack:
-            let blob = try readString()
+            let blob = try readStringRef()
             if deep { sanitizations += 1 }
-            value = try buildHash(pairs: try RedisListpackReader.elements(blob, deep: deep, at: at), at: at)
+            let b = Packed(deep: deep, limits: limits)
+            value = try RDBValueReader.withBytes(data, blob) { try b.loadListpackHash($0, at: at) }
         case RDBType.zsetZiplist:
             let blob = try readString()
             value = try buildPackedZSet(try Ziplist.elements(blob, at: at), at: at)
         case RDBType.zsetListpack:
-            let blob = try readString()
+            let blob = try readStringRef()
             if deep { sanitizations += 1 }
-            value = try buildPackedZSet(try RedisListpackReader.elements(blob, deep: deep, at: at), at: at)
+            let b = Packed(deep: deep, limits: limits)
+            value = try RDBValueReader.withBytes(data, blob) { try b.loadListpackZSet($0, at: at) }
         case RDBType.module, RDBType.module2:
             throw fail("The RDB file contains module data I can't load: no matching module type", at: at)
         case RDBType.streamListpacks, RDBType.streamListpacks2:
@@ -247,7 +393,10 @@ public struct RDBValueReader {
     mutating func readPlainList() throws -> RDBValue {
         let n = try readCount()
         let q = newQuicklist()
-        for _ in 0..<n { try readString().withUnsafeBytes { q.pushTail($0) } }
+        for _ in 0..<n {
+            let e = try readStringRef()
+            withBytes(e) { q.pushTail($0) }
+        }
         return .collection(q, .list, .quicklist)
     }
 
@@ -263,16 +412,31 @@ public struct RDBValueReader {
                 guard container == 1 || container == 2 else { throw fail("Quicklist integrity check failed.", at: at) }
             }
             let at = pos
-            let blob = try readString()
+            let ref = try readStringRef()
+            let isEmpty = withBytes(ref) { $0.isEmpty }
             // An empty node fails as Redis's loader fails it: like a short read.
-            guard !blob.isEmpty else { throw RDBError("Empty quicklist node", at: at, kind: .truncated) }
+            guard !isEmpty else { throw RDBError("Empty quicklist node", at: at, kind: .truncated) }
             if container == 1 {
-                blob.withUnsafeBytes { q.pushTail($0) }
+                withBytes(ref) { q.pushTail($0) }
                 continue
             }
             if version == 2 && deep { sanitizations += 1 }
-            let elements = version == 1 ? try Ziplist.elements(blob, at: at)
-                                        : try RedisListpackReader.elements(blob, deep: deep, at: at)
+            if version == 2 {
+                // Elements go from the node's bytes into the list, no intermediate array;
+                // the node is validated whole first (a bad node adds nothing).
+                let dp = deep
+                try RDBValueReader.withBytes(data, ref) { blob in
+                    var room = 0
+                    _ = try RedisListpackReader.walk(blob, deep: dp, at: at) { e in
+                        room += ListpackCodec.withText(e) { Quicklist.plannedSize($0) }
+                    }
+                    _ = try RedisListpackReader.walk(blob, deep: false, at: at) { e in
+                        room -= ListpackCodec.withText(e) { q.pushTail($0, room: room) }
+                    }
+                }
+                continue
+            }
+            let elements = try Ziplist.elements(withBytes(ref) { Array($0) }, at: at)
             // Empty nodes are skipped, as Redis does.
             for e in elements { e.withBytes { q.pushTail($0) } }
         }
@@ -306,10 +470,11 @@ public struct RDBValueReader {
         let n = try readCount()
         if n > min(limits.setMaxIntsetEntries, 1 << 30) {
             if n > 4 { try checkTableSize(n) }
-            let d = DictSet()
+            // Sized once from the count (Redis's dictTryExpand), bounded by the bytes left.
+            let d = DictSet(capacity: min(n, remainingBytes))
             for _ in 0..<n {
-                let m = try readString()
-                let added = m.withUnsafeBytes { d.add($0) }
+                let m = try readStringRef()
+                let added = withBytes(m) { d.add($0) }
                 if !added { throw fail("Duplicate set members detected") }
             }
             return .collection(d, .set, .hashtable)
@@ -380,10 +545,10 @@ public struct RDBValueReader {
         let n = try readCount()
         if n > limits.hashMaxListpackEntries {
             try checkTableSize(n)
-            let d = DictHash()
+            let d = DictHash(capacity: min(n, remainingBytes / 2))
             for _ in 0..<n {
-                let f = try readString(), v = try readString()
-                let isNew = f.withUnsafeBytes { fb in v.withUnsafeBytes { d.set(fb, $0) } }
+                let f = try readStringRef(), v = try readStringRef()
+                let isNew = RDBValueReader.withBytes(data, f) { fb in RDBValueReader.withBytes(data, v) { d.set(fb, $0) } }
                 if !isNew { throw fail("Duplicate hash fields detected") }
             }
             return .collection(d, .hash, .hashtable)
@@ -415,14 +580,14 @@ public struct RDBValueReader {
         let n = try readCount()
         if n > 4 { try checkTableSize(n) }
         if n > limits.zsetMaxListpackEntries {
-            let z = TreeZSet()
+            let z = TreeZSet(capacity: min(n, remainingBytes / 2))
             for _ in 0..<n {
-                let m = try readString()
+                let m = try readStringRef()
                 let s = binary ? try readBinaryDouble() : try readStringDouble()
                 if s.isNaN { throw fail("Zset with NAN score detected") }
-                let dup = m.withUnsafeBytes { z.score($0) != nil }
+                let dup = withBytes(m) { z.score($0) != nil }
                 if dup { throw fail("Duplicate zset fields detected") }
-                m.withUnsafeBytes { z.insertNew($0, s) }
+                withBytes(m) { z.insertNew($0, s) }
             }
             return .collection(z, .zset, .skiplist)
         }
@@ -489,6 +654,143 @@ public struct RDBValueReader {
             m.withUnsafeBytes { z.insertNew($0, s) }
         }
         return .collection(z, .zset, .skiplist)
+    }
+}
+
+extension RDBValueReader {
+    /// Builders of packed values (intset, listpack hash and zset) straight from the blob's
+    /// bytes; they need only the sanitization mode and the limits, not the reader.
+    struct Packed {
+        let deep: Bool
+        let limits: EncodingLimits
+
+        func fail(_ m: String, at: Int) -> RDBError { RDBError(m, at: at) }
+
+        /// The general path (intermediate arrays) for what the direct builders do not take.
+        var general: RDBValueReader { RDBValueReader([], deep: deep, limits: limits) }
+
+        /// A Redis intset blob (type 11): validated as `RedisIntset.values`, then, when Redis's
+        /// strictly ascending order holds and it stays an intset, built in one allocation
+        /// straight from the blob; anything else takes the general path.
+        func loadIntset(_ blob: UnsafeRawBufferPointer, at: Int) throws -> RDBValue {
+            func fail(_ m: String) -> RDBError { RDBError("Intset integrity check failed: \(m)", at: at) }
+            guard blob.count >= 8, let base = blob.baseAddress else { throw fail("too short") }
+            let w = Int(base.loadUnaligned(as: UInt32.self).littleEndian)
+            let c = Int(base.loadUnaligned(fromByteOffset: 4, as: UInt32.self).littleEndian)
+            guard w == 2 || w == 4 || w == 8 else { throw fail("bad width") }
+            guard c >= 1, blob.count == 8 + w * c else { throw fail("size mismatch") }
+            @inline(__always) func value(_ i: Int) -> Int {
+                let p = base + 8 + i * w
+                switch w {
+                case 2: return Int(Int16(littleEndian: p.loadUnaligned(as: Int16.self)))
+                case 4: return Int(Int32(littleEndian: p.loadUnaligned(as: Int32.self)))
+                default: return Int(Int64(littleEndian: p.loadUnaligned(as: Int64.self)))
+                }
+            }
+            var ascending = true
+            for i in 1..<max(c, 1) where value(i) <= value(i - 1) {
+                if deep { throw fail("values not ascending") }
+                ascending = false
+                break
+            }
+            guard ascending, c <= limits.setMaxIntsetEntries else {
+                return try general.buildIntset((0..<c).map(value), at: at)
+            }
+            return .collection(IntSet.make(ascending: c, value), .set, .intset)
+        }
+
+        /// A Redis listpack hash (type 16): validated whole, then, for up to 16 fields within
+        /// the listpack limit, written into a ListpackHash of the exact final size with no
+        /// intermediate copies (duplicate fields checked pairwise); larger ones take the
+        /// general path.
+        func loadListpackHash(_ blob: UnsafeRawBufferPointer, at: Int) throws -> RDBValue {
+            var size = ListpackBuffer.headerSize
+            let elements = try RedisListpackReader.walk(blob, deep: deep, at: at) { size += ListpackCodec.size(of: $0) }
+            guard elements % 2 == 0 else { throw fail("Hash listpack with an odd number of elements", at: at) }
+            let n = elements / 2
+            guard n <= 16, n <= limits.hashMaxListpackEntries else {
+                return try general.buildHash(pairs: try RedisListpackReader.elements(Array(blob), deep: false, at: at), at: at)
+            }
+            let h = ListpackHash(capacity: size)
+            var field = ListpackCodec.Value.int(0)
+            var isField = true
+            var duplicate = false
+            _ = try RedisListpackReader.walk(blob, deep: false, at: at) { e in
+                if isField {
+                    field = e
+                    if !duplicate && h.contains(e) { duplicate = true }
+                } else {
+                    h.append(field, e)
+                }
+                isField.toggle()
+            }
+            if duplicate { throw fail("Duplicate hash fields detected", at: at) }
+            return .collection(h, .hash, .listpack)
+        }
+
+        /// A Redis listpack zset (type 17): validated whole, then, for up to 16 members already
+        /// in (score, member) order (as Redis writes them) within the listpack limit, written
+        /// into a ListpackZSet with no intermediate copies; anything else takes the general
+        /// path (which sorts). Same failures, in the same precedence, as the general path.
+        func loadListpackZSet(_ blob: UnsafeRawBufferPointer, at: Int) throws -> RDBValue {
+            var size = ListpackBuffer.headerSize
+            var isMember = true
+            let elements = try RedisListpackReader.walk(blob, deep: deep, at: at) { e in
+                if isMember {
+                    size += ListpackCodec.size(of: e)
+                } else if case .int(let v) = e {
+                    size += ListpackCodec.scoreSize(Double(v))
+                } else {
+                    size += 9
+                }
+                isMember.toggle()
+            }
+            guard elements % 2 == 0 else { throw fail("Zset listpack with an odd number of elements", at: at) }
+            let n = elements / 2
+            func generalPath() throws -> RDBValue {
+                try general.buildPackedZSet(try RedisListpackReader.elements(Array(blob), deep: false, at: at), at: at)
+            }
+            guard n <= 16, n <= limits.zsetMaxListpackEntries else { return try generalPath() }
+            let z = ListpackZSet(capacity: size)
+            var member = ListpackCodec.Value.int(0)
+            var prev = ListpackCodec.Value.int(0)
+            var prevScore = 0.0
+            var badScore = false, duplicate = false, ordered = true
+            var i = 0
+            _ = try RedisListpackReader.walk(blob, deep: false, at: at) { e in
+                defer { i += 1 }
+                if i & 1 == 0 {
+                    member = e
+                    if !duplicate && z.contains(e) { duplicate = true }
+                    return
+                }
+                if badScore || !ordered { return }
+                let s: Double
+                switch e {
+                case .int(let v): s = Double(v)
+                case .string(let p, let len):
+                    // Redis accepts a NaN here and breaks the set's order; Tern refuses it.
+                    guard let d = RDBValueReader.parseDouble(UnsafeRawBufferPointer(start: p, count: len), prefix: false),
+                          !d.isNaN else { badScore = true; return }
+                    s = d
+                case .double(let d): s = d
+                }
+                if i > 1 {
+                    let before = prevScore < s || (prevScore == s && ListpackCodec.withText(prev) { a in
+                        ListpackCodec.withText(member) { b in ListpackCodec.compareBytes(a, b) < 0 }
+                    })
+                    if !before { ordered = false; return }
+                }
+                z.appendSorted(member, s)
+                prev = member
+                prevScore = s
+            }
+            if badScore { throw fail("Invalid zset score", at: at) }
+            if duplicate { throw fail("Duplicate zset fields detected", at: at) }
+            guard ordered else { return try generalPath() }
+            z.trim()
+            return .collection(z, .zset, .listpack)
+        }
     }
 }
 

@@ -143,19 +143,44 @@ enum PackedElement {
 /// `deep` adds what Redis checks only when sanitizing: each backlen equals the entry size.
 enum RedisListpackReader {
     static func elements(_ blob: [UInt8], deep: Bool, at offset: Int) throws -> [PackedElement] {
+        var out: [PackedElement] = []
+        if blob.count >= 7 {
+            let declared = Int(blob[4]) | Int(blob[5]) << 8
+            if declared != 65535 { out.reserveCapacity(min(declared, blob.count)) }
+        }
+        try blob.withUnsafeBytes { b in
+            _ = try walk(b, deep: deep, at: offset) { e in
+                switch e {
+                case .string(let p, let n):
+                    let s = p - b.baseAddress!
+                    out.append(.string(blob[s..<(s + n)]))
+                case .int(let v): out.append(.int(v))
+                case .double: break   // never produced by walk
+                }
+            }
+        }
+        return out
+    }
+
+    /// Walks the blob calling `body` with each element in order (strings point into the
+    /// blob; never `.double`) and returns the element count. Every check is made before the
+    /// element is handed over, so a structural failure may come after some calls.
+    @inline(__always)
+    static func walk(_ blob: UnsafeRawBufferPointer, deep: Bool, at offset: Int,
+                     _ body: (ListpackCodec.Value) throws -> Void) throws -> Int {
         func fail(_ m: String) -> RDBError { RDBError("Listpack integrity check failed: \(m)", at: offset) }
         let n = blob.count
-        guard n >= 7 else { throw fail("too short") }
-        let total = Int(blob[0]) | Int(blob[1]) << 8 | Int(blob[2]) << 16 | Int(blob[3]) << 24
-        guard total == n, blob[n - 1] == 0xFF else { throw fail("bad header or terminator") }
-        let declared = Int(blob[4]) | Int(blob[5]) << 8
-        var out: [PackedElement] = []
-        if declared != 65535 { out.reserveCapacity(min(declared, n)) }
+        guard n >= 7, let base = blob.baseAddress else { throw fail("too short") }
+        @inline(__always) func byte(_ i: Int) -> UInt8 { base.load(fromByteOffset: i, as: UInt8.self) }
+        let total = Int(byte(0)) | Int(byte(1)) << 8 | Int(byte(2)) << 16 | Int(byte(3)) << 24
+        guard total == n, byte(n - 1) == 0xFF else { throw fail("bad header or terminator") }
+        let declared = Int(byte(4)) | Int(byte(5)) << 8
+        var count = 0
         var p = 6
         let end = n - 1
         @inline(__always) func le(_ at: Int, _ k: Int) -> UInt64 {
             var v: UInt64 = 0
-            for i in 0..<k { v |= UInt64(blob[at + i]) << (8 * UInt64(i)) }
+            for i in 0..<k { v |= UInt64(byte(at + i)) << (8 * UInt64(i)) }
             return v
         }
         @inline(__always) func signed(_ v: UInt64, bits: Int) -> Int {
@@ -163,7 +188,7 @@ enum RedisListpackReader {
             return Int(Int64(bitPattern: v << s) >> Int64(s))
         }
         while p < end {
-            let b = blob[p]
+            let b = byte(p)
             var header = 1
             var strLen = -1
             var value = 0
@@ -173,11 +198,11 @@ enum RedisListpackReader {
             case 0xC0...0xDF:
                 guard p + 2 <= end else { throw fail("entry past the end") }
                 header = 2
-                value = signed(UInt64(b & 0x1F) << 8 | UInt64(blob[p + 1]), bits: 13)
+                value = signed(UInt64(b & 0x1F) << 8 | UInt64(byte(p + 1)), bits: 13)
             case 0xE0...0xEF:
                 guard p + 2 <= end else { throw fail("entry past the end") }
                 header = 2
-                strLen = Int(b & 0x0F) << 8 | Int(blob[p + 1])
+                strLen = Int(b & 0x0F) << 8 | Int(byte(p + 1))
             case 0xF0:
                 guard p + 5 <= end else { throw fail("entry past the end") }
                 header = 5
@@ -199,19 +224,20 @@ enum RedisListpackReader {
                 for i in stride(from: bl - 1, through: 0, by: -1) {
                     var x = UInt8((e >> (7 * i)) & 127)
                     if i != bl - 1 { x |= 0x80 }
-                    guard blob[q] == x else { throw fail("bad backlen") }
+                    guard byte(q) == x else { throw fail("bad backlen") }
                     q += 1
                 }
             }
             if strLen >= 0 {
-                out.append(.string(blob[(p + header)..<(p + header + strLen)]))
+                try body(.string(base + (p + header), strLen))
             } else {
-                out.append(.int(value))
+                try body(.int(value))
             }
+            count += 1
             p += e + bl
         }
         guard p == end else { throw fail("entries overrun the terminator") }
-        if declared != 65535 && declared != out.count { throw fail("element count mismatch") }
-        return out
+        if declared != 65535 && declared != count { throw fail("element count mismatch") }
+        return count
     }
 }

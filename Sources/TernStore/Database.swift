@@ -201,11 +201,12 @@ public final class Database {
     @discardableResult
     public func addStringForLoading(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer,
                                     encoding: ValueEncoding, expireAt: Int64?, lru: UInt32) -> Bool {
-        if table.find(key) != nil { return false }
+        let h = ByteHash.hash(key)
+        if table.find(key, hash: h) != nil { return false }
         let e = EntryStorage.makeString(key: key, value: value, expire: expireAt)
         e.encoding = encoding
         e.lru = lru
-        addLoaded(e)
+        addLoaded(e, hash: h)
         return true
     }
 
@@ -213,15 +214,16 @@ public final class Database {
     @discardableResult
     public func addObjectForLoading(_ key: UnsafeRawBufferPointer, _ object: AnyObject, type: ValueType,
                                     encoding: ValueEncoding, expireAt: Int64?, lru: UInt32) -> Bool {
-        if table.find(key) != nil { return false }
+        let h = ByteHash.hash(key)
+        if table.find(key, hash: h) != nil { return false }
         let e = EntryStorage.makeObject(key: key, object: object, type: type, encoding: encoding, expire: expireAt)
         e.lru = lru
-        addLoaded(e)
+        addLoaded(e, hash: h)
         return true
     }
 
-    private func addLoaded(_ e: Entry) {
-        table.insertNew(e)
+    private func addLoaded(_ e: Entry, hash h: UInt64) {
+        table.insertNew(e, hash: h)
         if e.hasExpire { expiresCount += 1 }
     }
 

@@ -139,6 +139,19 @@ public final class IntSet: ManagedBuffer<IntSetHeader, UInt8>, StoredCollection 
         return (out, true)
     }
 
+    /// A set of `n` >= 1 values given in strictly ascending order by `value(i)`, built in one
+    /// allocation of the final size (loading a Redis intset).
+    public static func make(ascending n: Int, _ value: (Int) -> Int) -> IntSet {
+        let lo = Int64(value(0)), hi = Int64(value(n - 1))
+        let b = IntSet.bitsFor(UInt64(bitPattern: hi &- lo))
+        let out = IntSet.make(capacity: n, bits: b, origin: lo)
+        out.withUnsafeMutablePointerToElements { dst in
+            for i in 0..<n { IntSet.store(dst, i, b, UInt64(bitPattern: Int64(value(i)) &- lo)) }
+        }
+        out.header.count = UInt32(n)
+        return out
+    }
+
     /// A new set holding these members and `values` (ascending, distinct, none present yet):
     /// a multi-member SADD builds its result in one allocation instead of re-encoding the set
     /// once per member, which left partly used slabs of every size class on the way.

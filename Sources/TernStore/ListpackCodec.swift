@@ -161,6 +161,45 @@ public enum ListpackCodec {
         return 9
     }
 
+    /// Encoded size of a decoded element (a canonical-int string takes the integer form;
+    /// a double takes the 9-byte score form).
+    @inline(__always)
+    public static func size(of v: Value) -> Int {
+        switch v {
+        case .int(let x): return intSize(x)
+        case .string(let p, let n): return size(of: UnsafeRawBufferPointer(start: p, count: n))
+        case .double: return 9
+        }
+    }
+
+    /// Writes a decoded element as `size(of:)` sizes it; returns bytes written.
+    @inline(__always) @discardableResult
+    public static func write(_ v: Value, _ p: UnsafeMutableRawPointer) -> Int {
+        switch v {
+        case .int(let x): return writeInt(x, p)
+        case .string(let s, let n): return write(UnsafeRawBufferPointer(start: s, count: n), p)
+        case .double(let d):
+            p.storeBytes(of: UInt8(0xF8), as: UInt8.self)
+            (p + 1).storeBytes(of: d.bitPattern, toByteOffset: 0, as: UInt64.self)
+            return 9
+        }
+    }
+
+    /// Calls body with the text of a decoded element (integers formatted on the stack).
+    @inline(__always)
+    public static func withText<R>(_ v: Value, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        switch v {
+        case .string(let s, let n): return body(UnsafeRawBufferPointer(start: s, count: n))
+        case .int(let x): return withIntText(x, body)
+        case .double(let d):
+            var buf: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
+            return withUnsafeMutableBytes(of: &buf) { b in
+                let n = formatDouble(d, b.baseAddress!.assumingMemoryBound(to: CChar.self), 48)
+                return body(UnsafeRawBufferPointer(start: b.baseAddress, count: n))
+            }
+        }
+    }
+
     // MARK: readers
 
     /// Size in bytes of the element at p.

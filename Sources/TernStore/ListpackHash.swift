@@ -86,6 +86,21 @@ public final class ListpackHash: StoredCollection {
         buf.count += 1
     }
 
+    /// Appends a field known to be absent, both given decoded (loading a Redis listpack:
+    /// integers are written without a round trip through text).
+    public func append(_ field: ListpackCodec.Value, _ value: ListpackCodec.Value) {
+        let fl = ListpackCodec.size(of: field), vl = ListpackCodec.size(of: value)
+        let p = buf.openGap(at: buf.used, fl + vl)
+        ListpackCodec.write(field, p)
+        ListpackCodec.write(value, p + fl)
+        buf.count += 1
+    }
+
+    /// Whether a field equal to this decoded element is present.
+    public func contains(_ field: ListpackCodec.Value) -> Bool {
+        ListpackCodec.withText(field) { find($0) != nil }
+    }
+
     /// Removes field; returns true if it existed.
     @discardableResult
     public func remove(_ field: UnsafeRawBufferPointer) -> Bool {

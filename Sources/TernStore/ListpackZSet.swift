@@ -71,6 +71,20 @@ public final class ListpackZSet: StoredCollection {
         buf.count += 1
     }
 
+    /// `appendSorted` with the member given decoded (loading a Redis listpack).
+    public func appendSorted(_ member: ListpackCodec.Value, _ score: Double) {
+        let ml = ListpackCodec.size(of: member), sl = ListpackCodec.scoreSize(score)
+        let p = buf.openGap(at: buf.used, ml + sl)
+        ListpackCodec.write(member, p)
+        ListpackCodec.writeScore(score, p + ml)
+        buf.count += 1
+    }
+
+    /// Whether a member equal to this decoded element is present.
+    public func contains(_ member: ListpackCodec.Value) -> Bool {
+        ListpackCodec.withText(member) { find($0) != nil }
+    }
+
     /// Removes the pair whose member element is at `off`.
     public func remove(atMember off: Int) {
         let end = buf.next(buf.next(off))

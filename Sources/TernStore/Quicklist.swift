@@ -329,12 +329,23 @@ public final class Quicklist: StoredCollection {
 
     // MARK: push / pop
 
-    public func pushTail(_ s: UnsafeRawBufferPointer) {
+    public func pushTail(_ s: UnsafeRawBufferPointer) { pushTail(s, room: 0) }
+
+    /// Planned size of an element (what `room` adds up: bulk loads sum a run of them).
+    public static func plannedSize(_ s: UnsafeRawBufferPointer) -> Int { QuicklistCodec.plan(s).size }
+
+    /// pushTail for a run of appends (loading): `room` is the planned size of this element
+    /// and those that follow it in the run, so a new tail node is allocated once with room
+    /// for all of them instead of growing by one element at a time. A node the run does
+    /// not fill is trimmed when the next node starts, as before. Returns the element's
+    /// planned size (what the run's room goes down by).
+    @discardableResult
+    public func pushTail(_ s: UnsafeRawBufferPointer, room: Int) -> Int {
         let plan = QuicklistCodec.plan(s)
         let last = nodesCount - 1
         if last >= 0 && allowsInsert(last, s.count) {
             ensureRaw(last)
-            reserve(last, plan.size)
+            reserve(last, max(plan.size, min(room, 65536)))
             let off = nodes[last].rawSize
             QuicklistCodec.write(s, plan, at: nodes[last].buf + off)
             nodes[last].rawSize += plan.size
@@ -348,11 +359,12 @@ public final class Quicklist: StoredCollection {
                 shrinkToFit(last)
                 cap = min(nodes[last].rawSize, 65536)
             }
-            insertNode(Quicklist.makeNode(s, plan, capacity: cap), at: nodesCount)
+            insertNode(Quicklist.makeNode(s, plan, capacity: max(cap, min(room, 65536))), at: nodesCount)
             invalidateTail()
         }
         count += 1
         applyCompression()
+        return plan.size
     }
 
     public func pushHead(_ s: UnsafeRawBufferPointer) {

@@ -113,7 +113,8 @@ extension Engine {
         }
         beginLoading(totalBytes: data.count)
         do {
-            let loader = try RDBFile.Loader(data, limits: EncodingLimits(config), verifyChecksum: config.rdbchecksum)
+            let loader = try RDBFile.Loader(data, limits: EncodingLimits(config), verifyChecksum: config.rdbchecksum,
+                                            checksumInBackground: true)
             return .success(RDBLoadJob(loader: loader, merge: merge, startMs: start,
                                        skipExpired: !isReplicaOfMaster, isFileLoad: true))
         } catch {
@@ -161,21 +162,17 @@ extension Engine {
                     field = UInt32(truncatingIfNeeded: Int(lruClock) &- idle) & 0xFF_FFFF
                 }
                 func add() -> Bool {
-                    rec.key.withUnsafeBytes { k in
-                        switch rec.value {
-                        case .string(let s):
-                            return s.withUnsafeBytes {
-                                db.addStringForLoading(k, $0, encoding: Numbers.stringEncoding($0), expireAt: rec.expireAt, lru: field)
-                            }
-                        case .collection(let obj, let t, let enc):
-                            return db.addObjectForLoading(k, obj, type: t, encoding: enc, expireAt: rec.expireAt, lru: field)
-                        }
+                    switch rec.value {
+                    case .string(let s):
+                        return db.addStringForLoading(rec.key, s, encoding: Numbers.stringEncoding(s), expireAt: rec.expireAt, lru: field)
+                    case .collection(let obj, let t, let enc):
+                        return db.addObjectForLoading(rec.key, obj, type: t, encoding: enc, expireAt: rec.expireAt, lru: field)
                     }
                 }
                 let added = add()
                 if !added && job.merge {
                     // DEBUG RELOAD MERGE: the file's value replaces the one in memory.
-                    _ = rec.key.withUnsafeBytes { db.deleteSynchronously($0) }
+                    _ = db.deleteSynchronously(rec.key)
                     if add() { job.loaded += 1; return }
                 }
                 guard added else {
@@ -293,9 +290,11 @@ extension Engine {
                 done(outcome)
                 return
             }
-            // A 1 ms timer rather than an immediate task: NIO runs every ready task before it
+            // A timer rather than an immediate task: NIO runs every ready task before it
             // polls the sockets again, so only a timer lets the connections in between slices.
-            if let run = scheduleOnLoop { run(1) { slice() } } else { slice() }
+            // 10 µs, not 1 ms: a 1 ms timer per 2 MB slice added ~4% to a 110 MB load.
+            if let run = scheduleOnLoopMicros { run(10) { slice() } }
+            else if let run = scheduleOnLoop { run(1) { slice() } } else { slice() }
         }
         slice()
     }
