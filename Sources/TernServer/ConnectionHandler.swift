@@ -33,6 +33,7 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
     // (callgrind); a stored mask is one load.
     static let stopParsingMask = ClientFlags([.blocked, .closeAfterReply, .closeASAP]).rawValue
     static let closeASAPMask = ClientFlags.closeASAP.rawValue
+    static let replicaMask = ClientFlags.replica.rawValue
 
     /// The listening path for unix socket connections (CLIENT LIST shows it as addr and laddr).
     let unixPath: String?
@@ -237,7 +238,11 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
                 closing = true
                 return
             }
-            engine.stats.netOutputBytes += total
+            if c.flags.rawValue & ConnectionHandler.replicaMask != 0 {
+                engine.stats.netReplOutputBytes += total
+            } else {
+                engine.stats.netOutputBytes += total
+            }
             var written = 0
             // The common case: nothing queued in NIO, so the reply goes out with one write(2)
             // straight from the reply buffer (Redis's writeToClient). Whatever the kernel does
@@ -299,6 +304,7 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
             return
         }
         let region = FileRegion(fileHandle: handle, readerIndex: 0, endIndex: size)
+        engine.stats.netReplOutputBytes += size
         queuedWrites += 1
         c.pendingOutputWrites += 1
         let promise = ctx.eventLoop.makePromise(of: Void.self)

@@ -29,6 +29,10 @@ public struct ServerStats {
     public var keyspaceMisses = 0
     public var netInputBytes = 0
     public var netOutputBytes = 0
+    /// Replication traffic, counted apart as Redis 7.0 does: the stream read from our master,
+    /// and everything written to our replicas (RDB and stream).
+    public var netReplInputBytes = 0
+    public var netReplOutputBytes = 0
     public var totalErrorReplies = 0
     public var errorCounts: [String: Int] = [:]
     public var unexpectedErrorReplies = 0

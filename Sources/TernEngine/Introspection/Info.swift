@@ -51,6 +51,8 @@ public final class InfoState {
     var ops = RateSampler()
     var netIn = RateSampler()
     var netOut = RateSampler()
+    var netReplIn = RateSampler()
+    var netReplOut = RateSampler()
     /// used_memory and its peak, read from the allocator (Core/MemoryAccounting.swift).
     public let memory = MemoryAccounting()
     var peakMemory: Int { memory.peak }
@@ -95,6 +97,8 @@ public final class InfoState {
         ops.sample(value: engine.stats.totalCommands, nowMs: now)
         netIn.sample(value: engine.stats.netInputBytes, nowMs: now)
         netOut.sample(value: engine.stats.netOutputBytes, nowMs: now)
+        netReplIn.sample(value: engine.stats.netReplInputBytes, nowMs: now)
+        netReplOut.sample(value: engine.stats.netReplOutputBytes, nowMs: now)
         // used_memory_peak from the running figure at each sample (Redis's cron reads its
         // counter); the allocator-wide refresh (a jemalloc epoch merging every arena, ~130k
         // instructions) once a second, for what other threads allocated and freed. INFO,
@@ -358,12 +362,12 @@ enum InfoCommand {
             ("instantaneous_ops_per_sec", "\(Int(st.ops.average))"),
             ("total_net_input_bytes", "\(s.netInputBytes)"),
             ("total_net_output_bytes", "\(s.netOutputBytes)"),
-            ("total_net_repl_input_bytes", "0"),
-            ("total_net_repl_output_bytes", "0"),
+            ("total_net_repl_input_bytes", "\(s.netReplInputBytes)"),
+            ("total_net_repl_output_bytes", "\(s.netReplOutputBytes)"),
             ("instantaneous_input_kbps", kbps(st.netIn)),
             ("instantaneous_output_kbps", kbps(st.netOut)),
-            ("instantaneous_input_repl_kbps", "0.00"),
-            ("instantaneous_output_repl_kbps", "0.00"),
+            ("instantaneous_input_repl_kbps", kbps(st.netReplIn)),
+            ("instantaneous_output_repl_kbps", kbps(st.netReplOut)),
             ("rejected_connections", "\(s.rejectedConnections)"),
             ("sync_full", "\(s.syncFull)"),
             ("sync_partial_ok", "\(s.syncPartialOk)"),

@@ -66,6 +66,11 @@ extension Engine {
 
     func attachReplica(_ c: Client, state: ReplicaPeer.State) {
         c.flags.insert(.replica)
+        // repl-disable-tcp-nodelay: fewer, bigger packets to replicas (Redis's syncCommand).
+        if config.replDisableTcpNodelay && c.fd >= 0 {
+            var off: Int32 = 0
+            setsockopt(Int32(c.fd), Int32(IPPROTO_TCP), TCP_NODELAY, &off, socklen_t(MemoryLayout<Int32>.size))
+        }
         c.replicaPeer?.state = state
         if !repl.replicas.contains(where: { $0 === c }) { repl.replicas.append(c) }
         repl.noReplicasSinceMs = 0

@@ -123,6 +123,7 @@ public final class MasterLink {
         guard isCurrent, phase != .closed else { return }
         let now = Engine.wallClockMs()
         lastIOMs = now
+        engine.stats.netReplInputBytes += bytes.count
         input.append(contentsOf: bytes)
         engine.nowMs = now
         process()
