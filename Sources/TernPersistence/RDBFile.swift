@@ -50,11 +50,7 @@ public enum RDBFile {
         }
         auxField("aof-base", aux.aofBase ? "1" : "0")
         for db in databases where db.count > 0 {
-            w.out.append(RDBOpcode.selectDB)
-            w.writeLength(db.id)
-            w.out.append(RDBOpcode.resizeDB)
-            w.writeLength(db.count)
-            w.writeLength(db.expiresCount)
+            w.writeDbHeader(db)
             db.table.forEach { e in
                 let f = accessField(e)
                 w.writeRecord(e, idleSeconds: f.idle, freq: f.freq)

@@ -94,11 +94,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
             AOFRewriteCommands.select(db.id, to: &w.out)
             return
         }
-        w.out.append(RDBOpcode.selectDB)
-        w.writeLength(db.id)
-        w.out.append(RDBOpcode.resizeDB)
-        w.writeLength(db.count)
-        w.writeLength(db.expiresCount)
+        w.writeDbHeader(db)
     }
 
     private func serialize(_ db: Database, table: Int, index: Int) {
@@ -198,11 +194,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
         head.removeLast(9)   // EOF + checksum of an empty image
         w.out.append(contentsOf: head)
         for db in databases where db.count > 0 {
-            w.out.append(RDBOpcode.selectDB)
-            w.writeLength(db.id)
-            w.out.append(RDBOpcode.resizeDB)
-            w.writeLength(db.count)
-            w.writeLength(db.expiresCount)
+            w.writeDbHeader(db)
             db.table.forEach { e in
                 let f = accessField(e)
                 w.writeRecord(e, idleSeconds: f.idle, freq: f.freq)

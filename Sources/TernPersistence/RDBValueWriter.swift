@@ -41,6 +41,15 @@ public struct RDBValueWriter {
 
     public mutating func writeLength(_ v: Int) { writeLength(UInt64(bitPattern: Int64(v))) }
 
+    /// SELECTDB n, then RESIZEDB with the db's key and expire counts (as they are now).
+    public mutating func writeDbHeader(_ db: Database) {
+        out.append(RDBOpcode.selectDB)
+        writeLength(db.id)
+        out.append(RDBOpcode.resizeDB)
+        writeLength(db.count)
+        writeLength(db.expiresCount)
+    }
+
     public mutating func writeLE64(_ v: UInt64) {
         for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(i)))) }
     }
