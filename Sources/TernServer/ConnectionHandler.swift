@@ -183,6 +183,8 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
                     if c.postponed { return pos }  // CLIENT PAUSE: re-run this request later
                     pos += n
                 case .skip(let n):
+                    // An empty line from a replica (it is loading our RDB) says it is alive.
+                    if c.flags.rawValue & ConnectionHandler.replicaMask != 0 { engine.replicaSentNewline(c) }
                     pos += n
                 case .incomplete(let expected):
                     need = expected

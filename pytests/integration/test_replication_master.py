@@ -591,3 +591,27 @@ def test_repl_traffic_counted_apart_like_redis():
         finally:
             rep.stop()
             m.stop()
+
+
+def test_replica_newlines_keep_it_alive_past_repl_timeout():
+    """An online replica that sends no ACK is dropped after repl-timeout; one that sends
+    empty lines (a replica loading a big RDB does) is kept — on both servers."""
+    for start in (start_tern, start_redis):
+        m = start(["--repl-timeout", "2", "--repl-diskless-sync-delay", "0", "--repl-ping-replica-period", "3600"])
+        try:
+            quiet = FakeReplica(m.port, listening_port=1111)
+            talker = FakeReplica(m.port, listening_port=2222)
+            # Both are online once the master saw an ACK after the transfer.
+            wait_for(lambda: all(info(m.client()).get("slave%d" % i, {}).get("state") == "online" for i in (0, 1)),
+                     10, "online")
+            deadline = time.time() + 5
+            while time.time() < deadline:
+                talker.s.sendall(b"\n")
+                time.sleep(0.3)
+            ports = {info(m.client())["slave%d" % i]["port"] for i in range(info(m.client())["connected_slaves"])}
+            assert ports == {2222}
+            assert "Disconnecting timedout replica (streaming sync): 127.0.0.1:1111" in m.output()
+            quiet.close()
+            talker.close()
+        finally:
+            m.stop()

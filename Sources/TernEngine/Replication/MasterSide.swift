@@ -279,6 +279,12 @@ extension Engine {
         if !repl.waiters.isEmpty { serveWaiters() }
     }
 
+    /// A replica's empty line (sent while it loads our RDB): its ACK time is refreshed, so
+    /// repl-timeout does not drop a replica busy loading (Redis's processInlineBuffer).
+    public func replicaSentNewline(_ c: Client) {
+        c.replicaPeer?.ackTimeMs = Engine.wallClockMs()
+    }
+
     /// Online replicas that acknowledged `offset` (Redis's replicationCountAcksByOffset).
     func replicasAcked(_ offset: Int64) -> Int {
         var n = 0
