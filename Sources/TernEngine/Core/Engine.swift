@@ -455,7 +455,8 @@ public final class Engine {
         if propagates && !pendingPropagation.isEmpty {
             propagatePendingCommands(wrapInMulti: !cmd.flags.contains(.touchesArbitraryKeys))
         }
-        c.woff = repl.masterReplOffset
+        // WAIT's target; the offset only moves while something is propagated.
+        if propagates { c.woff = repl.masterReplOffset }
         if hasReadyKeys { blocking.handleReadyKeys() }
     }
 
@@ -666,7 +667,7 @@ public final class Engine {
     }
 
     /// Replicas never delete expired keys themselves.
-    public var isReplicaOfMaster: Bool { repl.masterHost != nil }
+    public var isReplicaOfMaster: Bool { repl.isReplica }
     /// The running forkless BGSAVE (Commands/Persistence.swift), nil when none.
     var snapshot: RDBSnapshot?
     /// The append only file (Commands/AOF.swift); its `state` says whether it is on.
