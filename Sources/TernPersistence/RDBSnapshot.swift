@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 import TernStore
 
 /// A forkless point-in-time RDB image (DESIGN.md "Snapshots without fork", Dragonfly's
@@ -243,114 +244,6 @@ extension RDBSnapshotSink {
     public func waitForRoom(_ bytes: Int) {}
 }
 
-/// The CPU priority of a snapshot's writer thread. BGSAVE's writer competes with the engine
-/// thread and the clients for the CPUs (two on the reference machine): `idle` (SCHED_IDLE)
-/// runs it only on a CPU nothing else wants, `nice` at nice 19; a foreground SAVE blocks
-/// the engine anyway and writes at `normal` priority.
-public enum SnapshotWriterPriority: Sendable {
-    case normal, nice, idle
-
-    /// BGSAVE's default (bench/persistence measurements in docs/ARCHITECTURE.md);
-    /// TERN_SNAPSHOT_WRITER=normal|nice|idle overrides it for measurements.
-    public static let background: SnapshotWriterPriority = {
-        guard let v = getenv("TERN_SNAPSHOT_WRITER") else { return .nice }
-        switch String(cString: v) {
-        case "normal": return .normal
-        case "idle": return .idle
-        default: return .nice
-        }
-    }()
-
-    /// Applies to the calling thread (Linux: both calls act per thread, not per process).
-    func apply() {
-        switch self {
-        case .normal: return
-        case .nice: _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
-        case .idle:
-            var p = sched_param()
-            p.sched_priority = 0
-            _ = sched_setscheduler(0, 5 /* SCHED_IDLE */, &p)
-        }
-    }
-}
-
-/// One thread running jobs in order (a snapshot's writer). A dedicated thread rather than
-/// a Dispatch queue: its scheduling priority is set once and never leaks into a shared pool.
-final class SerialWriterThread: @unchecked Sendable {
-    private var lock = pthread_mutex_t()
-    private var cond = pthread_cond_t()
-    private var jobs: [() -> Void] = []
-    private var head = 0
-    private var running = false
-    private var closed = false
-    private let priority: SnapshotWriterPriority
-
-    init(priority: SnapshotWriterPriority) {
-        self.priority = priority
-        pthread_mutex_init(&lock, nil)
-        pthread_cond_init(&cond, nil)
-        let ctx = Unmanaged.passRetained(self).toOpaque()
-        var tid = pthread_t()
-        let rc = pthread_create(&tid, nil, { arg in
-            let me = Unmanaged<SerialWriterThread>.fromOpaque(arg!).takeRetainedValue()
-            me.run()
-            return nil
-        }, ctx)
-        if rc == 0 {
-            pthread_detach(tid)
-        } else {
-            // No thread: run jobs inline (never expected; keeps saves working).
-            Unmanaged<SerialWriterThread>.fromOpaque(ctx).release()
-            inline = true
-        }
-    }
-    private var inline = false
-
-    private func run() {
-        priority.apply()
-        pthread_mutex_lock(&lock)
-        while true {
-            while head == jobs.count && !closed { pthread_cond_wait(&cond, &lock) }
-            if head == jobs.count && closed { break }
-            let job = jobs[head]
-            head += 1
-            if head == jobs.count { jobs.removeAll(keepingCapacity: true); head = 0 }
-            running = true
-            pthread_mutex_unlock(&lock)
-            job()
-            pthread_mutex_lock(&lock)
-            running = false
-            pthread_cond_broadcast(&cond)
-        }
-        pthread_cond_broadcast(&cond)
-        pthread_mutex_unlock(&lock)
-    }
-
-    func async(_ job: @escaping () -> Void) {
-        if inline { job(); return }
-        pthread_mutex_lock(&lock)
-        jobs.append(job)
-        pthread_cond_broadcast(&cond)
-        pthread_mutex_unlock(&lock)
-    }
-
-    /// Waits until every job queued so far has run.
-    func waitIdle() {
-        if inline { return }
-        pthread_mutex_lock(&lock)
-        while head < jobs.count || running { pthread_cond_wait(&cond, &lock) }
-        pthread_mutex_unlock(&lock)
-    }
-
-    /// No more jobs: the thread ends once the queue is empty.
-    func close() {
-        pthread_mutex_lock(&lock)
-        closed = true
-        pthread_cond_broadcast(&cond)
-        pthread_mutex_unlock(&lock)
-    }
-}
-
 /// The file side of a snapshot: a writer thread that resolves the deferred LZF strings of
 /// each chunk (`RDBChunk`), appends the chunks to the temp file with a running CRC, and at
 /// the end writes the checksum, fsyncs, renames and fsyncs the directory.
@@ -374,29 +267,30 @@ public final class RDBFileSink: RDBSnapshotSink, @unchecked Sendable {
     private var resolver: RDBValueWriter
     /// fsyncs done by the incremental fsync (tests).
     private(set) var incrementalSyncs = 0
-    // Shared between the engine and the writer, under `lock`.
-    private var lock = pthread_mutex_t()
-    private var roomCond = pthread_cond_t()
-    private var done: Outcome?
-    private var aborted = false
-    private var pending = 0
+    // Shared between the engine and the writer without locks (the engine must never wait
+    // on a mutex a nice-19 writer holds: see SerialWriterThread).
+    /// Bytes handed over and not yet written.
+    private let pending = Atomic<Int>(0)
+    private let aborted = Atomic<Bool>(false)
+    /// 0 while writing, then 1 (ok) or 2 (failed: `failure` is set before the store).
+    private let doneState = Atomic<Int>(0)
+    private var failure = ""
+    /// Held by the writer across the final rename and by `abort`, so an aborted save's file
+    /// never lands once `abort` has returned.
+    private var renameLock = pthread_mutex_t()
 
     /// Stops a save whose file is not renamed yet (SHUTDOWN kills the saving child in Redis):
     /// queued chunks are skipped, the temp file is removed and the target left as it is.
     /// Returns once the writer queue is idle, so nothing is written after it.
     public func abort() {
-        pthread_mutex_lock(&lock)
-        aborted = true
-        pthread_mutex_unlock(&lock)
+        pthread_mutex_lock(&renameLock)
+        aborted.store(true, ordering: .sequentiallyConsistent)
+        pthread_mutex_unlock(&renameLock)
         queue.waitIdle()
         unlink(tempName)
     }
 
-    private var isAborted: Bool {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        return aborted
-    }
+    private var isAborted: Bool { aborted.load(ordering: .sequentiallyConsistent) }
 
     init(path: String, tempName: String, checksum: Bool, incrementalFsync: Bool, trailer: Bool = true,
          compression: Bool = false, priority: SnapshotWriterPriority = .background) {
@@ -407,8 +301,7 @@ public final class RDBFileSink: RDBSnapshotSink, @unchecked Sendable {
         self.incrementalFsync = incrementalFsync
         resolver = RDBValueWriter(compression: compression, lzf: QuicklistLZF())
         queue = SerialWriterThread(priority: priority)
-        pthread_mutex_init(&lock, nil)
-        pthread_cond_init(&roomCond, nil)
+        pthread_mutex_init(&renameLock, nil)
         queue.async {
             self.fd = open(tempName, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
             if self.fd < 0 {
@@ -447,37 +340,24 @@ public final class RDBFileSink: RDBSnapshotSink, @unchecked Sendable {
     }
 
     /// Bytes handed over and not yet written.
-    public var queuedBytes: Int {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        return pending
-    }
-
-    private func adjustPending(_ n: Int) {
-        pthread_mutex_lock(&lock)
-        pending += n
-        if n < 0 { pthread_cond_broadcast(&roomCond) }
-        pthread_mutex_unlock(&lock)
-    }
+    public var queuedBytes: Int { pending.load(ordering: .sequentiallyConsistent) }
 
     public var resolvesDeferredStrings: Bool { true }
 
     /// Blocks until at most `bytes` wait for the writer (back-pressure for SAVE, and for the
     /// walk past `RDBSnapshot.hardQueuedBytes`).
     public func waitForRoom(_ bytes: Int) {
-        pthread_mutex_lock(&lock)
-        while pending > bytes { pthread_cond_wait(&roomCond, &lock) }
-        pthread_mutex_unlock(&lock)
+        queue.waitUntil { pending.load(ordering: .sequentiallyConsistent) <= bytes }
     }
 
     public func write(_ chunk: [UInt8]) { write(chunk: RDBChunk(bytes: chunk)) }
 
     public func write(chunk: RDBChunk) {
         let n = chunk.bytes.count
-        adjustPending(n)
+        pending.add(n, ordering: .sequentiallyConsistent)
         queue.async {
             self.append(chunk)
-            self.adjustPending(-n)
+            self.pending.subtract(n, ordering: .sequentiallyConsistent)
         }
     }
 
@@ -495,15 +375,20 @@ public final class RDBFileSink: RDBSnapshotSink, @unchecked Sendable {
             if self.fd >= 0 { close(self.fd) }
             // The lock spans the rename, so after `abort` returns the file is either already
             // in place or never will be (a synchronous save may then write it safely).
-            pthread_mutex_lock(&self.lock)
-            if self.aborted {
+            pthread_mutex_lock(&self.renameLock)
+            if self.isAborted {
                 self.error = "Background saving aborted"
             } else if self.error == nil {
                 do { try RDBFile.renameDurably(self.tempName, self.path) } catch { self.error = "\(error)" }
             }
             if self.error != nil { unlink(self.tempName) }
-            self.done = self.error.map { .failed($0) } ?? .ok
-            pthread_mutex_unlock(&self.lock)
+            pthread_mutex_unlock(&self.renameLock)
+            if let error = self.error {
+                self.failure = error
+                self.doneState.store(2, ordering: .releasing)
+            } else {
+                self.doneState.store(1, ordering: .releasing)
+            }
         }
         queue.close()
     }
@@ -517,9 +402,11 @@ public final class RDBFileSink: RDBSnapshotSink, @unchecked Sendable {
     deinit { queue.close() }
 
     public var outcome: Outcome? {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        return done
+        switch doneState.load(ordering: .acquiring) {
+        case 0: return nil
+        case 1: return .ok
+        default: return .failed(failure)
+        }
     }
 }
 
