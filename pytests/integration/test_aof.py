@@ -866,3 +866,89 @@ def test_check_aof_runs_as_tern_check_aof(workdir):
     p = subprocess.run([link], capture_output=True, timeout=30)
     assert p.returncode == 1
     assert p.stdout.decode().startswith("Usage: tern-check-aof [--fix|--truncate-to-timestamp $timestamp]")
+
+
+def wait_for(check, what, timeout=15):
+    deadline = time.time() + timeout
+    while not check():
+        assert time.time() < deadline, what
+        time.sleep(0.05)
+
+
+def test_failed_background_fsync_refuses_writes_until_an_fsync_succeeds(workdir, monkeypatch):
+    """appendfsync everysec: a background fsync that fails (the test fault hook makes the
+    disk answer EIO) turns writes and PING into Redis's -MISCONF with the fsync's errno,
+    aof_last_write_status:err and one "Fail to fsync the AOF file" line; reads still work.
+    Once the disk works again an fsync succeeds and writes are accepted; a restart has every
+    acknowledged write."""
+    fault = os.path.join(workdir, "fsync-fault")
+    monkeypatch.setenv("TERN_DEBUG_AOF_FSYNC_FAULT", fault)
+    s = start_logged("tern", workdir, "--appendfsync", "everysec")
+    try:
+        c = s.client(retry=Retry(NoBackoff(), 0))
+        c.set("before", "1")
+        with open(fault, "w") as f:
+            f.write("errno 5\n")
+        acked = []
+
+        def refused():
+            try:
+                c.set("k%d" % len(acked), "v")
+                acked.append("k%d" % len(acked))
+                return False
+            except redis.ResponseError as e:
+                assert str(e) == "MISCONF Errors writing to the AOF file: Input/output error"
+                return True
+        wait_for(refused, "a failed fsync did not refuse writes")
+        assert c.info("persistence")["aof_last_write_status"] == "err"
+        with pytest.raises(redis.ResponseError, match="^MISCONF Errors writing to the AOF file"):
+            c.ping()
+        assert c.get("before") == b"1"
+        time.sleep(1.5)   # a retried fsync that fails again is not logged again
+        assert log_of(workdir).count("Fail to fsync the AOF file: Input/output error") == 1
+        os.unlink(fault)
+
+        def accepted():
+            try:
+                c.set("after", "1")
+                return True
+            except redis.ResponseError:
+                return False
+        wait_for(accepted, "writes stayed refused after the disk recovered")
+        assert c.info("persistence")["aof_last_write_status"] == "ok"
+    finally:
+        s.stop()
+    monkeypatch.delenv("TERN_DEBUG_AOF_FSYNC_FAULT")
+    r = start_in("tern", workdir)
+    try:
+        rc = r.client()
+        assert [k for k in ["before", *acked, "after"] if not rc.exists(k)] == []
+    finally:
+        r.stop()
+
+
+def test_everysec_write_waits_for_a_slow_fsync_up_to_two_seconds(workdir, monkeypatch):
+    """appendfsync everysec with a background fsync still running: Redis postpones writing
+    the AOF buffer (a write(2) to a file being fsynced can block) for up to 2 s, then writes
+    anyway, counts aof_delayed_fsync and logs its notice. Replies are not held meanwhile."""
+    fault = os.path.join(workdir, "fsync-fault")
+    monkeypatch.setenv("TERN_DEBUG_AOF_FSYNC_FAULT", fault)
+    with open(fault, "w") as f:
+        f.write("delay 4000\n")
+    s = start_logged("tern", workdir, "--appendfsync", "everysec")
+    try:
+        c = s.client()
+        c.set("first", "1")
+        wait_for(lambda: c.info("persistence")["aof_pending_bio_fsync"] == 1, "no background fsync started")
+        c.set("second", "2")   # acknowledged while the fsync runs
+        incr = os.path.join(workdir, "appendonlydir", "appendonly.aof.1.incr.aof")
+        assert b"second" not in open(incr, "rb").read()
+        assert c.info("persistence")["aof_buffer_length"] > 0
+        wait_for(lambda: b"second" in open(incr, "rb").read(), "the postponed write never happened")
+        info = c.info("persistence")
+        assert info["aof_delayed_fsync"] == 1
+        assert "Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF buffer without " \
+               "waiting for fsync to complete, this may slow down Redis." in log_of(workdir)
+    finally:
+        os.unlink(fault)
+        s.stop()

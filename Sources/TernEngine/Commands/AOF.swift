@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Dispatch
+import Synchronization
 import TernConfig
 import TernPersistence
 import TernProtocol
@@ -34,6 +35,16 @@ public final class AppendOnlyFile: PropagationTarget {
     /// everysec's fsync thread.
     let fsyncQueue = DispatchQueue(label: "tern.aof-fsync")
     let pending = PendingCounter()
+    /// The background fsync's outcome (Redis's aof_bio_fsync_status / _errno): a failed one
+    /// refuses writes with MISCONF until an fsync succeeds again.
+    let fsyncStatus = BackgroundFsyncStatus()
+    /// Whether the engine has logged the current background fsync failure.
+    var fsyncFailureLogged = false
+    /// everysec with an fsync still running: the write is postponed up to 2 s from here
+    /// (unix seconds, 0 when nothing is postponed; Redis's aof_flush_postponed_start).
+    var flushPostponedSince = 0
+    /// Writes done without waiting for a slow background fsync (aof_delayed_fsync).
+    var delayedFsyncs = 0
 
     // Rewrite state.
     var rewrite: Rewrite?
@@ -71,12 +82,42 @@ public final class AppendOnlyFile: PropagationTarget {
         func get() -> RDBFileSink.Outcome? { pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }; return value }
     }
 
-    final class PendingCounter: @unchecked Sendable {
-        private var lock = pthread_mutex_t()
-        private var n = 0
-        init() { pthread_mutex_init(&lock, nil) }
-        func add(_ d: Int) { pthread_mutex_lock(&lock); n += d; pthread_mutex_unlock(&lock) }
-        var value: Int { pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }; return n }
+    /// Background fsyncs queued or running (read by the engine on every flush: an atomic).
+    final class PendingCounter: Sendable {
+        private let n = Atomic<Int>(0)
+        func add(_ d: Int) { n.add(d, ordering: .sequentiallyConsistent) }
+        var value: Int { n.load(ordering: .sequentiallyConsistent) }
+    }
+
+    /// Set by the fsync thread, read by the engine (an errno, 0 when the last one succeeded).
+    final class BackgroundFsyncStatus: Sendable {
+        private let failedErrno = Atomic<Int32>(0)
+        func record(_ errno: Int32) { failedErrno.store(errno, ordering: .releasing) }
+        var errno: Int32 { failedErrno.load(ordering: .acquiring) }
+    }
+
+    /// A fault hook for tests of slow and failing disks (no Redis equivalent: its tests
+    /// cannot make a disk slow either). TERN_DEBUG_AOF_FSYNC_FAULT names a file; while it
+    /// exists, each background fsync first reads it: `delay <ms>` sleeps that long, `errno
+    /// <n>` fails the fsync with that errno. Read once at startup; unset in production.
+    static let fsyncFaultFile: String? = {
+        guard let v = getenv("TERN_DEBUG_AOF_FSYNC_FAULT") else { return nil }
+        return String(cString: v)
+    }()
+
+    /// fdatasync as the background fsync runs it (with the test fault hook applied).
+    static func backgroundFdatasync(_ fd: Int32) -> Int32 {
+        if let path = fsyncFaultFile, let f = fopen(path, "r") {
+            var line = [CChar](repeating: 0, count: 64)
+            let text = fgets(&line, 64, f) != nil ? String(cString: line) : ""
+            fclose(f)
+            let words = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+            if words.count == 2, let n = Int32(words[1]) {
+                if words[0] == "delay" { usleep(useconds_t(max(0, n)) * 1000) }
+                if words[0] == "errno" { return n }
+            }
+        }
+        return fdatasync(fd) == 0 ? 0 : errno
     }
 
     // MARK: feeding (Redis's feedAppendOnlyFile)
@@ -114,13 +155,25 @@ public final class AppendOnlyFile: PropagationTarget {
     // MARK: writing (Redis's flushAppendOnlyFile)
 
     /// Writes the buffer to the incr file; with appendfsync always also fsyncs, so the
-    /// caller may send replies afterwards. Called before replies leave and from the cron.
-    func flush() {
+    /// caller may send replies afterwards. Called before replies leave and from the cron
+    /// (`force` false: with everysec a write waits up to 2 s for a running background fsync,
+    /// as Redis's, since a write(2) to a file being fsynced can block); everything else
+    /// (rewrite start, shutdown, stopping the AOF, DEBUG LOADAOF) forces it.
+    func flush(force: Bool = true) {
         guard fd >= 0 else { return }
+        noteFsyncFailure()
         if buf.isEmpty {
             backgroundFsyncIfDue()
             return
         }
+        if !force && fsyncPolicy == "everysec" && pending.value > 0 {
+            let nowSec = Int(Engine.wallClockMs() / 1000)
+            if flushPostponedSince == 0 { flushPostponedSince = nowSec; return }
+            if nowSec - flushPostponedSince < 2 { return }
+            delayedFsyncs += 1
+            engine.log(.notice, "Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF buffer without waiting for fsync to complete, this may slow down Redis.")
+        }
+        flushPostponedSince = 0
         let (ok, written) = AOFFiles.writeAll(fd, buf.bytes)
         if !ok {
             let err = errno
@@ -188,11 +241,26 @@ public final class AppendOnlyFile: PropagationTarget {
         writtenSinceFsync = false
         let f = fd
         let counter = pending
+        let status = fsyncStatus
         counter.add(1)
         fsyncQueue.async {
-            _ = fdatasync(f)
+            let err = AppendOnlyFile.backgroundFdatasync(f)
+            // As Redis's bio: EBADF/EINVAL (a file closed or not fsyncable) are not failures.
+            status.record(err == EBADF || err == EINVAL ? 0 : err)
             counter.add(-1)
         }
+    }
+
+    /// Logs a background fsync failure once, as Redis's bio thread does on the transition.
+    func noteFsyncFailure() {
+        let err = fsyncStatus.errno
+        if err != 0 && !fsyncFailureLogged {
+            engine.log(.warning, "Fail to fsync the AOF file: \(String(cString: strerror(err)))")
+        }
+        fsyncFailureLogged = err != 0
+        // Retried every second until one succeeds (writes are refused meanwhile, so nothing
+        // else would schedule one): the server becomes writable again when the disk does.
+        if err != 0 && pending.value == 0 { writtenSinceFsync = true }
     }
 
     /// Closes a file descriptor after any queued fsync of it.
@@ -577,7 +645,7 @@ extension Engine {
     /// Redis's beforeSleep order: the AOF is written (and with always, fsynced) before any
     /// reply leaves. One load and compare when nothing is pending.
     @inline(__always) public func flushAOFBeforeReplies() {
-        if !aof.buf.isEmpty { aof.flush() }
+        if !aof.buf.isEmpty { aof.flush(force: false) }
     }
 
     /// Propagated bytes wait: reply flushes of this loop iteration are deferred behind one
@@ -592,7 +660,7 @@ extension Engine {
     /// scheduled or automatic one.
     func aofCron() {
         let a: AppendOnlyFile = aof
-        if a.state != .off { a.flush() }
+        if a.state != .off { a.flush(force: false) }
         collectRewrite()
         guard a.rewrite == nil, snapshot == nil else { return }
         if a.rewriteScheduled {
@@ -823,7 +891,7 @@ extension Engine {
             ("aof_last_bgrewrite_status", a.lastBgrewriteOK ? "ok" : "err"),
             ("aof_rewrites", "\(a.rewrites)"),
             ("aof_rewrites_consecutive_failures", "\(a.consecutiveFailures)"),
-            ("aof_last_write_status", a.lastWriteOK ? "ok" : "err"),
+            ("aof_last_write_status", a.lastWriteOK && a.fsyncStatus.errno == 0 ? "ok" : "err"),
             ("aof_last_cow_size", "0"),
             ("module_fork_in_progress", "0"),
             ("module_fork_last_cow_size", "0"),
@@ -835,7 +903,7 @@ extension Engine {
                 ("aof_pending_rewrite", a.rewriteScheduled ? "1" : "0"),
                 ("aof_buffer_length", "\(a.buf.count)"),
                 ("aof_pending_bio_fsync", "\(a.pending.value)"),
-                ("aof_delayed_fsync", "0"),
+                ("aof_delayed_fsync", "\(a.delayedFsyncs)"),
             ]
         }
         return out
@@ -844,8 +912,15 @@ extension Engine {
     /// MISCONF for writes after a failed AOF write (Redis's writeCommandsDeniedByDiskError).
     var aofWriteRefusal: String? {
         let a: AppendOnlyFile = aof
-        guard a.state != .off, !a.lastWriteOK else { return nil }
-        return "MISCONF Errors writing to the AOF file: \(String(cString: strerror(a.lastWriteErrno)))"
+        guard a.state != .off else { return nil }
+        if !a.lastWriteOK {
+            return "MISCONF Errors writing to the AOF file: \(String(cString: strerror(a.lastWriteErrno)))"
+        }
+        // A failed background fsync (Redis reports its errno as the last write errno).
+        let fsyncErr = a.fsyncStatus.errno
+        guard fsyncErr != 0 else { return nil }
+        a.lastWriteErrno = fsyncErr
+        return "MISCONF Errors writing to the AOF file: \(String(cString: strerror(fsyncErr)))"
     }
 }
 

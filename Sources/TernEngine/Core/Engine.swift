@@ -408,7 +408,7 @@ public final class Engine {
             rejectCommand(c, cmd, Engine.misconfError)
             return
         }
-        if aof.state != .off && !aof.lastWriteOK && !flags.contains(.master)
+        if aof.state != .off && (!aof.lastWriteOK || aof.fsyncStatus.errno != 0) && !flags.contains(.master)
             && (cmd.flags.contains(.write) || cmd.fullName == "ping"), let refusal = aofWriteRefusal {
             rejectCommand(c, cmd, refusal)
             return
