@@ -7,6 +7,9 @@
 #include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/syscall.h>
+#include <sys/resource.h>
+#include <stdint.h>
 
 #ifdef TERN_JEMALLOC
 #include <jemalloc/jemalloc.h>
@@ -210,4 +213,29 @@ size_t tern_rss_bytes(void) {
     if (fscanf(f, "%lu %lu", &size, &rss) != 2) rss = 0;
     fclose(f);
     return (size_t)rss * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* struct sched_attr, version 0 (48 bytes), as the sched_setattr(2) syscall takes it. */
+struct tern_sched_attr {
+    uint32_t size, policy;
+    uint64_t flags;
+    int32_t nice;
+    uint32_t priority;
+    uint64_t runtime, deadline, period;
+};
+
+int tern_thread_set_fair_slice(int nice, unsigned long long slice_ns) {
+#ifdef SYS_sched_setattr
+    if (slice_ns > 0) {
+        struct tern_sched_attr a;
+        memset(&a, 0, sizeof a);
+        a.size = sizeof a;
+        a.policy = 0; /* SCHED_OTHER */
+        a.nice = nice;
+        a.runtime = slice_ns;
+        if (syscall(SYS_sched_setattr, 0, &a, 0) == 0) return 0;
+    }
+#endif
+    setpriority(PRIO_PROCESS, 0, nice);
+    return slice_ns > 0 ? -1 : 0;
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Synchronization
+import CTern
 
 /// The CPU priority of a snapshot's writer thread. BGSAVE's writer competes with the engine
 /// thread and the clients for the CPUs (two on the reference machine): `idle` (SCHED_IDLE)
@@ -21,11 +22,21 @@ public enum SnapshotWriterPriority: Sendable {
         }
     }()
 
+    /// The writer's slice request in µs (TERN_SNAPSHOT_WRITER_SLICE_US; 0: the kernel's).
+    static let sliceMicros: Int = {
+        guard let v = getenv("TERN_SNAPSHOT_WRITER_SLICE_US"), let n = Int(String(cString: v)), n >= 0 else { return 100 }
+        return n
+    }()
+
     /// Applies to the calling thread (Linux: both calls act per thread, not per process).
     func apply() {
         switch self {
         case .normal: return
-        case .nice: _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
+        case .nice:
+            // nice 19 alone still lets the writer, once picked, hold a CPU for a whole tick
+            // (4 ms at HZ=250) while the engine thread waits on that CPU; a short EEVDF slice
+            // hands the CPU back after about `sliceMicros`.
+            _ = tern_thread_set_fair_slice(19, UInt64(SnapshotWriterPriority.sliceMicros) * 1000)
         case .idle:
             var p = sched_param()
             p.sched_priority = 0

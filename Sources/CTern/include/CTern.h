@@ -59,5 +59,10 @@ long double tern_strtold(const char *s, size_t *consumed);
 double tern_strtod(const char *s, size_t *consumed);
 /* Resident set size of this process in bytes (from /proc/self/statm). */
 size_t tern_rss_bytes(void);
+/* The calling thread becomes SCHED_OTHER at `nice` with an EEVDF slice request of
+   `slice_ns` (Linux 6.12+ reads sched_runtime as the slice of a fair task; 0 keeps the
+   kernel's default). Returns 0, or -1 when the kernel refused (older kernels: then only the
+   nice value is set). */
+int tern_thread_set_fair_slice(int nice, unsigned long long slice_ns);
 
 #endif
