@@ -114,8 +114,12 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
             sink.write(chunk: w.drainChunk())
             // The walk pauses at `maxQueuedBytes`, but writes keep serializing buckets; a
             // low-priority writer starved by a busy machine would let that queue grow to
-            // the whole image: past `hardQueuedBytes` the engine waits for it.
-            if sink.queuedBytes > RDBSnapshot.hardQueuedBytes { sink.waitForRoom(RDBSnapshot.maxQueuedBytes) }
+            // the whole image: past `hardQueuedBytes` the engine waits for it, only until one
+            // chunk is written (waiting down to `maxQueuedBytes` stalled the engine for the
+            // writer's 12 MB: tens of ms; a chunk is a few hundred µs, paced per write).
+            if sink.queuedBytes > RDBSnapshot.hardQueuedBytes {
+                sink.waitForRoom(RDBSnapshot.hardQueuedBytes - chunkBytes)
+            }
         }
     }
 
