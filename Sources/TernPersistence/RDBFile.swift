@@ -199,6 +199,10 @@ public enum RDBFile {
         /// Streaming: the input ran out inside a record (or before the header).
         public private(set) var awaitingInput = false
         var headerRead = true
+        /// Streaming: a record cut by the input is read again only once the bytes buffered
+        /// from its start doubled, so a record much bigger than a network read is parsed a
+        /// few times, not once per read.
+        var retryWhenBuffered = 0
         /// Streaming: bytes dropped from the front and their CRC-64.
         var droppedBytes = 0
         var droppedCRC: UInt64 = 0
@@ -289,15 +293,21 @@ public enum RDBFile {
                                   record: (RecordView) throws -> Void) throws -> Bool {
             if finished { return true }
             if !headerRead, try !readHeader() { return false }
+            if streaming && !inputComplete && r.data.count - r.pos < retryWhenBuffered {
+                awaitingInput = true
+                return false
+            }
             let stop = maxBytes >= Int.max - r.pos ? Int.max : r.pos + maxBytes
             while r.pos < stop {
                 let at = r.pos
                 do {
                     if try readRecord(at: at, resize: resize, record: record) { return true }
+                    retryWhenBuffered = 0
                 } catch let e as RDBError where e.kind == .truncated && streaming && !inputComplete {
                     // Cut by the end of what arrived: read again from its start later (nothing
                     // of a record is applied before all of it is read).
                     r.pos = at
+                    retryWhenBuffered = 2 * (r.data.count - at)
                     awaitingInput = true
                     return false
                 }

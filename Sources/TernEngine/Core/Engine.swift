@@ -158,8 +158,9 @@ public final class Engine {
     @discardableResult
     public func requestShutdown(reason: String, exitCode: Int32 = 0) -> String? {
         var words = Set(reason.split(separator: " ").map { $0.uppercased() })
-        // Never save over the file being loaded: a load in progress forces NOSAVE.
-        if loading.active {
+        // Never save over the file being loaded: a load in progress (an async replica load
+        // too, as Redis counts it as loading) forces NOSAVE.
+        if loading.active || loading.async {
             words.remove("SAVE")
             words.insert("NOSAVE")
         }
