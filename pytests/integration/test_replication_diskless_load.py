@@ -9,6 +9,9 @@ import threading
 import time
 
 import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from conftest import ServerProcess, start_redis, start_tern, tern_binary
 from replication_support import digest, populate, wait_for, wait_synced, write_load
@@ -111,30 +114,35 @@ def first_sync(fm, client, rdb, replid):
     wait_for(lambda: client.get("foo") == b"old", 20, "foo=old")
 
 
-def play_async_swapdb(binary, rdbs):
-    """A second full sync under the same replid (async loading), sent slowly; a reader
-    samples GET foo and INFO from the middle of the load. Returns what it saw and after."""
+def play_slow_load(binary, rdbs, mode, second_id):
+    """A full sync sent slowly by the scripted master; a reader samples GET foo, DBSIZE and
+    INFO from the middle of the load. swapdb first syncs a small dataset (foo=old) under
+    replid x..x, then the big one comes under `second_id` (the same id: async loading).
+    Returns what the reader saw, the data after and the log."""
     small, big = rdbs
     fm = FakeMaster()
-    srv = scripted_replica(binary, "swapdb", fm)
+    srv = scripted_replica(binary, mode, fm)
     try:
         c = srv.client()
-        first_sync(fm, c, small, b"x" * 40)
-        fm.conn.close()
+        if mode == "swapdb":
+            first_sync(fm, c, small, b"x" * 40)
+            fm.conn.close()
         fm.accept()
-        psync = fm.handshake(b"+FULLRESYNC %s 500\r\n" % (b"x" * 40))[-1]
-        assert psync == [b"PSYNC", b"x" * 40, b"155"]
+        fm.handshake(b"+FULLRESYNC %s 500\r\n" % second_id)
         payload = big + MARK
         fm.send(b"$EOF:" + MARK + b"\r\n")
         half = threading.Event()
         seen = {}
 
         def reader():
-            rc = srv.client(socket_timeout=20)
+            # No retry: redis-py retries -LOADING (a ConnectionError) by default.
+            rc = srv.client(socket_timeout=20, retry=Retry(NoBackoff(), 0))
             half.wait(20)
-            seen["foo"] = rc.get("foo")
+            try:
+                seen["foo"] = rc.get("foo")
+            except redis.BusyLoadingError:
+                seen["foo"] = "LOADING"
             seen["info"] = rc.info("all")
-            seen["dbsize"] = rc.dbsize()
 
         th = threading.Thread(target=reader)
         th.start()
@@ -156,34 +164,46 @@ def play_async_swapdb(binary, rdbs):
         srv.stop()
 
 
-def test_swapdb_async_load_serves_old_data_like_redis(rdbs):
-    ours = play_async_swapdb(tern_binary(), rdbs)
-    theirs = play_async_swapdb("/usr/bin/redis-server", rdbs)
+@pytest.mark.parametrize("mode,second_id", [("swapdb", b"x" * 40), ("swapdb", b"z" * 40), ("on-empty-db", b"z" * 40)])
+def test_load_from_socket_info_and_reads_like_redis(rdbs, mode, second_id):
+    """swapdb under the same replid: async loading, reads answered from the old data. swapdb
+    under a new replid and on-empty-db: loading:1, -LOADING. INFO's loading and transfer
+    fields as a redis-server replica shows them in the same spot."""
+    ours = play_slow_load(tern_binary(), rdbs, mode, second_id)
+    theirs = play_slow_load("/usr/bin/redis-server", rdbs, mode, second_id)
+    is_async = mode == "swapdb" and second_id == b"x" * 40
     for seen, after, log in (ours, theirs):
-        # The old data answered in the middle of the load, not -LOADING.
-        assert seen["foo"] == b"old"
-        assert seen["dbsize"] == 11
         i = seen["info"]
-        assert i["loading"] == 0 and i["async_loading"] == 1
+        if is_async:
+            # The old data answered in the middle of the load, not -LOADING.
+            assert seen["foo"] == b"old"
+            assert i["db0"]["keys"] == 11
+            assert (i["loading"], i["async_loading"]) == (0, 1)
+        else:
+            assert seen["foo"] == "LOADING"
+            assert (i["loading"], i["async_loading"]) == (1, 0)
         assert i["master_sync_in_progress"] == 1 and i["master_link_status"] == "down"
         assert i["loading_total_bytes"] == 0          # EOF framing: size unknown
         assert 0 < i["loading_loaded_bytes"] < len(rdbs[1])
         assert i["loading_rdb_used_mem"] > 0
         assert 0 < i["loading_loaded_perc"] <= 99.99
         assert (i["master_sync_total_bytes"], i["master_sync_read_bytes"], i["master_sync_left_bytes"]) == (0, 0, 0)
-        assert i["master_replid"] == "x" * 40 and i["slave_repl_offset"] == 154
         assert after == (b"new", 20001)
-        for line in ("receiving streamed RDB from master with EOF to parser",
-                     "MASTER <-> REPLICA sync: Loading DB in memory",
-                     "Done loading RDB, keys loaded: 20001, keys expired: 0.",
-                     "MASTER <-> REPLICA sync: Swapping active DB with loaded DB",
-                     "MASTER <-> REPLICA sync: Discarding old DB in background",
-                     "MASTER <-> REPLICA sync: Finished with success"):
+        lines = ["receiving streamed RDB from master with EOF to parser",
+                 "MASTER <-> REPLICA sync: Loading DB in memory",
+                 "Done loading RDB, keys loaded: 20001, keys expired: 0.",
+                 "MASTER <-> REPLICA sync: Finished with success"]
+        if mode == "swapdb":
+            lines += ["MASTER <-> REPLICA sync: Swapping active DB with loaded DB",
+                      "MASTER <-> REPLICA sync: Discarding old DB in background"]
+            assert "Flushing old data" not in log
+        else:
+            lines.append("MASTER <-> REPLICA sync: Flushing old data")
+        for line in lines:
             assert line in log, line
-        assert "Flushing old data" not in log
-    ours_fields = {k for k in ours[0]["info"] if k.startswith(("loading", "async_loading", "master_sync"))}
-    theirs_fields = {k for k in theirs[0]["info"] if k.startswith(("loading", "async_loading", "master_sync"))}
-    assert ours_fields == theirs_fields
+    def fields(info):
+        return {k for k in info if k.startswith(("loading", "async_loading", "master_sync"))}
+    assert fields(ours[0]["info"]) == fields(theirs[0]["info"])
 
 
 def play_cut_transfer(binary, mode, rdbs, framing):
