@@ -1,6 +1,7 @@
 """FAILOVER [TO host port [FORCE]] [TIMEOUT ms] | ABORT: errors side by side with
 redis-server, and the coordinated switch under a write load with no acknowledged write lost
 (Tern master and replicas; a Tern master handing over to a redis-server replica and back)."""
+import contextlib
 import threading
 import time
 
@@ -185,19 +186,30 @@ def write_is_held(port, key):
         return True, s
 
 
+@contextlib.contextmanager
+def master_failing_over(start):
+    """A master whose FAILOVER waits for sync (its silent replica never acknowledges the
+    write made before it); stopped after."""
+    m = start(["--repl-diskless-sync-delay", "0"])
+    rep = attach_silent_replica(m.port)
+    try:
+        c = m.client()
+        wait_for(lambda: info(c)["connected_slaves"] == 1, 20, "replica attached")
+        c.set("before", 1)
+        assert c.execute_command("FAILOVER", "TIMEOUT", "60000") == b"OK"
+        yield m, c
+    finally:
+        rep.close()
+        m.stop()
+
+
 def test_client_unpause_does_not_end_failover_pause_like_redis():
     """Pause purposes: CLIENT PAUSE during a FAILOVER and CLIENT UNPAUSE end only the
     client's pause; writes stay held until the failover ends (aborted here)."""
     results = {}
     for name, start in (("tern", start_tern), ("redis", start_redis)):
-        m = start(["--repl-diskless-sync-delay", "0"])
-        rep = attach_silent_replica(m.port)
-        try:
-            c = m.client()
-            wait_for(lambda: info(c)["connected_slaves"] == 1, 20, "replica attached")
-            # A write the silent replica never acknowledges: the failover waits for sync.
-            c.set("before", 1)
-            got = [c.execute_command("FAILOVER", "TIMEOUT", "60000"), info(c)["master_failover_state"]]
+        with master_failing_over(start) as (m, c):
+            got = [info(c)["master_failover_state"]]
             got.append(c.execute_command("CLIENT", "PAUSE", "100000", "WRITE"))
             got.append(c.execute_command("CLIENT", "UNPAUSE"))
             held, s = write_is_held(m.port, "during")
@@ -211,25 +223,16 @@ def test_client_unpause_does_not_end_failover_pause_like_redis():
             s.close()
             got.append(c.get("during"))
             results[name] = got
-        finally:
-            rep.close()
-            m.stop()
     assert results["tern"] == results["redis"]
-    assert results["tern"][4] is True and results["tern"][-2] == b"+OK\r\n"
+    assert results["tern"][3] is True and results["tern"][-2] == b"+OK\r\n"
 
 
 def test_failover_ending_keeps_client_pause_like_redis():
     """The other way round: a CLIENT PAUSE WRITE outlives the failover's pause."""
     results = {}
     for name, start in (("tern", start_tern), ("redis", start_redis)):
-        m = start(["--repl-diskless-sync-delay", "0"])
-        rep = attach_silent_replica(m.port)
-        try:
-            c = m.client()
-            wait_for(lambda: info(c)["connected_slaves"] == 1, 20, "replica attached")
-            # A write the silent replica never acknowledges: the failover waits for sync.
-            c.set("before", 1)
-            got = [c.execute_command("FAILOVER", "TIMEOUT", "60000"), info(c)["master_failover_state"],
+        with master_failing_over(start) as (m, c):
+            got = [info(c)["master_failover_state"],
                    c.execute_command("CLIENT", "PAUSE", "100000", "WRITE"),
                    c.execute_command("FAILOVER", "ABORT")]
             held, s = write_is_held(m.port, "after-abort")
@@ -239,8 +242,5 @@ def test_failover_ending_keeps_client_pause_like_redis():
             got.append(s.recv(100))
             s.close()
             results[name] = got
-        finally:
-            rep.close()
-            m.stop()
     assert results["tern"] == results["redis"]
-    assert results["tern"][4] is True
+    assert results["tern"][3] is True

@@ -4,6 +4,7 @@ from the master link (no temp file), with a Tern and a redis-server master, both
 same transfer is played to a Tern and a redis-server replica side by side: swapdb's async
 loading keeps serving the old data (INFO async_loading:1, loading_* fields), a transfer cut
 mid-way keeps the old data (swapdb) or leaves the replica empty (on-empty-db), and both retry."""
+import contextlib
 import os
 import threading
 import time
@@ -15,17 +16,9 @@ from redis.retry import Retry
 
 from conftest import ServerProcess, start_redis, start_tern, tern_binary
 from replication_support import digest, populate, wait_for, wait_synced, write_load
-from test_replication_replica import FakeMaster, cmd, info_repl, wait_log
+from test_replication_replica import FakeMaster, cleanup, cmd, info_repl, wait_log  # noqa: F401 (fixture)
 
 MARK = b"0123456789abcdef0123456789abcdef01234567"
-
-
-@pytest.fixture
-def servers():
-    started = []
-    yield started
-    for s in started:
-        s.stop()
 
 
 def temp_files(server):
@@ -35,14 +28,14 @@ def temp_files(server):
 @pytest.mark.parametrize("mode", ["on-empty-db", "swapdb"])
 @pytest.mark.parametrize("master_kind", ["tern", "redis"])
 @pytest.mark.parametrize("diskless_sync", ["yes", "no"])
-def test_full_sync_loads_from_the_socket(servers, mode, master_kind, diskless_sync):
+def test_full_sync_loads_from_the_socket(cleanup, mode, master_kind, diskless_sync):
     args = ["--repl-diskless-sync", diskless_sync, "--repl-diskless-sync-delay", "0"]
     m = start_tern(args) if master_kind == "tern" else start_redis(args)
-    servers.append(m)
+    cleanup.append(m)
     mc = m.client()
     populate(mc)
     t = start_tern(["--replicaof", "127.0.0.1", str(m.port), "--repl-diskless-load", mode])
-    servers.append(t)
+    cleanup.append(t)
     tc = t.client()
     wait_synced(mc, tc)
     write_load(mc, 300, seed=7)
@@ -59,14 +52,14 @@ def test_full_sync_loads_from_the_socket(servers, mode, master_kind, diskless_sy
     assert not temp_files(t)
 
 
-def test_on_empty_db_with_data_goes_to_disk(servers):
+def test_on_empty_db_with_data_goes_to_disk(cleanup):
     """on-empty-db loads from the socket only while the replica holds no key."""
     m = start_redis(["--repl-diskless-sync-delay", "0"])
-    servers.append(m)
+    cleanup.append(m)
     mc = m.client()
     populate(mc)
     t = start_tern(["--repl-diskless-load", "on-empty-db"])
-    servers.append(t)
+    cleanup.append(t)
     tc = t.client()
     tc.set("mine", "1")
     tc.replicaof("127.0.0.1", m.port)
@@ -114,12 +107,10 @@ def first_sync(fm, client, rdb, replid):
     wait_for(lambda: client.get("foo") == b"old", 20, "foo=old")
 
 
-def play_slow_load(binary, rdbs, mode, second_id):
-    """A full sync sent slowly by the scripted master; a reader samples GET foo, DBSIZE and
-    INFO from the middle of the load. swapdb first syncs a small dataset (foo=old) under
-    replid x..x, then the big one comes under `second_id` (the same id: async loading).
-    Returns what the reader saw, the data after and the log."""
-    small, big = rdbs
+@contextlib.contextmanager
+def second_full_sync(binary, mode, small, second_id):
+    """A replica of the scripted master; swapdb first syncs `small` (plus foo=old) under
+    replid x..x. Then a new connection gets +FULLRESYNC under `second_id`, offset 500."""
     fm = FakeMaster()
     srv = scripted_replica(binary, mode, fm)
     try:
@@ -129,7 +120,19 @@ def play_slow_load(binary, rdbs, mode, second_id):
             fm.conn.close()
         fm.accept()
         fm.handshake(b"+FULLRESYNC %s 500\r\n" % second_id)
-        payload = big + MARK
+        yield fm, srv, c
+    finally:
+        fm.close()
+        srv.stop()
+
+
+def play_slow_load(binary, rdbs, mode, second_id):
+    """A full sync sent slowly by the scripted master; a reader samples GET foo, DBSIZE and
+    INFO from the middle of the load. swapdb first syncs a small dataset (foo=old) under
+    replid x..x, then the big one comes under `second_id` (the same id: async loading).
+    Returns what the reader saw, the data after and the log."""
+    with second_full_sync(binary, mode, rdbs[0], second_id) as (fm, srv, c):
+        payload = rdbs[1] + MARK
         fm.send(b"$EOF:" + MARK + b"\r\n")
         half = threading.Event()
         seen = {}
@@ -159,9 +162,6 @@ def play_slow_load(binary, rdbs, mode, second_id):
         wait_for(lambda: info_repl(c)["master_link_status"] == "up", 30, "second sync")
         after = (c.get("foo"), c.dbsize())
         return seen, after, srv.output()
-    finally:
-        fm.close()
-        srv.stop()
 
 
 @pytest.mark.parametrize("mode,second_id", [("swapdb", b"x" * 40), ("swapdb", b"z" * 40), ("on-empty-db", b"z" * 40)])
@@ -209,16 +209,8 @@ def test_load_from_socket_info_and_reads_like_redis(rdbs, mode, second_id):
 def play_cut_transfer(binary, mode, rdbs, framing):
     """The transfer stops half-way (the master's socket closes); returns the data after
     it, whether the replica came back to PSYNC, and the log."""
-    small, big = rdbs
-    fm = FakeMaster()
-    srv = scripted_replica(binary, mode, fm)
-    try:
-        c = srv.client()
-        if mode == "swapdb":
-            first_sync(fm, c, small, b"x" * 40)
-            fm.conn.close()
-        fm.accept()
-        fm.handshake(b"+FULLRESYNC %s 500\r\n" % (b"y" * 40))
+    big = rdbs[1]
+    with second_full_sync(binary, mode, rdbs[0], b"y" * 40) as (fm, srv, c):
         if framing == "eof":
             fm.send(b"$EOF:" + MARK + b"\r\n" + big[:len(big) // 2])
         else:
@@ -230,9 +222,6 @@ def play_cut_transfer(binary, mode, rdbs, framing):
         retry = fm.handshake(b"-LOADING try later\r\n")[-1]
         wait_for(lambda: c.info("persistence")["loading"] == 0, 20, "load abandoned")
         return c.get("foo"), c.dbsize(), retry, srv.output()
-    finally:
-        fm.close()
-        srv.stop()
 
 
 @pytest.mark.parametrize("mode", ["swapdb", "on-empty-db"])
@@ -253,16 +242,16 @@ def test_transfer_cut_midway_like_redis(rdbs, mode, framing):
         assert "Failure loading rdb format from socket, assuming connection error, resuming operation." in log
 
 
-def test_master_killed_mid_transfer_keeps_old_data(servers):
+def test_master_killed_mid_transfer_keeps_old_data(cleanup):
     """A real master dies while a swapdb replica loads its full sync: the old data stays
     and serves reads; a restarted master syncs it again."""
     m = start_tern(["--repl-diskless-sync", "no", "--save", ""])
-    servers.append(m)
+    cleanup.append(m)
     mc = m.client()
     populate(mc)
     t = start_tern(["--replicaof", "127.0.0.1", str(m.port), "--repl-diskless-load", "swapdb",
                     "--repl-diskless-sync", "no", "--save", ""])
-    servers.append(t)
+    cleanup.append(t)
     tc = t.client()
     wait_synced(mc, tc)
     old = digest(tc)

@@ -138,6 +138,16 @@ def seed_data(c):
     c2.close()
 
 
+def stop_saving(server, client):
+    """SHUTDOWN SAVE (the RDB keeps the replication history), then the process is gone."""
+    try:
+        client.shutdown(save=True)
+    except redis.ConnectionError:
+        pass
+    server.proc.wait(10)
+    server.stop()
+
+
 def tern_replica_of(port, *args, config_text=None):
     return start_tern(["--replicaof", "127.0.0.1", str(port), *args], config_text=config_text)
 
@@ -233,12 +243,7 @@ def test_replica_restart_resyncs_partially_from_its_rdb(cleanup, tmp_path):
     wait_link_up(tc)
     load_every_type(mc, seed=4, rounds=100)
     wait_caught_up(mc, tc)
-    try:
-        tc.shutdown(save=True)
-    except redis.ConnectionError:
-        pass
-    t.proc.wait(10)
-    t.stop()
+    stop_saving(t, tc)
     load_every_type(mc, seed=5, rounds=100)
     t2 = tern_replica_of(m.port, "--dir", data)
     cleanup.append(t2)
@@ -337,12 +342,7 @@ def test_tern_master_restart_replica_continues(cleanup, tmp_path):
     load_every_type(mc, seed=10, rounds=100)
     wait_caught_up(mc, rc)
     old = info_repl(mc)
-    try:
-        mc.shutdown(save=True)
-    except redis.ConnectionError:
-        pass
-    m.proc.wait(10)
-    m.stop()
+    stop_saving(m, mc)
     # SHUTDOWN sent a last GETACK the replica applied: its offset is where the master stopped.
     stopped_at = info_repl(rc)["slave_repl_offset"]
     assert stopped_at >= old["master_repl_offset"]
@@ -883,12 +883,7 @@ def test_replica_loses_keys_expired_while_its_master_was_down(cleanup, tmp_path)
     mc.set("short", "v", px=3000)
     wait_caught_up(mc, tc, rc)
     assert tc.dbsize() == rc.dbsize() == 2
-    try:
-        mc.shutdown(save=True)
-    except redis.ConnectionError:
-        pass
-    m.proc.wait(10)
-    m.stop()
+    stop_saving(m, mc)
     # The TTL passes while the master is down.
     time.sleep(max(0.0, expires_at - time.time()) + 0.2)
     m2 = ServerProcess(tern_binary(), args, port=port)
