@@ -201,6 +201,7 @@ def test_load_from_socket_info_and_reads_like_redis(rdbs, mode, second_id):
             lines.append("MASTER <-> REPLICA sync: Flushing old data")
         for line in lines:
             assert line in log, line
+        assert log.count("Done loading RDB, keys loaded: 20001") == 1
     def fields(info):
         return {k for k in info if k.startswith(("loading", "async_loading", "master_sync"))}
     assert fields(ours[0]["info"]) == fields(theirs[0]["info"])

@@ -86,6 +86,8 @@ extension Engine {
     func feedSocketLoad(_ l: MasterLink, _ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let s = l.socketLoad else { return false }
         s.job.loader.append(bytes)
+        // Past the RDB's end only the EOF mark (or nothing) should come: checked at the end.
+        if s.job.loader.finished { return true }
         if continueRDBLoad(s.job, bytes: Int.max) == .failed {
             failSocketLoad(l, s)
             return false
