@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Dispatch
+import TernProtocol
 import TernStore
 
 /// An RDB file as Redis 7.0 lays it out:
@@ -189,6 +190,24 @@ public enum RDBFile {
         /// Bytes of the input consumed so far.
         public var position: Int { r.pos }
         public var totalBytes: Int { r.data.count }
+        /// Fed as it arrives (a replica loading from its master's socket): a record cut by
+        /// the end of the input so far is read again once more arrives, and the consumed
+        /// prefix is dropped as the load goes (its checksum kept running).
+        let streaming: Bool
+        /// Streaming: no more input will come (a record cut now is a truncated file).
+        public private(set) var inputComplete = true
+        /// Streaming: the input ran out inside a record (or before the header).
+        public private(set) var awaitingInput = false
+        var headerRead = true
+        /// Streaming: a record cut by the input is read again only once the bytes buffered
+        /// from its start doubled, so a record much bigger than a network read is parsed a
+        /// few times, not once per read.
+        var retryWhenBuffered = 0
+        /// Streaming: bytes dropped from the front and their CRC-64.
+        var droppedBytes = 0
+        var droppedCRC: UInt64 = 0
+        /// Bytes consumed since the start, dropped ones included.
+        public var consumedBytes: Int { droppedBytes + r.pos }
 
         /// `checksumInBackground`: the image is expected to end the data (dump.rdb), so its
         /// checksum is computed on another thread meanwhile (a 110 MB file: ~9% of the load's
@@ -208,17 +227,98 @@ public enum RDBFile {
             summary.version = version
             r = RDBValueReader(data, start: 9, limits: limits)
             self.verifyChecksum = verifyChecksum
+            streaming = false
             backgroundChecksum = verifyChecksum && checksumInBackground && version >= 5 && data.count >= 18
                 ? BackgroundChecksum(data, upTo: data.count - 8) : nil
+        }
+
+        /// A loader fed with `append` as the bytes arrive, `finishInput` after the last.
+        public init(streamingWith limits: EncodingLimits, verifyChecksum: Bool) {
+            r = RDBValueReader([], start: 0, limits: limits)
+            self.verifyChecksum = verifyChecksum
+            streaming = true
+            inputComplete = false
+            headerRead = false
+            backgroundChecksum = nil
+        }
+
+        public mutating func append(_ bytes: UnsafeRawBufferPointer) {
+            // Consumed bytes go first (when they are most of the buffer), so it stays about
+            // as big as the records not yet read.
+            if r.pos >= 1 << 16 && r.pos * 2 >= r.data.count {
+                let pos = r.pos
+                let seed = droppedCRC
+                droppedCRC = r.data.withUnsafeBytes { CRC64.update(seed, UnsafeRawBufferPointer(rebasing: $0[0..<pos])) }
+                droppedBytes += pos
+                r.data.removeSubrange(0..<pos)
+                r.pos = 0
+            }
+            r.data.appendBytes(bytes)
+            r.limit = r.data.count
+            awaitingInput = false
+        }
+
+        /// No more input: the next step fails on a record the input cut.
+        public mutating func finishInput() {
+            inputComplete = true
+            awaitingInput = false
+        }
+
+        /// Streaming: the signature and version once 9 bytes are there; false until then.
+        mutating func readHeader() throws -> Bool {
+            guard r.data.count >= 9 else {
+                if inputComplete { throw RDBError("Wrong signature trying to load DB from file", at: 0, kind: .truncated) }
+                awaitingInput = true
+                return false
+            }
+            guard Array(r.data[0..<5]) == Array("REDIS".utf8) else {
+                throw RDBError("Wrong signature trying to load DB from file", at: 0)
+            }
+            var version = 0
+            for b in r.data[5..<9] {
+                guard b >= 0x30 && b <= 0x39 else { throw RDBError("Can't handle RDB format version", at: 5) }
+                version = version * 10 + Int(b - 0x30)
+            }
+            guard version >= 1 && version <= Int(rdbVersion) else {
+                throw RDBError("Can't handle RDB format version \(version)", at: 5)
+            }
+            summary.version = version
+            r.pos = 9
+            headerRead = true
+            return true
         }
 
         /// Reads on until `maxBytes` more bytes are consumed or the file ends; true at the end.
         public mutating func step(maxBytes: Int, resize: ((_ db: Int, _ size: Int) -> Void)? = nil,
                                   record: (RecordView) throws -> Void) throws -> Bool {
             if finished { return true }
+            if !headerRead, try !readHeader() { return false }
+            if streaming && !inputComplete && r.data.count - r.pos < retryWhenBuffered {
+                awaitingInput = true
+                return false
+            }
             let stop = maxBytes >= Int.max - r.pos ? Int.max : r.pos + maxBytes
             while r.pos < stop {
                 let at = r.pos
+                do {
+                    if try readRecord(at: at, resize: resize, record: record) { return true }
+                    retryWhenBuffered = 0
+                } catch let e as RDBError where e.kind == .truncated && streaming && !inputComplete {
+                    // Cut by the end of what arrived: read again from its start later (nothing
+                    // of a record is applied before all of it is read).
+                    r.pos = at
+                    retryWhenBuffered = 2 * (r.data.count - at)
+                    awaitingInput = true
+                    return false
+                }
+            }
+            return false
+        }
+
+        /// One record or opcode from `at`; true at the end of the file.
+        @inline(__always)
+        mutating func readRecord(at: Int, resize: ((_ db: Int, _ size: Int) -> Void)?,
+                                 record: (RecordView) throws -> Void) throws -> Bool {
                 let t = try r.readByte()
                 switch t {
                 case RDBOpcode.expireTimeMs:
@@ -238,7 +338,8 @@ public enum RDBFile {
                             if let bg = backgroundChecksum, bg.upTo == end {
                                 crc = bg.wait()
                             } else {
-                                crc = r.data.withUnsafeBytes { CRC64.update(0, UnsafeRawBufferPointer(rebasing: $0[0..<end])) }
+                                let seed = droppedCRC
+                                crc = r.data.withUnsafeBytes { CRC64.update(seed, UnsafeRawBufferPointer(rebasing: $0[0..<end])) }
                             }
                             if crc != stored { throw RDBError("Wrong RDB checksum", at: end) }
                         }
@@ -288,8 +389,7 @@ public enum RDBFile {
                     }
                     expireAt = nil; idle = nil; freq = nil
                 }
-            }
-            return false
+                return false
         }
     }
 }

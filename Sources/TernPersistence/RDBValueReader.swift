@@ -13,10 +13,10 @@ public enum RDBValue {
 /// hostile: each read is bounds-checked and every failure is an `RDBError` naming the
 /// offset; nothing is built into the keyspace here, so a failure leaves nothing behind.
 public struct RDBValueReader {
-    public let data: [UInt8]
+    public internal(set) var data: [UInt8]
     public var pos: Int
     /// Reads stop here (a DUMP payload's footer is not value data).
-    public let limit: Int
+    public internal(set) var limit: Int
     /// Redis's deep sanitization (sanitize-dump-payload yes, or clients for a client RESTORE).
     public var deep: Bool
     public var limits: EncodingLimits

@@ -21,11 +21,11 @@ final class RDBDeferredCompressionTests: XCTestCase {
         }
     }
 
-    func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
+    static func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
 
-    func randomBytes(_ n: Int, _ g: inout Seeded) -> [UInt8] { (0..<n).map { _ in UInt8(truncatingIfNeeded: g.next()) } }
+    static func randomBytes(_ n: Int, _ g: inout Seeded) -> [UInt8] { (0..<n).map { _ in UInt8(truncatingIfNeeded: g.next()) } }
 
-    func makeDatabases() -> [Database] {
+    static func makeDatabases() -> [Database] {
         var g = Seeded(state: 7)
         let dbs = [Database(id: 0), Database(id: 1), Database(id: 2)]
         for i in 0..<400 {
@@ -98,7 +98,7 @@ final class RDBDeferredCompressionTests: XCTestCase {
     }
 
     func testSaveAndWalkEqualTheInlineImage() throws {
-        let dbs = makeDatabases()
+        let dbs = Self.makeDatabases()
         let aux = RDBFile.Aux(ctime: 1_700_000_000, usedMemory: 123_456)
         let dir = tempDir()
         for compression in [true, false] {
@@ -129,7 +129,7 @@ final class RDBDeferredCompressionTests: XCTestCase {
     }
 
     func testSaveReportsAnUnwritableTarget() {
-        let dbs = makeDatabases()
+        let dbs = Self.makeDatabases()
         let aux = RDBFile.Aux(ctime: 0, usedMemory: 0)
         let outcome = RDBSnapshot.save(dbs, aux: aux, compression: true, checksum: true,
                                        path: "/nonexistent-dir/x.rdb", tempName: "/nonexistent-dir/t.rdb",

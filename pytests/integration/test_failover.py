@@ -1,6 +1,7 @@
 """FAILOVER [TO host port [FORCE]] [TIMEOUT ms] | ABORT: errors side by side with
 redis-server, and the coordinated switch under a write load with no acknowledged write lost
 (Tern master and replicas; a Tern master handing over to a redis-server replica and back)."""
+import contextlib
 import threading
 import time
 
@@ -158,3 +159,88 @@ def test_failover_abort_and_timeout():
     finally:
         for s in (r, m):
             s.stop()
+
+
+def attach_silent_replica(port):
+    """A replica that syncs and then never acknowledges: FAILOVER keeps waiting for it."""
+    import socket
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"*5\r\n$8\r\nREPLCONF\r\n$4\r\ncapa\r\n$3\r\neof\r\n$4\r\ncapa\r\n$6\r\npsync2\r\n")
+    assert s.recv(100) == b"+OK\r\n"
+    # PSYNC only after REPLCONF's reply (pending output refuses it).
+    s.sendall(b"*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n")
+    return s
+
+
+def write_is_held(port, key):
+    """Sends SET on a raw connection: True when no reply comes within half a second (the
+    write is postponed by a pause); the socket is returned to read the late reply."""
+    import socket
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(0.5)
+    s.sendall(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\n1\r\n" % (len(key), key.encode()))
+    try:
+        s.recv(100)
+        return False, s
+    except socket.timeout:
+        return True, s
+
+
+@contextlib.contextmanager
+def master_failing_over(start):
+    """A master whose FAILOVER waits for sync (its silent replica never acknowledges the
+    write made before it); stopped after."""
+    m = start(["--repl-diskless-sync-delay", "0"])
+    rep = attach_silent_replica(m.port)
+    try:
+        c = m.client()
+        wait_for(lambda: info(c)["connected_slaves"] == 1, 20, "replica attached")
+        c.set("before", 1)
+        assert c.execute_command("FAILOVER", "TIMEOUT", "60000") == b"OK"
+        yield m, c
+    finally:
+        rep.close()
+        m.stop()
+
+
+def test_client_unpause_does_not_end_failover_pause_like_redis():
+    """Pause purposes: CLIENT PAUSE during a FAILOVER and CLIENT UNPAUSE end only the
+    client's pause; writes stay held until the failover ends (aborted here)."""
+    results = {}
+    for name, start in (("tern", start_tern), ("redis", start_redis)):
+        with master_failing_over(start) as (m, c):
+            got = [info(c)["master_failover_state"]]
+            got.append(c.execute_command("CLIENT", "PAUSE", "100000", "WRITE"))
+            got.append(c.execute_command("CLIENT", "UNPAUSE"))
+            held, s = write_is_held(m.port, "during")
+            got.append(held)
+            # Reads go on (both pauses hold writes only).
+            reader = m.client(socket_timeout=5)
+            got.append(reader.get("during"))
+            got.append(c.execute_command("FAILOVER", "ABORT"))
+            s.settimeout(5)
+            got.append(s.recv(100))
+            s.close()
+            got.append(c.get("during"))
+            results[name] = got
+    assert results["tern"] == results["redis"]
+    assert results["tern"][3] is True and results["tern"][-2] == b"+OK\r\n"
+
+
+def test_failover_ending_keeps_client_pause_like_redis():
+    """The other way round: a CLIENT PAUSE WRITE outlives the failover's pause."""
+    results = {}
+    for name, start in (("tern", start_tern), ("redis", start_redis)):
+        with master_failing_over(start) as (m, c):
+            got = [info(c)["master_failover_state"],
+                   c.execute_command("CLIENT", "PAUSE", "100000", "WRITE"),
+                   c.execute_command("FAILOVER", "ABORT")]
+            held, s = write_is_held(m.port, "after-abort")
+            got.append(held)
+            got.append(c.execute_command("CLIENT", "UNPAUSE"))
+            s.settimeout(5)
+            got.append(s.recv(100))
+            s.close()
+            results[name] = got
+    assert results["tern"] == results["redis"]
+    assert results["tern"][3] is True

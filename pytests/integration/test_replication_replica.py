@@ -138,6 +138,16 @@ def seed_data(c):
     c2.close()
 
 
+def stop_saving(server, client):
+    """SHUTDOWN SAVE (the RDB keeps the replication history), then the process is gone."""
+    try:
+        client.shutdown(save=True)
+    except redis.ConnectionError:
+        pass
+    server.proc.wait(10)
+    server.stop()
+
+
 def tern_replica_of(port, *args, config_text=None):
     return start_tern(["--replicaof", "127.0.0.1", str(port), *args], config_text=config_text)
 
@@ -233,12 +243,7 @@ def test_replica_restart_resyncs_partially_from_its_rdb(cleanup, tmp_path):
     wait_link_up(tc)
     load_every_type(mc, seed=4, rounds=100)
     wait_caught_up(mc, tc)
-    try:
-        tc.shutdown(save=True)
-    except redis.ConnectionError:
-        pass
-    t.proc.wait(10)
-    t.stop()
+    stop_saving(t, tc)
     load_every_type(mc, seed=5, rounds=100)
     t2 = tern_replica_of(m.port, "--dir", data)
     cleanup.append(t2)
@@ -337,12 +342,7 @@ def test_tern_master_restart_replica_continues(cleanup, tmp_path):
     load_every_type(mc, seed=10, rounds=100)
     wait_caught_up(mc, rc)
     old = info_repl(mc)
-    try:
-        mc.shutdown(save=True)
-    except redis.ConnectionError:
-        pass
-    m.proc.wait(10)
-    m.stop()
+    stop_saving(m, mc)
     # SHUTDOWN sent a last GETACK the replica applied: its offset is where the master stopped.
     stopped_at = info_repl(rc)["slave_repl_offset"]
     assert stopped_at >= old["master_repl_offset"]
@@ -794,3 +794,104 @@ def test_link_cut_under_write_load(cleanup):
     assert digest(tc) == digest(mc)
     assert mc.info("stats")["sync_full"] == 1
     assert mc.info("stats")["sync_partial_ok"] == 3
+
+
+def restart_capture(binary, lazy, tmp):
+    """A master with keys under a short TTL in dbs 0 and 3 saves, stops, restarts after the
+    TTLs passed and gets a PSYNC for where it stopped: returns what follows +CONTINUE."""
+    port = free_port()
+    os.makedirs(tmp, exist_ok=True)
+    extra = ["--dir", tmp, "--save", "", "--lazyfree-lazy-expire", lazy]
+    if "tern" in os.path.basename(binary):
+        extra += ["--enable-debug-command", "yes"]
+    m = ServerProcess(binary, extra, port=port)
+    try:
+        fake = socket.create_connection(("127.0.0.1", port))
+        fake.sendall(cmd("REPLCONF", "capa", "eof", "capa", "psync2"))
+        assert fake.recv(100) == b"+OK\r\n"
+        fake.sendall(cmd("PSYNC", "?", "-1"))   # a backlog: the RDB keeps the history
+        mc = m.client()
+        wait_until(lambda: mc.info("replication")["connected_slaves"] == 1, 10, "replica")
+        mc.set("k1", "v", px=1000)
+        mc.set("keep", "v")
+        c3 = m.client(db=3)
+        c3.set("k3", "v", px=1000)
+        c3.set("k4", "v", px=1000)
+        i = info_repl(mc)
+        replid, off = i["master_replid"], i["master_repl_offset"]
+        mc.execute_command("SAVE")
+        fake.close()
+        m.proc.kill()
+        m.proc.wait()
+        m.log.close()
+        time.sleep(1.2)   # past the TTLs (the keys must be expired when the file loads)
+        m2 = ServerProcess(binary, extra, port=port)
+        try:
+            m2c = m2.client()
+            s = socket.create_connection(("127.0.0.1", port))
+            s.settimeout(5)
+            s.sendall(cmd("REPLCONF", "capa", "eof", "capa", "psync2"))
+            assert s.recv(100) == b"+OK\r\n"
+            s.sendall(cmd("PSYNC", replid, off + 1))
+            want = info_repl(m2c)["master_repl_offset"] - off
+            out = b""
+            head = b"+CONTINUE %s\r\n" % info_repl(m2c)["master_replid"].encode()
+            while len(out) < len(head) + want:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+            s.close()
+            assert out.startswith(head)
+            return out[len(head):], m2c.info("persistence")["rdb_last_load_keys_expired"], m2c.dbsize()
+        finally:
+            m2.stop()
+    finally:
+        m.stop()
+
+
+@pytest.mark.parametrize("lazy", ["no", "yes"])
+def test_restarted_master_feeds_dels_for_expired_keys_like_redis(tmp_path, lazy):
+    """A master restarting from its RDB skips keys whose TTL passed and puts DEL (UNLINK with
+    lazyfree-lazy-expire) for each in the backlog, so a partial resync deletes them too."""
+    ours = restart_capture(tern_binary(), lazy, str(tmp_path / "tern"))
+    theirs = restart_capture("/usr/bin/redis-server", lazy, str(tmp_path / "redis"))
+    verb = b"UNLINK" if lazy == "yes" else b"DEL"
+    assert ours[1:] == theirs[1:] == (3, 1)
+    # Same commands; the order of keys within a db follows each server's RDB order.
+    assert ours[0].startswith(b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*2\r\n$%d\r\n%s\r\n$2\r\nk1\r\n" % (len(verb), verb))
+    assert len(ours[0]) == len(theirs[0])
+    assert sorted(ours[0].split(b"*2\r\n")) == sorted(theirs[0].split(b"*2\r\n"))
+
+
+def test_replica_loses_keys_expired_while_its_master_was_down(cleanup, tmp_path):
+    """A Tern replica (and a redis-server replica) of a Tern master: a key with a TTL, the
+    master restarts after the TTL passed, the replicas continue partially and the key is
+    gone from their keyspace (not only hidden)."""
+    port = free_port()
+    data = str(tmp_path)
+    args = ["--enable-debug-command", "yes", "--dir", data, "--save", ""]
+    m = ServerProcess(tern_binary(), args, port=port)
+    mc = m.client()
+    mc.set("long", "v")
+    t = tern_replica_of(port)
+    rr = start_redis(["--replicaof", "127.0.0.1", str(port)])
+    cleanup += [t, rr]
+    tc, rc = t.client(), rr.client()
+    wait_caught_up(mc, tc, rc)
+    expires_at = time.time() + 3
+    mc.set("short", "v", px=3000)
+    wait_caught_up(mc, tc, rc)
+    assert tc.dbsize() == rc.dbsize() == 2
+    stop_saving(m, mc)
+    # The TTL passes while the master is down.
+    time.sleep(max(0.0, expires_at - time.time()) + 0.2)
+    m2 = ServerProcess(tern_binary(), args, port=port)
+    cleanup.append(m2)
+    mc2 = m2.client()
+    wait_log(t, "Successful partial resynchronization with master.", count=1)
+    wait_caught_up(mc2, tc, rc)
+    # A replica never expires keys itself: without the master's DEL they would still count.
+    assert tc.dbsize() == rc.dbsize() == 1
+    assert mc2.info("stats")["sync_full"] == 0
+    assert tc.get("long") == b"v"

@@ -14,7 +14,7 @@ extension Engine {
         closeIdleClients()
         clientsCron()
         blocking.cron()
-        if pauseEndMs > 0 && pauseEndMs <= nowMs { unpause() }
+        if pauseEndMs > 0 && pauseEndMs <= nowMs { updatePauseState() }
         if !isReplicaOfMaster && !isPausedForWrites && activeExpireEnabled { activeExpireCycle() }
         savePointsCron()
         startPendingReplicationSnapshot()

@@ -158,8 +158,9 @@ public final class Engine {
     @discardableResult
     public func requestShutdown(reason: String, exitCode: Int32 = 0) -> String? {
         var words = Set(reason.split(separator: " ").map { $0.uppercased() })
-        // Never save over the file being loaded: a load in progress forces NOSAVE.
-        if loading.active {
+        // Never save over the file being loaded: a load in progress (an async replica load
+        // too, as Redis counts it as loading) forces NOSAVE.
+        if loading.active || loading.async {
             words.remove("SAVE")
             words.insert("NOSAVE")
         }
@@ -433,7 +434,7 @@ public final class Engine {
             rejectCommand(c, cmd, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.")
             return
         }
-        if loading.active && refusedWhileLoading(c, cmd) { return }
+        if (loading.active || loading.async) && refusedWhileLoading(c, cmd) { return }
         // BUSY (scripts) goes here.
         // Replicas, and MONITOR clients (Redis flags them as replicas), may not touch keys.
         if (flags.contains(.monitor) || flags.contains(.replica))
@@ -479,16 +480,23 @@ public final class Engine {
 
     // MARK: CLIENT PAUSE
 
-    /// End of the current pause (ms), 0 when not paused.
+    /// End of the current pause (ms), 0 when not paused: the latest end among the purposes
+    /// of the most restrictive kind (Redis's client_pause_end_time).
     public var pauseEndMs: Int64 = 0
-    /// true: CLIENT PAUSE ALL; false: WRITE.
+    /// true: ALL; false: WRITE (the most restrictive kind among the purposes).
     public var pauseAll = false
+    /// One pause per purpose (Redis's client_pause_per_purpose): CLIENT UNPAUSE ends only
+    /// its own, never FAILOVER's or SHUTDOWN's.
+    var pausesByPurpose: [PauseEvent?] = Array(repeating: nil, count: PausePurpose.allCases.count)
     public var postponedClients: [Client] = []
 
     public var isPausedForWrites: Bool { pauseEndMs > 0 && pauseEndMs > nowMs }
 
     func shouldPostpone(_ c: Client, _ cmd: Command) -> Bool {
-        if pauseEndMs <= nowMs { unpause(); return false }
+        if pauseEndMs <= nowMs {
+            updatePauseState()
+            if pauseEndMs == 0 { return false }
+        }
         if c.flags.contains(.replica) || c.flags.contains(.master) || c.flags.contains(.fake) { return false }
         if pauseAll { return true }
         // CLIENT PAUSE WRITE holds what may replicate (Redis 7.0's processCommand): writes and
@@ -499,23 +507,44 @@ public final class Engine {
         return !flags.isDisjoint(with: [.write, .mayReplicate])
     }
 
-    public func pause(until ms: Int64, all: Bool) {
-        // A later pause may extend but never shorten an ongoing one; ALL wins over WRITE.
-        if pauseEndMs > nowMs {
-            pauseEndMs = max(pauseEndMs, ms)
-            pauseAll = pauseAll || all
+    /// Pauses for `purpose` until `ms`: a pause of the same purpose may be extended or made
+    /// stricter, never shortened (Redis's pauseClients).
+    public func pause(_ purpose: PausePurpose = .clientCommand, until ms: Int64, all: Bool) {
+        if let p = pausesByPurpose[purpose.rawValue], p.endMs > nowMs {
+            pausesByPurpose[purpose.rawValue] = PauseEvent(endMs: max(p.endMs, ms), all: p.all || all)
         } else {
-            pauseEndMs = ms
-            pauseAll = all
+            pausesByPurpose[purpose.rawValue] = PauseEvent(endMs: ms, all: all)
         }
+        updatePauseState()
     }
 
-    /// Ends the pause. Postponed clients go to the queue unblocked clients use and run from
-    /// a loop task, never inside the command or cron tick that ended the pause (Redis's
-    /// unpauseClients -> unblocked_clients): their writes are units of their own.
-    public func unpause() {
-        pauseEndMs = 0
-        pauseAll = false
+    /// Ends the pause of `purpose` only; the others go on.
+    public func unpause(_ purpose: PausePurpose = .clientCommand) {
+        pausesByPurpose[purpose.rawValue] = nil
+        updatePauseState()
+    }
+
+    /// Recomputes the pause from the purposes still running (expired ones dropped), as Redis's
+    /// updateClientPauseTypeAndEndTime. When it got less strict (ALL -> WRITE, or none),
+    /// postponed clients go to the queue unblocked clients use and run from a loop task,
+    /// never inside the command or cron tick that ended the pause (their writes are units of
+    /// their own); one still held meets the pause again in dispatch.
+    func updatePauseState() {
+        let wasAll = pauseAll
+        let wasPaused = pauseEndMs > 0
+        var anyAll = false
+        var any = false
+        for i in pausesByPurpose.indices {
+            guard let p = pausesByPurpose[i] else { continue }
+            if p.endMs < nowMs || p.endMs == 0 { pausesByPurpose[i] = nil; continue }
+            any = true
+            anyAll = anyAll || p.all
+        }
+        var end: Int64 = 0
+        for p in pausesByPurpose { if let p, p.all == anyAll, p.endMs > end { end = p.endMs } }
+        pauseEndMs = any ? end : 0
+        pauseAll = anyAll
+        guard wasPaused && (!any || (wasAll && !anyAll)) else { return }
         let waiting = postponedClients
         postponedClients.removeAll()
         for c in waiting {
@@ -720,4 +749,14 @@ public final class Engine {
 public enum LogLevel: Int, Sendable, Comparable {
     case debug = 0, verbose = 1, notice = 2, warning = 3
     public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// Why clients are paused (Redis's pause purposes): each has its own end and kind.
+public enum PausePurpose: Int, CaseIterable, Sendable {
+    case clientCommand, shutdown, failover
+}
+
+struct PauseEvent {
+    var endMs: Int64
+    var all: Bool
 }

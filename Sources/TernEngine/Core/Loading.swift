@@ -12,6 +12,9 @@ import TernStore
 /// dispatch answers -LOADING to every command without the `loading` flag.
 public struct LoadingState {
     public var active = false
+    /// Redis 7.0's async loading (a swapdb replica load while the old data serves reads):
+    /// `active` stays false, INFO shows async_loading:1 and the loading_* fields.
+    public var async = false
     /// Unix seconds when the load began (loading_start_time).
     public var startTime = 0
     public var totalBytes = 0
@@ -51,6 +54,10 @@ extension Engine {
         if l.totalBytes > 0 {
             perc = Double(l.loadedBytes) / Double(l.totalBytes) * 100
             remaining = l.totalBytes - l.loadedBytes
+        } else if l.rdbUsedMemory > 0 {
+            // An EOF-marked transfer has no size: the RDB's used-mem stands in, below 100%.
+            perc = min(99.99, Double(l.loadedBytes) / Double(l.rdbUsedMemory) * 100)
+            remaining = max(1, l.rdbUsedMemory - l.loadedBytes)
         }
         let elapsed = Int(Engine.wallClockMs() / 1000) - l.startTime
         let eta = elapsed == 0 ? 1 : elapsed * remaining / (l.loadedBytes + 1)
@@ -68,7 +75,8 @@ extension Engine {
     /// (Redis also refuses an EXEC whose queue holds one; Tern's loads start before any
     /// client exists or run to the end inside one command, so no such queue can form.)
     func refusedWhileLoading(_ c: Client, _ cmd: Command) -> Bool {
-        if cmd.flags.contains(.loading) { return false }
+        // Async loading refuses only what must not run over it (SAVE, REPLICAOF, SYNC ...).
+        if loading.async ? !cmd.flags.contains(.noAsyncLoading) : cmd.flags.contains(.loading) { return false }
         rejectCommand(c, cmd, Engine.loadingError)
         return true
     }
@@ -89,6 +97,15 @@ final class RDBLoadJob {
     var loaded = 0
     var expired = 0
     var auxLogged = 0
+    /// The startup load of a master: keys it skips as expired, in load order, fed as DELs
+    /// to the backlog once the file's history is restored (Redis's RDBFLAGS_FEED_REPL).
+    var collectsSkippedKeys = false
+    /// swapdb: the databases the records go into instead of the live ones.
+    var targetDatabases: [Database]?
+    /// Parsed from the master link: a failure is reported and handled by the replica side
+    /// (the live data is not touched here).
+    var fromSocket = false
+    var skippedExpired: [(db: Int, key: [UInt8])] = []
 
     init(loader: RDBFile.Loader, merge: Bool, startMs: Int64, skipExpired: Bool, isFileLoad: Bool) {
         self.loader = loader
@@ -145,14 +162,15 @@ extension Engine {
         do {
             // RESIZEDB sizes an empty key table once (Redis's dictExpand), not by doubling.
             let presize: ((Int, Int) -> Void)? = job.merge ? nil : { [unowned self] db, size in
-                self.database(db)?.table.reserve(size)
+                self.loadTarget(job, db)?.table.reserve(size)
             }
             finished = try job.loader.step(maxBytes: bytes, resize: presize) { rec in
-                guard let db = database(rec.db) else {
+                guard let db = loadTarget(job, rec.db) else {
                     throw RDBError("FATAL: Data file was created with a Redis server configured to handle more than \(databases.count) databases.", at: 0)
                 }
                 if master, let exp = rec.expireAt, exp < now {
                     job.expired += 1
+                    if job.collectsSkippedKeys { job.skippedExpired.append((rec.db, Array(rec.key))) }
                     return
                 }
                 var field = objectLRU
@@ -182,11 +200,18 @@ extension Engine {
             }
         } catch {
             logLoadedAux(job, now: now)
+            if job.fromSocket {
+                // Redis's rdbReportError for a diskless load: logged, the replica side goes on.
+                let e = error as? RDBError
+                let what = e?.message ?? "\(error)"
+                log(.warning, "Internal error in RDB reading offset \(job.loader.consumedBytes), function at tern-server -> \(what). Failure loading rdb format" + (e?.kind == .truncated ? " from socket, assuming connection error, resuming operation." : ""))
+                return .failed
+            }
             reportLoadFailure(error)
             return .failed
         }
         logLoadedAux(job, now: now)
-        loadingProgress(bytes: job.loader.position)
+        loadingProgress(bytes: job.loader.consumedBytes)
         // Redis counts these as it goes (INFO shows them moving during the load).
         infoState.lastLoadKeysLoaded = job.loaded
         infoState.lastLoadKeysExpired = job.expired
@@ -198,6 +223,12 @@ extension Engine {
         endLoading(success: true)
         log(.notice, "DB loaded from disk: " + ReplyBuffer.cFormat("%.3f", Double(Engine.wallClockMs() - job.startMs) / 1000) + " seconds")
         return .loaded
+    }
+
+    /// Where a record of db `i` goes: the job's own databases (swapdb) or the live ones.
+    func loadTarget(_ job: RDBLoadJob, _ i: Int) -> Database? {
+        guard let t = job.targetDatabases else { return database(i) }
+        return i >= 0 && i < t.count ? t[i] : nil
     }
 
     /// Logs the AUX fields read since the last slice, as Redis logs them while reading.
@@ -283,10 +314,11 @@ extension Engine {
         case .failure(let outcome): done(outcome); return
         case .success(let j): job = j
         }
+        job.collectsSkippedKeys = job.skipExpired
         func slice() {
             if let outcome = continueRDBLoad(job, bytes: max(1024, config.loadingProcessEventsIntervalBytes)) {
                 // The PSYNC2 history the file carries (Replication/ReplicaSide.swift).
-                if outcome == .loaded { restoreReplicationInfo(job.loader.summary.aux) }
+                if outcome == .loaded { restoreReplicationInfo(job.loader.summary.aux, skippedExpired: job.skippedExpired) }
                 done(outcome)
                 return
             }

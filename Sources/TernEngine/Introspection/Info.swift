@@ -331,7 +331,7 @@ enum InfoCommand {
     static func persistence(_ e: Engine) -> [(String, String)] {
         [
             ("loading", e.loading.active ? "1" : "0"),
-            ("async_loading", "0"),
+            ("async_loading", e.loading.async ? "1" : "0"),
             ("current_cow_peak", "0"),
             ("current_cow_size", "0"),
             ("current_cow_size_age", "0"),
@@ -348,7 +348,7 @@ enum InfoCommand {
             ("rdb_last_cow_size", "0"),
             ("rdb_last_load_keys_expired", "\(e.infoState.lastLoadKeysExpired)"),
             ("rdb_last_load_keys_loaded", "\(e.infoState.lastLoadKeysLoaded)"),
-        ] + e.aofInfoFields() + (e.loading.active ? e.loadingInfoFields() : [])
+        ] + e.aofInfoFields() + (e.loading.active || e.loading.async ? e.loadingInfoFields() : [])
     }
 
     static func stats(_ e: Engine) -> [(String, String)] {

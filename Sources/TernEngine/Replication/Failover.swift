@@ -79,7 +79,7 @@ extension Engine {
         r.failoverForce = false
         r.failoverTargetHost = nil
         r.failoverTargetPort = 0
-        unpause()
+        unpause(.failover)
     }
 }
 
@@ -140,7 +140,7 @@ enum FailoverCommand {
         r.failoverForce = force
         r.failoverState = .waitingForSync
         // Writes wait (reads go on) until the switch is done or aborted.
-        e.pause(until: Int64.max / 4, all: false)
+        e.pause(.failover, until: Int64.max / 4, all: false)
         c.out.ok()
     }
 }

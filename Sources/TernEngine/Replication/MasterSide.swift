@@ -597,7 +597,7 @@ extension Engine {
            !repl.replicas.isEmpty, !replicasCaughtUp, !loading.active {
             let deadline = Engine.wallClockMs() + Int64(config.shutdownTimeout) * 1000
             pendingShutdown = PendingShutdown(reason: reason, deadlineMs: deadline, client: client)
-            pause(until: deadline + 1000, all: false)
+            pause(.shutdown, until: deadline + 1000, all: false)
             log(.warning, "Waiting for replicas before shutting down.")
             broadcastGetack()
             if let c = client, c.mayBlock {
@@ -621,7 +621,7 @@ extension Engine {
                 log(.warning, "Lagging replica \(replicaName(c)) reported offset \(repl.masterReplOffset - rp.ackOffset) behind master, lag=\((now - rp.ackTimeMs) / 1000), state=\(rp.state.infoName).")
             }
         }
-        unpause()
+        unpause(.shutdown)
         if let err = requestShutdown(reason: p.reason), let c = p.client {
             // The shutdown failed (a final save): the waiting client gets the error.
             c.error(err.hasPrefix("ERR ") ? err : "ERR Errors trying to SHUTDOWN. Check logs.")
@@ -633,7 +633,7 @@ extension Engine {
     func abortPendingShutdown() -> Bool {
         guard let p = pendingShutdown else { return false }
         pendingShutdown = nil
-        unpause()
+        unpause(.shutdown)
         log(.warning, "Shutdown manually aborted.")
         if let c = p.client, let b = blocking.byClient[c.id] {
             c.error("ERR Errors trying to SHUTDOWN. Check logs.")

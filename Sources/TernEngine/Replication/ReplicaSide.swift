@@ -81,6 +81,10 @@ public final class MasterLink {
     var tail: [UInt8] = []
     var tempFD: Int32 = -1
     var tempPath = ""
+    /// repl-diskless-load chose the socket for this transfer (decided when it starts).
+    var disklessLoad = false
+    /// The RDB being parsed from the socket, once the payload's first line arrived.
+    var socketLoad: SocketLoad?
     // Streaming.
     var client: Client?
     /// The master client's connection (Client.connection is weak).
@@ -138,7 +142,8 @@ public final class MasterLink {
             engine.masterLinkLost(self)
         } else {
             if was == .transfer {
-                engine.log(.warning, "I/O error trying to sync with MASTER: connection lost")
+                // A socket load reports the cut from its loader instead.
+                if socketLoad == nil { engine.log(.warning, "I/O error trying to sync with MASTER: connection lost") }
             } else if was != .connecting {
                 engine.log(.warning, "Master closed the connection during the handshake")
             }
@@ -321,6 +326,7 @@ extension Engine {
         l.close()
         l.transport = nil
         abandonTransferFile(l)
+        abandonSocketLoad(l)
         if repl.masterHost != nil { repl.linkState = .connect }
     }
 
@@ -516,6 +522,8 @@ extension Engine {
         l.transferLastIOMs = Engine.wallClockMs()
         l.eofMark = nil
         l.tail = []
+        l.disklessLoad = usesDisklessLoad
+        if l.disklessLoad { return }
         l.tempPath = "temp-\(Engine.wallClockMs() / 1000).\(getpid()).rdb"
         l.tempFD = open(l.tempPath, O_CREAT | O_WRONLY | O_EXCL | O_TRUNC, 0o644)
         if l.tempFD < 0 {
@@ -545,15 +553,16 @@ extension Engine {
             if line.hasPrefix("$EOF:"), line.utf8.count >= 45 {
                 l.eofMark = Array(line.utf8.dropFirst(5).prefix(40))
                 l.transferSize = 0
-                log(.notice, "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk")
+                log(.notice, "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to \(l.disklessLoad ? "parser" : "disk")")
             } else if let n = Int64(line.dropFirst()), n >= 0 {
                 l.transferSize = n
-                log(.notice, "MASTER <-> REPLICA sync: receiving \(n) bytes from master to disk")
+                log(.notice, "MASTER <-> REPLICA sync: receiving \(n) bytes from master to \(l.disklessLoad ? "parser" : "disk")")
             } else {
                 log(.warning, "Bad protocol from MASTER: '\(line)'")
                 cancelHandshake()
                 return false
             }
+            if l.disklessLoad { beginSocketLoad(l) }
             return true
         }
         // Payload.
@@ -569,7 +578,12 @@ extension Engine {
             let left = Int(l.transferSize - l.transferRead)
             if take >= left { take = left; done = true }
         }
-        if take > 0 {
+        if take > 0, l.socketLoad != nil {
+            // A copy: the load must not run while the link's input is borrowed.
+            let chunk = Array(l.input[0..<take])
+            let ok = chunk.withUnsafeBytes { feedSocketLoad(l, $0) }
+            guard ok else { return false }
+        } else if take > 0 {
             let ok = l.input.withUnsafeBytes { raw -> Bool in
                 var off = 0
                 while off < take {
@@ -584,6 +598,8 @@ extension Engine {
                 cancelHandshake()
                 return false
             }
+        }
+        if take > 0 {
             l.transferRead += Int64(take)
             if let mark = l.eofMark {
                 l.tail.append(contentsOf: l.input[0..<take])
@@ -593,6 +609,10 @@ extension Engine {
             l.input.removeFirst(take)
         }
         guard done else { return false }
+        if l.socketLoad != nil {
+            finishSocketLoad(l, length: l.transferRead - (l.eofMark != nil ? 40 : 0))
+            return l.phase == .streaming
+        }
         if l.eofMark != nil {
             // The mark is not part of the RDB.
             _ = ftruncate(l.tempFD, off_t(l.transferRead - 40))
@@ -618,12 +638,7 @@ extension Engine {
             snapshot = nil
             if replicationSnapshot { replicationSnapshot = false }
         }
-        if repl.replica.cached != nil {
-            log(.notice, "Discarding previously cached master state.")
-            repl.replica.cached = nil
-        }
-        disconnectReplicas()
-        freeBacklog()
+        attachToNewMaster()
         let aofWasOn = aof.state != .off
         if aofWasOn { stopAppendOnly() }
         log(.notice, "MASTER <-> REPLICA sync: Flushing old data")
@@ -640,13 +655,13 @@ extension Engine {
         // chunks of a blocking load); the stream arriving behind the RDB waits in the link.
         l.phase = .loading
         loadReplicationRDB { [unowned(unsafe) self] ok, streamDb in
-            self.fullSyncLoaded(l, ok: ok, streamDb: streamDb, aofWasOn: aofWasOn)
+            self.fullSyncLoaded(l, ok: ok, streamDb: streamDb, aofWasOn: aofWasOn, fromFile: true)
         }
     }
 
-    func fullSyncLoaded(_ l: MasterLink, ok: Bool, streamDb: Int, aofWasOn: Bool) {
+    func fullSyncLoaded(_ l: MasterLink, ok: Bool, streamDb: Int, aofWasOn: Bool, fromFile: Bool) {
         // rdb-del-sync-files on a replica without persistence: the received file goes.
-        if ok && hasNoPersistence && config.rdbDelSyncFiles {
+        if ok && fromFile && hasNoPersistence && config.rdbDelSyncFiles {
             log(.notice, "Removing the RDB file obtained from the master. This replica has persistence disabled")
             unlink(config.dbfilename)
         }
@@ -840,10 +855,12 @@ extension Engine {
         f.append(("slave_read_repl_offset", "\(readOff)"))
         f.append(("slave_repl_offset", "\(applied)"))
         if r.linkState == .sync, let l = r.replica.link {
-            let perc = l.transferSize != 0 ? Double(l.transferRead) / Double(l.transferSize) * 100 : 0
+            let perc = l.transferSize != 0 ? Double(l.disklessLoad ? 0 : l.transferRead) / Double(l.transferSize) * 100 : 0
+            // A socket load reads through the loader: Redis's transfer counter stays at 0.
+            let read = l.disklessLoad ? 0 : l.transferRead
             f.append(("master_sync_total_bytes", "\(l.transferSize)"))
-            f.append(("master_sync_read_bytes", "\(l.transferRead)"))
-            f.append(("master_sync_left_bytes", "\(l.transferSize - l.transferRead)"))
+            f.append(("master_sync_read_bytes", "\(read)"))
+            f.append(("master_sync_left_bytes", "\(l.transferSize - read)"))
             f.append(("master_sync_perc", ReplyBuffer.cFormat("%.2f", perc)))
             f.append(("master_sync_last_io_seconds_ago", "\(max(0, (now - l.transferLastIOMs) / 1000))"))
         }
@@ -870,8 +887,10 @@ extension Engine {
 
     /// After the startup load of an RDB with repl-id / repl-offset / repl-stream-db (spec 4.4):
     /// a replica caches a master from it (its first PSYNC is partial); a master keeps it as
-    /// its secondary history so its replicas can continue.
-    func restoreReplicationInfo(_ aux: [(String, [UInt8])]) {
+    /// its secondary history so its replicas can continue, and the keys it skipped as expired
+    /// go into the backlog as DELs (UNLINK with lazyfree-lazy-expire), so a replica that
+    /// continues deletes them too (Redis 7.0's loadDataFromDisk; no history: nothing fed).
+    func restoreReplicationInfo(_ aux: [(String, [UInt8])], skippedExpired: [(db: Int, key: [UInt8])] = []) {
         func value(_ k: String) -> String? {
             aux.last(where: { $0.0 == k }).map { String(decoding: $0.1, as: UTF8.self) }
         }
@@ -888,6 +907,10 @@ extension Engine {
             repl.masterReplOffset = off
             createBacklog()
             repl.noReplicasSinceMs = Engine.wallClockMs()
+            let verb = Array((config.lazyfreeLazyExpire ? "UNLINK" : "DEL").utf8)
+            for (db, key) in skippedExpired {
+                OwnedArgs([verb, key]).withArgs { repl.feed?.propagate(db: db, args: $0) }
+            }
         }
     }
 
@@ -915,6 +938,9 @@ extension Engine {
                 if now - l.transferLastIOMs > timeout {
                     log(.warning, "Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value.")
                     cancelHandshake()
+                } else if l.socketLoad != nil {
+                    // Loading from the socket: the master hears from us as during a disk load.
+                    l.send([10])
                 }
             case .streaming:
                 if now - l.lastIOMs > timeout {
