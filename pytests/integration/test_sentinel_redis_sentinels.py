@@ -191,6 +191,37 @@ def test_auth_and_renamed_commands_answered_as_redis():
     assert tern[-1] == b"*4\r\n+OK\r\n+OK\r\n:0\r\n:0\r\n"
 
 
+@pytest.mark.parametrize("kind", ["tern", "redis"])
+def test_promoted_master_counts_a_resyncing_replica_at_once(kind):
+    """After a failover with min-replicas-to-write 1, the promoted master accepts writes as
+    soon as the other replica has partially resynced with it (its ACK time is set when it
+    goes online, not at the next replication cron)."""
+    args = ["--min-replicas-to-write", "1", "--min-replicas-max-lag", "10"]
+    m = start_data_server(kind, args)
+    servers = [m]
+    try:
+        a = start_data_server(kind, args + ["--replicaof", "127.0.0.1", str(m.port)])
+        b = start_data_server(kind, args + ["--replicaof", "127.0.0.1", str(m.port)])
+        servers += [a, b]
+        for r in (a, b):
+            wait_for(lambda: r.client().info("replication").get("master_link_status") == "up", 30, "link up")
+        m.client().set("x", 1)
+        wait_for(lambda: a.client().get("x") == b.client().get("x") == b"1", 10, "replicated")
+        m.kill()
+        ac = a.client()
+        ac.execute_command("SLAVEOF", "NO", "ONE")
+        with pytest.raises(redis.ResponseError, match="NOREPLICAS"):
+            ac.set("y", 1)
+        partial_before = ac.info("stats")["sync_partial_ok"]
+        b.client().execute_command("SLAVEOF", "127.0.0.1", str(a.port))
+        wait_for(lambda: b.client().info("replication").get("master_link_status") == "up", 30, "b follows a")
+        assert ac.set("y", 2)
+        assert ac.info("stats")["sync_partial_ok"] == partial_before + 1
+    finally:
+        for s in servers:
+            s.stop()
+
+
 # ---------------------------------------------------------------------------------------------
 # A live redis-sentinel, recorded
 
