@@ -7,6 +7,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -37,9 +38,8 @@ def start_data_server(kind, args=(), bind="127.0.0.1", port=None, netns=None):
     failover transaction runs CONFIG REWRITE, which needs one). No snapshots: a SIGKILLed
     master comes back empty, as the tests expect."""
     conf = "save \"\"\nappendonly no\n"
-    extra = ["--enable-debug-command", "yes", *args]
-    if kind == "tern":
-        return DataServer(server_binary(kind), extra, conf, bind=bind, port=port, netns=netns)
+    # protected-mode off: a partition test reaches servers on non-loopback addresses.
+    extra = ["--enable-debug-command", "yes", "--protected-mode", "no", *args]
     return DataServer(server_binary(kind), extra, conf, bind=bind, port=port, netns=netns)
 
 
@@ -218,6 +218,10 @@ class Topology:
             for r in self.replicas:
                 wait_for(lambda: r.client().info("replication").get("master_link_status") == "up", 30,
                          "replica link up")
+            if self.master.host != "127.0.0.1":
+                # A sentinel advertises the local address of its link to the master; with the
+                # master on another address that would be one the sentinels do not listen on.
+                sentinel_lines = ["sentinel announce-ip 127.0.0.1", *sentinel_lines]
             for _ in range(sentinels):
                 self.sentinels.append(SentinelProcess(sentinel_kind, self.master.host, self.master.port,
                                                       quorum, down_after_ms, failover_timeout_ms,
@@ -545,6 +549,7 @@ class NetnsIsland:
     partition: packets are dropped, connections hang, nothing is reset), `heal()` sets it up."""
 
     def __init__(self):
+        # Interface names are limited to 15 characters.
         tag = "%x%04x" % (os.getpid() % 0xfff, int(time.time() * 1000) % 0xffff)
         self.name = "tsp" + tag
         self.host_if = "tsh" + tag
@@ -567,10 +572,15 @@ class NetnsIsland:
             raise
 
     def cut(self):
-        subprocess.run(["ip", "link", "set", self.host_if, "down"], check=True)
+        # The namespace end goes down: the host end loses its carrier, packets either way are
+        # dropped, and the host keeps its own address (replicas announce it) reachable.
+        self.in_ns("ip", "link", "set", self.ns_if, "down")
 
     def heal(self):
-        subprocess.run(["ip", "link", "set", self.host_if, "up"], check=True)
+        self.in_ns("ip", "link", "set", self.ns_if, "up")
+
+    def in_ns(self, *argv):
+        subprocess.run(["ip", "netns", "exec", self.name, *argv], check=True)
 
     def remove(self):
         subprocess.run(["ip", "link", "del", self.host_if], capture_output=True)
@@ -583,3 +593,72 @@ def pause(server):
 
 def resume(server):
     os.kill(server.proc.pid, signal.SIGCONT)
+
+
+# A writer as its own process, so it can run inside a namespace (the minority side of a
+# partition): SET <prefix>:<n> <n> straight to one server, one line per answer.
+DIRECT_WRITER = r"""
+import os, sys, time
+import redis
+host, port, out, stop = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+c = redis.Redis(host=host, port=port, socket_timeout=0.5, socket_connect_timeout=0.5)
+n = 0
+with open(out, "w", buffering=1) as f:
+    while not os.path.exists(stop):
+        n += 1
+        try:
+            c.set("p:%d" % n, n)
+            f.write("ok %d %.6f\n" % (n, time.time()))
+        except redis.ResponseError as e:
+            f.write("err %s %d %.6f\n" % (str(e).split(" ")[0], n, time.time()))
+            time.sleep(0.01)
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as e:
+            f.write("err %s %d %.6f\n" % (type(e).__name__, n, time.time()))
+            time.sleep(0.01)
+"""
+
+
+class DirectWriter:
+    """DIRECT_WRITER against host:port in a subprocess (inside `netns` if given)."""
+
+    prefix = "p"
+
+    def __init__(self, host, port, netns=None):
+        self.dir = tempfile.mkdtemp(prefix="tern-direct-writer-")
+        script = os.path.join(self.dir, "writer.py")
+        with open(script, "w") as f:
+            f.write(DIRECT_WRITER)
+        self.out = os.path.join(self.dir, "results")
+        self.stop_file = os.path.join(self.dir, "stop")
+        argv = [sys.executable, script, host, str(port), self.out, self.stop_file]
+        if netns:
+            argv = ["ip", "netns", "exec", netns, *argv]
+        self.proc = subprocess.Popen(argv)
+
+    def results(self):
+        """[(ok: bool, kind, n, time)]"""
+        out = []
+        try:
+            with open(self.out) as f:
+                lines = f.read().splitlines()
+        except FileNotFoundError:
+            return out
+        for line in lines:
+            parts = line.split(" ")
+            if parts[0] == "ok" and len(parts) == 3:
+                out.append((True, "ok", int(parts[1]), float(parts[2])))
+            elif parts[0] == "err" and len(parts) == 4:
+                out.append((False, parts[1], int(parts[2]), float(parts[3])))
+        return out
+
+    def stop(self):
+        if self.proc.poll() is None:
+            open(self.stop_file, "w").close()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        results = self.results()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return results

@@ -26,7 +26,7 @@ import redis
 from resp_wire import Conn, encode
 from replication_support import wait_for
 from sentinel_interop_support import (
-    MASTER_NAME, NetnsIsland, RecordingProxy, SentinelProcess, SentinelReader, SentinelWriter,
+    MASTER_NAME, DirectWriter, NetnsIsland, RecordingProxy, SentinelProcess, SentinelReader, SentinelWriter,
     Topology, lost_writes, netns_usable, parse_replies, parse_requests, pause, resume,
     start_data_server, tern_sentinel_available,
 )
@@ -387,3 +387,97 @@ def test_failover_under_load_min_replicas(server_kind, sentinel_kind):
     # Every write is confirmed by WAIT 1 (and min-replicas-to-write 1 refuses writes without
     # a replica): the most advanced replica is promoted, so nothing acknowledged is lost.
     assert failover_under_load(server_kind, sentinel_kind, min_replicas=True) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Partition: the master alone on the minority side
+
+def isolations():
+    return [pytest.param("netns", marks=pytest.mark.skipif(not netns_usable(), reason="needs root and ip netns")),
+            "sigstop"]
+
+
+@pytest.mark.parametrize("sentinel_kind", sentinel_kinds())
+@pytest.mark.parametrize("server_kind", ["tern", "redis"])
+@pytest.mark.parametrize("isolation", isolations())
+def test_partitioned_master_stops_writes_and_rejoins_as_replica(isolation, server_kind, sentinel_kind):
+    """The master is cut off (its namespace's link down, or SIGSTOP) while a client on its side
+    keeps writing to it directly: with min-replicas-to-write 1 / min-replicas-max-lag 2 it
+    refuses writes (-NOREPLICAS) once its replicas' ACKs are too old; the sentinels fail over
+    to a replica; after healing the old master becomes a replica of the new one and what it
+    accepted alone is gone, as in Redis."""
+    args = ["--min-replicas-to-write", "1", "--min-replicas-max-lag", "2"]
+    island = NetnsIsland() if isolation == "netns" else None
+    topo = minority = majority = None
+    try:
+        if island:
+            topo = Topology(server_kind, sentinel_kind, server_args=args, master_bind=island.ns_ip,
+                            master_netns=island.name, replica_bind="127.0.0.1 " + island.host_ip,
+                            replica_announce_ip=island.host_ip)
+        else:
+            topo = Topology(server_kind, sentinel_kind, server_args=args)
+        old = topo.master
+        minority = DirectWriter(old.host, old.port, netns=island.name if island else None)
+        majority = SentinelWriter(topo.redis_py_sentinel(), prefix="maj")
+        wait_for(lambda: sum(1 for r in minority.results() if r[0]) >= 100 and majority.acked_count() >= 100,
+                 60, "both writers running")
+
+        cut_at = time.time()
+        if island:
+            island.cut()
+        else:
+            pause(old)
+        new = topo.wait_switched(old.port, topo.down_after_ms / 1000 + 20)
+        wait_for(lambda: majority.first_ok_after(cut_at) is not None, 30, "majority writes on the new master")
+        if island:
+            # The minority side, still running, turns its writer away once the replicas'
+            # ACKs are older than min-replicas-max-lag.
+            wait_for(lambda: any(not ok and kind == "NOREPLICAS" and t > cut_at
+                                 for ok, kind, _, t in minority.results()), 30, "-NOREPLICAS on the minority side")
+            island.heal()
+        else:
+            resume(old)
+            # Resumed, it finds its replicas gone (they follow the new master): writes are
+            # refused until the sentinels turn it into a replica.
+            wait_for(lambda: any(not ok and kind in ("NOREPLICAS", "READONLY") and t > cut_at
+                                 for ok, kind, _, t in minority.results()), 30, "refusals after resuming")
+        wait_for(lambda: old.client().info("replication").get("master_port") == new.port
+                 and old.client().info("replication").get("master_link_status") == "up", 60,
+                 "the old master to rejoin as a replica of the new one")
+        results = minority.stop()
+        majority.stop()
+        # (The majority's writer may meet -NOREPLICAS too, in the moment between the promotion
+        # and the other replica following the new master.)
+
+        nc, oc = new.client(), old.client()
+        wait_for(lambda: nc.info("replication")["master_repl_offset"] == oc.info("replication")["slave_repl_offset"],
+                 30, "old master synced")
+        # Writes the minority acknowledged after the cut (the min-replicas-max-lag window) were
+        # never replicated: gone from the new master and from the old one after it rejoined.
+        # (A margin of 0.5 s keeps writes executed just before the cut out of the count.)
+        alone = [n for ok, _, n, t in results if ok and t > cut_at + 0.5]
+        assert lost_writes(nc, "p", alone) == alone
+        assert lost_writes(oc, "p", alone) == alone
+        refused = [n for ok, kind, n, t in results if not ok and kind == "NOREPLICAS"]
+        assert refused
+        assert lost_writes(nc, "p", refused) == refused
+        # The majority's writes are all on both servers, except those acknowledged by the
+        # old master in the instant before the cut and not yet replicated (counted).
+        acked = list(majority.acked)
+        lost = lost_writes(nc, majority.prefix, acked)
+        assert lost_writes(oc, majority.prefix, acked) == lost
+        acked_at = dict(zip(acked, majority.ack_times))
+        assert all(acked_at[n] < cut_at + 0.5 for n in lost), "a write acknowledged by the new master was lost"
+        print("\n%s %s servers, %s sentinels: minority accepted %d writes alone after the cut (all gone), "
+              "refused %d with NOREPLICAS; majority acknowledged %d, lost %d, failures %s" % (
+                  isolation, server_kind, sentinel_kind, len(alone), len(refused), len(acked), len(lost),
+                  majority.failures))
+    finally:
+        if minority:
+            minority.stop()
+        if majority:
+            majority.stop()
+        if topo:
+            topo.stop()
+        if island:
+            island.remove()
