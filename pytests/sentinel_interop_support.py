@@ -292,9 +292,8 @@ class Topology:
 
 class SentinelWriter:
     """Writes SET w:<n> <n> through master_for in a thread. `acked` holds every n the master
-    answered OK to (with `wait_replicas`, only those WAIT also confirmed), `failures` the
-    refusals and connection errors by kind, `first_ok_after(t)` the time of the first
-    acknowledged write after t."""
+    answered OK to (with `wait_replicas`, only those WAIT also confirmed), `ack_times` when
+    each was sent and answered, `failures` the refusals and connection errors by kind."""
 
     def __init__(self, sentinel, wait_replicas=0, prefix="w"):
         self.master = sentinel.master_for(MASTER_NAME, socket_timeout=0.5, socket_connect_timeout=0.5)
@@ -314,6 +313,7 @@ class SentinelWriter:
         while not self.stop_flag.is_set():
             n += 1
             self.sent = n
+            sent_at = time.time()
             try:
                 self.master.set("%s:%d" % (self.prefix, n), n)
                 if self.wait_replicas and self.master.execute_command("WAIT", self.wait_replicas, 1000) < self.wait_replicas:
@@ -321,7 +321,7 @@ class SentinelWriter:
                     continue
                 with self.lock:
                     self.acked.append(n)
-                    self.ack_times.append(time.time())
+                    self.ack_times.append((sent_at, time.time()))
             except redis.ResponseError as e:
                 self.failure(str(e).split(" ")[0])
                 time.sleep(0.01)
@@ -338,10 +338,12 @@ class SentinelWriter:
             return len(self.acked)
 
     def first_ok_after(self, t):
+        """When the first write sent after t was acknowledged (after a kill at t, that is a
+        write the new master took), or None."""
         with self.lock:
-            for at in self.ack_times:
-                if at > t:
-                    return at
+            for sent_at, acked_at in self.ack_times:
+                if sent_at > t:
+                    return acked_at
         return None
 
     def stop(self):

@@ -224,6 +224,7 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
         // The AOF first (Redis's beforeSleep): with appendfsync always a reply never leaves
         // before its write is on disk.
         engine.flushAOFBeforeReplies()
+        engine.flushReplicaStreamBeforeReplies()
         guard let c = client, let ctx = context else { return }
         if !c.out.isEmpty {
             let total = c.out.count
