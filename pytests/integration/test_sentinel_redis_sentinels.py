@@ -244,36 +244,51 @@ def normalize_reply(cmd, reply):
     return re.sub(r"\b\d{4,5}\b", "<port>", repr(reply))
 
 
-def recorded_failover(kind):
+# requirepass on the servers and commands renamed on them, as a sentinel configured with
+# auth-pass and rename-command talks to them.
+SECURED_SERVER_ARGS = ["--requirepass", "pw", "--masterauth", "pw", "--rename-command", "CONFIG", "CFG-X",
+                       "--rename-command", "SLAVEOF", "SLV-X", "--rename-command", "CLIENT", "CLI-X"]
+SECURED_SENTINEL_LINES = ["sentinel auth-pass %s pw" % MASTER_NAME,
+                          "sentinel rename-command %s CONFIG CFG-X" % MASTER_NAME,
+                          "sentinel rename-command %s SLAVEOF SLV-X" % MASTER_NAME,
+                          "sentinel rename-command %s CLIENT CLI-X" % MASTER_NAME]
+
+
+def recorded_failover(kind, secured):
     """A master and a replica behind recording proxies (the replica announces its proxy's
     port), one redis-sentinel, SENTINEL FAILOVER; until the old master follows the promoted
     replica. Returns {normalized command: {normalized replies}} over the sentinel's links."""
     servers, proxies, sentinel = [], [], None
+    server_args = SECURED_SERVER_ARGS if secured else []
+    client_kw = {"password": "pw"} if secured else {}
     try:
-        m = start_data_server(kind)
+        m = start_data_server(kind, server_args)
         servers.append(m)
         m_proxy = RecordingProxy("127.0.0.1", m.port)
         r_port = free_loopback_port()
         r_proxy = RecordingProxy("127.0.0.1", r_port)
         proxies += [m_proxy, r_proxy]
-        r = start_data_server(kind, ["--replicaof", "127.0.0.1", str(m.port),
+        r = start_data_server(kind, [*server_args, "--replicaof", "127.0.0.1", str(m.port),
                                      "--replica-announce-port", str(r_proxy.port)], port=r_port)
         servers.append(r)
-        wait_for(lambda: r.client().info("replication").get("master_link_status") == "up", 30, "link up")
-        sentinel = SentinelProcess("redis", "127.0.0.1", m_proxy.port, 1, 1000, 4000)
+        wait_for(lambda: r.client(**client_kw).info("replication").get("master_link_status") == "up", 30, "link up")
+        sentinel = SentinelProcess("redis", "127.0.0.1", m_proxy.port, 1, 1000, 4000,
+                                   SECURED_SENTINEL_LINES if secured else ())
         wait_for(lambda: int(sentinel.master_state()["num-slaves"]) == 1, 30, "replica discovered")
-        m.client().set("k", "v")
+        m.client(**client_kw).set("k", "v")
         wait_for(lambda: forced_failover(sentinel), 30, "SENTINEL FAILOVER accepted")
         wait_for(lambda: sentinel.master_addr() == ("127.0.0.1", r_proxy.port), 30, "switch")
         # The old master is converted (+convert-to-slave) once it has been seen as a master
         # for a while after the switch.
-        wait_for(lambda: m.client().info("replication").get("master_port") == r_proxy.port, 60,
+        wait_for(lambda: m.client(**client_kw).info("replication").get("master_port") == r_proxy.port
+                 and m.client(**client_kw).info("replication").get("master_link_status") == "up", 60,
                  "old master converted to a replica")
         table = {}
         for p in proxies:
             for c2s, s2c in p.streams().values():
                 requests = parse_requests(c2s)
-                if not requests or requests[0][:2] != [b"CLIENT", b"SETNAME"]:
+                if not any(len(a) == 3 and a[1] == b"SETNAME" and a[2].startswith(b"sentinel-")
+                           for a in requests[:2]):
                     continue  # replication links, our own clients
                 for args, reply in zip(requests, parse_replies(s2c)):
                     cmd = normalize_command(args)
@@ -307,12 +322,18 @@ def free_loopback_port():
     return port
 
 
-def test_live_sentinel_traffic_answered_as_redis():
-    tern, real = recorded_failover("tern"), recorded_failover("redis")
+@pytest.mark.parametrize("secured", [False, True], ids=["plain", "auth-pass+rename-command"])
+def test_live_sentinel_traffic_answered_as_redis(secured):
+    tern, real = recorded_failover("tern", secured), recorded_failover("redis", secured)
     assert tern == real
-    # What the sentinel sent includes the promotion and re-pointing transactions.
-    assert "SLAVEOF NO ONE" in tern and "SLAVEOF 127.0.0.1 <port>" in tern
-    assert tern["EXEC"] and "CONFIG REWRITE" in tern
+    # What the sentinel sent includes the promotion and re-pointing transactions (with the
+    # renamed commands when configured), and nothing was refused.
+    slaveof, config = ("SLV-X", "CFG-X") if secured else ("SLAVEOF", "CONFIG")
+    assert slaveof + " NO ONE" in tern and slaveof + " 127.0.0.1 <port>" in tern
+    assert config + " REWRITE" in tern and tern["EXEC"]
+    if secured:
+        assert tern["AUTH pw"] == {"'OK'"}
+    assert not [cmd for cmd, replies in tern.items() if any("('err'" in r for r in replies)]
 
 
 # ---------------------------------------------------------------------------------------------
