@@ -2,6 +2,7 @@
 each with a config file so CONFIG REWRITE works) watched by sentinels (Debian's redis-sentinel,
 or later Tern's own `tern-server CONF --sentinel`), a recording TCP proxy, redis-py Sentinel
 writers and readers that count what was acknowledged, and a network-namespace partition."""
+import functools
 import os
 import shutil
 import signal
@@ -13,6 +14,8 @@ import threading
 import time
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from conftest import ServerProcess, free_port, tern_binary, wait_port
@@ -66,7 +69,7 @@ class DataServer(ServerProcess):
 
     def start(self):
         self.proc = subprocess.Popen(self.argv, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
-        wait_addr(self.host, self.port, self.proc)
+        wait_port(self.port, self.proc, host=self.host)
 
     def client(self, **kw):
         kw.setdefault("socket_timeout", 10)
@@ -83,21 +86,6 @@ class DataServer(ServerProcess):
             return f.read()
 
 
-def wait_addr(host, port, proc, timeout=20.0):
-    if host == "127.0.0.1":
-        return wait_port(port, proc, timeout)
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("server exited with %s" % proc.returncode)
-        try:
-            socket.create_connection((host, port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("server did not start on %s:%d" % (host, port))
-
-
 def sentinel_argv(kind, conf_path):
     """The command line of one sentinel. `tern` is the hook for Tern's own sentinel mode
     (`tern-server CONF --sentinel`); callers skip it while that mode does not exist."""
@@ -111,6 +99,7 @@ def sentinel_argv(kind, conf_path):
     raise ValueError(kind)
 
 
+@functools.lru_cache(maxsize=None)
 def tern_sentinel_available():
     """True once `tern-server --sentinel` starts a sentinel (answers SENTINEL MYID)."""
     d = tempfile.mkdtemp(prefix="tern-sentinel-probe-")
@@ -136,12 +125,14 @@ def tern_sentinel_available():
         shutil.rmtree(d, ignore_errors=True)
 
 
-class SentinelProcess:
-    """One sentinel with its own writable config file (sentinels rewrite it)."""
+class SentinelProcess(ServerProcess):
+    """One sentinel with its own writable config file (sentinels rewrite it); stop() and
+    output() are ServerProcess's."""
 
     def __init__(self, kind, master_host, master_port, quorum, down_after_ms, failover_timeout_ms,
                  extra_lines=()):
         self.kind = kind
+        self.name = "sentinel"
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="tern-sentinel-")
         self.conf_path = os.path.join(self.dir, "sentinel.conf")
@@ -178,21 +169,6 @@ class SentinelProcess:
         host, port = self.command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME)
         return host, int(port)
 
-    def output(self):
-        self.log.flush()
-        with open(self.log.name, errors="replace") as f:
-            return f.read()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Topology:
@@ -280,6 +256,37 @@ class Topology:
         wait_for(done, timeout, "every sentinel to switch the master away from port %d" % old_port)
         return self.server_at(*found["addr"])
 
+    def wait_converged(self, timeout, servers=None):
+        """Until the sentinels agree on a master that reports role:master and every other of
+        `servers` (default: all) replicates from it with its link up; returns that master.
+        (On a loaded machine a freshly promoted master can miss down-after-milliseconds and be
+        failed over again: the tests follow wherever the sentinels settle.)"""
+        found = {}
+
+        def done():
+            addr = self.agreed_master()
+            if not addr:
+                return False
+            master = self.server_at(*addr)
+            if master.client().info("replication")["role"] != "master":
+                return False
+            for s in servers or self.servers:
+                if s is not master:
+                    i = s.client().info("replication")
+                    if i.get("master_port") != master.port or i.get("master_link_status") != "up":
+                        return False
+            found["master"] = master
+            return True
+        wait_for(done, timeout, "the sentinels, the master and its replicas to agree")
+        return found["master"]
+
+    def logs(self, tail=4000):
+        """The end of every sentinel's and server's log (printed when a test fails)."""
+        out = []
+        for s in self.sentinels + self.servers:
+            out.append("---- %s %d\n%s" % (s.name, s.port, s.output()[-tail:]))
+        return "\n".join(out)
+
     def stop(self):
         for s in self.sentinels:
             s.stop()
@@ -296,7 +303,10 @@ class SentinelWriter:
     each was sent and answered, `failures` the refusals and connection errors by kind."""
 
     def __init__(self, sentinel, wait_replicas=0, prefix="w"):
-        self.master = sentinel.master_for(MASTER_NAME, socket_timeout=0.5, socket_connect_timeout=0.5)
+        # No retries inside redis-py: each write is one attempt, so "refused" means refused
+        # (a retry could re-send a write whose first attempt was applied but not answered).
+        self.master = sentinel.master_for(MASTER_NAME, socket_timeout=0.5, socket_connect_timeout=0.5,
+                                          retry=Retry(NoBackoff(), 0))
         self.wait_replicas = wait_replicas
         self.prefix = prefix
         self.acked = []
@@ -533,6 +543,7 @@ def parse_replies(buf):
 # ---------------------------------------------------------------------------------------------
 # Network partition: a server alone in its own network namespace
 
+@functools.lru_cache(maxsize=None)
 def netns_usable():
     """Root and `ip netns` able to create a namespace with a veth pair."""
     if os.geteuid() != 0 or not shutil.which("ip"):
@@ -603,7 +614,11 @@ DIRECT_WRITER = r"""
 import os, sys, time
 import redis
 host, port, out, stop = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-c = redis.Redis(host=host, port=port, socket_timeout=0.5, socket_connect_timeout=0.5)
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+# No retries: a write refused or timed out was sent once (see SentinelWriter).
+c = redis.Redis(host=host, port=port, socket_timeout=0.5, socket_connect_timeout=0.5,
+                retry=Retry(NoBackoff(), 0))
 n = 0
 with open(out, "w", buffering=1) as f:
     while not os.path.exists(stop):

@@ -17,12 +17,12 @@ The same scenarios run with redis-server data servers (to check the tests themse
 are ready for Tern's own sentinels (`sentinel_kind="tern"`, skipped until that mode exists).
 """
 import re
-import socket
 import time
 
 import pytest
 import redis
 
+from conftest import free_port
 from resp_wire import Conn, encode
 from replication_support import wait_for
 from sentinel_interop_support import (
@@ -265,7 +265,7 @@ def recorded_failover(kind, secured):
         m = start_data_server(kind, server_args)
         servers.append(m)
         m_proxy = RecordingProxy("127.0.0.1", m.port)
-        r_port = free_loopback_port()
+        r_port = free_port()
         r_proxy = RecordingProxy("127.0.0.1", r_port)
         proxies += [m_proxy, r_proxy]
         r = start_data_server(kind, [*server_args, "--replicaof", "127.0.0.1", str(m.port),
@@ -314,14 +314,6 @@ def forced_failover(sentinel):
         raise
 
 
-def free_loopback_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 @pytest.mark.parametrize("secured", [False, True], ids=["plain", "auth-pass+rename-command"])
 def test_live_sentinel_traffic_answered_as_redis(secured):
     tern, real = recorded_failover("tern", secured), recorded_failover("redis", secured)
@@ -357,20 +349,16 @@ def failover_under_load(server_kind, sentinel_kind, min_replicas):
         old.kill()
         killed_at = time.time()
         acked_at_kill = writer.acked_count()
-        new = topo.wait_switched(old.port, topo.down_after_ms / 1000 + 20)
-        assert new in topo.replicas
+        assert topo.wait_switched(old.port, topo.down_after_ms / 1000 + 20) in topo.replicas
         wait_for(lambda: writer.first_ok_after(killed_at) is not None, 30, "writes through the new master")
-        other = next(s for s in topo.replicas if s is not new and s is not old)
-        wait_for(lambda: other.client().info("replication").get("master_port") == new.port
-                 and other.client().info("replication").get("master_link_status") == "up", 40,
-                 "the other replica to follow the new master")
+        # One replica promoted, the other following it.
+        new = topo.wait_converged(40, servers=topo.replicas)
 
         # The old master restarts empty, as a master; the sentinels turn it into a replica
         # of the new master (+convert-to-slave) and CONFIG REWRITE records that in its file.
         old.start()
-        wait_for(lambda: old.client().info("replication").get("master_port") == new.port
-                 and old.client().info("replication").get("master_link_status") == "up", 60,
-                 "the old master to be converted to a replica")
+        new = topo.wait_converged(60)
+        assert new is not old
         assert "replicaof %s %d" % (new.host, new.port) in old.config_file().splitlines()
         reads_before = reader.ok
         wait_for(lambda: writer.acked_count() >= acked_at_kill + 200 and reader.ok > reads_before + 20, 60,
@@ -387,6 +375,9 @@ def failover_under_load(server_kind, sentinel_kind, min_replicas):
                   server_kind, sentinel_kind, min_replicas, len(acked), len(lost),
                   writer.first_ok_after(killed_at) - killed_at, writer.failures))
         return lost
+    except BaseException:
+        print(topo.logs())
+        raise
     finally:
         for x in (writer, reader):
             if x:
@@ -448,7 +439,7 @@ def test_partitioned_master_stops_writes_and_rejoins_as_replica(isolation, serve
             island.cut()
         else:
             pause(old)
-        new = topo.wait_switched(old.port, topo.down_after_ms / 1000 + 20)
+        topo.wait_switched(old.port, topo.down_after_ms / 1000 + 20)
         wait_for(lambda: majority.first_ok_after(cut_at) is not None, 30, "majority writes on the new master")
         if island:
             # The minority side, still running, turns its writer away once the replicas'
@@ -462,9 +453,8 @@ def test_partitioned_master_stops_writes_and_rejoins_as_replica(isolation, serve
             # refused until the sentinels turn it into a replica.
             wait_for(lambda: any(not ok and kind in ("NOREPLICAS", "READONLY") and t > cut_at
                                  for ok, kind, _, t in minority.results()), 30, "refusals after resuming")
-        wait_for(lambda: old.client().info("replication").get("master_port") == new.port
-                 and old.client().info("replication").get("master_link_status") == "up", 60,
-                 "the old master to rejoin as a replica of the new one")
+        new = topo.wait_converged(60)
+        assert new is not old
         results = minority.stop()
         majority.stop()
         # (The majority's writer may meet -NOREPLICAS too, in the moment between the promotion
@@ -493,6 +483,10 @@ def test_partitioned_master_stops_writes_and_rejoins_as_replica(isolation, serve
               "refused %d with NOREPLICAS; majority acknowledged %d, lost %d, failures %s" % (
                   isolation, server_kind, sentinel_kind, len(alone), len(refused), len(acked), len(lost),
                   majority.failures))
+    except BaseException:
+        if topo:
+            print(topo.logs())
+        raise
     finally:
         if minority:
             minority.stop()
