@@ -360,6 +360,13 @@ def failover_under_load(server_kind, sentinel_kind, min_replicas):
         new = topo.wait_converged(60)
         assert new is not old
         assert "replicaof %s %d" % (new.host, new.port) in old.config_file().splitlines()
+        # The rewritten file is one the server starts from: restarted, it is a replica of the
+        # new master before any sentinel speaks to it.
+        old.proc.terminate()
+        old.proc.wait(20)
+        old.start()
+        assert old.client().info("replication").get("master_port") == new.port
+        new = topo.wait_converged(60)
         reads_before = reader.ok
         wait_for(lambda: writer.acked_count() >= acked_at_kill + 200 and reader.ok > reads_before + 20, 60,
                  "writes and reads continuing after the switch")
