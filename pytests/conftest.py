@@ -33,17 +33,17 @@ def free_port():
     return port
 
 
-def wait_port(port, proc, timeout=20.0):
+def wait_port(port, proc, timeout=20.0, host="127.0.0.1"):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
             raise RuntimeError("server exited with %s" % proc.returncode)
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            socket.create_connection((host, port), timeout=0.2).close()
             return
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError("server did not start on port %d" % port)
+    raise RuntimeError("server did not start on %s:%d" % (host, port))
 
 
 class ServerProcess:

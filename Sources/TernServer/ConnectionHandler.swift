@@ -210,8 +210,9 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
     func channelReadComplete(context: ChannelHandlerContext) {
         // AOF writes pending: the replies of every connection read in this loop iteration go
         // out after one AOF write (+ fsync with appendfsync always; Redis's beforeSleep group
-        // commit) instead of one write (and fsync) per connection.
-        if engine.aofGroupCommitPending, let c = client {
+        // commit) instead of one write (and fsync) per connection. Stream bytes for replicas
+        // pending: the same, behind one write per replica (they are queued ahead of us).
+        if engine.aofGroupCommitPending || engine.replicaStreamUnflushed, let c = client {
             engine.flushSoon(c)
         } else {
             flushReplies()
@@ -224,6 +225,7 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
         // The AOF first (Redis's beforeSleep): with appendfsync always a reply never leaves
         // before its write is on disk.
         engine.flushAOFBeforeReplies()
+        engine.flushReplicaStreamBeforeReplies()
         guard let c = client, let ctx = context else { return }
         if !c.out.isEmpty {
             let total = c.out.count

@@ -609,3 +609,42 @@ def test_replica_newlines_keep_it_alive_past_repl_timeout():
             talker.close()
         finally:
             m.stop()
+
+
+@pytest.mark.parametrize("kind", ["tern", "redis"])
+def test_replicas_get_a_write_before_its_reply(kind):
+    """A master hands the stream to its online replicas' sockets before the reply of the
+    write goes out (Redis queues replicas ahead of clients for the same loop iteration): a
+    client that saw +OK never holds a write that a SIGKILL of the master could still take
+    away from the replicas. Checked on loopback, where a write(2) lands in the peer's
+    receive queue at once: after each +OK, the fake replica already has the SET."""
+    # Disk sync: the stream starts right after the RDB (a diskless master waits for an ACK
+    # sent after it noticed the end of the transfer, and this fake replica ACKs only once).
+    args = ["--repl-diskless-sync", "no", "--repl-ping-replica-period", "3600"]
+    m = start_tern(args) if kind == "tern" else start_redis(args)
+    try:
+        fr = FakeReplica(m.port)
+        c = socket.create_connection(("127.0.0.1", m.port), timeout=5)
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        missing = []
+        for i in range(300):
+            key = b"order:%d" % i
+            c.sendall(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\n1\r\n" % (len(key), key))
+            reply = b""
+            while not reply.endswith(b"\r\n"):
+                reply += c.recv(64)
+            assert reply == b"+OK\r\n"
+            fr.s.setblocking(False)
+            try:
+                while True:
+                    fr.buf += fr.s.recv(65536)
+            except (BlockingIOError, socket.timeout):
+                pass
+            finally:
+                fr.s.setblocking(True)
+            if b"\r\n%s\r\n" % key not in fr.buf:
+                missing.append(i)
+        assert missing == []
+        c.close()
+    finally:
+        m.stop()

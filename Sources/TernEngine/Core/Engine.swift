@@ -648,6 +648,8 @@ public final class Engine {
     }
 
     var pendingFlushClients: [Client] = []
+    /// Stream bytes were appended to an online replica's output and not written yet.
+    public internal(set) var replicaStreamUnflushed = false
 
     /// Flushes a client's replies after the current batch (pub/sub messages, invalidations):
     /// many messages to one subscriber in one batch cost one write.

@@ -16,5 +16,6 @@ extension Engine {
         registerReplicationMasterCommands()
         registerFailoverCommand()
         registerReplicaCommands()
+        registerScriptingCommands()
     }
 }

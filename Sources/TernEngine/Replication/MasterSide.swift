@@ -49,8 +49,11 @@ extension Engine {
         }
         let peer = c.replicaPeer ?? ReplicaPeer()
         c.replicaPeer = peer
-        attachReplica(c, state: .online)
+        // Acked now, before attaching: attachReplica counts it for min-replicas-to-write at
+        // once (Redis sets repl_ack_time before refreshGoodSlavesCount), or a freshly
+        // promoted master would refuse writes until its next cron tick.
         peer.ackTimeMs = nowMs
+        attachReplica(c, state: .online)
         if peer.capaPsync2 {
             c.out.append("+CONTINUE \(r.replid)\r\n")
         } else {

@@ -168,11 +168,29 @@ extension Engine {
                 if p.streamOnAck { holdForReplica(c, p, bytes); continue }
                 c.out.append(bytes)
                 flushSoon(c)
+                replicaStreamUnflushed = true
             case .waitBgsaveEnd, .sendBulk:
                 holdForReplica(c, p, bytes)
             case .waitBgsaveStart:
                 break
             }
+        }
+    }
+
+    /// Redis's order within a loop iteration: replicas are written before the replies of the
+    /// commands that fed them (they join the head of clients_pending_write), so a client
+    /// never holds an acknowledgement whose write has not reached its replicas' sockets,
+    /// and a master killed right after replying does not take the write with it. Replies
+    /// of a read batch wait in flushSoon's list behind the replicas (channelReadComplete);
+    /// any other reply flush writes the replicas first here.
+    @inline(__always) public func flushReplicaStreamBeforeReplies() {
+        if replicaStreamUnflushed { flushReplicaStreams() }
+    }
+
+    private func flushReplicaStreams() {
+        replicaStreamUnflushed = false
+        for c in repl.replicas where !c.out.isEmpty && c.replicaPeer?.state == .online {
+            c.flush()
         }
     }
 
