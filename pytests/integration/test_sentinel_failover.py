@@ -1,0 +1,67 @@
+"""Tern's own sentinels (tern-server --sentinel) running an automatic failover: three Tern
+sentinels watch a master and two replicas (Tern servers, then real redis-servers), the master
+is killed under write load from redis-py's Sentinel client, a replica is promoted, the other
+follows it, and the old master, restarted, is turned into a replica. Acknowledged writes lost
+in the switch are counted and printed (run with -s to see them)."""
+import time
+
+import pytest
+
+from replication_support import wait_for
+from sentinel_support import MASTER_NAME, Topology, WriteLoad, as_map, role
+
+
+@pytest.mark.parametrize("server_kind", ["tern", "redis"])
+def test_failover_under_write_load(server_kind):
+    topo = Topology(server_kind=server_kind, sentinel_kinds=("tern", "tern", "tern"),
+                    master_args=["--min-replicas-to-write", "1", "--min-replicas-max-lag", "10"])
+    load = None
+    try:
+        topo.wait_discovery()
+        load = WriteLoad([s.port for s in topo.sentinels])
+        load.start()
+        wait_for(lambda: len(load.acked) >= 200 and load.reads_ok >= 20, 20, "writes and reads before the kill")
+        old = topo.master
+        old_port = old.port
+        killed_at = time.time()
+        topo.kill(old)
+        new_port = topo.wait_switch(old_port)
+        switched_at = time.time()
+        new_master = topo.by_port(new_port)
+        assert role(new_master)[0] == "master"
+        other = next(s for s in topo.servers if s.port not in (old_port, new_port))
+        wait_for(lambda: role(other)[:3] == ["slave", "127.0.0.1", new_port], 30, "the other replica to follow")
+        # The Sentinel client keeps writing (to the new master) and reading (from a replica).
+        acked_before = len(load.acked)
+        reads_before = load.reads_ok
+        wait_for(lambda: len(load.acked) >= acked_before + 200 and load.reads_ok >= reads_before + 20, 30,
+                 "writes and reads through the switch")
+        # The old master comes back empty and is converted into a replica of the new one.
+        again = topo.restart(old)
+        wait_for(lambda: role(again)[:2] == ["slave", "127.0.0.1"] and role(again)[2] == new_port, 60,
+                 "the restarted old master to become a replica")
+        load.stop()
+        m = new_master.client(decode_responses=True)
+        keys = [k for k, _ in load.acked]
+        present = set()
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            present.update(k for k, v in zip(chunk, m.mget(chunk)) if v is not None)
+        lost = [k for k, at in load.acked if k not in present]
+        lost_after_switch = [k for k, at in load.acked if k not in present and at >= switched_at]
+        print("\n[%s servers] acked writes %d, lost %d, write errors %d, failover (kill -> all sentinels "
+              "switched) %.2f s" % (server_kind, len(keys), len(lost), load.write_errors, switched_at - killed_at))
+        # Writes acknowledged by the new master survive (only the old master's last
+        # unreplicated writes can be lost).
+        assert lost_after_switch == []
+        # Every sentinel agrees and lists the old master among the replicas.
+        for s in topo.sentinels:
+            c = topo.sentinel_client(s)
+            assert int(topo.master_addr(s)[1]) == new_port
+            ports = {int(as_map(r)["port"]) for r in c.execute_command("SENTINEL", "REPLICAS", MASTER_NAME)}
+            assert old_port in ports
+            assert int(as_map(c.execute_command("SENTINEL", "MASTER", MASTER_NAME))["config-epoch"]) >= 1
+    finally:
+        if load:
+            load.stop()
+        topo.stop()
