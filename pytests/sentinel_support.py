@@ -201,3 +201,36 @@ class WriteLoad:
         self.stopping.set()
         for t in self.threads:
             t.join(5)
+
+
+class RawConnection:
+    """One connection that sends a command and returns its reply's exact bytes."""
+
+    def __init__(self, port):
+        import socket
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.file = self.sock.makefile("rb")
+
+    def call(self, *args):
+        out = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a.encode() if isinstance(a, str) else a
+            out += b"$%d\r\n%s\r\n" % (len(a), a)
+        self.sock.sendall(out)
+        return self.read()
+
+    def read(self):
+        line = self.file.readline()
+        t = line[:1]
+        if t in (b"$", b"="):
+            n = int(line[1:-2])
+            return line if n < 0 else line + self.file.read(n + 2)
+        if t in (b"*", b"~", b">", b"%"):
+            n = int(line[1:-2])
+            if t == b"%":
+                n *= 2
+            return line + b"".join(self.read() for _ in range(max(n, 0)))
+        return line
+
+    def close(self):
+        self.sock.close()
