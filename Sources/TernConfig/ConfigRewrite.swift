@@ -57,9 +57,12 @@ extension ConfigRegistry {
         put("user", (cfg.aclRewriteHook?() ?? userLines(cfg)).map { ($0, true) })
         if let sentinelLines = cfg.sentinelRewriteHook?() {
             for (key, line) in sentinelLines { put(key, [(line, true)]) }
-            // Lists that may shrink to nothing still drop their old lines.
-            for key in ["sentinel monitor", "sentinel known-replica", "sentinel known-sentinel", "sentinel rename-command"] {
-                processed.insert(key)
+            // Settings that went back to their defaults (or a removed master) drop their old lines.
+            for key in ["monitor", "down-after-milliseconds", "failover-timeout", "parallel-syncs", "notification-script",
+                        "client-reconfig-script", "auth-pass", "auth-user", "config-epoch", "leader-epoch",
+                        "known-replica", "known-sentinel", "rename-command", "master-reboot-down-after-period",
+                        "announce-ip", "announce-port", "sentinel-user", "sentinel-pass"] {
+                processed.insert("sentinel " + key)
             }
         }
         // Lines of managed directives that were not reused are dropped.

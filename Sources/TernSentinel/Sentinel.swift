@@ -31,7 +31,8 @@ public final class Sentinel {
     var simulateFailure: UInt = 0
     static let crashAfterElection: UInt = 1
     static let crashAfterPromotion: UInt = 2
-    var timerRunning = false
+    /// notification-script / client-reconfig-script runs, queued or running.
+    var scripts: [SentinelScript] = []
 
     /// SENTINEL DEBUG tunables (ms).
     var infoPeriod: Int64 = 10000
@@ -158,23 +159,23 @@ public final class Sentinel {
         case ("leader-epoch", 3):
             guard let m = master(a[1]) else { return noMaster }
             m.leaderEpoch = UInt64(a[2]) ?? 0
-        case ("known-slave", 5), ("known-replica", 5):
+        case ("known-slave", 4), ("known-replica", 4):
             guard let m = master(a[1]) else { return noMaster }
-            guard let port = Int(a[3]), port > 0, port < 65536 else { return "Wrong hostname or port for replica." }
+            guard let port = Int(a[3]), port >= 0, port < 65536 else { return "Invalid port number." }
             if replica(of: m, host: a[2], port: port) == nil { m.replicas.append(makeReplica(m, host: a[2], port: port)) }
-        case ("known-sentinel", 6):
+        case ("known-sentinel", 5):
             guard let m = master(a[1]) else { return noMaster }
-            guard let port = Int(a[3]), port > 0, port < 65536 else { return "Wrong hostname or port for sentinel." }
-            if !m.sentinels.contains(where: { $0.runID == a[4] }) {
+            guard let port = Int(a[3]), port >= 0, port < 65536 else { return "Invalid port number." }
+            if !m.sentinels.contains(where: { $0.runID == a[4] }) && a[4] != myid {
                 let s = makeSentinel(m, runID: a[4], host: a[2], port: port)
                 m.sentinels.append(s)
             }
-        case ("known-sentinel", 5):
+        case ("known-sentinel", 4):
             break  // The legacy form without a run id is ignored.
         case ("rename-command", 4):
             guard let m = master(a[1]) else { return noMaster }
-            m.renamedCommands.removeAll { $0.0 == a[2].lowercased() }
-            m.renamedCommands.append((a[2].lowercased(), a[3]))
+            m.renamedCommands.removeAll { $0.0.lowercased() == a[2].lowercased() }
+            m.renamedCommands.append((a[2], a[3]))
         case ("announce-ip", 2):
             announceIP = a[1]
         case ("announce-port", 2):
@@ -324,6 +325,7 @@ public final class Sentinel {
             msg = d + fmt.dropFirst(2)
         }
         engine.log(level, "\(type) \(msg)")
+        if level == .warning, let ri { notifyScript(ri, type, msg) }
         if level != .debug {
             var ch = Array(type.utf8), body = Array(msg.utf8)
             ch.withUnsafeBytes { c in body.withUnsafeBytes { b in _ = engine.pubsub.publish(c, b) } }

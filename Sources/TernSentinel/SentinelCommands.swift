@@ -88,7 +88,7 @@ extension Sentinel {
             ("is-master-down-by-addr", { [unowned self] c, a in self.isMasterDownByAddr(c, a) }),
             ("config", { [unowned self] c, a in self.configCommand(c, a) }),
             ("simulate-failure", { [unowned self] c, a in self.simulateFailureCommand(c, a) }),
-            ("pending-scripts", { c, _ in c.out.array(0) }),
+            ("pending-scripts", { [unowned self] c, _ in self.pendingScripts(c) }),
             ("debug", { [unowned self] c, a in self.debugCommand(c, a) }),
             ("help", { c, _ in
                 c.out.array(Sentinel.helpLines.count)
@@ -284,8 +284,8 @@ extension Sentinel {
             case "rename-command" where moreArgs > 1:
                 let from = a.string(j + 1), to = a.string(j + 2)
                 j += 2
-                m.renamedCommands.removeAll { $0.0 == from.lowercased() }
-                if from.lowercased() != to.lowercased() { m.renamedCommands.append((from.lowercased(), to)) }
+                m.renamedCommands.removeAll { $0.0.lowercased() == from.lowercased() }
+                if from.lowercased() != to.lowercased() { m.renamedCommands.append((from, to)) }
                 m.link.closeAll()
                 for r in m.replicas { r.link.closeAll() }
             default:
@@ -329,7 +329,7 @@ extension Sentinel {
         }
         let host = a.string(2), runid = a.string(5)
         let m = masters.first { $0.address.port == port && $0.address.host.lowercased() == host.lowercased() }
-        let down = !tilt && m != nil && m!.flags.contains(.sDown)
+        let down = !tilt && (m?.flags.contains(.sDown) ?? false)
         var leader: String?
         var leaderEpoch: UInt64 = 0
         if let m, runid != "*" {
@@ -447,6 +447,30 @@ extension Sentinel {
         c.out.ok()
     }
 
+    func pendingScripts(_ c: Client) {
+        let t = now
+        c.out.array(scripts.count)
+        for job in scripts {
+            c.out.map(5)
+            c.out.bulk("argv")
+            c.out.array(job.argv.count)
+            for a in job.argv { c.out.bulk(a) }
+            c.out.bulk("flags")
+            c.out.bulk(job.running ? "running" : "scheduled")
+            c.out.bulk("pid")
+            c.out.bulk("\(job.pid)")
+            if job.running {
+                c.out.bulk("run-time")
+                c.out.bulk("\(t - job.startTime)")
+            } else {
+                c.out.bulk("run-delay")
+                c.out.bulk("\(job.startTime != 0 ? max(0, job.startTime - t) : 0)")
+            }
+            c.out.bulk("retry-num")
+            c.out.bulk("\(job.retryNum)")
+        }
+    }
+
     // MARK: INFO
 
     func info(_ c: Client, _ a: Args) {
@@ -475,8 +499,8 @@ extension Sentinel {
             text += "sentinel_masters:\(masters.count)\r\n"
             text += "sentinel_tilt:\(tilt ? 1 : 0)\r\n"
             text += "sentinel_tilt_since_seconds:\(tilt ? (now - tiltStart) / 1000 : -1)\r\n"
-            text += "sentinel_running_scripts:0\r\n"
-            text += "sentinel_scripts_queue_length:0\r\n"
+            text += "sentinel_running_scripts:\(runningScripts)\r\n"
+            text += "sentinel_scripts_queue_length:\(scripts.count)\r\n"
             text += "sentinel_simulate_failure_flags:\(simulateFailure)\r\n"
             for (i, m) in masters.enumerated() {
                 let status = m.flags.contains(.oDown) ? "odown" : m.flags.contains(.sDown) ? "sdown" : "ok"

@@ -121,7 +121,7 @@ final class SentinelInstance {
     var authUser: String?
     var notificationScript: String?
     var clientReconfigScript: String?
-    /// rename-command: lowercase original -> name to send.
+    /// rename-command: original name (as configured; matched ignoring case) -> name to send.
     var renamedCommands: [(String, String)] = []
 
     // Replica only (from its INFO).
@@ -185,7 +185,7 @@ final class SentinelInstance {
     func mapped(_ command: String) -> String {
         let owner = isMaster ? self : master
         let lower = command.lowercased()
-        return owner?.renamedCommands.first { $0.0 == lower }?.1 ?? command
+        return owner?.renamedCommands.first { $0.0.lowercased() == lower }?.1 ?? command
     }
 
     /// Neither SDOWN nor ODOWN for at least `ms` (Redis's sentinelRedisInstanceNoDownFor).

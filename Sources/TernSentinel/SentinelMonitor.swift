@@ -26,6 +26,9 @@ extension Sentinel {
             if m.failoverState == .updateConfig { switchToPromoted = m }
         }
         if let m = switchToPromoted { switchToPromotedReplica(m) }
+        runPendingScripts()
+        collectTerminatedScripts()
+        killTimedOutScripts()
     }
 
     func checkTilt() {
@@ -271,7 +274,9 @@ extension Sentinel {
             if masterPort != m.address.port || tok[5].lowercased() != m.address.host.lowercased() {
                 event(.warning, "+config-update-from", si, "%@")
                 event(.warning, "+switch-master", m, "\(m.name) \(m.address.host) \(m.address.port) \(tok[5]) \(masterPort)")
+                let old = m.address
                 resetMasterAndChangeAddress(m, host: tok[5], port: masterPort)
+                callClientReconfigScript(m, leader: false, from: old, to: m.address)
             }
         }
         si?.lastHelloTime = now
@@ -373,6 +378,7 @@ extension Sentinel {
                 event(.warning, "+promoted-slave", ri, "%@")
                 if simulateFailure & Sentinel.crashAfterPromotion != 0 { simulatedCrash() }
                 event(.warning, "+failover-state-reconf-slaves", m, "%@")
+                callClientReconfigScript(m, leader: true, from: m.address, to: ri.address)
                 forceHelloUpdate(m)
             } else {
                 let wait = publishPeriod * 4

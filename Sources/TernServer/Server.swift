@@ -319,7 +319,8 @@ public final class TernServerProcess: @unchecked Sendable {
             logger.log(.notice, "Removing the unix socket file.")
             unlink(config.unixsocket)
         }
-        logger.log(.warning, exitCode == 0 ? "Tern is now ready to exit, bye bye..." : "Tern is exiting with errors.")
+        let who = config.sentinelMode ? "Sentinel" : "Tern"
+        logger.log(.warning, exitCode == 0 ? "\(who) is now ready to exit, bye bye..." : "\(who) is exiting with errors.")
         exit(exitCode)
     }
 }
