@@ -47,6 +47,12 @@ def start_data_server(kind, args=(), port=None):
     return ServerProcess(exe, ["--save", "", "--appendonly", "no", *args], port=port)
 
 
+def server_password(args):
+    """The value of --requirepass in a server's arguments, if any."""
+    args = list(args)
+    return args[args.index("--requirepass") + 1] if "--requirepass" in args else None
+
+
 def config_path(server):
     return os.path.join(server.dir, "test.conf")
 
@@ -61,23 +67,26 @@ class Topology:
     """A master, its replicas and the sentinels watching them."""
 
     def __init__(self, server_kind="tern", sentinel_kinds=("tern", "tern", "tern"), replicas=2,
-                 master_args=(), quorum=2, down_after=1000, failover_timeout=6000):
+                 master_args=(), quorum=2, down_after=1000, failover_timeout=6000, server_args=(),
+                 sentinel_extra="", password=None):
         self.server_kind = server_kind
-        self.master_args = list(master_args)
+        # Every data server gets server_args; the master (and a restarted one) master_args too.
+        self.master_args = list(server_args) + list(master_args)
+        self.password = password
         self.servers = []
         self.sentinels = []
         try:
             self.master = start_data_server(server_kind, self.master_args)
             self.servers.append(self.master)
             for _ in range(replicas):
-                r = start_data_server(server_kind, ["--replicaof", "127.0.0.1", str(self.master.port)])
+                r = start_data_server(server_kind, list(server_args) + ["--replicaof", "127.0.0.1", str(self.master.port)])
                 self.servers.append(r)
-            m = self.master.client()
-            wait_synced(m, *[r.client() for r in self.servers[1:]])
+            m = self.master.client(password=server_password(server_args))
+            wait_synced(m, *[r.client(password=server_password(server_args)) for r in self.servers[1:]])
             m.close()
             for kind in sentinel_kinds:
                 self.sentinels.append(start_sentinel(kind, self.master.port, quorum=quorum, down_after=down_after,
-                                                     failover_timeout=failover_timeout))
+                                                     failover_timeout=failover_timeout, extra=sentinel_extra))
         except BaseException:
             self.stop()
             raise
@@ -86,7 +95,7 @@ class Topology:
         return next(s for s in self.servers if s.port == port)
 
     def sentinel_client(self, s):
-        return redis.Redis(host="127.0.0.1", port=s.port, decode_responses=True)
+        return redis.Redis(host="127.0.0.1", port=s.port, decode_responses=True, password=self.password)
 
     def master_entry(self, s):
         return as_map(self.sentinel_client(s).execute_command("SENTINEL", "MASTER", MASTER_NAME))
@@ -143,8 +152,8 @@ def as_map(reply):
     return dict(zip(reply[0::2], reply[1::2]))
 
 
-def role(server):
-    c = server.client(decode_responses=True)
+def role(server, password=None):
+    c = server.client(decode_responses=True, password=password)
     try:
         return c.execute_command("ROLE")
     finally:
@@ -155,10 +164,13 @@ class WriteLoad:
     """Writes numbered keys through redis-py's Sentinel client (master_for) and reads through
     slave_for, from threads, remembering which writes were acknowledged and when."""
 
-    def __init__(self, sentinel_ports):
-        self.sentinel = redis.sentinel.Sentinel([("127.0.0.1", p) for p in sentinel_ports], socket_timeout=0.5)
-        self.master = self.sentinel.master_for(MASTER_NAME, socket_timeout=0.5, decode_responses=True)
-        self.replica = self.sentinel.slave_for(MASTER_NAME, socket_timeout=0.5, decode_responses=True)
+    def __init__(self, sentinel_ports, password=None, sentinel_password=None):
+        self.sentinel = redis.sentinel.Sentinel([("127.0.0.1", p) for p in sentinel_ports], socket_timeout=0.5,
+                                                sentinel_kwargs={"password": sentinel_password})
+        self.master = self.sentinel.master_for(MASTER_NAME, socket_timeout=0.5, decode_responses=True,
+                                               password=password)
+        self.replica = self.sentinel.slave_for(MASTER_NAME, socket_timeout=0.5, decode_responses=True,
+                                               password=password)
         self.acked = []          # (key, ack time)
         self.write_errors = 0
         self.reads_ok = 0

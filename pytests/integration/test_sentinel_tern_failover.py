@@ -2,7 +2,7 @@
 sentinels watch a master and two replicas (Tern servers, then real redis-servers), the master
 is killed under write load from redis-py's Sentinel client, a replica is promoted, the other
 follows it, and the old master, restarted, is turned into a replica. Acknowledged writes lost
-in the switch are counted and printed (run with -s to see them)."""
+in the switch and the failover time are printed (run with -s to see them)."""
 import time
 
 import pytest
@@ -11,14 +11,11 @@ from replication_support import wait_for
 from sentinel_support import MASTER_NAME, Topology, WriteLoad, as_map, role
 
 
-@pytest.mark.parametrize("server_kind", ["tern", "redis"])
-def test_failover_under_write_load(server_kind):
-    topo = Topology(server_kind=server_kind, sentinel_kinds=("tern", "tern", "tern"),
-                    master_args=["--min-replicas-to-write", "1", "--min-replicas-max-lag", "10"])
+def failover_under_load(topo, password=None, sentinel_password=None):
     load = None
     try:
         topo.wait_discovery()
-        load = WriteLoad([s.port for s in topo.sentinels])
+        load = WriteLoad([s.port for s in topo.sentinels], password=password, sentinel_password=sentinel_password)
         load.start()
         wait_for(lambda: len(load.acked) >= 200 and load.reads_ok >= 20, 20, "writes and reads before the kill")
         old = topo.master
@@ -28,9 +25,10 @@ def test_failover_under_write_load(server_kind):
         new_port = topo.wait_switch(old_port)
         switched_at = time.time()
         new_master = topo.by_port(new_port)
-        assert role(new_master)[0] == "master"
+        assert role(new_master, password)[0] == "master"
         other = next(s for s in topo.servers if s.port not in (old_port, new_port))
-        wait_for(lambda: role(other)[:3] == ["slave", "127.0.0.1", new_port], 30, "the other replica to follow")
+        wait_for(lambda: role(other, password)[:3] == ["slave", "127.0.0.1", new_port], 30,
+                 "the other replica to follow")
         # The Sentinel client keeps writing (to the new master) and reading (from a replica).
         acked_before = len(load.acked)
         reads_before = load.reads_ok
@@ -38,10 +36,10 @@ def test_failover_under_write_load(server_kind):
                  "writes and reads through the switch")
         # The old master comes back empty and is converted into a replica of the new one.
         again = topo.restart(old)
-        wait_for(lambda: role(again)[:2] == ["slave", "127.0.0.1"] and role(again)[2] == new_port, 60,
-                 "the restarted old master to become a replica")
+        wait_for(lambda: role(again, password)[:2] == ["slave", "127.0.0.1"] and role(again, password)[2] == new_port,
+                 60, "the restarted old master to become a replica")
         load.stop()
-        m = new_master.client(decode_responses=True)
+        m = new_master.client(decode_responses=True, password=password)
         keys = [k for k, _ in load.acked]
         present = set()
         for i in range(0, len(keys), 500):
@@ -49,8 +47,10 @@ def test_failover_under_write_load(server_kind):
             present.update(k for k, v in zip(chunk, m.mget(chunk)) if v is not None)
         lost = [k for k, at in load.acked if k not in present]
         lost_after_switch = [k for k, at in load.acked if k not in present and at >= switched_at]
-        print("\n[%s servers] acked writes %d, lost %d, write errors %d, failover (kill -> all sentinels "
-              "switched) %.2f s" % (server_kind, len(keys), len(lost), load.write_errors, switched_at - killed_at))
+        first_write = min(at for _, at in load.acked if at >= killed_at)
+        print("\n[%s servers] acked writes %d, lost %d, write errors %d, kill -> first acked write %.2f s, "
+              "kill -> every sentinel switched %.2f s" % (topo.server_kind, len(keys), len(lost), load.write_errors,
+                                                          first_write - killed_at, switched_at - killed_at))
         # Writes acknowledged by the new master survive (only the old master's last
         # unreplicated writes can be lost).
         assert lost_after_switch == []
@@ -65,3 +65,21 @@ def test_failover_under_write_load(server_kind):
         if load:
             load.stop()
         topo.stop()
+
+
+@pytest.mark.parametrize("server_kind", ["tern", "redis"])
+def test_failover_under_write_load(server_kind):
+    failover_under_load(Topology(server_kind=server_kind, sentinel_kinds=("tern", "tern", "tern"),
+                                 master_args=["--min-replicas-to-write", "1", "--min-replicas-max-lag", "10"]))
+
+
+def test_failover_with_passwords():
+    """Servers with requirepass (auth-pass in sentinel.conf) and sentinels with requirepass
+    (they authenticate to each other with it); clients of the sentinels must AUTH."""
+    topo = Topology(server_kind="tern", sentinel_kinds=("tern", "tern", "tern"),
+                    server_args=["--requirepass", "datapw", "--masterauth", "datapw"],
+                    sentinel_extra="sentinel auth-pass mym datapw\nrequirepass sentpw\n", password="sentpw")
+    import redis
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(port=topo.sentinels[0].port).execute_command("SENTINEL", "MASTERS")
+    failover_under_load(topo, password="datapw", sentinel_password="sentpw")
