@@ -24,7 +24,8 @@ public final class SentinelConnection {
     var callbacks: [(RESPValue) -> Void] = []
     var input: [UInt8] = []
     var isClosed = false
-    /// Every reply of a subscribed connection.
+    /// Every reply of a subscribed connection, once the replies to the commands sent before
+    /// it was set are consumed.
     var onMessage: ((RESPValue) -> Void)?
     /// The connection failed or was closed by the other side (not by `close()`).
     var onClose: (() -> Void)?
@@ -75,10 +76,12 @@ public final class SentinelConnection {
             var p = pos
             guard let v = RESPValue.parse(input, &p) else { break }
             pos = p
-            if let m = onMessage {
-                m(v)
-            } else if !callbacks.isEmpty {
+            // Replies to what was sent before subscribing (AUTH, CLIENT SETNAME, SUBSCRIBE)
+            // come first; everything after them is a subscription message.
+            if !callbacks.isEmpty {
                 callbacks.removeFirst()(v)
+            } else if let m = onMessage {
+                m(v)
             }
             if isClosed { return }
         }

@@ -68,36 +68,17 @@ extension Sentinel {
         guard t - link.lastReconnect >= pingPeriod else { return }
         link.lastReconnect = t
         if link.cmd == nil {
-            let c = SentinelConnection()
-            c.onClose = { [weak self, weak ri] in
-                guard let self, let ri else { return }
-                self.event(.debug, "-cmd-link-reconnection", ri, "%@ #closed")
-                ri.link.cmd = nil
-                ri.link.disconnected = true
-            }
-            link.cmd = c
             link.pendingCommands = 0
+            link.cmd = openConnection(ri, "cmd", connector) { $0.cmd = nil }
             link.cmdConnectedAt = t
-            connector.connect(host: ri.address.host, port: ri.address.port, connection: c)
-            sendAuth(ri, c)
-            setClientName(ri, c, "cmd")
             sendPing(ri)
         }
         if (ri.isMaster || ri.isReplica) && link.pubsub == nil {
-            let c = SentinelConnection()
-            c.onClose = { [weak self, weak ri] in
-                guard let self, let ri else { return }
-                self.event(.debug, "-pubsub-link-reconnection", ri, "%@ #closed")
-                ri.link.pubsub = nil
-                ri.link.disconnected = true
-            }
+            let c = openConnection(ri, "pubsub", connector) { $0.pubsub = nil }
             link.pubsub = c
             link.pubsubConnectedAt = t
             link.pubsubLastActivity = t
-            connector.connect(host: ri.address.host, port: ri.address.port, connection: c)
-            sendAuth(ri, c)
-            setClientName(ri, c, "pubsub")
-            c.send([ri.mapped("SUBSCRIBE"), Sentinel.helloChannel]) { _ in }
+            c.send([ri.mapped("SUBSCRIBE"), Sentinel.helloChannel]) { [weak ri] _ in ri?.link.pubsubLastActivity = self.now }
             // From here every reply is a subscription message.
             c.onMessage = { [weak self, weak ri] v in
                 guard let self, let ri else { return }
@@ -105,6 +86,23 @@ extension Sentinel {
             }
         }
         if link.cmd != nil && (ri.isSentinel || link.pubsub != nil) { link.disconnected = false }
+    }
+
+    /// Connects one half of an instance's link, then AUTH (if needed) and CLIENT SETNAME
+    /// sentinel-<id>-<kind>; `forget` drops it from the link when the socket goes away.
+    func openConnection(_ ri: SentinelInstance, _ kind: String, _ connector: SentinelConnector,
+                        forget: @escaping (InstanceLink) -> Void) -> SentinelConnection {
+        let c = SentinelConnection()
+        c.onClose = { [weak self, weak ri] in
+            guard let self, let ri else { return }
+            self.event(.debug, "-\(kind)-link-reconnection", ri, "%@ #closed")
+            forget(ri.link)
+            ri.link.disconnected = true
+        }
+        connector.connect(host: ri.address.host, port: ri.address.port, connection: c)
+        sendAuth(ri, c)
+        setClientName(ri, c, kind)
+        return c
     }
 
     func sendAuth(_ ri: SentinelInstance, _ c: SentinelConnection) {

@@ -156,6 +156,12 @@ def compare_config_files(topo, tern, real):
 
 def test_mixed_sentinels_fail_over_together(topo):
     tern, real = tern_and_redis(topo)
+    # Events as clients of the sentinels see them (PSUBSCRIBE *).
+    subs = []
+    for s in (tern, real):
+        p = topo.sentinel_client(s).pubsub()
+        p.psubscribe("*")
+        subs.append(p)
     old = topo.master
     topo.kill(old)
     new_port = topo.wait_switch(old.port)
@@ -170,5 +176,26 @@ def test_mixed_sentinels_fail_over_together(topo):
             len({tuple(l) for ls in lines for l in ls if l[1] in ("config-epoch", "current-epoch")}) == 2
     wait_for(settled, 20, "config files to record the failover")
     compare_config_files(topo, tern, real)
+    events = []
+    for p in subs:
+        got = []
+        while True:
+            m = p.get_message(timeout=0.5)
+            if m is None:
+                break
+            if m["type"] == "pmessage":
+                got.append((m["channel"], m["data"]))
+        p.close()
+        events.append(got)
+    pick = lambda got, ch: sorted(d for c, d in got if c == ch)
+    assert pick(events[0], "+switch-master") == pick(events[1], "+switch-master") == \
+        ["%s 127.0.0.1 %d 127.0.0.1 %d" % (MASTER_NAME, old.port, new_port)]
+    assert "master %s 127.0.0.1 %d" % (MASTER_NAME, old.port) in pick(events[0], "+sdown")
+    assert [d for d in pick(events[0], "+sdown") if d.startswith("master")] == \
+        [d for d in pick(events[1], "+sdown") if d.startswith("master")]
+    # The replicas re-added under the new master, the old master among them.
+    assert pick(events[0], "+slave") == pick(events[1], "+slave")
+    assert "slave 127.0.0.1:%d 127.0.0.1 %d @ %s 127.0.0.1 %d" % (old.port, old.port, MASTER_NAME, new_port) in \
+        pick(events[0], "+slave")
     tl = sentinel_lines(tern)
     assert ["sentinel", "monitor", MASTER_NAME, "127.0.0.1", str(new_port), "2"] in tl
