@@ -139,6 +139,19 @@ def test_rewrite_after_commands_matches_redis_sentinel():
         assert not any("other" in l for l in lines[0])
         # CONFIG GET after the changes.
         assert conns[0].call("SENTINEL", "CONFIG", "GET", "*") == conns[1].call("SENTINEL", "CONFIG", "GET", "*")
+        # A vote request at a newer epoch: the epoch is adopted, the vote recorded (and
+        # written), and a second candidate at that epoch gets the same answer.
+        first, second = "f" * 40, "e" * 40
+        port = str(topo.master.port)
+        for c in conns:
+            want = b"*3\r\n:0\r\n$40\r\n" + first.encode() + b"\r\n:7\r\n"
+            assert c.call("SENTINEL", "IS-MASTER-DOWN-BY-ADDR", "127.0.0.1", port, "7", first) == want
+            assert c.call("SENTINEL", "IS-MASTER-DOWN-BY-ADDR", "127.0.0.1", port, "7", second) == want
+            assert c.call("SENTINEL", "IS-MASTER-DOWN-BY-ADDR", "127.0.0.1", port, "7", "*") == b"*3\r\n:0\r\n$1\r\n*\r\n:0\r\n"
+        lines = [sentinel_lines(s) for s in topo.sentinels]
+        assert strip(lines[0]) == strip(lines[1])
+        assert ["sentinel", "leader-epoch", MASTER_NAME, "7"] in lines[0]
+        assert ["sentinel", "current-epoch", "7"] in lines[0]
         for c in conns:
             c.close()
     finally:

@@ -83,3 +83,44 @@ def test_failover_with_passwords():
     with pytest.raises(redis.AuthenticationError):
         redis.Redis(port=topo.sentinels[0].port).execute_command("SENTINEL", "MASTERS")
     failover_under_load(topo, password="datapw", sentinel_password="sentpw")
+
+
+def test_manual_failover_tilt_and_simulated_crash():
+    """SENTINEL FAILOVER needs no quorum or election; SENTINEL SIMULATE-FAILURE
+    crash-after-election makes the next elected sentinel exit with 99; a sentinel stopped
+    for more than 2 s enters TILT."""
+    import os
+    import signal
+    from conftest import ServerProcess, tern_binary
+    from sentinel_support import RawConnection, sentinel_config
+    topo = Topology(server_kind="tern", sentinel_kinds=(), replicas=1)
+    try:
+        s = ServerProcess(tern_binary(), ["--sentinel"], config_text=sentinel_config(topo.master.port, quorum=2))
+        topo.sentinels.append(s)
+        c = topo.sentinel_client(s)
+        wait_for(lambda: as_map(c.execute_command("SENTINEL", "REPLICAS", MASTER_NAME)[0])["master-link-status"] == "ok"
+                 if c.execute_command("SENTINEL", "REPLICAS", MASTER_NAME) else False, 20, "the replica")
+        raw = RawConnection(s.port)
+        old, new = topo.master.port, topo.servers[1].port
+        assert raw.call("SENTINEL", "FAILOVER", MASTER_NAME) == b"+OK\r\n"
+        assert raw.call("SENTINEL", "FAILOVER", MASTER_NAME) == b"-INPROG Failover already in progress\r\n"
+        assert topo.wait_switch(old) == new
+        wait_for(lambda: role(topo.by_port(old))[:3] == ["slave", "127.0.0.1", new], 30, "the old master to follow")
+        assert int(as_map(c.execute_command("SENTINEL", "MASTER", MASTER_NAME))["config-epoch"]) == 1
+        # TILT after the process was stopped for 3 s (for 2 s instead of 30, SENTINEL DEBUG).
+        assert raw.call("SENTINEL", "DEBUG", "tilt-period", "2000") == b"+OK\r\n"
+        os.kill(s.proc.pid, signal.SIGSTOP)
+        time.sleep(3)
+        os.kill(s.proc.pid, signal.SIGCONT)
+        wait_for(lambda: "-tilt #tilt mode exited" in s.output(), 10, "TILT to end")
+        assert "+tilt #tilt mode entered" in s.output()
+        # Crash right after winning the (forced) election.
+        wait_for(lambda: as_map(c.execute_command("SENTINEL", "REPLICAS", MASTER_NAME)[0])["master-link-status"] == "ok",
+                 30, "the new replica's link")
+        assert raw.call("SENTINEL", "SIMULATE-FAILURE", "CRASH-AFTER-ELECTION") == b"+OK\r\n"
+        assert "sentinel_simulate_failure_flags:1" in raw.call("INFO", "sentinel").decode()
+        assert raw.call("SENTINEL", "FAILOVER", MASTER_NAME) == b"+OK\r\n"
+        assert s.proc.wait(10) == 99
+        raw.close()
+    finally:
+        topo.stop()
