@@ -338,7 +338,7 @@ extension Sentinel {
         c.out.array(3)
         c.out.integer(down ? 1 : 0)
         c.out.bulk(leader ?? "*")
-        c.out.integer(Int(leaderEpoch))
+        c.out.integer(Int(truncatingIfNeeded: leaderEpoch))
     }
 
     func configCommand(_ c: Client, _ a: Args) {

@@ -57,10 +57,10 @@ extension Sentinel {
 
     func startFailoverIfNeeded(_ m: SentinelInstance) -> Bool {
         guard m.flags.contains(.oDown), !m.flags.contains(.failoverInProgress) else { return false }
-        if now - m.failoverStartTime < m.failoverTimeout * 2 {
+        if now &- m.failoverStartTime < m.failoverTimeout &* 2 {
             if m.failoverDelayLogged != m.failoverStartTime {
                 m.failoverDelayLogged = m.failoverStartTime
-                let at = (m.failoverStartTime + m.failoverTimeout * 2) / 1000
+                let at = (m.failoverStartTime &+ m.failoverTimeout &* 2) / 1000
                 engine.log(.warning, "Next failover delay: I will not start a failover before \(Sentinel.clockText(at))")
             }
             return false
@@ -81,7 +81,7 @@ extension Sentinel {
     func startFailover(_ m: SentinelInstance) {
         m.failoverState = .waitStart
         m.flags.insert(.failoverInProgress)
-        currentEpoch += 1
+        currentEpoch &+= 1
         m.failoverEpoch = currentEpoch
         event(.warning, "+new-epoch", m, "\(currentEpoch)")
         event(.warning, "+try-failover", m, "%@")
@@ -138,13 +138,13 @@ extension Sentinel {
         let t = now
         var maxMasterDown: Int64 = 0
         if m.flags.contains(.sDown) { maxMasterDown += t - m.sDownSince }
-        maxMasterDown += m.downAfterMs * 10
+        maxMasterDown &+= m.downAfterMs &* 10
         let candidates = m.replicas.filter { r in
             if !r.flags.intersection([.sDown, .oDown]).isEmpty { return false }
             if r.link.disconnected { return false }
-            if t - r.link.lastAvailable > pingPeriod * 5 { return false }
+            if t - r.link.lastAvailable > pingPeriod &* 5 { return false }
             if r.replicaPriority == 0 { return false }
-            let validity = m.flags.contains(.sDown) ? pingPeriod * 5 : infoPeriod * 3
+            let validity = m.flags.contains(.sDown) ? pingPeriod &* 5 : infoPeriod &* 3
             if t - r.infoRefresh > validity { return false }
             if r.masterLinkDownTime > maxMasterDown { return false }
             return true

@@ -214,9 +214,9 @@ extension Sentinel {
 
     /// Makes every instance of this master send a hello at the next timer run.
     func forceHelloUpdate(_ m: SentinelInstance) {
-        m.lastPublishTime -= publishPeriod + 1
-        for r in m.replicas { r.lastPublishTime -= publishPeriod + 1 }
-        for s in m.sentinels { s.lastPublishTime -= publishPeriod + 1 }
+        m.lastPublishTime &-= publishPeriod &+ 1
+        for r in m.replicas { r.lastPublishTime &-= publishPeriod &+ 1 }
+        for s in m.sentinels { s.lastPublishTime &-= publishPeriod &+ 1 }
     }
 
     func receivedHelloMessage(_ ri: SentinelInstance, _ v: RESPValue) {
@@ -333,7 +333,7 @@ extension Sentinel {
                 }
             }
             if l.hasPrefix("master_link_down_since_seconds:") {
-                ri.masterLinkDownTime = (Int64(l.dropFirst(31)) ?? 0) * 1000
+                ri.masterLinkDownTime = (Int64(l.dropFirst(31)) ?? 0) &* 1000
             }
             if l == "role:master" { role = .master } else if l == "role:slave" { role = .replica }
             if role == .replica {
@@ -379,7 +379,7 @@ extension Sentinel {
                 callClientReconfigScript(m, leader: true, from: m.address, to: ri.address)
                 forceHelloUpdate(m)
             } else {
-                let wait = publishPeriod * 4
+                let wait = publishPeriod &* 4
                 if !ri.flags.contains(.promoted) && masterLooksSane(m) && ri.noDownFor(wait, now: t)
                     && t - ri.roleReportedTime > wait {
                     if sendReplicaOf(ri, m.address) { event(.notice, "+convert-to-slave", ri, "%@") }
@@ -410,7 +410,7 @@ extension Sentinel {
 
     func masterLooksSane(_ m: SentinelInstance) -> Bool {
         m.isMaster && m.roleReported == .master && m.flags.intersection([.sDown, .oDown]).isEmpty
-            && now - m.infoRefresh < infoPeriod * 2
+            && now - m.infoRefresh < infoPeriod &* 2
     }
 
     /// MULTI / SLAVEOF / CONFIG REWRITE / CLIENT KILL TYPE normal / CLIENT KILL TYPE pubsub /
@@ -447,13 +447,13 @@ extension Sentinel {
         }
         // A pubsub link silent for three publish periods is reopened.
         if let c = link.pubsub, t - link.pubsubConnectedAt > minLinkReconnectPeriod,
-           t - link.pubsubLastActivity > publishPeriod * 3 {
+           t - link.pubsubLastActivity > publishPeriod &* 3 {
             c.close()
             link.pubsub = nil
             link.disconnected = true
         }
         let down = elapsed > ri.downAfterMs
-            || (ri.isMaster && ri.roleReported == .replica && t - ri.roleReportedTime > ri.downAfterMs + infoPeriod * 2)
+            || (ri.isMaster && ri.roleReported == .replica && t - ri.roleReportedTime > ri.downAfterMs &+ infoPeriod &* 2)
             || (ri.flags.contains(.masterReboot) && t - ri.masterRebootSince > ri.masterRebootDownAfterMs)
         if down {
             if !ri.flags.contains(.sDown) {
@@ -492,7 +492,7 @@ extension Sentinel {
     func askMasterState(_ m: SentinelInstance, forced: Bool) {
         let t = now
         for s in m.sentinels {
-            if t - s.lastMasterDownReplyTime > askPeriod * 5 {
+            if t - s.lastMasterDownReplyTime > askPeriod &* 5 {
                 s.flags.remove(.masterDown)
                 s.leader = nil
             }

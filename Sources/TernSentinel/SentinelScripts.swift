@@ -87,8 +87,8 @@ extension Sentinel {
                 job.pid = 0
                 job.retryNum += 1
                 var delay = scriptRetryDelay
-                for _ in 1..<job.retryNum { delay *= 2 }
-                job.startTime = now + delay
+                for _ in 1..<job.retryNum { delay &*= 2 }
+                job.startTime = now &+ delay
             } else {
                 if bySignal || exitCode != 0 {
                     event(.warning, "-script-error", nil, "\(job.argv[0]) \(signalNumber) \(exitCode)")

@@ -122,6 +122,14 @@ def test_replies_match_redis_sentinel(topo):
         th, rh = t.call("HELLO", "3"), r.call("HELLO", "3")
         assert th.split(b"id\r\n")[0] == rh.split(b"id\r\n")[0]
         assert th.split(b"mode\r\n")[1] == rh.split(b"mode\r\n")[1]
+        # RESP3 shapes (maps, nulls) after HELLO 3.
+        for cmd in [("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "nosuch"), ("SENTINEL", "DEBUG"),
+                    ("SENTINEL", "CONFIG", "GET", "*"), ("SENTINEL", "IS-MASTER-DOWN-BY-ADDR", "127.0.0.1", "1", "0", "*"),
+                    ("SENTINEL", "SIMULATE-FAILURE", "HELP"), ("SENTINEL", "CKQUORUM", MASTER_NAME), ("ROLE",),
+                    ("SENTINEL", "MASTER", "nosuch"), ("SENTINEL", "PENDING-SCRIPTS")]:
+            assert t.call(*cmd) == r.call(*cmd), cmd
+        tm, rm = t.call("SENTINEL", "MASTER", MASTER_NAME), r.call("SENTINEL", "MASTER", MASTER_NAME)
+        assert tm[:1] == rm[:1] == b"%" and tm.split(b"\r\n")[0] == rm.split(b"\r\n")[0]
         # The same command table, except ACL, which Tern does not have in any mode yet.
         names = lambda c: sorted(n for n in c.call("COMMAND", "LIST").split(b"\r\n") if n[:1] not in (b"*", b"$"))
         assert [n for n in names(r) if not n.startswith(b"acl")] == names(t)
