@@ -124,3 +124,33 @@ def test_manual_failover_tilt_and_simulated_crash():
         raw.close()
     finally:
         topo.stop()
+
+
+def test_replica_priority_zero_is_never_promoted():
+    """Two replicas, the one with the larger offset or smaller run id has replica-priority 0:
+    the other is promoted (Redis's selection: priority 0 excluded, then priority, offset, id)."""
+    from conftest import ServerProcess, tern_binary
+    from replication_support import wait_synced
+    from sentinel_support import start_data_server, sentinel_config
+    topo = Topology(server_kind="tern", sentinel_kinds=(), replicas=1)
+    try:
+        excluded = start_data_server("tern", ["--replicaof", "127.0.0.1", str(topo.master.port),
+                                              "--replica-priority", "0"])
+        topo.servers.append(excluded)
+        wait_synced(topo.master.client(), *[r.client() for r in topo.servers[1:]])
+        s = ServerProcess(tern_binary(), ["--sentinel"], config_text=sentinel_config(topo.master.port, quorum=1))
+        topo.sentinels.append(s)
+        topo.wait_discovery()
+        c = topo.sentinel_client(s)
+        wait_for(lambda: all(as_map(e)["master-link-status"] == "ok"
+                             for e in c.execute_command("SENTINEL", "REPLICAS", MASTER_NAME)), 20, "replica links")
+        prio = {int(as_map(e)["port"]): as_map(e)["slave-priority"]
+                for e in c.execute_command("SENTINEL", "REPLICAS", MASTER_NAME)}
+        assert prio[excluded.port] == "0"
+        old = topo.master.port
+        topo.kill(topo.master)
+        assert topo.wait_switch(old) == topo.servers[1].port
+        wait_for(lambda: role(excluded)[:3] == ["slave", "127.0.0.1", topo.servers[1].port], 30,
+                 "the priority-0 replica to follow the promoted one")
+    finally:
+        topo.stop()
