@@ -162,12 +162,14 @@ public final class Sentinel {
         case ("known-slave", 4), ("known-replica", 4):
             guard let m = master(a[1]) else { return noMaster }
             guard let port = Int(a[3]), port >= 0, port < 65536 else { return "Invalid port number." }
-            if replica(of: m, host: a[2], port: port) == nil { m.replicas.append(makeReplica(m, host: a[2], port: port)) }
+            guard let addr = address(a[2], port) else { return "Can't resolve instance hostname." }
+            if replica(of: m, host: a[2], port: port) == nil { m.replicas.append(makeReplica(m, addr)) }
         case ("known-sentinel", 5):
             guard let m = master(a[1]) else { return noMaster }
             guard let port = Int(a[3]), port >= 0, port < 65536 else { return "Invalid port number." }
+            guard let addr = address(a[2], port) else { return "Can't resolve instance hostname." }
             if !m.sentinels.contains(where: { $0.runID == a[4] }) && a[4] != myid {
-                let s = makeSentinel(m, runID: a[4], host: a[2], port: port)
+                let s = makeSentinel(m, runID: a[4], addr)
                 m.sentinels.append(s)
             }
         case ("known-sentinel", 4):
@@ -222,39 +224,76 @@ public final class Sentinel {
         for r in m.replicas { r.masterRebootDownAfterMs = v }
     }
 
-    /// A usable host: an IP literal, or any name when resolve-hostnames is on.
-    func validHost(_ host: String) -> Bool {
-        if resolveHostnames { return !host.isEmpty }
+    /// The IP of a host: an IP literal as is; a name only with resolve-hostnames (resolved
+    /// now, as Redis does), else nil.
+    func resolve(_ host: String) -> String? {
         var a4 = in_addr(), a6 = in6_addr()
-        return inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1
+        if inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1 { return host }
+        guard resolveHostnames, !host.isEmpty else { return nil }
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var res: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &res) == 0, let first = res else { return nil }
+        defer { freeaddrinfo(res) }
+        var buf = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        if first.pointee.ai_family == AF_INET, let sa = first.pointee.ai_addr {
+            var a = sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
+            inet_ntop(AF_INET, &a, &buf, socklen_t(buf.count))
+        } else if let sa = first.pointee.ai_addr {
+            var a = sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
+            inet_ntop(AF_INET6, &a, &buf, socklen_t(buf.count))
+        }
+        let ip = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return ip.isEmpty ? nil : ip
+    }
+
+    func address(_ host: String, _ port: Int) -> InstanceAddress? {
+        resolve(host).map { InstanceAddress(hostname: host, ip: $0, port: port) }
+    }
+
+    /// The host shown in replies, events, hellos and the config file.
+    func shown(_ a: InstanceAddress) -> String { announceHostnames ? a.hostname : a.ip }
+
+    /// "host:port" ("[host]:port" for IPv6): a replica's name.
+    func shownName(_ a: InstanceAddress) -> String {
+        let h = shown(a)
+        return h.contains(":") ? "[\(h)]:\(a.port)" : "\(h):\(a.port)"
+    }
+
+    /// `host` names this address: same IP once resolved, else the same hostname
+    /// (Redis's sentinelAddrEqualsHostname).
+    func matches(_ a: InstanceAddress, _ host: String, _ port: Int) -> Bool {
+        guard a.port == port else { return false }
+        if let ip = resolve(host) { return ip.lowercased() == a.ip.lowercased() }
+        return a.hostname.lowercased() == host.lowercased()
     }
 
     func createMaster(name: String, host: String, portText: String, quorum: Int) -> String? {
         guard let port = Int(portText), port >= 0, port < 65536 else { return "Invalid port number." }
-        guard validHost(host) else { return "Can't resolve instance hostname." }
+        guard let addr = address(host, port) else { return "Can't resolve instance hostname." }
         guard !masters.contains(where: { $0.name == name }) else { return "Duplicate master name." }
-        let m = SentinelInstance(kind: .master, name: name, address: InstanceAddress(host: host, port: port), quorum: quorum,
+        let m = SentinelInstance(kind: .master, name: name, address: addr, quorum: quorum,
                                  master: nil, now: now, downAfterMs: defaultDownAfter, failoverTimeout: defaultFailoverTimeout)
         masters.append(m)
         return nil
     }
 
-    func makeReplica(_ m: SentinelInstance, host: String, port: Int) -> SentinelInstance {
-        let addr = InstanceAddress(host: host, port: port)
-        let r = SentinelInstance(kind: .replica, name: addr.name, address: addr, quorum: m.quorum, master: m,
+    func makeReplica(_ m: SentinelInstance, _ addr: InstanceAddress) -> SentinelInstance {
+        let r = SentinelInstance(kind: .replica, name: shownName(addr), address: addr, quorum: m.quorum, master: m,
                                  now: now, downAfterMs: m.downAfterMs, failoverTimeout: m.failoverTimeout)
         return r
     }
 
-    func makeSentinel(_ m: SentinelInstance, runID: String, host: String, port: Int) -> SentinelInstance {
-        let s = SentinelInstance(kind: .sentinel, name: runID, address: InstanceAddress(host: host, port: port), quorum: m.quorum,
+    func makeSentinel(_ m: SentinelInstance, runID: String, _ addr: InstanceAddress) -> SentinelInstance {
+        let s = SentinelInstance(kind: .sentinel, name: runID, address: addr, quorum: m.quorum,
                                  master: m, now: now, downAfterMs: m.downAfterMs, failoverTimeout: m.failoverTimeout)
         s.runID = runID
         return s
     }
 
     func replica(of m: SentinelInstance, host: String, port: Int) -> SentinelInstance? {
-        m.replicas.first { $0.address.port == port && $0.address.host.lowercased() == host.lowercased() }
+        m.replicas.first { matches($0.address, host, port) }
     }
 
     func master(named name: String) -> SentinelInstance? { masters.first { $0.name == name } }
@@ -271,7 +310,7 @@ public final class Sentinel {
         if announceHostnames { add("announce-hostnames", "yes") }
         for m in masters {
             let addr = m.currentAddress
-            add("monitor", "\(m.name) \(addr.host) \(addr.port) \(m.quorum)")
+            add("monitor", "\(m.name) \(shown(addr)) \(addr.port) \(m.quorum)")
             if m.downAfterMs != 30000 { add("down-after-milliseconds", "\(m.name) \(m.downAfterMs)") }
             if m.failoverTimeout != 180000 { add("failover-timeout", "\(m.name) \(m.failoverTimeout)") }
             if m.parallelSyncs != 1 { add("parallel-syncs", "\(m.name) \(m.parallelSyncs)") }
@@ -285,10 +324,10 @@ public final class Sentinel {
             for r in m.replicas {
                 // The promoted replica is written under the old master's address.
                 let a = r.address == addr ? m.address : r.address
-                add("known-replica", "\(m.name) \(a.host) \(a.port)")
+                add("known-replica", "\(m.name) \(shown(a)) \(a.port)")
             }
             for s in m.sentinels where s.runID != nil {
-                add("known-sentinel", "\(m.name) \(s.address.host) \(s.address.port) \(s.runID ?? "")")
+                add("known-sentinel", "\(m.name) \(shown(s.address)) \(s.address.port) \(s.runID ?? "")")
             }
             for (from, to) in m.renamedCommands { add("rename-command", "\(m.name) \(from) \(to)") }
         }
@@ -318,9 +357,9 @@ public final class Sentinel {
     func event(_ level: LogLevel, _ type: String, _ ri: SentinelInstance?, _ fmt: String) {
         var msg = fmt
         if let ri, fmt.hasPrefix("%@") {
-            var d = "\(ri.typeName) \(ri.name) \(ri.address.host) \(ri.address.port)"
+            var d = "\(ri.typeName) \(ri.name) \(shown(ri.address)) \(ri.address.port)"
             if !ri.isMaster, let m = ri.master {
-                d += " @ \(m.name) \(m.address.host) \(m.address.port)"
+                d += " @ \(m.name) \(shown(m.address)) \(m.address.port)"
             }
             msg = d + fmt.dropFirst(2)
         }

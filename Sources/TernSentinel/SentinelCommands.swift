@@ -51,7 +51,7 @@ extension Sentinel {
                 guard let m = self.master(named: a.string(2)) else { c.out.nullArray(); return }
                 let addr = m.currentAddress
                 c.out.array(2)
-                c.out.bulk(addr.host)
+                c.out.bulk(self.shown(addr))
                 c.out.bulk("\(addr.port)")
             }),
             ("myid", { [unowned self] c, _ in c.out.bulk(self.myid) }),
@@ -116,7 +116,7 @@ extension Sentinel {
     func describe(_ c: Client, _ ri: SentinelInstance) {
         let t = now
         var fields: [(String, String)] = [
-            ("name", ri.name), ("ip", ri.address.host), ("port", "\(ri.address.port)"), ("runid", ri.runID ?? ""),
+            ("name", ri.name), ("ip", shown(ri.address)), ("port", "\(ri.address.port)"), ("runid", ri.runID ?? ""),
         ]
         var flags = ri.flags
         if ri.link.disconnected { flags.insert(.disconnected) } else { flags.remove(.disconnected) }
@@ -209,7 +209,7 @@ extension Sentinel {
         guard let port = Int(a.string(4)) else { c.error("ERR Invalid port"); return }
         guard quorum > 0 else { c.error("ERR Quorum must be 1 or greater."); return }
         let name = a.string(2), host = a.string(3)
-        guard validHost(host) else { c.error("ERR Invalid IP address or hostname specified"); return }
+        guard resolve(host) != nil else { c.error("ERR Invalid IP address or hostname specified"); return }
         guard port >= 0 && port <= 65535 else { c.error("ERR Invalid port number."); return }
         guard master(named: name) == nil else { c.error("ERR Duplicate master name."); return }
         _ = createMaster(name: name, host: host, portText: "\(port)", quorum: quorum)
@@ -328,7 +328,7 @@ extension Sentinel {
             return
         }
         let host = a.string(2), runid = a.string(5)
-        let m = masters.first { $0.address.port == port && $0.address.host.lowercased() == host.lowercased() }
+        let m = masters.first { matches($0.address, host, port) }
         let down = !tilt && (m?.flags.contains(.sDown) ?? false)
         var leader: String?
         var leaderEpoch: UInt64 = 0
@@ -504,7 +504,7 @@ extension Sentinel {
             text += "sentinel_simulate_failure_flags:\(simulateFailure)\r\n"
             for (i, m) in masters.enumerated() {
                 let status = m.flags.contains(.oDown) ? "odown" : m.flags.contains(.sDown) ? "sdown" : "ok"
-                text += "master\(i):name=\(m.name),status=\(status),address=\(m.address.host):\(m.address.port),"
+                text += "master\(i):name=\(m.name),status=\(status),address=\(shown(m.address)):\(m.address.port),"
                     + "slaves=\(m.replicas.count),sentinels=\(m.sentinels.count + 1)\r\n"
             }
         }

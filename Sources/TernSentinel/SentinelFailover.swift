@@ -241,8 +241,8 @@ extension Sentinel {
 
     func switchToPromotedReplica(_ m: SentinelInstance) {
         let to = (m.promotedReplica ?? m).address
-        event(.warning, "+switch-master", m, "\(m.name) \(m.address.host) \(m.address.port) \(to.host) \(to.port)")
-        resetMasterAndChangeAddress(m, host: to.host, port: to.port)
+        event(.warning, "+switch-master", m, "\(m.name) \(shown(m.address)) \(m.address.port) \(shown(to)) \(to.port)")
+        resetMasterAndChangeAddress(m, to: to)
     }
 
     /// Forgets the master's replicas and state (Redis's sentinelResetMaster); sentinels
@@ -276,20 +276,16 @@ extension Sentinel {
 
     /// The master moves to host:port; its former replicas (minus the new master) and the
     /// old master become its replicas.
-    func resetMasterAndChangeAddress(_ m: SentinelInstance, host: String, port: Int) {
-        let newAddr = InstanceAddress(host: host, port: port)
-        var replicaAddrs = m.replicas.map { $0.address }.filter {
-            !($0.port == newAddr.port && $0.host.lowercased() == newAddr.host.lowercased())
-        }
-        if !(m.address.port == port && m.address.host.lowercased() == host.lowercased()) {
-            replicaAddrs.append(m.address)
-        }
+    func resetMasterAndChangeAddress(_ m: SentinelInstance, to newAddr: InstanceAddress) {
+        let same = { (a: InstanceAddress) in a.port == newAddr.port && a.ip.lowercased() == newAddr.ip.lowercased() }
+        var replicaAddrs = m.replicas.map { $0.address }.filter { !same($0) }
+        if !same(m.address) { replicaAddrs.append(m.address) }
         resetMaster(m, dropSentinels: false, generateEvent: false)
         m.address = newAddr
         m.oDownSince = 0
         m.sDownSince = 0
         for a in replicaAddrs {
-            let r = makeReplica(m, host: a.host, port: a.port)
+            let r = makeReplica(m, a)
             m.replicas.append(r)
             event(.notice, "+slave", r, "%@")
         }

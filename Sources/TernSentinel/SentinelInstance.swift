@@ -47,12 +47,13 @@ enum FailoverState: Int, Comparable {
     }
 }
 
-/// An address as the sentinel stores it (host as configured or announced).
+/// An address as the sentinel stores it: the host as configured or announced, and its IP
+/// (the same unless resolve-hostnames is on). Connections use the IP; what is shown and
+/// announced is the IP, or the hostname with announce-hostnames (`Sentinel.shown`).
 struct InstanceAddress: Equatable {
-    var host: String
+    var hostname: String
+    var ip: String
     var port: Int
-    /// "ip:port", or "[ip]:port" for IPv6 (a replica's name).
-    var name: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
 /// The connections to one instance: cmd (commands, PING, INFO) and, for masters and

@@ -99,7 +99,7 @@ extension Sentinel {
             forget(ri.link)
             ri.link.disconnected = true
         }
-        connector.connect(host: ri.address.host, port: ri.address.port, connection: c)
+        connector.connect(host: ri.address.ip, port: ri.address.port, connection: c)
         sendAuth(ri, c)
         setClientName(ri, c, kind)
         return c
@@ -204,7 +204,7 @@ extension Sentinel {
         guard !ip.isEmpty else { return }
         let port = announcePort != 0 ? announcePort : config.port
         let addr = m.currentAddress
-        let payload = "\(ip),\(port),\(myid),\(currentEpoch),\(m.name),\(addr.host),\(addr.port),\(m.configEpoch)"
+        let payload = "\(ip),\(port),\(myid),\(currentEpoch),\(m.name),\(shown(addr)),\(addr.port),\(m.configEpoch)"
         _ = command(ri, [ri.mapped("PUBLISH"), Sentinel.helloChannel, payload]) { [weak self, weak ri] v in
             guard let self, let ri else { return }
             if case .error = v { return }
@@ -235,16 +235,17 @@ extension Sentinel {
               let masterConfigEpoch = UInt64(tok[7]) else { return }
         let ip = tok[0], runid = tok[2]
         if runid == myid { return }
-        var si = m.sentinels.first { $0.address.host == ip && $0.address.port == port && $0.runID == runid }
+        var si = m.sentinels.first { matches($0.address, ip, port) && $0.runID == runid }
         if si == nil {
             let removed = removeSentinel(runid, from: m)
             if removed > 0 {
                 event(.notice, "+sentinel-address-switch", m, "%@ ip \(ip) port \(port) for \(runid)")
-            } else if let other = m.sentinels.first(where: { $0.address.host == ip && $0.address.port == port }) {
+            } else if let other = m.sentinels.first(where: { matches($0.address, ip, port) }) {
                 event(.notice, "+sentinel-invalid-addr", other, "%@")
                 if let otherID = other.runID { for mm in masters { _ = removeSentinel(otherID, from: mm) } }
             }
-            let s = makeSentinel(m, runID: runid, host: ip, port: port)
+            let addr = address(ip, port) ?? InstanceAddress(hostname: ip, ip: ip, port: port)
+            let s = makeSentinel(m, runID: runid, addr)
             m.sentinels.append(s)
             if removed == 0 { event(.notice, "+sentinel", s, "%@") }
             if removed > 0 {
@@ -253,7 +254,7 @@ extension Sentinel {
                 for mm in masters where mm !== m {
                     for old in mm.sentinels where old.runID == runid {
                         old.link.closeAll()
-                        old.address = InstanceAddress(host: ip, port: port)
+                        old.address = addr
                         updated += 1
                     }
                 }
@@ -269,11 +270,12 @@ extension Sentinel {
         }
         if let si, m.configEpoch < masterConfigEpoch {
             m.configEpoch = masterConfigEpoch
-            if masterPort != m.address.port || tok[5].lowercased() != m.address.host.lowercased() {
+            if !matches(m.address, tok[5], masterPort) {
                 event(.warning, "+config-update-from", si, "%@")
-                event(.warning, "+switch-master", m, "\(m.name) \(m.address.host) \(m.address.port) \(tok[5]) \(masterPort)")
+                event(.warning, "+switch-master", m, "\(m.name) \(shown(m.address)) \(m.address.port) \(tok[5]) \(masterPort)")
                 let old = m.address
-                resetMasterAndChangeAddress(m, host: tok[5], port: masterPort)
+                resetMasterAndChangeAddress(m, to: address(tok[5], masterPort)
+                                                ?? InstanceAddress(hostname: tok[5], ip: tok[5], port: masterPort))
                 callClientReconfigScript(m, leader: false, from: old, to: m.address)
             }
         }
@@ -325,8 +327,8 @@ extension Sentinel {
                     let parts = body.split(separator: ",")
                     if parts.count >= 2 { ip = String(parts[0]); port = Int(parts[1]) }
                 }
-                if let ip, let port, replica(of: ri, host: ip, port: port) == nil {
-                    let r = makeReplica(ri, host: ip, port: port)
+                if let ip, let port, replica(of: ri, host: ip, port: port) == nil, let addr = address(ip, port) {
+                    let r = makeReplica(ri, addr)
                     ri.replicas.append(r)
                     event(.notice, "+slave", r, "%@")
                     flushConfig()
@@ -386,8 +388,7 @@ extension Sentinel {
                 }
             }
         }
-        if role == .replica && (ri.replicaMasterPort != m.address.port
-                                || ri.replicaMasterHost?.lowercased() != m.address.host.lowercased()) {
+        if role == .replica && !matches(m.address, ri.replicaMasterHost ?? "", ri.replicaMasterPort) {
             let wait = m.failoverTimeout
             if masterLooksSane(m) && ri.noDownFor(wait, now: t) && t - ri.replicaConfigChangeTime > wait {
                 if sendReplicaOf(ri, m.address) { event(.notice, "+fix-slave-config", ri, "%@") }
@@ -395,7 +396,7 @@ extension Sentinel {
         }
         if role == .replica && !ri.flags.intersection([.reconfSent, .reconfInProgress]).isEmpty, let p = m.promotedReplica {
             if ri.flags.contains(.reconfSent), let h = ri.replicaMasterHost,
-               h.lowercased() == p.address.host.lowercased(), ri.replicaMasterPort == p.address.port {
+               matches(p.address, h, ri.replicaMasterPort) {
                 ri.flags.remove(.reconfSent)
                 ri.flags.insert(.reconfInProgress)
                 event(.notice, "+slave-reconf-inprog", ri, "%@")
@@ -417,7 +418,7 @@ extension Sentinel {
     /// EXEC (Redis's sentinelSendSlaveOf); nil address = SLAVEOF NO ONE. Replies are ignored:
     /// the outcome shows in later INFO.
     func sendReplicaOf(_ ri: SentinelInstance, _ addr: InstanceAddress?) -> Bool {
-        let host = addr?.host ?? "NO", port = addr.map { "\($0.port)" } ?? "ONE"
+        let host = addr.map { shown($0) } ?? "NO", port = addr.map { "\($0.port)" } ?? "ONE"
         guard command(ri, [ri.mapped("MULTI")]) else { return false }
         _ = command(ri, [ri.mapped("SLAVEOF"), host, port])
         _ = command(ri, [ri.mapped("CONFIG"), "REWRITE"])
@@ -499,7 +500,7 @@ extension Sentinel {
             guard m.flags.contains(.sDown), !s.link.disconnected else { continue }
             if !forced && t - s.lastMasterDownReplyTime < askPeriod { continue }
             let runid = m.failoverState > .none ? myid : "*"
-            _ = command(s, [s.mapped("SENTINEL"), "is-master-down-by-addr", m.address.host, "\(m.address.port)",
+            _ = command(s, [s.mapped("SENTINEL"), "is-master-down-by-addr", shown(m.address), "\(m.address.port)",
                             "\(currentEpoch)", runid]) { [weak self, weak s] v in
                 guard let self, let s else { return }
                 let e = v.elements

@@ -43,7 +43,7 @@ extension Sentinel {
     func callClientReconfigScript(_ m: SentinelInstance, leader: Bool, from: InstanceAddress, to: InstanceAddress) {
         guard let script = m.clientReconfigScript else { return }
         scheduleScript([script, m.name, leader ? "leader" : "observer", "start",
-                        from.host, "\(from.port)", to.host, "\(to.port)"])
+                        shown(from), "\(from.port)", shown(to), "\(to.port)"])
     }
 
     func runPendingScripts() {

@@ -203,3 +203,38 @@ def test_notification_and_client_reconfig_scripts():
     finally:
         topo.stop()
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_hostnames_match_redis_sentinel():
+    """resolve-hostnames lets `localhost` be monitored (shown and written as its IP);
+    announce-hostnames shows and writes the name instead, as redis-sentinel does."""
+    if not shutil.which("redis-sentinel"):
+        pytest.skip("redis-sentinel not installed")
+    topo = Topology(server_kind="tern", sentinel_kinds=(), replicas=0)
+    try:
+        pairs = []
+        for announce in ("no", "yes"):
+            text = ("sentinel resolve-hostnames yes\nsentinel announce-hostnames %s\n"
+                    "sentinel monitor %s localhost %d 2\nsentinel down-after-milliseconds %s 1000\n"
+                    % (announce, MASTER_NAME, topo.master.port, MASTER_NAME))
+            pair = [ServerProcess(tern_binary(), ["--sentinel"], config_text=text),
+                    ServerProcess(shutil.which("redis-sentinel"), [], config_text=text)]
+            topo.sentinels += pair
+            pairs.append(pair)
+        topo.wait_discovery()
+        for tern, real in pairs:
+            t, r = RawConnection(tern.port), RawConnection(real.port)
+            for cmd in [("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME), ("SENTINEL", "CONFIG", "GET", "*")]:
+                assert t.call(*cmd) == r.call(*cmd), cmd
+            tm = as_map(topo.sentinel_client(tern).execute_command("SENTINEL", "MASTER", MASTER_NAME))
+            rm = as_map(topo.sentinel_client(real).execute_command("SENTINEL", "MASTER", MASTER_NAME))
+            assert (tm["ip"], tm["num-other-sentinels"]) == (rm["ip"], rm["num-other-sentinels"])
+            tl = [l for l in sentinel_lines(tern) if l[1] == "monitor"]
+            rl = [l for l in sentinel_lines(real) if l[1] == "monitor"]
+            assert tl == rl
+            t.close()
+            r.close()
+        assert [l for l in sentinel_lines(pairs[1][0]) if l[1] == "monitor"][0][3] == "localhost"
+        assert [l for l in sentinel_lines(pairs[0][0]) if l[1] == "monitor"][0][3] == "127.0.0.1"
+    finally:
+        topo.stop()
