@@ -171,6 +171,7 @@ public final class Sentinel {
             if !m.sentinels.contains(where: { $0.runID == a[4] }) && a[4] != myid {
                 let s = makeSentinel(m, runID: a[4], addr)
                 m.sentinels.append(s)
+                shareLink(s)
             }
         case ("known-sentinel", 4):
             break  // The legacy form without a run id is ignored.

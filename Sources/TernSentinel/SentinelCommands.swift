@@ -122,7 +122,7 @@ extension Sentinel {
         if ri.link.disconnected { flags.insert(.disconnected) } else { flags.remove(.disconnected) }
         fields.append(("flags", InstanceFlags.names.filter { flags.contains($0.0) }.map { $0.1 }.joined(separator: ",")))
         fields.append(("link-pending-commands", "\(ri.link.pendingCommands)"))
-        fields.append(("link-refcount", "1"))
+        fields.append(("link-refcount", "\(ri.link.refcount)"))
         if ri.failoverState != .none { fields.append(("failover-state", ri.failoverState.name)) }
         fields.append(("last-ping-sent", "\(ri.link.pendingPingSince != 0 ? t - ri.link.pendingPingSince : 0)"))
         fields.append(("last-ok-ping-reply", "\(t - ri.link.lastAvailable)"))

@@ -251,7 +251,7 @@ extension Sentinel {
         for r in m.replicas { r.link.closeAll() }
         m.replicas = []
         if dropSentinels {
-            for s in m.sentinels { s.link.closeAll() }
+            for s in m.sentinels { releaseLink(s) }
             m.sentinels = []
         }
         m.link.closeAll()

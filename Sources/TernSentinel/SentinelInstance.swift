@@ -57,8 +57,11 @@ struct InstanceAddress: Equatable {
 }
 
 /// The connections to one instance: cmd (commands, PING, INFO) and, for masters and
-/// replicas, pubsub (the hello channel). Timestamps in ms as Redis's instanceLink.
+/// replicas, pubsub (the hello channel). Timestamps in ms as Redis's instanceLink. A
+/// sentinel watched under several masters has one link shared by its instances.
 final class InstanceLink {
+    /// Instances using this link (SENTINEL SENTINELS `link-refcount`).
+    var refcount = 1
     var cmd: SentinelConnection?
     var pubsub: SentinelConnection?
     var disconnected = true
@@ -97,7 +100,7 @@ final class SentinelInstance {
     var configEpoch: UInt64 = 0
     /// The master a replica or sentinel belongs to.
     weak var master: SentinelInstance?
-    let link: InstanceLink
+    var link: InstanceLink
 
     var lastPublishTime: Int64
     var lastHelloTime: Int64

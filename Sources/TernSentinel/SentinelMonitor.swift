@@ -93,16 +93,43 @@ extension Sentinel {
     func openConnection(_ ri: SentinelInstance, _ kind: String, _ connector: SentinelConnector,
                         forget: @escaping (InstanceLink) -> Void) -> SentinelConnection {
         let c = SentinelConnection()
-        c.onClose = { [weak self, weak ri] in
-            guard let self, let ri else { return }
-            self.event(.debug, "-\(kind)-link-reconnection", ri, "%@ #closed")
-            forget(ri.link)
-            ri.link.disconnected = true
+        let link = ri.link
+        // The link outlives this instance when it is shared: state goes to the link.
+        c.onClose = { [weak self, weak ri, weak link] in
+            guard let link else { return }
+            if let self, let ri { self.event(.debug, "-\(kind)-link-reconnection", ri, "%@ #closed") }
+            forget(link)
+            link.disconnected = true
         }
         connector.connect(host: ri.address.ip, port: ri.address.port, connection: c)
         sendAuth(ri, c)
         setClientName(ri, c, kind)
         return c
+    }
+
+    /// A sentinel already linked under another master reuses that link (Redis's
+    /// sentinelTryConnectionSharing).
+    func shareLink(_ s: SentinelInstance) {
+        guard let runid = s.runID, s.link.refcount == 1 else { return }
+        for m in masters where m !== s.master {
+            guard let other = m.sentinels.first(where: { $0.runID == runid }), other !== s, other.link !== s.link else {
+                continue
+            }
+            s.link.closeAll()
+            s.link = other.link
+            other.link.refcount += 1
+            return
+        }
+    }
+
+    /// An instance goes away: its link closes unless other instances still use it.
+    func releaseLink(_ ri: SentinelInstance) {
+        if ri.link.refcount > 1 {
+            ri.link.refcount -= 1
+            ri.link = InstanceLink(now: now)
+        } else {
+            ri.link.closeAll()
+        }
     }
 
     func sendAuth(_ ri: SentinelInstance, _ c: SentinelConnection) {
@@ -120,34 +147,38 @@ extension Sentinel {
         var argv = [ri.mapped("AUTH")]
         if let user { argv.append(user) }
         argv.append(pass)
-        c.send(argv) { [weak ri] _ in ri?.link.pendingCommands -= 1 }
-        ri.link.pendingCommands += 1
+        let link = ri.link
+        c.send(argv) { [weak link] _ in link?.pendingCommands -= 1 }
+        link.pendingCommands += 1
     }
 
     func setClientName(_ ri: SentinelInstance, _ c: SentinelConnection, _ type: String) {
-        c.send([ri.mapped("CLIENT"), "SETNAME", "sentinel-\(myid.prefix(8))-\(type)"]) { [weak ri] _ in
-            ri?.link.pendingCommands -= 1
+        let link = ri.link
+        c.send([ri.mapped("CLIENT"), "SETNAME", "sentinel-\(myid.prefix(8))-\(type)"]) { [weak link] _ in
+            link?.pendingCommands -= 1
         }
-        ri.link.pendingCommands += 1
+        link.pendingCommands += 1
     }
 
     /// Sends a command on the cmd link, counting it as pending until its reply.
     func command(_ ri: SentinelInstance, _ argv: [String], reply: @escaping (RESPValue) -> Void = { _ in }) -> Bool {
-        guard !ri.link.disconnected, let c = ri.link.cmd else { return false }
-        ri.link.pendingCommands += 1
-        c.send(argv) { [weak ri] v in
-            ri?.link.pendingCommands -= 1
+        let link = ri.link
+        guard !link.disconnected, let c = link.cmd else { return false }
+        link.pendingCommands += 1
+        c.send(argv) { [weak link] v in
+            link?.pendingCommands -= 1
             reply(v)
         }
         return true
     }
 
     func sendPing(_ ri: SentinelInstance) {
-        guard let c = ri.link.cmd else { return }
-        ri.link.pendingCommands += 1
-        c.send([ri.mapped("PING")]) { [weak self, weak ri] v in
+        let link = ri.link
+        guard let c = link.cmd else { return }
+        link.pendingCommands += 1
+        c.send([ri.mapped("PING")]) { [weak self, weak ri, weak link] v in
+            link?.pendingCommands -= 1
             guard let self, let ri else { return }
-            ri.link.pendingCommands -= 1
             self.pingReply(ri, v)
         }
         let t = now
@@ -175,7 +206,7 @@ extension Sentinel {
     func sendPeriodicCommands(_ ri: SentinelInstance) {
         let link = ri.link
         guard !link.disconnected, link.cmd != nil else { return }
-        guard link.pendingCommands < Sentinel.maxPendingCommands else { return }
+        guard link.pendingCommands < Sentinel.maxPendingCommands * link.refcount else { return }
         var infoEvery = infoPeriod
         if ri.isReplica, let m = ri.master,
            !m.flags.intersection([.oDown, .failoverInProgress]).isEmpty || ri.masterLinkDownTime != 0 {
@@ -248,12 +279,13 @@ extension Sentinel {
             let s = makeSentinel(m, runID: runid, addr)
             m.sentinels.append(s)
             if removed == 0 { event(.notice, "+sentinel", s, "%@") }
+            shareLink(s)
             if removed > 0 {
                 // The same sentinel under its new address for every other master.
                 var updated = 0
                 for mm in masters where mm !== m {
-                    for old in mm.sentinels where old.runID == runid {
-                        old.link.closeAll()
+                    for old in mm.sentinels where old.runID == runid && old !== s {
+                        if old.link !== s.link { old.link.closeAll() } else { s.link.closeAll() }
                         old.address = addr
                         updated += 1
                     }
@@ -284,7 +316,7 @@ extension Sentinel {
 
     func removeSentinel(_ runid: String, from m: SentinelInstance) -> Int {
         let before = m.sentinels.count
-        for s in m.sentinels where s.runID == runid { s.link.closeAll() }
+        for s in m.sentinels where s.runID == runid { releaseLink(s) }
         m.sentinels.removeAll { $0.runID == runid }
         return before - m.sentinels.count
     }

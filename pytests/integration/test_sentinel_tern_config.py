@@ -238,3 +238,31 @@ def test_hostnames_match_redis_sentinel():
         assert [l for l in sentinel_lines(pairs[0][0]) if l[1] == "monitor"][0][3] == "127.0.0.1"
     finally:
         topo.stop()
+
+
+def test_links_to_a_sentinel_are_shared_between_masters():
+    """Two masters watched by the same sentinels: one link per other sentinel, counted by
+    link-refcount, as redis-sentinel shows it."""
+    topo = Topology(server_kind="tern", sentinel_kinds=("tern", "redis"), replicas=0)
+    try:
+        topo.wait_discovery()
+        other = start_data_server("tern")
+        topo.servers.append(other)
+        for s in topo.sentinels:
+            assert topo.sentinel_client(s).execute_command("SENTINEL", "MONITOR", "other", "127.0.0.1",
+                                                           str(other.port), "2") == "OK"
+
+        def refcounts(s):
+            c = topo.sentinel_client(s)
+            return [as_map(e)["link-refcount"] for name in (MASTER_NAME, "other")
+                    for e in c.execute_command("SENTINEL", "SENTINELS", name)]
+        wait_for(lambda: all(refcounts(s) == ["2", "2"] for s in topo.sentinels), 20,
+                 "both sentinels to share their link under both masters")
+        # Removing one master leaves the link to the other sentinel, now used once.
+        for s in topo.sentinels:
+            assert topo.sentinel_client(s).execute_command("SENTINEL", "REMOVE", "other") == "OK"
+        for s in topo.sentinels:
+            e = as_map(topo.sentinel_client(s).execute_command("SENTINEL", "SENTINELS", MASTER_NAME)[0])
+            assert e["link-refcount"] == "1" and "disconnected" not in e["flags"]
+    finally:
+        topo.stop()
