@@ -267,6 +267,10 @@ extension Sentinel {
         let t = now
         m.link.pendingPingSince = t
         m.link.lastPingSent = 0
+        // Reconnect at the next timer run, not up to a second later: the down-after clock
+        // restarts now, and with a short down-after the first PONG could otherwise come too
+        // late and mark a healthy new master SDOWN (Redis keeps the last attempt's time).
+        m.link.lastReconnect = 0
         m.link.lastAvailable = t
         m.link.lastPong = t
         m.roleReported = .master

@@ -61,6 +61,12 @@ def failover_under_load(topo, password=None, sentinel_password=None):
             ports = {int(as_map(r)["port"]) for r in c.execute_command("SENTINEL", "REPLICAS", MASTER_NAME)}
             assert old_port in ports
             assert int(as_map(c.execute_command("SENTINEL", "MASTER", MASTER_NAME))["config-epoch"]) >= 1
+    except BaseException:
+        # What the sentinels saw, for the failure report.
+        for s in topo.sentinels:
+            print("--- sentinel %d" % s.port)
+            print("\n".join(l for l in s.output().splitlines() if "saved on disk" not in l)[-4000:])
+        raise
     finally:
         if load:
             load.stop()
