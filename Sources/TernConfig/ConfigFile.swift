@@ -48,6 +48,12 @@ extension ConfigRegistry {
                 throw ConfigLoadError.line(number: lineNo, text: lineText, reason: "Unbalanced quotes in configuration line")
             }
             if argv.isEmpty { continue }
+            if cfg.sentinelMode && ConfigText.lower(argv[0]) == "sentinel" {
+                // A bare `sentinel` line is the --sentinel option itself.
+                if argv.count == 1 { continue }
+                cfg.sentinelLines.append((lineNo, lineText, Array(argv.dropFirst())))
+                continue
+            }
             if let reason = try applyLine(argv, cfg, ctx, &notices, depth) {
                 throw ConfigLoadError.line(number: lineNo, text: lineText, reason: reason)
             }

@@ -31,6 +31,9 @@ extension ConfigRegistry {
                 guard let argv = ConfigText.splitArgs(line), !argv.isEmpty else { continue }
                 var name = ConfigText.lower(argv[0])
                 if let d = index[name] { name = d.name }
+                // Sentinel lines are keyed by their first two words, so each directive keeps
+                // its place in the file.
+                if cfg.sentinelMode && name == "sentinel" && argv.count > 1 { name += " " + ConfigText.lower(argv[1]) }
                 optionLines[name, default: []].append(idx)
             }
         }
@@ -52,6 +55,16 @@ extension ConfigRegistry {
         }
         for d in all { put(d.name, d.rewriteLines(cfg)) }
         put("user", (cfg.aclRewriteHook?() ?? userLines(cfg)).map { ($0, true) })
+        if let sentinelLines = cfg.sentinelRewriteHook?() {
+            for (key, line) in sentinelLines { put(key, [(line, true)]) }
+            // Settings that went back to their defaults (or a removed master) drop their old lines.
+            for key in ["monitor", "down-after-milliseconds", "failover-timeout", "parallel-syncs", "notification-script",
+                        "client-reconfig-script", "auth-pass", "auth-user", "config-epoch", "leader-epoch",
+                        "known-replica", "known-sentinel", "rename-command", "master-reboot-down-after-period",
+                        "announce-ip", "announce-port", "sentinel-user", "sentinel-pass"] {
+                processed.insert("sentinel " + key)
+            }
+        }
         // Lines of managed directives that were not reused are dropped.
         for name in processed {
             for idx in optionLines[name] ?? [] { lines[idx] = "" }

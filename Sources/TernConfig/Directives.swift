@@ -202,6 +202,8 @@ enum Directives {
         }, get: { cfg in
             cfg.saveParams.map { "\($0.seconds) \($0.changes)" }.joined(separator: " ")
         }, rewriter: { cfg, _ in
+            // A sentinel never saves and never writes save lines (Redis drops them too).
+            if cfg.sentinelMode { return [] }
             // Always written, so that an edited file cannot fall back to other defaults.
             if cfg.saveParams.isEmpty { return [("save \"\"", true)] }
             return cfg.saveParams.map { ("save \($0.seconds) \($0.changes)", true) }

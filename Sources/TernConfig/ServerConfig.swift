@@ -209,6 +209,14 @@ public final class ServerConfig {
     public var listenerHook: ((_ bind: [String], _ port: Int) -> String?)?
     /// Extra `user` lines for CONFIG REWRITE (set by an ACL subsystem; nil = Tern's own).
     public var aclRewriteHook: (() -> [String])?
+    /// Sentinel mode (`--sentinel`): `sentinel ...` lines are collected in `sentinelLines`
+    /// (line number, text, arguments after the keyword) for TernSentinel to apply once the
+    /// whole file is read, instead of being refused.
+    public var sentinelMode = false
+    public var sentinelLines: [(line: Int, text: String, args: [String])] = []
+    /// CONFIG REWRITE in sentinel mode: the sentinel's state as (key, line) pairs, key being
+    /// "sentinel <directive>" (old lines are matched per directive, as Redis does).
+    public var sentinelRewriteHook: (() -> [(key: String, line: String)])?
 
     public init() {}
 

@@ -1,5 +1,6 @@
 import TernConfig
 import TernEngine
+import TernSentinel
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,7 +33,7 @@ public enum ConfigLoader {
         public var options = ""
     }
 
-    public static func load(arguments: [String]) throws -> LoadedConfig {
+    public static func load(arguments: [String], sentinel: Bool = false) throws -> LoadedConfig {
         if let first = arguments.first {
             switch first {
             case "-v", "--version":
@@ -46,6 +47,7 @@ public enum ConfigLoader {
         }
         let cl = parseCommandLine(arguments)
         let cfg = ServerConfig()
+        if sentinel { Sentinel.prepare(cfg) }
         var text = ""
         if let file = cl.configFile {
             let abs = absolutePath(file)

@@ -27,9 +27,11 @@ public enum TernMain {
         if arguments.count >= 2 && arguments[1] == "--check-rdb" {
             checkRDB(name: "tern-server --check-rdb", Array(arguments.dropFirst(2)))
         }
+        // Redis's checkForSentinelMode: the binary's name, or --sentinel anywhere.
+        let sentinel = invokedAs.contains("sentinel") || arguments.dropFirst().contains("--sentinel")
         let loaded: LoadedConfig
         do {
-            loaded = try ConfigLoader.load(arguments: Array(arguments.dropFirst()))
+            loaded = try ConfigLoader.load(arguments: Array(arguments.dropFirst()), sentinel: sentinel)
         } catch let e as ConfigLoader.Fatal {
             if e.toStdout { StdIO.out(e.report) } else { StdIO.err(e.report) }
             exit(e.exitCode)
@@ -38,7 +40,18 @@ public enum TernMain {
             exit(1)
         }
         if loaded.config.daemonize { Daemon.detach() }
-        TernServerProcess(config: loaded.config, notices: loaded.notices, hasArguments: arguments.count > 1).run()
+        let process = TernServerProcess(config: loaded.config, notices: loaded.notices, hasArguments: arguments.count > 1)
+        if let sentinel = process.sentinel {
+            do {
+                try sentinel.loadConfig()
+            } catch let e as ConfigLoadError {
+                StdIO.err(e.report)
+                exit(1)
+            } catch {
+                exit(1)
+            }
+        }
+        process.run()
     }
 }
 

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import TernEngine
+import TernSentinel
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,20 +15,8 @@ final class NIOMasterLinkConnector: MasterLinkConnector {
 
     func connect(host: String, port: Int, timeoutMs: Int64, link: MasterLink) {
         let l = LoopBound(link)
-        let nodelay = ChannelOptions.socketOption(.tcp_nodelay)
-        ClientBootstrap(group: loop)
-            .connectTimeout(.milliseconds(max(1000, timeoutMs)))
-            .channelOption(nodelay, value: 1)
-            .channelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 512, initial: 16384, maximum: 256 * 1024))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(MasterLinkHandler(link: l.value))
-                }
-            }
-            .connect(host: host, port: port)
-            .whenFailure { error in
-                l.value.connectFailed(NIOMasterLinkConnector.describe(error))
-            }
+        OutboundLinkHandler.connect(loop: loop, host: host, port: port, timeoutMs: max(1000, timeoutMs),
+                                    owner: .masterLink(link)) { l.value.connectFailed($0) }
     }
 
     /// "Connection refused" rather than NIO's type dump, as Redis's log says it.
@@ -44,33 +33,73 @@ final class NIOMasterLinkConnector: MasterLinkConnector {
     }
 }
 
-final class MasterLinkHandler: ChannelInboundHandler, MasterLinkTransport {
+/// An outbound connection's channel handler, for the replica's master link or one of the
+/// sentinel's links: bytes in go to the owner, the owner writes through it.
+final class OutboundLinkHandler: ChannelInboundHandler, MasterLinkTransport, SentinelTransport {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    let link: MasterLink
+    enum Owner {
+        case masterLink(MasterLink)
+        case sentinel(SentinelConnection)
+    }
+
+    let owner: Owner
     var context: ChannelHandlerContext?
     var localAddress = "?"
     var remoteAddress = "?"
+    var localIP = ""
     var fd = -1
 
-    init(link: MasterLink) { self.link = link }
+    init(owner: Owner) { self.owner = owner }
+
+    /// Connects on the engine loop; `failed` gets the reason when no connection is made.
+    static func connect(loop: EventLoop, host: String, port: Int, timeoutMs: Int64, owner: Owner,
+                        failed: @escaping (String) -> Void) {
+        let o = LoopBound(owner)
+        let f = LoopBound(failed)
+        ClientBootstrap(group: loop)
+            .connectTimeout(.milliseconds(timeoutMs))
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 512, initial: 16384, maximum: 256 * 1024))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(OutboundLinkHandler(owner: o.value))
+                }
+            }
+            .connect(host: host, port: port)
+            .whenFailure { error in
+                f.value(NIOMasterLinkConnector.describe(error))
+            }
+    }
 
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
         localAddress = ConnectionHandler.format(context.channel.localAddress)
         remoteAddress = ConnectionHandler.format(context.channel.remoteAddress)
-        link.connected(self)
+        localIP = context.channel.localAddress?.ipAddress ?? ""
+        switch owner {
+        case .masterLink(let l): l.connected(self)
+        case .sentinel(let c): c.connected(self)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buf = unwrapInboundIn(data)
-        buf.withUnsafeReadableBytes { link.received($0) }
+        buf.withUnsafeReadableBytes { bytes in
+            switch owner {
+            case .masterLink(let l): l.received(bytes)
+            case .sentinel(let c): c.received(bytes)
+            }
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         self.context = nil
-        link.closed()
+        switch owner {
+        case .masterLink(let l): l.closed()
+        case .sentinel(let c): c.closed()
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

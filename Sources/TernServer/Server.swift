@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import Dispatch
 import TernEngine
+import TernSentinel
 import TernStore
 #if canImport(Glibc)
 import Glibc
@@ -27,6 +28,8 @@ public final class TernServerProcess: @unchecked Sendable {
     /// The unix socket's accept thread (`unixsocket`), not touched by CONFIG SET bind/port.
     var unixAcceptor: AcceptLoop?
     let startupNotices: [String]
+    /// Sentinel mode (`--sentinel`, or the binary run as tern-sentinel).
+    public let sentinel: Sentinel?
 
     var cronTask: RepeatedTask?
     /// Addresses the listeners are bound to now.
@@ -42,6 +45,7 @@ public final class TernServerProcess: @unchecked Sendable {
         self.hasArguments = hasArguments
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         engine = Engine(config: config)
+        sentinel = config.sentinelMode ? Sentinel(engine: engine) : nil
     }
 
     public func run() -> Never {
@@ -54,7 +58,8 @@ public final class TernServerProcess: @unchecked Sendable {
         let lg = logger
         // The role letter: S on a replica (replicaof set), M otherwise, as Redis's log.
         let cfg = LoopBound(config)
-        logger.currentRole = { cfg.value.replicaofHost.isEmpty ? "M" : "S" }
+        let sentinelMode = config.sentinelMode
+        logger.currentRole = { sentinelMode ? "X" : cfg.value.replicaofHost.isEmpty ? "M" : "S" }
         engine.logHandler = { level, msg in lg.log(level, msg) }
         logger.log(.warning, "oO0OoO0OoO0Oo Tern is starting oO0OoO0OoO0Oo", role: "C")
         logger.log(.warning, "Tern version=\(TernVersion.redisCompatible) (tern \(TernVersion.tern)), bits=64, pid=\(getpid()), just started", role: "C")
@@ -121,6 +126,9 @@ public final class TernServerProcess: @unchecked Sendable {
         }
         for n in engine.applyRenamedCommands() { logger.log(.notice, n) }
         showLogoOrMode()
+        if let sentinel {
+            runSentinel(sentinel, loop: loop, listenFDs: listenFDs, unixFD: unixFD)
+        }
         logger.log(.warning, "Server initialized")
         // The dataset loads in slices on the engine's loop; connections accepted meanwhile are
         // served between slices (-LOADING to most commands, INFO shows the progress). A file
@@ -148,7 +156,7 @@ public final class TernServerProcess: @unchecked Sendable {
     func showLogoOrMode() {
         let toTerminal = config.logfile.isEmpty && !config.syslogEnabled && isatty(STDOUT_FILENO) != 0
         guard config.alwaysShowLogo || toTerminal else {
-            logger.log(.notice, "Running mode=standalone, port=\(config.port).")
+            logger.log(.notice, "Running mode=\(config.sentinelMode ? "sentinel" : "standalone"), port=\(config.port).")
             return
         }
         let art = [
@@ -169,7 +177,7 @@ public final class TernServerProcess: @unchecked Sendable {
             "",
             "Tern \(TernVersion.redisCompatible) (tern \(TernVersion.tern)) 64 bit",
             "",
-            "Running in standalone mode",
+            "Running in \(config.sentinelMode ? "sentinel" : "standalone") mode",
             "Port: \(config.port)",
             "PID: \(getpid())",
             "",
@@ -183,6 +191,26 @@ public final class TernServerProcess: @unchecked Sendable {
             out += line + "\n"
         }
         logger.raw(.notice, out)
+    }
+
+    /// Sentinel mode: no dataset, outbound links to the monitored instances, the sentinel
+    /// timer; a missing or read-only config file stops the process (as Redis).
+    func runSentinel(_ sentinel: Sentinel, loop: EventLoop, listenFDs: [Int32], unixFD: Int32?) -> Never {
+        sentinel.connector = NIOSentinelConnector(loop: loop)
+        let s = LoopBound(sentinel)
+        let lg = LoopBound(logger)
+        installSignalHandlers(loop)
+        let started = loop.submit {
+            if let err = s.value.start() {
+                lg.value.log(.warning, err)
+                exit(1)
+            }
+        }
+        _ = try? started.wait()
+        for fd in listenFDs { acceptors.append(startAccepting(fd)) }
+        if let fd = unixFD { unixAcceptor = startAccepting(fd, unixPath: config.unixsocket) }
+        startCron(loop)
+        while true { sleep(1000) }
     }
 
     /// Starts the accept thread of a listening socket; each accepted descriptor becomes a
@@ -291,7 +319,8 @@ public final class TernServerProcess: @unchecked Sendable {
             logger.log(.notice, "Removing the unix socket file.")
             unlink(config.unixsocket)
         }
-        logger.log(.warning, exitCode == 0 ? "Tern is now ready to exit, bye bye..." : "Tern is exiting with errors.")
+        let who = config.sentinelMode ? "Sentinel" : "Tern"
+        logger.log(.warning, exitCode == 0 ? "\(who) is now ready to exit, bye bye..." : "\(who) is exiting with errors.")
         exit(exitCode)
     }
 }

@@ -50,7 +50,7 @@ public final class CommandTable {
 
     public init() {
         var cat: [String: (RESPValue, RESPValue)] = [:]
-        for (name, info, docs) in CommandCatalog.rows {
+        for (name, info, docs) in CommandCatalog.rows + SentinelCommandCatalog.rows {
             // COMMAND INFO replies arrive as a one-element array.
             guard let i = RESPValue.parse(info)?.elements.first, let d = RESPValue.parse(docs) else { continue }
             let docsOne: RESPValue
@@ -158,6 +158,13 @@ public final class CommandTable {
         indexValues?.deallocate()
         indexKeys = nil
         indexValues = nil
+    }
+
+    /// Sentinel mode: only the named top-level commands stay (Redis builds its sentinel
+    /// command table from the commands flagged `sentinel`); the rest become unknown.
+    public func keepOnly(_ names: Set<String>) {
+        byName = byName.filter { names.contains($0.value.name) }
+        commands = commands.filter { names.contains($0.name) }
     }
 
     public func lookup(_ name: String) -> Command? {

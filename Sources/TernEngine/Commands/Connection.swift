@@ -84,13 +84,15 @@ public enum ConnectionCommands {
         }
         if let n = setName { c.name = n.isEmpty ? nil : n }
         c.resp = ver
-        c.out.map(7)
+        // A sentinel has no role field (Redis 7.0's helloCommand).
+        let sentinel = c.engine.sentinelMode
+        c.out.map(sentinel ? 6 : 7)
         c.out.bulk("server"); c.out.bulk("redis")
         c.out.bulk("version"); c.out.bulk("7.0.15")
         c.out.bulk("proto"); c.out.integer(ver)
         c.out.bulk("id"); c.out.integer(c.id)
-        c.out.bulk("mode"); c.out.bulk("standalone")
-        c.out.bulk("role"); c.out.bulk(c.engine.isReplicaOfMaster ? "replica" : "master")
+        c.out.bulk("mode"); c.out.bulk(sentinel ? "sentinel" : "standalone")
+        if !sentinel { c.out.bulk("role"); c.out.bulk(c.engine.isReplicaOfMaster ? "replica" : "master") }
         c.out.bulk("modules"); c.out.array(0)
     }
 

@@ -70,6 +70,9 @@ public final class Engine {
     let propagationScratch = StreamBuffer()
     public var startTimeMs: Int64
     public let runID: String
+    /// Running as a sentinel (`--sentinel`): INFO and HELLO say mode sentinel. The sentinel
+    /// itself (TernSentinel) replaces the command table and is wired by the server layer.
+    public var sentinelMode = false
     public var isShuttingDown = false
     /// Dataset loading in progress (RDB at startup, AOF later): see Core/Loading.swift.
     public internal(set) var loading = LoadingState()

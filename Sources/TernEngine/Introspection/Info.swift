@@ -130,7 +130,7 @@ func bytesToHuman(_ n: Int) -> String {
     return "\(n)B"
 }
 
-enum InfoCommand {
+public enum InfoCommand {
     /// Sections in output order; `true` = part of the default set.
     static let sections: [(String, Bool)] = [
         ("server", true), ("clients", true), ("memory", true), ("persistence", true), ("stats", true),
@@ -155,7 +155,7 @@ enum InfoCommand {
         c.out.verbatim(render(c.engine, wanted))
     }
 
-    static func render(_ e: Engine, _ wanted: Set<String>) -> String {
+    public static func render(_ e: Engine, _ wanted: Set<String>) -> String {
         var text = ""
         var count = 0
         for (name, _) in sections where wanted.contains(name) {
@@ -219,7 +219,7 @@ enum InfoCommand {
             ("redis_git_sha1", "00000000"),
             ("redis_git_dirty", "0"),
             ("redis_build_id", "7465726e00000000"),
-            ("redis_mode", "standalone"),
+            ("redis_mode", e.sentinelMode ? "sentinel" : "standalone"),
             ("os", os),
             ("arch_bits", "\(MemoryLayout<Int>.size * 8)"),
             ("monotonic_clock", "POSIX clock_gettime"),

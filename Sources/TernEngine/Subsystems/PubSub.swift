@@ -159,7 +159,7 @@ public final class PubSubRegistry {
     /// Delivers a message to channel subscribers and matching pattern subscribers;
     /// returns the number of clients that received it.
     @discardableResult
-    func publish(_ channel: UnsafeRawBufferPointer, _ message: UnsafeRawBufferPointer) -> Int {
+    public func publish(_ channel: UnsafeRawBufferPointer, _ message: UnsafeRawBufferPointer) -> Int {
         var receivers = 0
         if !channels.isEmpty, let subs = channels[Array(channel)] {
             scratch.removeAll()
