@@ -106,7 +106,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
                 AOFRewriteCommands.append(e, to: &w.out)
             } else {
                 let f = accessField(e)
-                w.writeRecord(e, idleSeconds: f.idle, freq: f.freq)
+                w.writeSnapshotRecord(e, idleSeconds: f.idle, freq: f.freq)
             }
             keysWritten += 1
         }
@@ -202,7 +202,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
             w.writeDbHeader(db)
             db.table.forEach { e in
                 let f = accessField(e)
-                w.writeRecord(e, idleSeconds: f.idle, freq: f.freq)
+                w.writeSnapshotRecord(e, idleSeconds: f.idle, freq: f.freq)
                 if w.out.count >= chunk {
                     sink.waitForRoom(maxQueuedBytes)
                     sink.write(chunk: w.drainChunk())

@@ -16,6 +16,8 @@ public struct RDBValueWriter {
     /// one exactly as `writeString` (kind 0) or a compressed list node (kind 1) would have.
     public var deferCompression = false
     public var deferred: [Int] = []
+    /// Deferred kinds: an RDB string (0), a list node (1), a string entry's whole record (2).
+    static let deferredString = 0, deferredNode = 1, deferredStringRecord = 2
 
     public init(compression: Bool = true, lzf: QuicklistLZF = QuicklistLZF()) {
         self.compression = compression
@@ -73,7 +75,7 @@ public struct RDBValueWriter {
             return
         }
         if compression && n > 20 && deferCompression {
-            deferred.append(out.count); deferred.append(n); deferred.append(0)
+            deferred.append(out.count); deferred.append(n); deferred.append(RDBValueWriter.deferredString)
             out.appendBytes(s)
             return
         }
@@ -192,6 +194,27 @@ public struct RDBValueWriter {
         return true
     }
 
+    /// A string key's record for a snapshot (deferCompression on, no IDLE/FREQ to write):
+    /// the entry's block is copied as it is and `RDBChunk.resolve` encodes the record on the
+    /// writer thread, byte for byte what `writeRecord` writes. A memcpy instead of the
+    /// expire, type, key and value encoding keeps the snapshot walk's cost on the engine
+    /// thread low (p99 during BGSAVE, docs/ARCHITECTURE.md).
+    public mutating func deferStringRecord(_ e: Entry) {
+        let block = e.stringLayoutBytes
+        deferred.append(out.count); deferred.append(block.count); deferred.append(RDBValueWriter.deferredStringRecord)
+        out.appendBytes(block)
+    }
+
+    /// A record of a snapshot: string keys deferred whole when allowed, the rest written.
+    @discardableResult
+    public mutating func writeSnapshotRecord(_ e: Entry, idleSeconds: Int?, freq: UInt8?) -> Bool {
+        if deferCompression && idleSeconds == nil && freq == nil && e.type == .string {
+            deferStringRecord(e)
+            return true
+        }
+        return writeRecord(e, idleSeconds: idleSeconds, freq: freq)
+    }
+
     /// Hands over what was written and starts an empty buffer of the same capacity: the engine
     /// serializes entries, a writer thread checksums and writes the chunks it is handed.
     public mutating func drain() -> [UInt8] {
@@ -282,7 +305,7 @@ public struct RDBValueWriter {
             if inner && data.count >= 48 {
                 // Redis keeps a node compressed only when that saves at least 8 bytes.
                 if w.deferCompression {
-                    w.deferred.append(w.out.count); w.deferred.append(data.count); w.deferred.append(1)
+                    w.deferred.append(w.out.count); w.deferred.append(data.count); w.deferred.append(RDBValueWriter.deferredNode)
                     w.out.append(contentsOf: data)
                 } else {
                     data.withUnsafeBytes { w.writeNode($0) }
@@ -333,7 +356,12 @@ public struct RDBChunk: Sendable {
                 let off = deferred[i], n = deferred[i + 1], kind = deferred[i + 2]
                 if off > at { w.out.append(contentsOf: UnsafeRawBufferPointer(rebasing: all[at..<off])) }
                 let s = UnsafeRawBufferPointer(rebasing: all[off..<(off + n)])
-                if kind == 1 { w.writeNode(s) } else { w.writeString(s) }
+                switch kind {
+                case RDBValueWriter.deferredNode: w.writeNode(s)
+                case RDBValueWriter.deferredStringRecord:
+                    if let base = s.baseAddress { w.writeRecord(Entry(UnsafeMutableRawPointer(mutating: base))) }
+                default: w.writeString(s)
+                }
                 at = off + n
                 i += 3
             }

@@ -174,6 +174,12 @@ public struct Entry: Equatable {
         let l = lengths
         return l.keyOffset + l.key + l.value
     }
+    /// The whole block of a string entry as bytes: a copy is a readable Entry of its own
+    /// (fields are read unaligned; `next` is meaningless in it). A snapshot hands such copies
+    /// to its writer thread, which encodes the record there.
+    @inline(__always) public var stringLayoutBytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: raw, count: layoutSize)
+    }
 
     @inline(__always) public var hasExpire: Bool { flags & (Entry.flagExpire | Entry.flagNoTTL) == Entry.flagExpire }
     /// The expire field is part of the layout (with or without a TTL in it).

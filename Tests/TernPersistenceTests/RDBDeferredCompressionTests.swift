@@ -44,6 +44,21 @@ final class RDBDeferredCompressionTests: XCTestCase {
             key.withUnsafeBytes { k in value.withUnsafeBytes { _ = db.setString(k, $0) } }
             if i % 9 == 0, let e = key.withUnsafeBytes({ db.find($0) }) { _ = db.setExpire(e, at: 4_000_000_000_000 + Int64(i)) }
         }
+        // String entries whose block layouts differ (snapshots copy string blocks whole and
+        // encode them on the writer thread): integer-looking keys and values, empty and
+        // multi-KB values (multi-byte length varints), a wide (far-future) expire field, and
+        // a big string whose expire field holds no TTL after PERSIST.
+        let odd: [([UInt8], [UInt8])] = [
+            (bytes("12345"), bytes("-123")), (bytes("-7"), bytes("")), (bytes("e"), bytes("4294967296")),
+            (bytes("multi-kb"), bytes(String(repeating: "m", count: 20_000))),
+            (bytes("wide-expire"), bytes("w")), (bytes("persisted-big"), randomBytes(5_000, &g)),
+        ]
+        for (k, v) in odd { k.withUnsafeBytes { kb in v.withUnsafeBytes { _ = dbs[1].setString(kb, $0) } } }
+        if let e = bytes("wide-expire").withUnsafeBytes({ dbs[1].find($0) }) { _ = dbs[1].setExpire(e, at: 1 << 50) }
+        if let e = bytes("persisted-big").withUnsafeBytes({ dbs[1].find($0) }) {
+            _ = dbs[1].setExpire(e, at: 4_000_000_000_000)
+            if let e2 = bytes("persisted-big").withUnsafeBytes({ dbs[1].find($0) }) { _ = dbs[1].removeExpire(e2) }
+        }
         let db = dbs[2]
         func put(_ name: String, _ obj: AnyObject, _ type: ValueType, _ enc: ValueEncoding) {
             bytes(name).withUnsafeBytes { _ = db.setObject($0, obj, type: type, encoding: enc) }
