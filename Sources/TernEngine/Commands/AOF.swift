@@ -29,6 +29,9 @@ public final class AppendOnlyFile: PropagationTarget {
     var lastFsyncMs: Int64 = 0
     var lastTimestamp = 0
     var lastWriteOK = true
+    /// Writes are refused with MISCONF: the last write failed, or a background fsync did
+    /// (aof_last_write_status; Redis's writeCommandsDeniedByDiskError for the AOF).
+    var writesRefused: Bool { !lastWriteOK || fsyncStatus.errno != 0 }
     var lastWriteErrno: Int32 = 0
     /// Unix seconds of the last write error logged (Redis logs one per 30 s).
     var lastWriteErrorLogSec = 0
@@ -161,7 +164,6 @@ public final class AppendOnlyFile: PropagationTarget {
     /// (rewrite start, shutdown, stopping the AOF, DEBUG LOADAOF) forces it.
     func flush(force: Bool = true) {
         guard fd >= 0 else { return }
-        noteFsyncFailure()
         if buf.isEmpty {
             backgroundFsyncIfDue()
             return
@@ -660,6 +662,7 @@ extension Engine {
     /// scheduled or automatic one.
     func aofCron() {
         let a: AppendOnlyFile = aof
+        if a.fd >= 0 { a.noteFsyncFailure() }
         if a.state != .off { a.flush(force: false) }
         collectRewrite()
         guard a.rewrite == nil, snapshot == nil else { return }
@@ -891,7 +894,7 @@ extension Engine {
             ("aof_last_bgrewrite_status", a.lastBgrewriteOK ? "ok" : "err"),
             ("aof_rewrites", "\(a.rewrites)"),
             ("aof_rewrites_consecutive_failures", "\(a.consecutiveFailures)"),
-            ("aof_last_write_status", a.lastWriteOK && a.fsyncStatus.errno == 0 ? "ok" : "err"),
+            ("aof_last_write_status", a.writesRefused ? "err" : "ok"),
             ("aof_last_cow_size", "0"),
             ("module_fork_in_progress", "0"),
             ("module_fork_last_cow_size", "0"),
@@ -909,18 +912,13 @@ extension Engine {
         return out
     }
 
-    /// MISCONF for writes after a failed AOF write (Redis's writeCommandsDeniedByDiskError).
+    /// MISCONF for writes after a failed AOF write or background fsync (Redis's
+    /// writeCommandsDeniedByDiskError; a failed fsync's errno is reported as the write's).
     var aofWriteRefusal: String? {
         let a: AppendOnlyFile = aof
-        guard a.state != .off else { return nil }
-        if !a.lastWriteOK {
-            return "MISCONF Errors writing to the AOF file: \(String(cString: strerror(a.lastWriteErrno)))"
-        }
-        // A failed background fsync (Redis reports its errno as the last write errno).
-        let fsyncErr = a.fsyncStatus.errno
-        guard fsyncErr != 0 else { return nil }
-        a.lastWriteErrno = fsyncErr
-        return "MISCONF Errors writing to the AOF file: \(String(cString: strerror(fsyncErr)))"
+        guard a.state != .off, a.writesRefused else { return nil }
+        let err = a.lastWriteOK ? a.fsyncStatus.errno : a.lastWriteErrno
+        return "MISCONF Errors writing to the AOF file: \(String(cString: strerror(err)))"
     }
 }
 

@@ -163,7 +163,7 @@ public final class Engine {
         var words = Set(reason.split(separator: " ").map { $0.uppercased() })
         // Never save over the file being loaded: a load in progress (an async replica load
         // too, as Redis counts it as loading) forces NOSAVE.
-        if loading.active || loading.async {
+        if loading.inProgress {
             words.remove("SAVE")
             words.insert("NOSAVE")
         }
@@ -412,7 +412,7 @@ public final class Engine {
             rejectCommand(c, cmd, Engine.misconfError)
             return
         }
-        if aof.state != .off && (!aof.lastWriteOK || aof.fsyncStatus.errno != 0) && !flags.contains(.master)
+        if aof.state != .off && aof.writesRefused && !flags.contains(.master)
             && (cmd.flags.contains(.write) || cmd.fullName == "ping"), let refusal = aofWriteRefusal {
             rejectCommand(c, cmd, refusal)
             return
@@ -437,7 +437,7 @@ public final class Engine {
             rejectCommand(c, cmd, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.")
             return
         }
-        if (loading.active || loading.async) && refusedWhileLoading(c, cmd) { return }
+        if loading.inProgress && refusedWhileLoading(c, cmd) { return }
         // BUSY (scripts) goes here.
         // Replicas, and MONITOR clients (Redis flags them as replicas), may not touch keys.
         if (flags.contains(.monitor) || flags.contains(.replica))

@@ -15,6 +15,8 @@ public struct LoadingState {
     /// Redis 7.0's async loading (a swapdb replica load while the old data serves reads):
     /// `active` stays false, INFO shows async_loading:1 and the loading_* fields.
     public var async = false
+    /// Either kind of load runs (dispatch's -LOADING check covers both).
+    @inline(__always) public var inProgress: Bool { active || async }
     /// Unix seconds when the load began (loading_start_time).
     public var startTime = 0
     public var totalBytes = 0
