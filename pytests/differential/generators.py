@@ -351,6 +351,12 @@ def _lastsave(g):
     return [b"LASTSAVE"]
 
 
+@command("script|kill", weight=0.05)
+def _script_kill(g):
+    # Nothing runs a script: -NOTBUSY, and the arity error for extra words.
+    return [b"SCRIPT", b"KILL"] + maybe(g, 0.2, g.key())
+
+
 @command("memory|usage", check="memory_usage", weight=0.3)
 def _memory_usage(g):
     return [b"MEMORY", b"USAGE", g.key()] + maybe(g, 0.3, b"SAMPLES", g.count())
@@ -1605,7 +1611,7 @@ FAMILIES = {
     "pubsub": ["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe", "publish",
                "spublish", "pubsub|channels", "pubsub|numsub", "pubsub|numpat", "pubsub|shardchannels",
                "pubsub|shardnumsub"],
-    "server": ["dbsize", "flushdb", "flushall", "swapdb", "info", "time", "lastsave"],
+    "server": ["dbsize", "flushdb", "flushall", "swapdb", "info", "time", "lastsave", "script|kill"],
     "replication": ["wait"],
     "memory": ["memory|usage"],
     "debug": ["debug|digest-value", "debug|object"],
