@@ -2,6 +2,7 @@
 replicas: they discover each other through hello messages, their SENTINEL replies, INFO and
 rewritten config files are compared field by field with the real sentinel's (ids and times
 aside), and after the master is killed all three agree on the promoted replica."""
+import time
 import pytest
 
 from replication_support import wait_for
@@ -184,13 +185,20 @@ def test_mixed_sentinels_fail_over_together(topo):
             len({tuple(l) for ls in lines for l in ls if l[1] in ("config-epoch", "current-epoch")}) == 2
     wait_for(settled, 20, "config files to record the failover")
     compare_config_files(topo, tern, real)
+    # The leader publishes +switch-master only when its failover ends (every other replica
+    # reported its link up to the new master), which can come after the files settle: read
+    # each subscriber until its +switch-master arrives, then what is left.
     events = []
     for p in subs:
         got = []
-        while True:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            switched = any(c == "+switch-master" for c, _ in got)
             m = p.get_message(timeout=0.5)
             if m is None:
-                break
+                if switched:
+                    break
+                continue
             if m["type"] == "pmessage":
                 got.append((m["channel"], m["data"]))
         p.close()
