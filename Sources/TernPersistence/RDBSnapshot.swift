@@ -110,7 +110,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
             }
             keysWritten += 1
         }
-        if w.out.count >= chunkBytes {
+        if w.pendingBytes >= chunkBytes {
             sink.write(chunk: w.drainChunk())
             // The walk pauses at `maxQueuedBytes`, but writes keep serializing buckets; a
             // low-priority writer starved by a busy machine would let that queue grow to
@@ -203,7 +203,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
             db.table.forEach { e in
                 let f = accessField(e)
                 w.writeSnapshotRecord(e, idleSeconds: f.idle, freq: f.freq)
-                if w.out.count >= chunk {
+                if w.pendingBytes >= chunk {
                     sink.waitForRoom(maxQueuedBytes)
                     sink.write(chunk: w.drainChunk())
                 }
@@ -357,7 +357,7 @@ public final class RDBFileSink: RDBSnapshotSink, @unchecked Sendable {
     public func write(_ chunk: [UInt8]) { write(chunk: RDBChunk(bytes: chunk)) }
 
     public func write(chunk: RDBChunk) {
-        let n = chunk.bytes.count
+        let n = chunk.queuedBytes
         pending.add(n, ordering: .sequentiallyConsistent)
         queue.async {
             self.append(chunk)

@@ -16,8 +16,17 @@ public struct RDBValueWriter {
     /// one exactly as `writeString` (kind 0) or a compressed list node (kind 1) would have.
     public var deferCompression = false
     public var deferred: [Int] = []
-    /// Deferred kinds: an RDB string (0), a list node (1), a string entry's whole record (2).
-    static let deferredString = 0, deferredNode = 1, deferredStringRecord = 2
+    /// Deferred kinds: an RDB string (0), a list node (1), a string entry's whole record (2),
+    /// a collection's value (3: the triple holds an index into `deferredValues`, no bytes).
+    static let deferredString = 0, deferredNode = 1, deferredStringRecord = 2, deferredValue = 3
+    /// Copies of compact collections (listpack hashes and sorted sets, intsets, quicklists)
+    /// whose RDB encoding the writer thread builds: a copy is a few memcpys on the engine
+    /// thread where the encoding rebuilds a listpack element by element.
+    public var deferredValues: [StoredCollection] = []
+    /// Bytes the copies in `deferredValues` hold (the queue's back-pressure counts them).
+    public var deferredValueBytes = 0
+    /// What the next chunk will hold: bytes written plus collection copies.
+    public var pendingBytes: Int { out.count + deferredValueBytes }
 
     public init(compression: Bool = true, lzf: QuicklistLZF = QuicklistLZF()) {
         self.compression = compression
@@ -138,7 +147,12 @@ public struct RDBValueWriter {
             writeString(e.stringValue)
             return true
         }
-        let obj = e.object
+        return writeCollection(e.object)
+    }
+
+    /// A collection's value without its type byte; false for a type this writer cannot
+    /// serialize.
+    fileprivate mutating func writeCollection(_ obj: AnyObject) -> Bool {
         switch obj {
         case let q as Quicklist: writeList(q)
         case let s as IntSet: writeIntset(s)
@@ -173,17 +187,7 @@ public struct RDBValueWriter {
     @discardableResult
     public mutating func writeRecord(_ e: Entry, idleSeconds: Int? = nil, freq: UInt8? = nil) -> Bool {
         let start = out.count
-        if e.hasExpire {
-            out.append(RDBOpcode.expireTimeMs)
-            writeLE64(UInt64(bitPattern: e.expireAt))
-        }
-        if let idleSeconds { out.append(RDBOpcode.idle); writeLength(max(0, idleSeconds)) }
-        if let freq { out.append(RDBOpcode.freq); out.append(freq) }
-        guard let t = RDBValueWriter.typeByte(e) else {
-            out.removeSubrange(start...)
-            return false
-        }
-        out.append(t)
+        guard writeRecordHeader(e, idleSeconds: idleSeconds, freq: freq) else { return false }
         let mark = deferred.count
         writeString(e.key)
         guard writeValue(e) else {
@@ -191,6 +195,20 @@ public struct RDBValueWriter {
             deferred.removeSubrange(mark...)
             return false
         }
+        return true
+    }
+
+    /// A record's opcodes and type byte; nothing and false for a type this writer cannot
+    /// serialize.
+    private mutating func writeRecordHeader(_ e: Entry, idleSeconds: Int?, freq: UInt8?) -> Bool {
+        guard let t = RDBValueWriter.typeByte(e) else { return false }
+        if e.hasExpire {
+            out.append(RDBOpcode.expireTimeMs)
+            writeLE64(UInt64(bitPattern: e.expireAt))
+        }
+        if let idleSeconds { out.append(RDBOpcode.idle); writeLength(max(0, idleSeconds)) }
+        if let freq { out.append(RDBOpcode.freq); out.append(freq) }
+        out.append(t)
         return true
     }
 
@@ -205,14 +223,33 @@ public struct RDBValueWriter {
         out.appendBytes(block)
     }
 
-    /// A record of a snapshot: string keys deferred whole when allowed, the rest written.
+    /// A record of a snapshot: string keys deferred whole when allowed, compact collections
+    /// copied for the writer thread to encode, the rest written.
     @discardableResult
     public mutating func writeSnapshotRecord(_ e: Entry, idleSeconds: Int?, freq: UInt8?) -> Bool {
-        if deferCompression && idleSeconds == nil && freq == nil && e.type == .string {
-            deferStringRecord(e)
-            return true
+        guard deferCompression else { return writeRecord(e, idleSeconds: idleSeconds, freq: freq) }
+        if e.type == .string {
+            if idleSeconds == nil && freq == nil {
+                deferStringRecord(e)
+                return true
+            }
+            return writeRecord(e, idleSeconds: idleSeconds, freq: freq)
         }
-        return writeRecord(e, idleSeconds: idleSeconds, freq: freq)
+        // Concrete class casts: a cast to the protocol is a conformance lookup per key.
+        let copy: StoredCollection
+        switch e.object {
+        case let h as ListpackHash: copy = h.deepCopy()
+        case let z as ListpackZSet: copy = z.deepCopy()
+        case let s as IntSet: copy = s.deepCopy()
+        case let q as Quicklist: copy = q.deepCopy()
+        default: return writeRecord(e, idleSeconds: idleSeconds, freq: freq)
+        }
+        guard writeRecordHeader(e, idleSeconds: idleSeconds, freq: freq) else { return false }
+        writeString(e.key)
+        deferred.append(out.count); deferred.append(deferredValues.count); deferred.append(RDBValueWriter.deferredValue)
+        deferredValues.append(copy)
+        deferredValueBytes += copy.allocatedBytes
+        return true
     }
 
     /// Hands over what was written and starts an empty buffer of the same capacity: the engine
@@ -228,7 +265,10 @@ public struct RDBValueWriter {
     public mutating func drainChunk() -> RDBChunk {
         let spans = deferred
         deferred.removeAll(keepingCapacity: true)
-        return RDBChunk(bytes: drain(), deferred: spans)
+        let values = RDBChunk.Values(items: deferredValues, bytes: deferredValueBytes)
+        deferredValues = []
+        deferredValueBytes = 0
+        return RDBChunk(bytes: drain(), deferred: spans, values: values)
     }
 
     /// A list node's bytes: LZF when Redis holds it compressed in memory and that saves
@@ -333,14 +373,30 @@ public struct RDBValueWriter {
 
 /// Bytes of an RDB stream whose LZF work is left to the thread that writes them: `bytes`
 /// holds every deferred string raw and headerless, `deferred` their (offset, length, kind)
-/// triples in order (kind 0: `writeString`'s rule, kind 1: an inner list node's rule).
+/// triples in order (kind 0: `writeString`'s rule, kind 1: an inner list node's rule, 2: a
+/// string entry's block, 3: (offset, index into `values`, 3), a copied collection's value).
 public struct RDBChunk: Sendable {
     public var bytes: [UInt8]
     public var deferred: [Int]
+    public var values: Values
 
-    public init(bytes: [UInt8], deferred: [Int] = []) {
+    /// Collection copies owned by the chunk alone: made on the engine thread, read and
+    /// released only by the thread that resolves the chunk.
+    public struct Values: @unchecked Sendable {
+        var items: [StoredCollection] = []
+        /// Their allocated bytes (queued memory the back-pressure counts).
+        public var bytes = 0
+        public init() {}
+        init(items: [StoredCollection], bytes: Int) { self.items = items; self.bytes = bytes }
+    }
+
+    /// Memory the chunk holds until it is written: its bytes and its collection copies.
+    public var queuedBytes: Int { bytes.count + values.bytes }
+
+    public init(bytes: [UInt8], deferred: [Int] = [], values: Values = Values()) {
         self.bytes = bytes
         self.deferred = deferred
+        self.values = values
     }
 
     /// The final bytes: `w` (not deferring, with its own LZF state) writes each deferred
@@ -355,6 +411,12 @@ public struct RDBChunk: Sendable {
             while i + 2 < deferred.count {
                 let off = deferred[i], n = deferred[i + 1], kind = deferred[i + 2]
                 if off > at { w.out.append(contentsOf: UnsafeRawBufferPointer(rebasing: all[at..<off])) }
+                if kind == RDBValueWriter.deferredValue {
+                    _ = w.writeCollection(values.items[n])
+                    at = off
+                    i += 3
+                    continue
+                }
                 let s = UnsafeRawBufferPointer(rebasing: all[off..<(off + n)])
                 switch kind {
                 case RDBValueWriter.deferredNode: w.writeNode(s)

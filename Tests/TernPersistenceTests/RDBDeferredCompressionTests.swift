@@ -143,6 +143,34 @@ final class RDBDeferredCompressionTests: XCTestCase {
         XCTAssertEqual(keys, dbs.reduce(0) { $0 + $1.count })
     }
 
+    /// Under an LRU or LFU policy every record carries IDLE or FREQ before its type: strings
+    /// are then encoded on the engine thread, collections still copied for the writer.
+    func testSaveAndWalkWithAccessFieldsEqualTheInlineImage() {
+        let dbs = Self.makeDatabases()
+        let aux = RDBFile.Aux(ctime: 1_700_000_000, usedMemory: 1)
+        let dir = tempDir()
+        let fields: [(Entry) -> (idle: Int?, freq: UInt8?)] = [
+            { e in (idle: e.key.count * 7, freq: nil) },
+            { e in (idle: nil, freq: UInt8(truncatingIfNeeded: e.key.count)) },
+        ]
+        for (i, field) in fields.enumerated() {
+            let want = RDBFile.serialize(dbs, aux: aux, compression: true, checksum: true, accessField: field)
+            let path = dir + "/save-access-\(i).rdb"
+            let outcome = RDBSnapshot.save(dbs, aux: aux, compression: true, checksum: true,
+                                           path: path, tempName: path + ".tmp", incrementalFsync: false, accessField: field)
+            guard case .ok = outcome else { return XCTFail("save failed: \(outcome)") }
+            XCTAssertEqual(read(path), want, "SAVE with access field \(i)")
+            let walkPath = dir + "/walk-access-\(i).rdb"
+            let snap = RDBSnapshot(databases: dbs, aux: aux, compression: true, checksum: true,
+                                   path: walkPath, tempName: walkPath + ".tmp", accessField: field)
+            while !snap.step(buckets: 5) {}
+            var waited = 0
+            while snap.result == nil && waited < 20_000 { usleep(1000); waited += 1 }
+            guard case .ok = snap.result else { return XCTFail("walk failed") }
+            XCTAssertEqual(read(walkPath), want, "BGSAVE with access field \(i)")
+        }
+    }
+
     func testSaveReportsAnUnwritableTarget() {
         let dbs = Self.makeDatabases()
         let aux = RDBFile.Aux(ctime: 0, usedMemory: 0)
