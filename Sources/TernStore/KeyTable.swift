@@ -40,7 +40,20 @@ public final class KeyTable {
     /// The walker that serializes a bucket before a write changes it.
     var snapshotWalker: (any KeyTableSnapshotWalker)?
 
+    /// Keys per cluster hash slot (`SlotKeyIndex`), kept by this table's own insert, unlink and
+    /// relink paths; nil (one test per write) unless cluster mode indexes this table (db 0).
+    public private(set) var slotIndex: SlotKeyIndex?
+
     public init() {}
+
+    /// Starts (or stops) indexing keys by cluster slot; a new index takes every current key.
+    public func setSlotIndexed(_ on: Bool) {
+        if !on { slotIndex = nil; return }
+        if slotIndex != nil { return }
+        let index = SlotKeyIndex()
+        forEach { index.add($0) }
+        slotIndex = index
+    }
 
     deinit { removeAll() }
 
@@ -108,6 +121,7 @@ public final class KeyTable {
         e.next = t[i]
         t[i] = e.raw
         count += 1
+        if let s = slotIndex { s.add(e) }
     }
 
     /// Unlinks the entry for `key` and returns it (the caller frees it).
@@ -128,6 +142,7 @@ public final class KeyTable {
                     Self.link(t, i, prev, to: en.next)
                     en.next = nil
                     count -= 1
+                    if let s = slotIndex { s.remove(en) }
                     return en
                 }
                 prev = en
@@ -175,6 +190,7 @@ public final class KeyTable {
         if snapshotEpoch != 0 { willWrite(hash: h) }
         let ok = relink(hash: h, oldAddress: old.raw, to: new, newNext: new.raw != old.raw ? .some(old.next) : .none)
         precondition(ok, "KeyTable.replace: entry not found")
+        if new.raw != old.raw, let s = slotIndex { s.move(from: old.raw, to: new) }
     }
 
     /// After realloc moved an entry (its `next` copied along), repoints the link that
@@ -183,6 +199,7 @@ public final class KeyTable {
     public func replaceMoved(oldAddress: UnsafeMutableRawPointer, with new: Entry) {
         let ok = relink(hash: ByteHash.hash(new.key), oldAddress: oldAddress, to: new, newNext: .none)
         precondition(ok, "KeyTable.replaceMoved: entry not found")
+        if let s = slotIndex { s.move(from: oldAddress, to: new) }
     }
 
     /// Removes and frees every entry.
@@ -203,6 +220,7 @@ public final class KeyTable {
         versions0?.deallocate(); versions1?.deallocate()
         t0 = nil; t1 = nil; size0 = 0; size1 = 0; rehashIndex = -1; count = 0
         versions0 = nil; versions1 = nil
+        slotIndex?.removeAll()
     }
 
     /// Detaches all entries into a new table (O(1)); used by FLUSHALL ASYNC and SWAPDB.
@@ -216,6 +234,13 @@ public final class KeyTable {
         // Versions travel with their buckets, so the epoch high-water mark goes along: a
         // table must never hand out an epoch at or below a version it holds.
         swap(&other.lastEpoch, &lastEpoch)
+        // An index describes the table it belongs to (db 0 in cluster mode), so it stays and
+        // is rebuilt for the new contents; two indexed tables can simply trade theirs.
+        if slotIndex != nil && other.slotIndex != nil {
+            swap(&other.slotIndex, &slotIndex)
+        } else {
+            for t in [self, other] where t.slotIndex != nil { t.slotIndex = nil; t.setSlotIndexed(true) }
+        }
     }
 
     public func takeAll() -> KeyTable {
@@ -225,6 +250,7 @@ public final class KeyTable {
         swap(&other.size0, &size0); swap(&other.size1, &size1)
         swap(&other.rehashIndex, &rehashIndex); swap(&other.count, &count)
         other.lastEpoch = lastEpoch   // this table starts empty: any epoch above 0 will do
+        slotIndex?.removeAll()        // the index stays with the (now empty) live table
         return other
     }
 

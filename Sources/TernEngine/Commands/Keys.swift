@@ -22,6 +22,9 @@ extension Engine {
         commands.register("copy", KeyCommands.copy)
         commands.register("dump", DumpRestoreCommands.dump)
         commands.register("restore", DumpRestoreCommands.restore)
+        // RESTORE-ASKING is RESTORE flagged asking (cluster dispatch lets it into an importing slot).
+        commands.register("restore-asking", DumpRestoreCommands.restore)
+        commands.register("migrate", MigrateCommand.migrate)
         registerExpireCommands()
         registerObjectCommands()
         registerMemoryCommands()

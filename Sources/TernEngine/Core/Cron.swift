@@ -23,6 +23,7 @@ extension Engine {
         if nowMs - lastReplicationCronMs >= (repl.failoverState == .none ? 1000 : 100) {
             lastReplicationCronMs = nowMs
             replicationCron()
+            migrateSockets.closeIdle(nowMs: nowMs)
         }
         for db in databases {
             db.table.shrinkIfSparse()

@@ -73,6 +73,10 @@ public final class Engine {
     /// Running as a sentinel (`--sentinel`): INFO and HELLO say mode sentinel. The sentinel
     /// itself (TernSentinel) replaces the command table and is wired by the server layer.
     public var sentinelMode = false
+    /// Cluster mode: db 0's keys are indexed by hash slot (`setClusterEnabled`, ClusterKeys.swift).
+    public internal(set) var clusterEnabled = false
+    /// MIGRATE's cached connections to targets (Commands/Migrate.swift).
+    public let migrateSockets = MigrateSocketCache()
     public var isShuttingDown = false
     /// Dataset loading in progress (RDB at startup, AOF later): see Core/Loading.swift.
     public internal(set) var loading = LoadingState()

@@ -72,7 +72,8 @@ struct MemoryOverview {
         var total = startup + replicationBacklog + clientsReplicas + clientsNormal + clusterLinks + aofBuffer
             + luaCaches + functionsCaches
         for db in e.databases where db.count > 0 {
-            let main = db.table.tableBytes + db.count * Entry.headerSize
+            // The cluster slot index is db 0's share of Redis's per-entry slot links.
+            let main = db.table.tableBytes + db.count * Entry.headerSize + (db.table.slotIndex?.bytes ?? 0)
             let expires = db.expiresCount * 8
             databases.append(DatabaseOverhead(id: db.id, main: main, expires: expires))
             total += main + expires

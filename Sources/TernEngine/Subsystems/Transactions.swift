@@ -60,6 +60,17 @@ final class MultiState {
         }
     }
 
+    /// Visits each queued command with its arguments (valid only inside `body`).
+    func forEachQueued(_ body: (Command, Args) -> Void) {
+        storage.withUnsafeBytes { buf in
+            spans.withUnsafeBufferPointer { sp in
+                guard let spBase = sp.baseAddress else { return }
+                let base = buf.baseAddress ?? UnsafeRawPointer(spBase)
+                for q in commands { body(q.command, Args(base: base, spans: spBase + 2 * q.first, count: q.count)) }
+            }
+        }
+    }
+
     /// Empties the queue; buffers are kept for reuse unless a big transaction grew them.
     func clearQueue() {
         let keep = storage.capacity <= 64 * 1024 && spans.capacity <= 4096
