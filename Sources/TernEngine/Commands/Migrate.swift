@@ -198,7 +198,8 @@ public final class MigrateSocket {
 
     deinit { Glibc.close(fd) }
 
-    /// Connects to host:port (a name or an address) within `timeoutMs`; nil on failure.
+    /// Connects to host:port (a name or an address) within `timeoutMs`; nil when the name does
+    /// not resolve or every address fails at once.
     static func connect(host: String, port: String, timeoutMs: Int, nowSec: Int64) -> MigrateSocket? {
         guard let p = Int(port), p >= 0, p <= 65535 else { return nil }
         var hints = addrinfo()
@@ -218,12 +219,12 @@ public final class MigrateSocket {
             if Glibc.connect(fd, cur.pointee.ai_addr, cur.pointee.ai_addrlen) == 0 {
                 return MigrateSocket(fd: fd, nowSec: nowSec)
             }
-            if errno == EINPROGRESS, MigrateSocket.wait(fd, Int16(POLLOUT), timeoutMs) {
-                var err: Int32 = 0
-                var len = socklen_t(MemoryLayout<Int32>.size)
-                if getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0 {
-                    return MigrateSocket(fd: fd, nowSec: nowSec)
-                }
+            if errno == EINPROGRESS {
+                // As Redis's connBlockingConnect: the socket is used whether the connect
+                // finished in time or failed; the first write then reports it (a refused
+                // target answers "-IOERR error or timeout writing to target instance").
+                _ = MigrateSocket.wait(fd, Int16(POLLOUT), timeoutMs)
+                return MigrateSocket(fd: fd, nowSec: nowSec)
             }
             Glibc.close(fd)
         }
