@@ -17,8 +17,9 @@ public enum KeyRoute: Equatable, Sendable {
 }
 
 extension Engine {
-    /// The route of `cmd` called with `a` by `c`. For EXEC from a client in MULTI the queued
-    /// commands' keys decide (all of them must share one slot).
+    /// The route of `cmd` called with `a` by `c`. `cmd` is the resolved command (the
+    /// subcommand for containers such as OBJECT or XGROUP), as dispatch has it. For EXEC from a
+    /// client in MULTI the queued commands' keys decide (all of them must share one slot).
     public func keyRoute(_ c: Client?, _ cmd: Command, _ a: Args) -> KeyRoute {
         var router = KeyRouter()
         forEachRoutingKey(c, cmd, a) { router.add($0) }
