@@ -166,3 +166,44 @@ final class ClusterKeysTests: XCTestCase {
         return keys
     }
 }
+
+/// Bytes/key of 1M small keys (DEBUG POPULATE's `key:N` -> `value:N`) with and without the
+/// slot index, from INFO memory's used_memory. Slow (~1 min in a debug build): runs only with
+/// TERN_MEASURE_SLOT_INDEX=1 and prints the figures docs/ARCHITECTURE.md quotes.
+final class SlotIndexMemoryMeasurement: XCTestCase {
+    func usedMemory(_ e: Engine, _ c: Client) -> Int {
+        OwnedArgs(strings: ["INFO", "memory"]).withArgs { e.execute(c, $0) }
+        let text = String(decoding: Array(c.out.bytes), as: UTF8.self)
+        c.out.removeAll()
+        let line = text.split(separator: "\r\n").first { $0.hasPrefix("used_memory:") } ?? ""
+        return Int(line.dropFirst("used_memory:".count)) ?? 0
+    }
+
+    func populate(_ e: Engine, _ n: Int) {
+        let db = e.databases[0]
+        for i in 0..<n {
+            Array("key:\(i)".utf8).withUnsafeBytes { k in
+                Array("value:\(i)".utf8).withUnsafeBytes { v in _ = db.setString(k, v) }
+            }
+        }
+    }
+
+    func testMeasure() throws {
+        try XCTSkipUnless(ProcessInfo.processInfo.environment["TERN_MEASURE_SLOT_INDEX"] == "1")
+        let n = 1_000_000
+        for clusterFirst in [false, true] {
+            let e = Engine()
+            let c = e.createClient()
+            if clusterFirst { e.setClusterEnabled(true) }
+            let before = usedMemory(e, c)
+            populate(e, n)
+            let filled = usedMemory(e, c)
+            print("slot index \(clusterFirst ? "on" : "off"): \(Double(filled - before) / Double(n)) B/key")
+            if !clusterFirst {
+                e.setClusterEnabled(true)
+                let indexed = usedMemory(e, c)
+                print("index built afterwards: +\(Double(indexed - filled) / Double(n)) B/key, index \(e.databases[0].table.slotIndex?.bytes ?? 0) B")
+            }
+        }
+    }
+}
