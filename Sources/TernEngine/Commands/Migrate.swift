@@ -191,6 +191,8 @@ public final class MigrateSocket {
     var lastUseSec: Int64
     private var inbuf: [UInt8] = []
     private var inpos = 0
+    /// recv's landing buffer, kept between reads.
+    private var scratch = [UInt8](repeating: 0, count: 16 * 1024)
     /// The last failed read or write ran out of time (Redis does not retry after a timeout).
     var lastErrorWasTimeout = false
 
@@ -275,11 +277,10 @@ public final class MigrateSocket {
                 if inpos == inbuf.count { inbuf.removeAll(keepingCapacity: true); inpos = 0 }
                 return line
             }
-            var chunk = [UInt8](repeating: 0, count: 16 * 1024)
-            let n = chunk.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, 0) }
+            let n = scratch.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, 0) }
             if n > 0 {
                 if inpos > 0 { inbuf.removeFirst(inpos); inpos = 0 }
-                inbuf.append(contentsOf: chunk[0..<n])
+                inbuf.append(contentsOf: scratch[0..<n])
                 continue
             }
             if n == 0 { return nil }
