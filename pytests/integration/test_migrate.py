@@ -211,7 +211,11 @@ def test_unreachable_and_silent_targets(servers):
             fill(cs[src])
         refused = "IOERR error or timeout writing to target instance"
         silent = "IOERR error or timeout reading to target instance"
+        connecting = "IOERR error or timeout connecting to the client"
         for args, text in [(("MIGRATE", "127.0.0.1", dead_port, "str", 0, 300), refused),
+                           (("MIGRATE", "127.0.0.1", "abc", "str", 0, 300), refused),
+                           (("MIGRATE", "127.0.0.1", "-1", "str", 0, 300), connecting),
+                           (("MIGRATE", "no.such.host.invalid", "1", "str", 0, 300), connecting),
                            (("MIGRATE", "127.0.0.1", port, "str", 0, 300), silent),
                            (("MIGRATE", "127.0.0.1", port, "", 0, 300, "KEYS", "int", "h"), silent)]:
             a = call(cs["tern_src"], *args)

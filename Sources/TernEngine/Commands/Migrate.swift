@@ -203,7 +203,9 @@ public final class MigrateSocket {
     /// Connects to host:port (a name or an address) within `timeoutMs`; nil when the name does
     /// not resolve or every address fails at once.
     static func connect(host: String, port: String, timeoutMs: Int, nowSec: Int64) -> MigrateSocket? {
-        guard let p = Int(port), p >= 0, p <= 65535 else { return nil }
+        // Redis takes the port with atoi and lets the resolver judge the number ("abc" is port
+        // 0, refused later; a negative one does not resolve), so the errors match.
+        let p = Array(port.utf8).withUnsafeBytes { KeyFinder.atoi($0) }
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
