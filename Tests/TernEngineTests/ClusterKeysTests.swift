@@ -207,3 +207,75 @@ final class SlotIndexMemoryMeasurement: XCTestCase {
         }
     }
 }
+
+/// MIGRATE in cluster mode sends RESTORE-ASKING (Redis's migrateCommand when cluster_enabled):
+/// a one-connection fake target records the request and acknowledges every command.
+final class MigrateClusterModeTests: XCTestCase {
+    /// Accepts one connection, reads until `commands` RESP commands arrived, answers +OK to each.
+    final class FakeTarget: @unchecked Sendable {
+        let listener: Int32
+        let port: Int
+        private let lock = NSLock()
+        private var received: [UInt8] = []
+        private let done = DispatchSemaphore(value: 0)
+
+        init() {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            addr.sin_port = 0
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            withUnsafeMutablePointer(to: &addr) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    _ = bind(fd, $0, len)
+                    _ = getsockname(fd, $0, &len)
+                }
+            }
+            listen(fd, 1)
+            listener = fd
+            port = Int(UInt16(bigEndian: addr.sin_port))
+        }
+
+        func serve(commands: Int) {
+            Thread.detachNewThread { [self] in
+                let fd = accept(listener, nil, nil)
+                var buf = [UInt8](repeating: 0, count: 65536)
+                var all: [UInt8] = []
+                while all.filter({ $0 == UInt8(ascii: "*") }).count < commands {
+                    let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                    if n <= 0 { break }
+                    all += buf[0..<n]
+                }
+                let reply = Array(String(repeating: "+OK\r\n", count: commands).utf8)
+                _ = reply.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+                lock.lock(); received = all; lock.unlock()
+                done.signal()
+                close(fd)
+            }
+        }
+
+        func request() -> String {
+            _ = done.wait(timeout: .now() + 5)
+            lock.lock(); defer { lock.unlock() }
+            return String(decoding: received, as: UTF8.self)
+        }
+
+        deinit { close(listener) }
+    }
+
+    func testRestoreAskingInClusterMode() {
+        let e = Engine()
+        e.setClusterEnabled(true)
+        let c = e.createClient()
+        OwnedArgs(strings: ["SET", "k", "v"]).withArgs { e.execute(c, $0) }
+        c.out.removeAll()
+        let target = FakeTarget()
+        target.serve(commands: 2)   // SELECT, RESTORE-ASKING
+        OwnedArgs(strings: ["MIGRATE", "127.0.0.1", String(target.port), "k", "0", "2000"]).withArgs { e.execute(c, $0) }
+        XCTAssertEqual(String(decoding: Array(c.out.bytes), as: UTF8.self), "+OK\r\n")
+        let req = target.request()
+        XCTAssertTrue(req.hasPrefix("*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*4\r\n$14\r\nRESTORE-ASKING\r\n$1\r\nk\r\n$1\r\n0\r\n"), req)
+        XCTAssertEqual(e.countKeysInSlot(ClusterSlot.of(Array("k".utf8))), 0, "the migrated key left the index")
+    }
+}

@@ -29,7 +29,7 @@ extension Engine {
     /// Calls `body` with every key `keyRoute` looks at, in order (the cluster node checks which
     /// exist when the slot is migrating or importing, for -ASK and -TRYAGAIN).
     public func forEachRoutingKey(_ c: Client?, _ cmd: Command, _ a: Args, _ body: (UnsafeRawBufferPointer) -> Void) {
-        if cmd.name == "exec", let c, c.flags.contains(.multi), let state = c.multiState {
+        if let c, c.flags.contains(.multi), cmd.name == "exec", let state = c.multiState {
             state.forEachQueued { q, qa in Self.forEachKey(q, qa, body) }
             return
         }
