@@ -128,8 +128,12 @@ def test_busykey_and_replace(servers, target):
             call(c, "MIGRATE", "127.0.0.1", port, "str", 0, 5000),
             call(c, "MIGRATE", "127.0.0.1", port, "", 0, 5000, "KEYS", "h", "int", "zs"),
             call(c, "MIGRATE", "127.0.0.1", port, "str", 0, 5000, "REPLACE"),
+            # A key named twice: the second RESTORE meets the first's key.
+            call(c, "MIGRATE", "127.0.0.1", port, "", 0, 5000, "KEYS", "list", "list"),
+            call(c, "MIGRATE", "127.0.0.1", port, "", 0, 5000, "REPLACE", "KEYS", "iset", "iset"),
         ]
     replies, src, dst = run_both(servers, target, steps, setup_target=setup)
+    assert replies[3][0] == "error" and replies[4] == b"OK" and "list" not in src and "iset" in dst
     assert replies[0] == ("error", "Target instance replied with error: BUSYKEY Target key name already exists.")
     # The keys acknowledged before and after the refused one moved; the refused one stayed.
     assert "int" in src and "h" not in src and "zs" not in src
