@@ -56,6 +56,27 @@ final class ClusterKeysTests: XCTestCase {
         XCTAssertEqual(e.countKeysInSlot(slot), 0)
     }
 
+    func testSlotFlushPropagatesWhenAsked() {
+        let e = Engine()
+        let recorder = KeyspacePropagationTests.Recorder()
+        e.propagationTargets = [recorder]
+        e.setClusterEnabled(true)
+        let c = e.createClient()
+        _ = run(e, c, ["MSET", "{a}1", "x", "{a}2", "y", "b", "z"])
+        recorder.commands.removeAll()
+        let slot = ClusterSlot.of(Array("a".utf8))
+        XCTAssertEqual(e.deleteKeysInSlot(slot, propagate: true), 2)
+        e.propagatePendingCommands()
+        let dels = recorder.commands.map { $0.1 }.filter { $0.first == "DEL" }
+        XCTAssertEqual(Set(dels.map { $0[1] }), ["{a}1", "{a}2"])
+        _ = run(e, c, ["SET", "{a}3", "x"])
+        recorder.commands.removeAll()
+        XCTAssertEqual(e.deleteKeysInSlot(slot), 1)
+        e.propagatePendingCommands()
+        XCTAssertTrue(recorder.commands.isEmpty, "7.0.15 propagates nothing by default")
+        XCTAssertEqual(run(e, c, ["DBSIZE"]), ":1\r\n")
+    }
+
     // MARK: routing
 
     func route(_ e: Engine, _ c: Client?, _ argv: [String]) -> KeyRoute? {

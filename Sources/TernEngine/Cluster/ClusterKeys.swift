@@ -1,3 +1,4 @@
+import TernProtocol
 import TernStore
 
 /// The keyspace side of cluster mode (Redis's slots_to_keys in db.c/cluster.c): db 0's keys
@@ -31,17 +32,26 @@ extension Engine {
         return keys
     }
 
-    /// Deletes every key of db 0 in `slot` (Redis 7.0's delKeysInSlot: a node that lost a slot,
-    /// a replica following its master's slots) and returns how many. Like 7.0 nothing is
-    /// propagated or notified; WATCHers and tracking clients of those keys are told, since
-    /// the keys are gone for them.
+    /// Deletes every key of db 0 in `slot` (delKeysInSlot: a node that lost a slot, a replica
+    /// following its master's slots) and returns how many. WATCHers and tracking clients of the
+    /// keys are told. Redis 7.0.15 neither propagates nor notifies these deletions; later Redis
+    /// versions do (DEL, or UNLINK under lazyfree-lazy-server-del, and a `del` event): pass
+    /// `propagate: true` for that. The DELs join the pending unit, which the caller's command
+    /// dispatch or the cron flushes (or the caller, with `propagatePendingCommands()`).
     @discardableResult
-    public func deleteKeysInSlot(_ slot: Int) -> Int {
+    public func deleteKeysInSlot(_ slot: Int, propagate: Bool = false) -> Int {
         let keys = keysInSlot(slot, count: Int.max)
         let db = databases[0]
         for k in keys {
             k.withUnsafeBytes { key in
-                if db.delete(key) { keyModified(db, key) }
+                guard db.delete(key) else { return }
+                keyModified(db, key)
+                guard propagate else { return }
+                notify(.generic, "del", key, db.id)
+                dirty += 1
+                if propagates {
+                    alsoPropagate(db: db.id, OwnedArgs([Array((config.lazyfreeLazyServerDel ? "UNLINK" : "DEL").utf8), k]))
+                }
             }
         }
         return keys.count
