@@ -61,7 +61,6 @@ public enum MigrateCommand {
         if keys.isEmpty { c.out.simple("NOKEY"); return }
 
         let host = a.string(1), port = a.string(2)
-        let restoreName = engine.clusterEnabled ? "RESTORE-ASKING" : "RESTORE"
         var mayRetry = true
         while true {
             guard let sock = engine.migrateSockets.socket(host: host, port: port, timeoutMs: timeout) else {
@@ -72,10 +71,17 @@ public enum MigrateCommand {
             // one RESTORE per key still alive (a key may expire between the lookup and now).
             var req = RequestWriter()
             if let password {
-                req.command("AUTH", username.map { [$0, password] } ?? [password])
+                req.header(UInt8(ascii: "*"), username == nil ? 2 : 3)
+                req.bulk("AUTH")
+                if let username { req.bulk(username) }
+                req.bulk(password)
             }
             let select = sock.lastDbid != dbid
-            if select { req.command("SELECT", [Array(String(dbid).utf8)]) }
+            if select {
+                req.header(UInt8(ascii: "*"), 2)
+                req.bulk("SELECT")
+                req.bulkNumber(dbid)
+            }
             var sent: [[UInt8]] = []
             let now = engine.nowMs
             for key in keys {
@@ -87,9 +93,12 @@ public enum MigrateCommand {
                     if ttl < 1 { ttl = 1 }
                 }
                 guard let payload = DumpPayload.make(e, compression: engine.config.rdbcompression) else { continue }
-                var argv: [[UInt8]] = [Array(restoreName.utf8), key, Array(String(ttl).utf8), payload]
-                if replace { argv.append(Array("REPLACE".utf8)) }
-                req.command(argv)
+                req.header(UInt8(ascii: "*"), replace ? 5 : 4)
+                if engine.clusterEnabled { req.bulk("RESTORE-ASKING") } else { req.bulk("RESTORE") }
+                req.bulk(key)
+                req.bulkNumber(Int(ttl))
+                req.bulk(payload)
+                if replace { req.bulk("REPLACE") }
                 sent.append(key)
             }
 
@@ -163,24 +172,44 @@ public enum MigrateCommand {
     }
 }
 
-/// RESP multibulk requests appended into one buffer.
+/// RESP multibulk requests appended into one buffer (no per-argument arrays: a KEYS batch
+/// writes each RESTORE straight in).
 struct RequestWriter {
     var bytes: [UInt8] = []
 
-    mutating func command(_ argv: [[UInt8]]) {
-        bytes.append(UInt8(ascii: "*"))
-        bytes.append(contentsOf: String(argv.count).utf8)
-        bytes.append(contentsOf: [13, 10])
-        for arg in argv {
-            bytes.append(UInt8(ascii: "$"))
-            bytes.append(contentsOf: String(arg.count).utf8)
-            bytes.append(contentsOf: [13, 10])
-            bytes.append(contentsOf: arg)
-            bytes.append(contentsOf: [13, 10])
+    mutating func number(_ n: Int) {
+        if n < 0 { bytes.append(UInt8(ascii: "-")) }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var v = n.magnitude, count = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            repeat { d[count] = UInt8(48 + v % 10); v /= 10; count += 1 } while v > 0
+            for i in stride(from: count - 1, through: 0, by: -1) { bytes.append(d[i]) }
         }
     }
 
-    mutating func command(_ first: String, _ rest: [[UInt8]]) { command([Array(first.utf8)] + rest) }
+    mutating func header(_ prefix: UInt8, _ n: Int) {
+        bytes.append(prefix)
+        number(n)
+        bytes.append(13); bytes.append(10)
+    }
+
+    mutating func bulk(_ b: UnsafeRawBufferPointer) {
+        header(UInt8(ascii: "$"), b.count)
+        bytes.append(contentsOf: b)
+        bytes.append(13); bytes.append(10)
+    }
+
+    mutating func bulk(_ b: [UInt8]) { b.withUnsafeBytes { bulk($0) } }
+
+    mutating func bulk(_ s: StaticString) { s.withUTF8Buffer { bulk(UnsafeRawBufferPointer($0)) } }
+
+    mutating func bulkNumber(_ n: Int) {
+        var w = RequestWriter()
+        w.number(n)
+        bulk(w.bytes)
+    }
 }
 
 /// One cached connection to a MIGRATE target: a blocking-with-timeout socket (poll between
