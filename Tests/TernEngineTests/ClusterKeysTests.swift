@@ -298,5 +298,12 @@ final class MigrateClusterModeTests: XCTestCase {
         let req = target.request()
         XCTAssertTrue(req.hasPrefix("*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*4\r\n$14\r\nRESTORE-ASKING\r\n$1\r\nk\r\n$1\r\n0\r\n"), req)
         XCTAssertEqual(e.countKeysInSlot(ClusterSlot.of(Array("k".utf8))), 0, "the migrated key left the index")
+        // The connection stays cached until it has been unused for more than 10 s.
+        XCTAssertEqual(e.migrateSockets.count, 1)
+        let now = Engine.wallClockMs()
+        e.migrateSockets.closeIdle(nowMs: now + 5_000)
+        XCTAssertEqual(e.migrateSockets.count, 1)
+        e.migrateSockets.closeIdle(nowMs: now + 12_000)
+        XCTAssertEqual(e.migrateSockets.count, 0)
     }
 }
