@@ -58,6 +58,8 @@ extension Engine {
         var async = false
         if config.replDisklessLoad == "swapdb" {
             temp = databases.map { Database(id: $0.id) }
+            // Indexed while loading, so the swap trades indexes instead of rebuilding one.
+            if clusterEnabled { temp?[0].table.setSlotIndexed(true) }
             // The old data is an earlier point of the same history only when the ids match.
             async = repl.replid == l.initialReplid
         } else {
