@@ -287,3 +287,35 @@ def test_restore_asking_is_restore(servers):
     assert cs["tern_src"].get("k2") == b"v"
     for c in cs.values():
         c.close()
+
+
+def test_keyspace_events_on_source(servers):
+    """The source raises `del` for each key the target acknowledged (and nothing for COPY)."""
+    cs = clients(servers)
+    port = servers["redis_dst"].port
+    seen = {}
+    for src in SOURCES:
+        cs["redis_dst"].flushall()
+        c = cs[src]
+        c.flushall()
+        fill(c)
+        c.config_set("notify-keyspace-events", "KEA")
+        p = c.pubsub()
+        p.psubscribe("__keyevent@0__:*")
+        p.get_message(timeout=1)
+        c.execute_command("MIGRATE", "127.0.0.1", port, "", 0, 5000, "KEYS", "str", "missing", "h")
+        c.execute_command("MIGRATE", "127.0.0.1", port, "", 0, 5000, "COPY", "KEYS", "list")
+        c.publish("__keyevent@0__:end", "x")
+        events = []
+        while True:
+            m = p.get_message(timeout=2)
+            if m is None or m["channel"] == b"__keyevent@0__:end":
+                break
+            events.append((m["channel"], m["data"]))
+        p.close()
+        c.config_set("notify-keyspace-events", "")
+        seen[src] = events
+    for c in cs.values():
+        c.close()
+    assert seen["tern_src"] == seen["redis_src"]
+    assert seen["tern_src"] == [(b"__keyevent@0__:del", b"str"), (b"__keyevent@0__:del", b"h")]
