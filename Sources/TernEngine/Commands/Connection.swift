@@ -57,13 +57,10 @@ public enum ConnectionCommands {
         while j < a.count {
             let more = a.count - j - 1
             if a.equals(j, "auth") && more >= 2 {
-                let user = a.string(j + 1), pass = a.string(j + 2)
-                let required = c.engine.config.requirepass
-                if user != "default" || (!required.isEmpty && pass != required) {
+                if !c.engine.authenticate(c, a.bytes(j + 1), a.bytes(j + 2), object: a.bytes(0)) {
                     c.error("WRONGPASS invalid username-password pair or user is disabled.")
                     return
                 }
-                c.authenticated = true
                 j += 3
             } else if a.equals(j, "setname") && more >= 1 {
                 let n = a.bytes(j + 1)
@@ -78,7 +75,9 @@ public enum ConnectionCommands {
                 return
             }
         }
-        if !c.authenticated {
+        // Redis checks the client's own authentication here, not whether the default user
+        // is open (a client that connected while a password was set must still AUTH).
+        if !c.aclAuthenticated {
             c.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
             return
         }

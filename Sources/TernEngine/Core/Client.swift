@@ -80,8 +80,17 @@ public final class Client {
     /// When the reply buffer's peak period began (the clients cron restarts it).
     var replyBufferPeakResetMs: Int64
     public var lastInteractionMs: Int64
+    /// No NOAUTH refusal: authenticated, or the default user is on and nopass (Redis's
+    /// authRequired). The network layer also reads it for the unauthenticated size limits.
     public var authenticated = true
-    public var user = "default"
+    /// Authenticated by AUTH/HELLO (Redis's c->authenticated).
+    var aclAuthenticated = false
+    /// The ACL user; nil for the master link and internal clients (Redis's NULL user: no
+    /// restrictions, shown as "(superuser)").
+    public internal(set) var aclUser: ACLUser?
+    /// The user may run everything: dispatch skips the ACL check (one Bool test).
+    var aclUnrestricted = true
+    public var user: String { aclUser?.name ?? "(superuser)" }
     public var replyMode: ReplyMode = .on
     /// Bytes of unparsed input (qbuf in CLIENT LIST), maintained by the network layer.
     public var queryBufferLength = 0
@@ -143,6 +152,13 @@ public final class Client {
         createdMs = Engine.wallClockMs()
         replyBufferPeakResetMs = createdMs
         lastInteractionMs = createdMs
+        let u = engine.acl.defaultUser
+        aclUser = u
+        aclUnrestricted = u.isUnrestricted
+        // Redis's clientSetDefaultAuth: authenticated from the start when the default user
+        // is on and nopass (and stays so if it gets a password later).
+        aclAuthenticated = engine.acl.defaultUserIsOpen
+        authenticated = aclAuthenticated
     }
 
     @inline(__always) public var resp: Int {

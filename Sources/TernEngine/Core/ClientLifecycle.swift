@@ -8,7 +8,6 @@ extension Engine {
     public func createClient() -> Client {
         let c = Client(id: nextClientID, engine: self)
         nextClientID += 1
-        if !config.requirepass.isEmpty { c.authenticated = false }
         clients[c.id] = c
         stats.totalConnections += 1
         return c
@@ -18,6 +17,9 @@ extension Engine {
     public func createFakeClient() -> Client {
         let c = Client(id: Int.max - nextClientID, engine: self)
         c.flags.insert(.fake)
+        // Internal work runs unrestricted (Redis's fake clients have no user).
+        setClientUser(c, nil)
+        c.authenticated = true
         return c
     }
 
@@ -50,8 +52,9 @@ extension Engine {
         if c.flags.contains(.tracking) { tracking.disable(c) }
         if let d = database(0) { c.db = d }
         c.resp = 2
-        c.user = "default"
-        c.authenticated = config.requirepass.isEmpty
+        setClientUser(c, acl.defaultUser)
+        c.aclAuthenticated = acl.defaultUserIsOpen
+        c.authenticated = c.aclAuthenticated
         transactions.discard(c)
         pubsub.dropAll(c)
         c.name = nil

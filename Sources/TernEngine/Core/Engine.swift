@@ -101,6 +101,8 @@ public final class Engine {
     public let infoState: InfoState
     /// Settings changed by DEBUG subcommands.
     public let debugState: DebugState
+    /// ACL users, the permission check's data and the ACL log (Subsystems/ACL.swift).
+    public let acl: ACLRegistry
     /// Per-type client memory and client eviction buckets (Subsystems/ClientEviction.swift).
     public let clientMemory = ClientMemoryState()
     /// Clients flagged closeASAP whose connections are dropped after the current work
@@ -223,6 +225,7 @@ public final class Engine {
         blocking = BlockingRegistry()
         infoState = InfoState(startTimeMs: startTimeMs)
         debugState = DebugState()
+        acl = ACLRegistry(commandCount: 0)
         // Every stored property is set: the subsystems may now point back at the engine.
         transactions.engine = self
         pubsub.engine = self
@@ -252,6 +255,8 @@ public final class Engine {
             db.keyAdded = { [unowned(unsafe) self] key in self.notify(.new, "new", key, id) }
         }
         registerAllCommands()
+        acl.engine = self
+        initACL()
         installClientLimits()
         aof = AppendOnlyFile(engine: self)
         config.onChange("appendonly") { [unowned(unsafe) self] cfg in
@@ -395,7 +400,8 @@ public final class Engine {
             rejectCommand(c, cmd, "ERR Command not allowed inside a transaction")
             return
         }
-        // ACL permission check (NOPERM) goes here.
+        // ACL: a client whose user may run everything pays this one Bool test.
+        if !c.aclUnrestricted && refusedByACL(c, cmd, args) { return }
         // Cluster redirection (MOVED/ASK/CROSSSLOT) goes here.
         // maxmemory-clients before key eviction (Redis's order): output the last command left
         // may push the total over; a client that evicted itself runs nothing more.

@@ -17,5 +17,6 @@ extension Engine {
         registerFailoverCommand()
         registerReplicaCommands()
         registerScriptingCommands()
+        registerACLCommands()
     }
 }

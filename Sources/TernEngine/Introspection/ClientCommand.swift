@@ -218,7 +218,7 @@ enum ClientCommand {
                 laddr = a.string(i + 1)
             } else if a.equals(i, "user") {
                 let u = a.string(i + 1)
-                guard e.clientCommandUserExists(u) else {
+                guard e.acl.user(u) != nil else {
                     c.error("ERR No such user '\(u)'")
                     return
                 }
@@ -359,10 +359,3 @@ enum ClientCommand {
     }
 }
 
-extension Engine {
-    /// Whether a user name exists, for CLIENT KILL USER. Only "default" exists until ACL
-    /// users do (the ACL subsystem's lookup goes here).
-    func clientCommandUserExists(_ name: String) -> Bool {
-        name == "default"
-    }
-}

@@ -253,19 +253,16 @@ public enum ConfigCommands {
         for l in helpLines { c.out.simple(l) }
     }
 
-    /// AUTH [username] password, against the default user (requirepass).
+    /// AUTH [username] password: the two-argument form is the default user's.
     static func auth(_ c: Client, _ a: Args) {
         if a.count > 3 { c.syntaxError(); return }
-        let required = Array(c.engine.config.requirepass.utf8)
-        if a.count == 2 && required.isEmpty {
+        let e = c.engine
+        if a.count == 2 && e.acl.defaultUser.nopass {
             c.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
             return
         }
-        let userOK = a.count == 2 || a.string(1) == "default"
-        let pass = a[a.count - 1]
-        if userOK && (required.isEmpty || pass.elementsEqual(required)) {
-            c.authenticated = true
-            c.user = "default"
+        let user = a.count == 2 ? Array("default".utf8) : a.bytes(1)
+        if e.authenticate(c, user, a.bytes(a.count - 1), object: a.bytes(0)) {
             c.out.ok()
         } else {
             c.error("WRONGPASS invalid username-password pair or user is disabled.")

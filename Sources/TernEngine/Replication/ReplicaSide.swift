@@ -745,7 +745,7 @@ extension Engine {
         c.remoteAddress = l.transport?.remoteAddress ?? "?"
         c.localAddress = l.transport?.localAddress ?? "?"
         c.fd = l.transport?.fd ?? -1
-        c.user = "(superuser)"
+        setClientUser(c, nil)
         let conn = MasterClientConnection(link: l)
         l.connection = conn
         c.connection = conn
