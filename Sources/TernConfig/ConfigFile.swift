@@ -92,6 +92,11 @@ extension ConfigRegistry {
         case "user":
             guard !args.isEmpty else { return bad }
             if let e = checkUserRules(argv) { return e }
+            // Only `default` may be declared again (it starts over from reset); the ACL
+            // subsystem applies the rules at startup.
+            if args[0] != "default" && cfg.userDirectives.contains(where: { $0.first == args[0] }) {
+                return "Error in user declaration '\(args[0])': Duplicate user found. A user can only be defined once in config files"
+            }
             cfg.userDirectives.append(args)
             return nil
         case "loadmodule":

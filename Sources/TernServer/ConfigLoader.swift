@@ -133,9 +133,6 @@ public enum ConfigLoader {
             notices.append("Configured to not listen anywhere")
         }
         notices += ConfigRegistry.unsupportedNotices(cfg)
-        if !cfg.userDirectives.isEmpty {
-            notices.append("ACL 'user' directives are kept for CONFIG REWRITE; only the default user is enforced")
-        }
     }
 
     static func absolutePath(_ p: String) -> String {

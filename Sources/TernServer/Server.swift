@@ -131,6 +131,12 @@ public final class TernServerProcess: @unchecked Sendable {
         }
         for n in engine.applyRenamedCommands() { logger.log(.notice, n) }
         showLogoOrMode()
+        // `user` lines or the aclfile (Redis's ACLLoadUsersAtStartup); a sentinel loads them
+        // once its command table is in place.
+        if sentinel == nil, let errors = engine.loadACLAtStartup() {
+            for e in errors { logger.log(.warning, e) }
+            exit(1)
+        }
         if let sentinel {
             runSentinel(sentinel, loop: loop, listenFDs: listenFDs, unixFD: unixFD)
         }
@@ -204,10 +210,15 @@ public final class TernServerProcess: @unchecked Sendable {
         sentinel.connector = NIOSentinelConnector(loop: loop)
         let s = LoopBound(sentinel)
         let lg = LoopBound(logger)
+        let eng = LoopBound(engine)
         installSignalHandlers(loop)
         let started = loop.submit {
             if let err = s.value.start() {
                 lg.value.log(.warning, err)
+                exit(1)
+            }
+            if let errors = eng.value.loadACLAtStartup() {
+                for e in errors { lg.value.log(.warning, e) }
                 exit(1)
             }
         }

@@ -145,7 +145,8 @@ enum ACLCommands {
         if a.count > 3 { subcommandSyntaxError(c, a); return }
         var bits = 256
         if a.count == 3 {
-            guard let n = Numbers.parseInt(a[2]), n > 0, n <= 4096 else {
+            guard let n = Numbers.parseInt(a[2]) else { c.notInteger(); return }
+            guard n > 0, n <= 4096 else {
                 c.error("ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096")
                 return
             }

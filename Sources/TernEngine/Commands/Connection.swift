@@ -57,7 +57,7 @@ public enum ConnectionCommands {
         while j < a.count {
             let more = a.count - j - 1
             if a.equals(j, "auth") && more >= 2 {
-                if !c.engine.authenticate(c, a.bytes(j + 1), a.bytes(j + 2), object: a.bytes(0)) {
+                if !c.engine.authenticate(c, a.bytes(j + 1), a.bytes(j + 2), command: a) {
                     c.error("WRONGPASS invalid username-password pair or user is disabled.")
                     return
                 }
@@ -78,7 +78,7 @@ public enum ConnectionCommands {
         // Redis checks the client's own authentication here, not whether the default user
         // is open (a client that connected while a password was set must still AUTH).
         if !c.aclAuthenticated {
-            c.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+            c.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
             return
         }
         if let n = setName { c.name = n.isEmpty ? nil : n }

@@ -262,7 +262,7 @@ public enum ConfigCommands {
             return
         }
         let user = a.count == 2 ? Array("default".utf8) : a.bytes(1)
-        if e.authenticate(c, user, a.bytes(a.count - 1), object: a.bytes(0)) {
+        if e.authenticate(c, user, a.bytes(a.count - 1), command: a) {
             c.out.ok()
         } else {
             c.error("WRONGPASS invalid username-password pair or user is disabled.")

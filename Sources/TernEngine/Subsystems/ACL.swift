@@ -66,6 +66,8 @@ extension Engine {
     /// Redis's ACLInitDefaultUser, then requirepass as the default user's password.
     func initACL() {
         let u = acl.defaultUser
+        // Created before the commands were registered: size its bitmap now.
+        u.root.bits = Array(repeating: 0, count: commands.byID.count / 64 + 1)
         for r in ["+@all", "~*", "&*", "on", "nopass"] {
             try? u.apply(Array(r.utf8), commands, pubsubDefaultAll: pubsubDefaultAll)
         }
@@ -77,8 +79,10 @@ extension Engine {
             self.aclUserChanged(self.acl.defaultUser)
             return nil
         }
+        // CONFIG REWRITE: every user as a `user` line, none when an aclfile keeps them.
         config.aclRewriteHook = { [unowned(unsafe) self] in
-            self.acl.sortedUsers.map { "user \($0.name) \($0.describe(self.commands))" }
+            if !self.config.aclfile.isEmpty { return [] }
+            return self.acl.sortedUsers.map { "user \($0.name) \($0.describe(self.commands))" }
         }
     }
 
@@ -163,8 +167,9 @@ extension Engine {
 
     // MARK: authentication
 
-    /// AUTH / HELLO AUTH (Redis's ACLAuthenticateUser): logs a failure in the ACL log.
-    public func authenticate(_ c: Client, _ username: [UInt8], _ password: [UInt8], object: [UInt8]) -> Bool {
+    /// AUTH / HELLO AUTH (Redis's ACLAuthenticateUser): logs a failure in the ACL log, with
+    /// the command's name as typed as the object.
+    public func authenticate(_ c: Client, _ username: [UInt8], _ password: [UInt8], command a: Args) -> Bool {
         let name = String(decoding: username, as: UTF8.self)
         if let u = acl.users[name], u.enabled, u.checkPassword(password) {
             setClientUser(c, u)
@@ -172,7 +177,9 @@ extension Engine {
             c.authenticated = true
             return true
         }
-        addACLLogEntry(c, .auth, object: object, username: name, argvMem: 0)
+        var argvMem = 0
+        for i in 0..<a.count { argvMem += a.length(i) }
+        addACLLogEntry(c, .auth, object: a.bytes(0), username: name, argvMem: argvMem)
         return false
     }
 

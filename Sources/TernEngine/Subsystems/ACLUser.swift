@@ -79,7 +79,10 @@ public final class ACLSelector {
 
     @inline(__always) func allows(_ id: Int) -> Bool {
         let w = id >> 6
-        return w < bits.count && bits[w] & (1 << UInt64(id & 63)) != 0
+        // Ids past the bitmap were never set one by one: +@all (the future-commands bit)
+        // covers them, as Redis's fixed-size bitmap filled by +@all does.
+        guard w < bits.count else { return futureCommands }
+        return bits[w] & (1 << UInt64(id & 63)) != 0
     }
 
     func setBit(_ id: Int, _ on: Bool) {
@@ -153,7 +156,7 @@ public final class ACLSelector {
             if first == UInt8(ascii: "%") {
                 read = false
                 write = false
-                var closed = false
+                // "%R" without "~" is accepted too: the pattern is then empty.
                 while offset < op.count {
                     let ch = op[offset] & ~0x20
                     if ch == UInt8(ascii: "R") && !read {
@@ -162,14 +165,13 @@ public final class ACLSelector {
                         write = true
                     } else if op[offset] == UInt8(ascii: "~") {
                         offset += 1
-                        closed = true
                         break
                     } else {
                         throw .syntax
                     }
                     offset += 1
                 }
-                if !closed || !(read || write) { throw .syntax }
+                if !(read || write) { throw .syntax }
             }
             let pattern = Array(op[offset...])
             if ACLSelector.hasSpaces(pattern) { throw .syntax }
@@ -250,11 +252,11 @@ public final class ACLSelector {
         return out + commandRules(table)
     }
 
-    /// Redis's ACLDescribeSelectorCommandRules: start from +@all or -@all, add each category
-    /// that covers more commands than it misses (applied to a scratch selector, as Redis
-    /// does, so later categories count what is left), then fix single commands until the
-    /// scratch bitmap equals this one. Redis emits single commands in its dict's (random)
-    /// order; here they follow command ids.
+    /// Redis's ACLDescribeSelectorCommandRules: start from +@all or -@all, add categories
+    /// that cover more commands than they miss (each applied to a scratch selector so the
+    /// next one counts what is left), then fix single commands until the scratch bitmap
+    /// equals this one. Redis emits single commands in its dict's (random) order; here they
+    /// follow command ids.
     func commandRules(_ table: CommandTable) -> String {
         var rules: [String] = []
         let fake = ACLSelector(root: false, commandCount: bits.count * 64 - 1, allChannels: false)
@@ -264,17 +266,26 @@ public final class ACLSelector {
         try? fake.apply(Array(start.utf8), table)
         let temp = ACLSelector(root: false, commandCount: 0, allChannels: false)
         temp.bits = bits
+        temp.futureCommands = futureCommands
         let top = table.commands
-        for (name, category) in ACLCategories.names {
-            var on = 0, off = 0
-            for cmd in top where !cmd.aclCategories.isDisjoint(with: category) {
-                if temp.allows(cmd.id) { on += 1 } else { off += 1 }
+        // Greedy best fit: the category that fixes the most top-level commands (on minus
+        // off when adding, off minus on when removing) first, until none gains anything.
+        // Checked against redis-server 7.0: it picks the same categories (-@dangerous rather
+        // than -@admin plus single commands for "+@all -@dangerous").
+        while true {
+            var best: (name: String, category: ACLCategories, gain: Int)? = nil
+            for (name, category) in ACLCategories.names {
+                var on = 0, off = 0
+                for cmd in top where !cmd.aclCategories.isDisjoint(with: category) {
+                    if temp.allows(cmd.id) { on += 1 } else { off += 1 }
+                }
+                let gain = additive ? on - off : off - on
+                if gain > (best?.gain ?? 0) { best = (name, category, gain) }
             }
-            if (additive && on > off) || (!additive && off > on) {
-                fake.change(category: category, additive, in: top)
-                temp.change(category: category, !additive, in: top)
-                rules.append((additive ? "+@" : "-@") + name)
-            }
+            guard let b = best else { break }
+            fake.change(category: b.category, additive, in: top)
+            temp.change(category: b.category, !additive, in: top)
+            rules.append((additive ? "+@" : "-@") + b.name)
         }
         func single(_ cmd: Command) {
             let mine = allows(cmd.id)
