@@ -346,7 +346,7 @@ extension Engine {
     }
 
     /// Redis's ACLLoadFromFile: all lines must be valid, or nothing changes. Returns the
-    /// error text (several lines' errors joined), nil on success.
+    /// error text (every bad line's error, then a warning), nil on success.
     func loadACLFile(_ path: String) -> String? {
         guard let text = ConfigRegistry.readFile(path) else {
             return "Error loading ACLs, opening file '\(path)': \(String(cString: strerror(errno)))"
@@ -363,7 +363,7 @@ extension Engine {
                 continue
             }
             if argv[0] != "user" || argv.count < 2 {
-                errors += "\(path):\(lineNumber): line should start with user keyword. "
+                errors += "\(path):\(lineNumber) should start with user keyword followed by the username. "
                 continue
             }
             let name = argv[1]
@@ -372,12 +372,12 @@ extension Engine {
                 continue
             }
             if staged[name] != nil {
-                errors += "\(path):\(lineNumber): Duplicate user '\(name)' found. "
+                errors += "WARNING: Duplicate user '\(name)' found on line \(lineNumber). "
                 continue
             }
             let u = ACLUser(name: name, commandCount: commands.byID.count, allChannels: pubsubDefaultAll)
             guard case .success(let merged) = ACLUser.mergeSelectorArguments(argv.dropFirst(2).map { Array($0.utf8) }) else {
-                errors += "\(path):\(lineNumber): Unmatched parenthesis in selector definition. "
+                errors += "\(path):\(lineNumber): Unmatched parenthesis in selector definition."
                 continue
             }
             var failed = false
@@ -385,14 +385,16 @@ extension Engine {
                 do {
                     try u.apply(op, commands, pubsubDefaultAll: pubsubDefaultAll)
                 } catch {
-                    errors += "\(path):\(lineNumber): \(error.message). "
+                    errors += "\(path):\(lineNumber): Error in applying operation '\(String(decoding: op, as: UTF8.self))': \(error.message). "
                     failed = true
                     break
                 }
             }
             if !failed { staged[name] = u }
         }
-        if !errors.isEmpty { return String(errors.dropLast()) }
+        if !errors.isEmpty {
+            return errors + "WARNING: ACL errors detected, no change to the previously active ACL rules was performed"
+        }
         // The default user object stays (clients point at it); a file without it resets
         // it to the built-in default.
         let def = acl.defaultUser
