@@ -46,9 +46,10 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
 
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
-        if unixPath == nil && engine.config.protectedMode && engine.config.requirepass.isEmpty
+        if unixPath == nil && engine.config.protectedMode && engine.acl.defaultUser.nopass
             && !ConnectionHandler.isLoopback(context.channel.remoteAddress) {
-            // Protected mode: no password for the default user, so only loopback clients.
+            // Protected mode: the default user needs no password (requirepass or an ACL
+            // rule gives it one), so only loopback clients.
             closing = true
             var b = context.channel.allocator.buffer(capacity: ConnectionHandler.deniedMessage.utf8.count)
             b.writeString(ConnectionHandler.deniedMessage)

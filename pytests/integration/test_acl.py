@@ -177,6 +177,20 @@ def test_noperm_refusals_and_multi(pair):
         x.close()
 
 
+def test_rules_changed_before_exec(pair):
+    t, r = pair
+    pair.same("ACL", "SETUSER", "mx", "on", ">pw", "~*", "&*", "+@all")
+    conns = [Conn(t.port, pair.proto), Conn(r.port, pair.proto)]
+    for cmd in (["AUTH", "mx", "pw"], ["MULTI"], ["SET", "k", "v"], ["GET", "k"], ["PUBLISH", "ch", "x"],
+                ["GET", "other"]):
+        assert conns[0].cmd(*cmd) == conns[1].cmd(*cmd)
+    pair.same("ACL", "SETUSER", "mx", "-set", "resetkeys", "~k", "resetchannels")
+    assert conns[0].cmd("EXEC") == conns[1].cmd("EXEC")
+    assert masked_log(t) == masked_log(r)
+    for x in conns:
+        x.close()
+
+
 def test_first_arg_and_subcommand_rules(pair):
     pair.same("ACL", "SETUSER", "u2", "on", "nopass", "allkeys", "-@all", "+config|get", "+select|0", "+select|1")
     pair.same("ACL", "DRYRUN", "u2", "config", "get", "maxmemory")
@@ -260,6 +274,8 @@ def test_auth_hello_and_requirepass(pair):
     pair.same("ACL", "SETUSER", "default", "nopass")
     pair.same("CONFIG", "GET", "requirepass")
     late = [Conn(t.port), Conn(r.port)]
+    # A first command makes sure the server has set the connection up before the change.
+    assert late[0].cmd("PING") == late[1].cmd("PING") == b"+PONG\r\n"
     pair.same("CONFIG", "SET", "requirepass", "again")
     assert late[0].cmd("PING") == late[1].cmd("PING")
     pair.same("ACL", "SETUSER", "default", "resetpass")

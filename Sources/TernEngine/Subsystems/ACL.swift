@@ -211,6 +211,25 @@ extension Engine {
         return true
     }
 
+    /// EXEC checks each queued command again (Redis's execCommand): a command the user's
+    /// new rules refuse gets this error in the EXEC reply instead of running.
+    func refusedInExec(_ c: Client, _ cmd: Command, _ a: Args) -> Bool {
+        guard let u = c.aclUser, let (denial, idx) = checkPermission(u, cmd, a) else { return false }
+        var argvMem = 0
+        for i in 0..<a.count { argvMem += a.length(i) }
+        addACLLogEntry(c, denial, object: denial == .command ? Array(cmd.fullName.utf8) : a.bytes(idx),
+                       username: nil, argvMem: argvMem)
+        let reason: String
+        switch denial {
+        case .command: reason = "no permission to execute the command or subcommand"
+        case .key: reason = "no permission to touch the specified keys"
+        case .channel: reason = "no permission to access one of the channels used as arguments"
+        case .auth: reason = "no permission"
+        }
+        c.error("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: \(reason)")
+        return true
+    }
+
     /// Redis's ACLCheckAllUserCommandPerm: nil when a selector allows the call, otherwise
     /// the most relevant denial (command < key < channel; the later argument on a tie)
     /// and the argument it concerns.

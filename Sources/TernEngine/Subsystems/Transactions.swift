@@ -274,7 +274,10 @@ public final class TransactionRegistry {
                 guard let spBase = sp.baseAddress else { return }
                 let base = buf.baseAddress ?? UnsafeRawPointer(spBase)
                 for q in commands {
-                    engine.call(c, q.command, Args(base: base, spans: spBase + 2 * q.first, count: q.count))
+                    let args = Args(base: base, spans: spBase + 2 * q.first, count: q.count)
+                    // The user's rules may have changed since the command was queued.
+                    if !c.aclUnrestricted && engine.refusedInExec(c, q.command, args) { continue }
+                    engine.call(c, q.command, args)
                 }
             }
         }
