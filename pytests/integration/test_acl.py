@@ -349,3 +349,33 @@ def test_pubsub_clients_losing_channels_are_closed(tern_server):
     assert pattern.peer_closed()
     assert keeps.cmd("PING") != b""
     admin.close()
+
+
+def test_rules_naming_commands_tern_lacks_are_accepted(pair):
+    # A config written for Redis may name commands Tern does not implement (EVAL ...):
+    # the rule is accepted and changes nothing; names Redis does not know stay errors.
+    pair.same("ACL", "SETUSER", "lack", "on", "nopass", "+@all", "-eval", "-function|flush", "+eval|x")
+    pair.same("ACL", "SETUSER", "lack", "-nosuch|x")
+    pair.same("ACL", "SETUSER", "lack", "+config|nosuch")
+
+
+def masked_slowlog(conn):
+    entries = conn.call("SLOWLOG", "GET").val
+    return [[a.val for a in e.val[3].val] for e in entries]
+
+
+def test_slowlog_redacts_passwords_and_acl_rules(pair):
+    t, r = pair
+    try:
+        pair.same("CONFIG", "SET", "slowlog-log-slower-than", "0")
+        pair.same("SLOWLOG", "RESET")
+        pair.same("ACL", "SETUSER", "sl", "on", ">secret", "+@all", "~*")
+        for conn in (t, r):
+            c = Conn(conn.port)
+            c.cmd("AUTH", "sl", "secret")
+            c.cmd("HELLO", "2", "AUTH", "sl", "secret")
+            c.cmd("ACL", "WHOAMI")
+            c.close()
+        assert masked_slowlog(t) == masked_slowlog(r)
+    finally:
+        pair.same("CONFIG", "SET", "slowlog-log-slower-than", "10000")

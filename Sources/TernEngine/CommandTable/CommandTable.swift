@@ -163,6 +163,7 @@ public final class CommandTable {
     /// Sentinel mode: only the named top-level commands stay (Redis builds its sentinel
     /// command table from the commands flagged `sentinel`); the rest become unknown.
     public func keepOnly(_ names: Set<String>) {
+        namesUnregisteredCommands = false
         byName = byName.filter { names.contains($0.value.name) }
         commands = commands.filter { names.contains($0.name) }
     }
@@ -170,6 +171,21 @@ public final class CommandTable {
     public func lookup(_ name: String) -> Command? {
         guard let k = CommandName(name) else { return nil }
         return byName[k]
+    }
+
+    /// ACL rules may name commands Redis 7.0 has and Tern does not implement ("-eval"): a
+    /// config written for Redis must still load. False in sentinel mode, whose table is all
+    /// Redis has there.
+    public private(set) var namesUnregisteredCommands = true
+
+    /// Whether "name" or "parent|sub" is a command of Redis 7.0's catalog.
+    public func catalogHas(_ fullName: String) -> Bool {
+        let parts = fullName.lowercased().split(separator: "|", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        guard let (info, _) = catalog[parts[0]] else { return false }
+        if parts.count == 1 { return true }
+        let e = info.elements
+        guard e.count > 9 else { return false }
+        return e[9].elements.contains { $0.elements.first?.text == parts[0] + "|" + parts[1] }
     }
 
     /// Resolves "config|get" style names too.

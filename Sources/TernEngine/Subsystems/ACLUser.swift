@@ -195,16 +195,25 @@ public final class ACLSelector {
         case UInt8(ascii: "+"):
             let name = String(decoding: op.dropFirst(), as: UTF8.self)
             guard let bar = name.lastIndex(of: "|") else {
-                guard let cmd = table.lookupFull(name) else { throw .unknownName }
+                guard let cmd = table.lookupFull(name) else {
+                    if ACLSelector.isUnimplemented(name, table) { return }
+                    throw .unknownName
+                }
                 change(cmd, true)
                 return
             }
             let base = String(name[..<bar]), sub = String(name[name.index(after: bar)...])
-            guard let cmd = table.lookupFull(base) else { throw .unknownName }
+            guard let cmd = table.lookupFull(base) else {
+                if ACLSelector.isUnimplemented(base, table) && !sub.isEmpty { return }
+                throw .unknownName
+            }
             if cmd.parent != nil { throw .subcommandFirstArg }
             if sub.isEmpty { throw .syntax }
             if cmd.hasSubcommands {
-                guard let s = cmd.subcommands[sub.lowercased()] else { throw .unknownName }
+                guard let s = cmd.subcommands[sub.lowercased()] else {
+                    if ACLSelector.isUnimplemented(name, table) { return }
+                    throw .unknownName
+                }
                 change(s, true)
             } else {
                 // +select|0: allowed only with that first argument (Redis warns it is a
@@ -214,13 +223,22 @@ public final class ACLSelector {
                 firstArgs[cmd.id] = list
             }
         case UInt8(ascii: "-"):
-            guard let cmd = table.lookupFull(String(decoding: op.dropFirst(), as: UTF8.self)) else {
+            let name = String(decoding: op.dropFirst(), as: UTF8.self)
+            guard let cmd = table.lookupFull(name) else {
+                if ACLSelector.isUnimplemented(name, table) { return }
                 throw .unknownName
             }
             change(cmd, false)
         default:
             throw .syntax
         }
+    }
+
+    /// A command of Redis 7.0 that Tern does not implement: a rule naming it is accepted and
+    /// changes nothing (the command is unknown here anyway), so configs written for Redis
+    /// load. Not in sentinel mode, where Redis's table is the sentinel's too.
+    static func isUnimplemented(_ name: String, _ table: CommandTable) -> Bool {
+        table.namesUnregisteredCommands && table.catalogHas(name)
     }
 
     /// Redis's ACLStringHasSpaces: whitespace or NUL.
