@@ -67,8 +67,11 @@ final class DispatchAndKeyspaceTests: XCTestCase {
     }
 
     func testNoAuthComesAfterArityAndProtection() {
-        engine.config.requirepass = "pw"
-        engine.config.enableDebugCommand = "no"
+        // requirepass as read at startup: it becomes the default user's password.
+        let cfg = ServerConfig()
+        cfg.requirepass = "pw"
+        cfg.enableDebugCommand = "no"
+        engine = Engine(config: cfg)
         let c = engine.createClient()
         XCTAssertEqual(run("GET", on: c), "-ERR wrong number of arguments for 'get' command\r\n")
         XCTAssertTrue(run("DEBUG", "SLEEP", "0", on: c).hasPrefix("-ERR DEBUG command not allowed."))

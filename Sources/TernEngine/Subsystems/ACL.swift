@@ -68,9 +68,7 @@ extension Engine {
         let u = acl.defaultUser
         // Created before the commands were registered: size its bitmap now.
         u.root.bits = Array(repeating: 0, count: commands.byID.count / 64 + 1)
-        for r in ["+@all", "~*", "&*", "on", "nopass"] {
-            try? u.apply(Array(r.utf8), commands, pubsubDefaultAll: pubsubDefaultAll)
-        }
+        u.applyDefaultUserRules(commands)
         if !config.requirepass.isEmpty { updateDefaultUserPassword(config.requirepass) }
         // CONFIG SET requirepass: resetpass, then >password (or nopass), as Redis's
         // ACLUpdateDefaultUserPassword; CONFIG GET keeps showing what was set.
@@ -151,7 +149,7 @@ extension Engine {
             for ch in s.shardChannels.keys where !Engine.channelAllowed(r.channels, ch, isPattern: false) { lost = true }
             for p in s.patterns.keys where !Engine.channelAllowed(r.channels, p, isPattern: true) { lost = true }
             if lost {
-                if c === currentClient { c.flags.insert(.closeAfterReply) } else { freeClientAsync(c) }
+                closeForACL(c)
             }
         }
     }
@@ -160,9 +158,23 @@ extension Engine {
     func deleteUser(_ name: String) -> Bool {
         guard let u = acl.users.removeValue(forKey: name) else { return false }
         for c in clients.values where c.aclUser === u {
-            if c === currentClient { c.flags.insert(.closeAfterReply) } else { freeClientAsync(c) }
+            closeForACL(c)
         }
         return true
+    }
+
+    /// A client of a deleted or narrowed user goes: the one running the command after its
+    /// reply, the others right after this command (Redis's CLIENT_CLOSE_AFTER_COMMAND and
+    /// freeClientAsync).
+    func closeForACL(_ c: Client) {
+        if c === currentClient { c.flags.insert(.closeAfterReply) } else { freeClientAsync(c) }
+    }
+
+    /// Bytes of all arguments (CLIENT LIST `argv-mem` of the client-info in ACL LOG).
+    static func argumentBytes(_ a: Args) -> Int {
+        var n = 0
+        for i in 0..<a.count { n += a.length(i) }
+        return n
     }
 
     // MARK: authentication
@@ -177,9 +189,7 @@ extension Engine {
             c.authenticated = true
             return true
         }
-        var argvMem = 0
-        for i in 0..<a.count { argvMem += a.length(i) }
-        addACLLogEntry(c, .auth, object: a.bytes(0), username: name, argvMem: argvMem)
+        addACLLogEntry(c, .auth, object: a.bytes(0), username: name, argvMem: Engine.argumentBytes(a))
         return false
     }
 
@@ -194,12 +204,7 @@ extension Engine {
     /// selector of the client's user allows the command. Returns true when refused.
     @inline(never)
     func refusedByACL(_ c: Client, _ cmd: Command, _ a: Args) -> Bool {
-        guard let u = c.aclUser else { return false }
-        guard let (denial, idx) = checkPermission(u, cmd, a) else { return false }
-        var argvMem = 0
-        for i in 0..<a.count { argvMem += a.length(i) }
-        addACLLogEntry(c, denial, object: denial == .command ? Array(cmd.fullName.utf8) : a.bytes(idx),
-                       username: nil, argvMem: argvMem)
+        guard let denial = deniedAndLogged(c, cmd, a) else { return false }
         switch denial {
         case .command:
             rejectCommand(c, cmd, "NOPERM this user has no permissions to run the '\(cmd.fullName)' command")
@@ -214,11 +219,7 @@ extension Engine {
     /// EXEC checks each queued command again (Redis's execCommand): a command the user's
     /// new rules refuse gets this error in the EXEC reply instead of running.
     func refusedInExec(_ c: Client, _ cmd: Command, _ a: Args) -> Bool {
-        guard let u = c.aclUser, let (denial, idx) = checkPermission(u, cmd, a) else { return false }
-        var argvMem = 0
-        for i in 0..<a.count { argvMem += a.length(i) }
-        addACLLogEntry(c, denial, object: denial == .command ? Array(cmd.fullName.utf8) : a.bytes(idx),
-                       username: nil, argvMem: argvMem)
+        guard let denial = deniedAndLogged(c, cmd, a) else { return false }
         let reason: String
         switch denial {
         case .command: reason = "no permission to execute the command or subcommand"
@@ -228,6 +229,15 @@ extension Engine {
         }
         c.error("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: \(reason)")
         return true
+    }
+
+    /// The client's user may not run this call: the denial, logged in the ACL log (object: the
+    /// command's name, or the refused key or channel).
+    func deniedAndLogged(_ c: Client, _ cmd: Command, _ a: Args) -> ACLDenial? {
+        guard let u = c.aclUser, let (denial, idx) = checkPermission(u, cmd, a) else { return nil }
+        addACLLogEntry(c, denial, object: denial == .command ? Array(cmd.fullName.utf8) : a.bytes(idx),
+                       username: nil, argvMem: Engine.argumentBytes(a))
+        return denial
     }
 
     /// Redis's ACLCheckAllUserCommandPerm: nil when a selector allows the call, otherwise
@@ -419,9 +429,7 @@ extension Engine {
         let def = acl.defaultUser
         let newDefault = staged["default"] ?? {
             let d = ACLUser(name: "default", commandCount: commands.byID.count, allChannels: false)
-            for r in ["+@all", "~*", "&*", "on", "nopass"] {
-                try? d.apply(Array(r.utf8), commands, pubsubDefaultAll: false)
-            }
+            d.applyDefaultUserRules(commands)
             return d
         }()
         def.take(newDefault)
@@ -430,7 +438,7 @@ extension Engine {
         // user objects and the clients authenticated with them).
         for c in clients.values {
             guard let u = c.aclUser, u !== def else { continue }
-            if c === currentClient { c.flags.insert(.closeAfterReply) } else { freeClientAsync(c) }
+            closeForACL(c)
         }
         acl.users = staged
         aclUserChanged(def)

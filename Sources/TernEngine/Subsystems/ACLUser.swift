@@ -483,6 +483,14 @@ public final class ACLUser {
         return out
     }
 
+    /// Redis's default user: every command, key and channel, on, nopass (ACLInitDefaultUser,
+    /// and what ACL LOAD restores when the file has no default user).
+    func applyDefaultUserRules(_ table: CommandTable) {
+        for r in ["+@all", "~*", "&*", "on", "nopass"] {
+            try? apply(Array(r.utf8), table, pubsubDefaultAll: false)
+        }
+    }
+
     /// Whether `password` matches (nopass accepts any).
     func checkPassword(_ password: [UInt8]) -> Bool {
         if nopass { return true }
