@@ -379,3 +379,14 @@ def test_slowlog_redacts_passwords_and_acl_rules(pair):
         assert masked_slowlog(t) == masked_slowlog(r)
     finally:
         pair.same("CONFIG", "SET", "slowlog-log-slower-than", "10000")
+
+
+def test_noperm_counts_like_redis(tern_server, redis_server):
+    """NOPERM refusals count rejected_calls and errorstat_NOPERM; a NOPERM inside MULTI makes
+    EXEC abort and count as failed, as in Redis's INFO."""
+    from test_dispatch import same_counts
+    steps = [("o", ["ACL", "SETUSER", "cnt", "on", ">pw", "~k*", "&c", "+get", "+multi", "+exec", "+publish"]),
+             ("a", ["AUTH", "cnt", "pw"]), ("a", ["SET", "k", "v"]), ("a", ["GET", "x"]), ("a", ["GET", "k"]),
+             ("a", ["PUBLISH", "d", "m"]), ("a", ["MULTI"]), ("a", ["GET", "x"]), ("a", ["EXEC"]),
+             ("o", ["ACL", "DELUSER", "cnt"])]
+    same_counts(tern_server, redis_server, {"a": 2, "o": 2}, steps)
