@@ -390,3 +390,17 @@ def test_noperm_counts_like_redis(tern_server, redis_server):
              ("a", ["PUBLISH", "d", "m"]), ("a", ["MULTI"]), ("a", ["GET", "x"]), ("a", ["EXEC"]),
              ("o", ["ACL", "DELUSER", "cnt"])]
     same_counts(tern_server, redis_server, {"a": 2, "o": 2}, steps)
+
+
+def test_sort_by_and_get_need_access_to_every_key(pair):
+    pair.same("ACL", "SETUSER", "so", "on", ">p", "~k*", "+sort", "+sort_ro", "+rpush")
+    pair.same("ACL", "SETUSER", "so2", "on", ">p", "%R~*", "~k*", "+sort")
+    t, r = pair
+    for user in ("so", "so2"):
+        conns = [Conn(t.port, pair.proto), Conn(r.port, pair.proto)]
+        for cmd in (["AUTH", user, "p"], ["RPUSH", "k", "3", "1", "2"], ["SORT", "k", "BY", "w_*"],
+                    ["SORT", "k", "BY", "nosort", "GET", "#"], ["SORT", "k", "BY", "w"], ["SORT", "k", "GET", "#"],
+                    ["SORT_RO", "k", "GET", "x*"], ["SORT", "k"]):
+            assert conns[0].cmd(*cmd) == conns[1].cmd(*cmd), cmd
+        for x in conns:
+            x.close()

@@ -76,9 +76,20 @@ public enum SortCommand {
             } else if a.equals(j, "by") && left >= 1 {
                 let p = a.bytes(j + 1)
                 sortby = p
-                if !containsStar(p) { dontsort = true }
+                if !containsStar(p) {
+                    dontsort = true
+                } else if !c.engine.mayReadEveryKey(c, a) {
+                    // A pattern reads keys the key specs do not name: only for users who may
+                    // read every key (Redis 7.0).
+                    c.error("ERR BY option of SORT denied due to insufficient ACL permissions.")
+                    return
+                }
                 j += 1
             } else if a.equals(j, "get") && left >= 1 {
+                if !c.engine.mayReadEveryKey(c, a) {
+                    c.error("ERR GET option of SORT denied due to insufficient ACL permissions.")
+                    return
+                }
                 gets.append(a.bytes(j + 1))
                 j += 1
             } else {

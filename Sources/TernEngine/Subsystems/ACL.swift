@@ -288,6 +288,17 @@ extension Engine {
         return nil
     }
 
+    /// SORT's BY and GET patterns read keys no key spec names: Redis allows them when a
+    /// selector that allows this call may read every key (ACLUserCheckCmdWithUnrestrictedKeyAccess).
+    func mayReadEveryKey(_ c: Client, _ a: Args) -> Bool {
+        guard !c.aclUnrestricted, let u = c.aclUser, let cmd = c.currentCommand else { return true }
+        var keys: [KeyReference]? = nil
+        for s in u.selectors where checkSelector(s, cmd, a, &keys) == nil {
+            if s.allKeys || s.keyPatterns.contains(where: { $0.read && $0.pattern == [UInt8(ascii: "*")] }) { return true }
+        }
+        return false
+    }
+
     /// Arguments that are channels a command publishes to or subscribes to (Redis's
     /// getChannelsFromCommand, the publish and subscribe ones): index and whether it is a pattern.
     static func channelArguments(_ cmd: Command, _ a: Args) -> [(Int, Bool)] {
