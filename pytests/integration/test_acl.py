@@ -404,3 +404,31 @@ def test_sort_by_and_get_need_access_to_every_key(pair):
             assert conns[0].cmd(*cmd) == conns[1].cmd(*cmd), cmd
         for x in conns:
             x.close()
+
+
+def test_skip_sanitize_payload_user_restores_without_deep_checks(pair):
+    """sanitize-dump-payload clients: RESTORE deep-checks a listpack payload (INFO counts
+    it) unless the user is flagged skip-sanitize-payload."""
+    t, r = pair
+    pair.same("CONFIG", "SET", "sanitize-dump-payload", "clients")
+    try:
+        pair.same("ACL", "SETUSER", "skipper", "on", ">p", "~*", "+@all", "skip-sanitize-payload")
+        pair.same("ACL", "SETUSER", "checker", "on", ">p", "~*", "+@all", "sanitize-payload")
+        pair.same("HSET", "h", "f", "v")
+        payload = t.call("DUMP", "h").val
+
+        def sanitizations(conn):
+            info = conn.call("INFO", "stats").val
+            return int(re.search(rb"dump_payload_sanitizations:(\d+)", info).group(1))
+        counts = []
+        for conn in (t, r):
+            before = sanitizations(conn)
+            for user, key in (("checker", "c"), ("skipper", "s")):
+                c = Conn(conn.port)
+                c.cmd("AUTH", user, "p")
+                assert c.cmd("RESTORE", key, "0", payload) == b"+OK\r\n"
+                counts.append(sanitizations(conn) - before)
+                c.close()
+        assert counts[:2] == counts[2:] == [1, 1], counts
+    finally:
+        pair.same("CONFIG", "SET", "sanitize-dump-payload", "no")

@@ -59,9 +59,9 @@ public enum DumpRestoreCommands {
         guard footerOK else { c.error("ERR DUMP payload version or checksum are wrong"); return }
 
         // sanitize-dump-payload: yes always validates deeply; clients only for commands
-        // that do not come from the master.
+        // that do not come from the master nor from a user flagged skip-sanitize-payload.
         let mode = engine.config.sanitizeDumpPayload
-        let deep = mode == "yes" || (mode == "clients" && !c.flags.contains(.master))
+        let deep = mode == "yes" || (mode == "clients" && !c.flags.contains(.master) && c.aclUser?.skipsPayloadSanitizing != true)
         let value: RDBValue
         do {
             value = try DumpPayload.decode(payload, deep: deep, limits: EncodingLimits(engine.config),

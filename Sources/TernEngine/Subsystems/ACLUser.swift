@@ -464,6 +464,10 @@ public final class ACLUser {
 
     struct MergeError: Error { let index: Int }
 
+    /// skip-sanitize-payload: RESTORE from this user skips deep checks under
+    /// sanitize-dump-payload clients.
+    public var skipsPayloadSanitizing: Bool { sanitizePayload == false }
+
     /// Flag words in Redis's order (ACL LIST, GETUSER).
     var flagNames: [String] {
         var f = [enabled ? "on" : "off"]
