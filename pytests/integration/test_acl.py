@@ -432,3 +432,27 @@ def test_skip_sanitize_payload_user_restores_without_deep_checks(pair):
         assert counts[:2] == counts[2:] == [1, 1], counts
     finally:
         pair.same("CONFIG", "SET", "sanitize-dump-payload", "no")
+
+
+def test_random_rules_get_the_same_replies(pair):
+    """Random rule words (prefixes and bodies mixed, selectors included) give the same
+    SETUSER replies and leave the same users as in Redis."""
+    import random
+    rnd = random.Random(7)
+    prefixes = ["", "+", "-", "~", "%", "%R", "%W~", "%RW~", "%RR~", "%X~", "&", ">", "<", "#", "!", "(", "+@", "-@"]
+    bodies = ["get", "GET", "set", "config|get", "config|nosuch", "config|get|x", "select|0", "select|", "client",
+              "all", "read", "write", "nosuch", "*", "a*", "k?", "", "f" * 64, "A" * 64, "on", "off", "reset",
+              "nopass", "resetpass", "allkeys", "allchannels", "resetkeys", "resetchannels", "clearselectors",
+              "sanitize-payload", "skip-sanitize-payload", "allcommands", "nocommands", "pw", "x)", "~y)"]
+    for i in range(150):
+        words = []
+        for _ in range(rnd.randint(0, 4)):
+            w = rnd.choice(prefixes) + rnd.choice(bodies)
+            if rnd.random() < 0.15:
+                w = "(" + w
+            if rnd.random() < 0.15:
+                w = w + ")"
+            words.append(w)
+        pair.same("ACL", "SETUSER", "fz%d" % (i % 5), *words)
+    for i in range(5):
+        same_canon(pair, "ACL", "GETUSER", "fz%d" % i)

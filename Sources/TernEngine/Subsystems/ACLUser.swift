@@ -195,7 +195,7 @@ public final class ACLSelector {
         case UInt8(ascii: "+"):
             let name = String(decoding: op.dropFirst(), as: UTF8.self)
             guard let bar = name.lastIndex(of: "|") else {
-                guard let cmd = table.lookupFull(name) else {
+                guard let cmd = ACLSelector.command(name, table) else {
                     if ACLSelector.isUnimplemented(name, table) { return }
                     throw .unknownName
                 }
@@ -203,7 +203,7 @@ public final class ACLSelector {
                 return
             }
             let base = String(name[..<bar]), sub = String(name[name.index(after: bar)...])
-            guard let cmd = table.lookupFull(base) else {
+            guard let cmd = ACLSelector.command(base, table) else {
                 if ACLSelector.isUnimplemented(base, table) && !sub.isEmpty { return }
                 throw .unknownName
             }
@@ -224,7 +224,7 @@ public final class ACLSelector {
             }
         case UInt8(ascii: "-"):
             let name = String(decoding: op.dropFirst(), as: UTF8.self)
-            guard let cmd = table.lookupFull(name) else {
+            guard let cmd = ACLSelector.command(name, table) else {
                 if ACLSelector.isUnimplemented(name, table) { return }
                 throw .unknownName
             }
@@ -232,6 +232,15 @@ public final class ACLSelector {
         default:
             throw .syntax
         }
+    }
+
+    /// "name" or "container|sub" (Redis's lookupCommandBySds: an empty or third part finds
+    /// nothing).
+    static func command(_ name: String, _ table: CommandTable) -> Command? {
+        let parts = name.split(separator: "|", omittingEmptySubsequences: false)
+        if parts.count == 1 { return table.lookup(name) }
+        guard parts.count == 2, !parts[1].isEmpty, let top = table.lookup(String(parts[0])) else { return nil }
+        return top.subcommands[parts[1].lowercased()]
     }
 
     /// A command of Redis 7.0 that Tern does not implement: a rule naming it is accepted and
@@ -373,6 +382,8 @@ public final class ACLUser {
 
     /// Applies one user rule (Redis's ACLSetUser); selector rules go to the root selector.
     func apply(_ op: [UInt8], _ table: CommandTable, pubsubDefaultAll: Bool) throws(ACLRuleError) {
+        // An empty rule changes nothing (Redis).
+        if op.isEmpty { return }
         let lower = String(decoding: op, as: UTF8.self).lowercased()
         switch lower {
         case "on": enabled = true
@@ -443,7 +454,9 @@ public final class ACLUser {
         var open: Int? = nil
         var current: [UInt8] = []
         for (i, op) in args.enumerated() {
-            if open == nil, op.first == UInt8(ascii: "("), op.last != UInt8(ascii: ")") || op.count == 1 {
+            // An opening word starts a selector even inside another one, which is then
+            // dropped (as Redis does).
+            if op.first == UInt8(ascii: "("), op.last != UInt8(ascii: ")") || op.count == 1 {
                 current = op
                 open = i
                 continue
