@@ -456,3 +456,28 @@ def test_random_rules_get_the_same_replies(pair):
         pair.same("ACL", "SETUSER", "fz%d" % (i % 5), *words)
     for i in range(5):
         same_canon(pair, "ACL", "GETUSER", "fz%d" % i)
+
+
+def test_random_permissions_dryrun_like_redis(pair):
+    """Random users (key patterns with read/write permissions, channels, categories,
+    selectors) and random calls: ACL DRYRUN answers as Redis's does."""
+    import random
+    rnd = random.Random(11)
+    keys = ["a1", "a2", "b1", "rw", "x", "ab"]
+    patterns = ["~a*", "%R~a*", "%W~a*", "%R~b*", "%W~?w", "~x", "%RW~ab", "allkeys"]
+    channels = ["&a*", "&news", "&x?", "allchannels"]
+    cmds = ["+@read", "+@write", "+@string", "+@list", "+@pubsub", "+get", "+set", "+copy", "+lmove",
+            "+@keyspace", "-del", "+@all", "-@dangerous", "+sort"]
+    calls = [["get", "K"], ["set", "K", "v"], ["copy", "K", "K"], ["lmove", "K", "K", "left", "right"],
+             ["mget", "K", "K", "K"], ["del", "K", "K"], ["rename", "K", "K"], ["publish", "C", "m"],
+             ["subscribe", "C", "C"], ["psubscribe", "C"], ["exists", "K"], ["sort", "K", "store", "K"],
+             ["getdel", "K"], ["append", "K", "v"], ["lrange", "K", "0", "-1"]]
+    chans = ["a1", "news", "xy", "a*", "x?", "zz"]
+    for u in range(8):
+        rules = ["on", "nopass"] + rnd.sample(patterns, 2) + rnd.sample(channels, 1) + rnd.sample(cmds, 3)
+        if rnd.random() < 0.5:
+            rules.append("(%s %s %s)" % (rnd.choice(patterns), rnd.choice(cmds), rnd.choice(channels)))
+        pair.same("ACL", "SETUSER", "dr%d" % u, "reset", *rules)
+        for _ in range(25):
+            call = [rnd.choice(keys) if w == "K" else rnd.choice(chans) if w == "C" else w for w in rnd.choice(calls)]
+            pair.same("ACL", "DRYRUN", "dr%d" % u, *call)
