@@ -115,7 +115,7 @@ def test_aclfile_load_and_save():
         assert acl_list(t.port) == acl_list(r.port)
         # A file with errors changes nothing and lists every error.
         bad = ("user alice on >pw ~* +get\nuser bob on +nosuch\nfoo bar\nuser alice on\n"
-               "user carol (+get\n")
+               "user carol (+get\n# comment\n")
         replies = []
         for f, s in zip(files, servers):
             with open(f, "w") as fh:
@@ -128,7 +128,8 @@ def test_aclfile_load_and_save():
         assert victim.cmd("AUTH", "alice", "pw") == b"+OK\r\n"
         for f, s in zip(files, servers):
             with open(f, "w") as fh:
-                fh.write("user default on nopass ~* &* +@all\nuser zed on ~z* +@hash\n")
+                fh.write("user default on nopass ~* &* +@all\nuser zed on ~z* +@hash\n"
+                         "  user \"quoted on  ~q*\t\n\n")
             assert Conn(s.port).cmd("ACL", "LOAD") == b"+OK\r\n"
         assert victim.peer_closed()
         assert acl_list(t.port) == acl_list(r.port)

@@ -396,12 +396,12 @@ extension Engine {
         var lineNumber = 0
         for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
             lineNumber += 1
-            let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            guard let argv = ConfigText.splitArgs(line), !argv.isEmpty else {
-                errors += "\(path):\(lineNumber): unbalanced quotes in acl line. "
-                continue
-            }
+            let line = raw.trimmingCharacters(in: CharacterSet(charactersIn: " \t\r\n"))
+            // Empty lines are skipped; Redis 7.0 has no comments here ("#..." is an error).
+            if line.isEmpty { continue }
+            // Words are split on single spaces, quotes are not special (Redis's sdssplitlen);
+            // the empty words of repeated spaces are rules that change nothing.
+            let argv = line.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
             if argv[0] != "user" || argv.count < 2 {
                 errors += "\(path):\(lineNumber) should start with user keyword followed by the username. "
                 continue
