@@ -63,8 +63,11 @@ final class ConnectionHandler: ChannelInboundHandler, ClientConnection {
         if fd >= 0 && unixPath == nil && engine.config.tcpKeepalive > 0 { ConnectionHandler.keepAlive(fd, engine.config.tcpKeepalive) }
         if let path = unixPath {
             c.flags.insert(.unixSocket)
-            c.remoteAddress = path + ":0"
-            c.localAddress = path + ":0"
+            // Redis formats "<unixsocket>:0" into a 78-byte buffer (NET_ADDR_STR_LEN): a
+            // long path shows cut to 77 bytes in CLIENT LIST, MONITOR and the log.
+            let addr = String(decoding: Array((path + ":0").utf8.prefix(77)), as: UTF8.self)
+            c.remoteAddress = addr
+            c.localAddress = addr
         } else {
             c.remoteAddress = ConnectionHandler.format(context.channel.remoteAddress)
             c.localAddress = ConnectionHandler.format(context.channel.localAddress)

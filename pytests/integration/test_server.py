@@ -8,6 +8,7 @@ import re
 import time
 
 import pytest
+import tempfile
 import redis
 
 from conftest import raw_command, start_tern, start_redis, tern_binary
@@ -407,19 +408,26 @@ def test_tcp_keepalive_is_applied_to_client_sockets():
         s.stop()
 
 
-def test_unixsocket_listener(tmp_path):
+@pytest.mark.parametrize("long_path", [False, True])
+def test_unixsocket_listener(tmp_path, long_path):
     """unixsocket / unixsocketperm: clients connect through the socket file (flag U, addr
-    and laddr are the path), the file gets the permissions, and SHUTDOWN removes it."""
+    and laddr are the path), the file gets the permissions, and SHUTDOWN removes it. A long
+    path shows cut to 77 bytes, as Redis's 78-byte address buffer cuts it."""
     seen = {}
     for start in (start_tern, start_redis):
-        path = str(tmp_path / ("%s.sock" % start.__name__))
+        # pytest's tmp_path alone can pass 77 bytes: a short base under /tmp.
+        d = os.path.join(tempfile.mkdtemp(prefix="tern-us-"), "d" * 60 if long_path else "")
+        os.makedirs(d, exist_ok=True)
+        path = os.path.join(d, "%s.sock" % start.__name__)
         s = start(["--unixsocket", path, "--unixsocketperm", "700", "--enable-debug-command", "local"])
         try:
             assert os.stat(path).st_mode & 0o777 == 0o700
             c = redis.Redis(unix_socket_path=path)
             assert c.ping()
             me = c.client_list()[0]
-            assert (me["addr"], me["laddr"], me["flags"]) == (path + ":0", path + ":0", "U")
+            shown = (path + ":0")[:77]
+            assert (me["addr"], me["laddr"], me["flags"]) == (shown, shown, "U")
+            assert long_path == (shown != path + ":0")
             # A unix socket client is local: DEBUG with enable-debug-command local.
             assert c.execute_command("DEBUG", "SLEEP", "0") in (b"OK", "OK", True)
             seen[start.__name__] = c.config_get("unixsocket*")
