@@ -13,6 +13,20 @@ import redis
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+# Test files whose outcome depends on timing between processes (failure detection, failover,
+# replication transfers, sentinels, cluster elections) or that load both CPUs (valgrind):
+# ./run-tests runs them one at a time after the rest has run on two workers (pytest-xdist).
+SERIAL_FILE_PREFIXES = ("test_sentinel_", "test_replication_", "test_acl_sentinel", "test_failover",
+                        "test_cluster_", "test_leakcheck", "test_leaks", "test_readme_replication",
+                        "test_shutdown", "test_bench_compare")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if os.path.basename(str(item.fspath)).startswith(SERIAL_FILE_PREFIXES):
+            item.add_marker(pytest.mark.serial)
+
+
 def tern_binary():
     b = os.environ.get("TERN_BIN")
     if b:

@@ -53,8 +53,9 @@ def test_default_mode_invalidations(tern_server, redis_server):
         ("t", ["GET", "k"]), ("t", ["GET", "e"]),
         ("t", ["MULTI"]), ("t", ["SET", "k", "1"]), ("t", ["GET", "k"]), ("t", ["SET", "k", "2"]),
         ("t", ["GET", "k"]), ("t", ["EXEC"]),
-        ("o", ["SET", "e", "v", "PX", "30"]), ("t", ["GET", "e"]), ("sleep", 0.4),   # active expiry
-        ("t", ["SET", "lz", "v", "PX", "20"]), ("t", ["GET", "lz"]), ("sleep", 0.03),
+        # TTLs long enough that the GET right after the SET finds the key on a loaded machine.
+        ("o", ["SET", "e", "v", "PX", "250"]), ("t", ["GET", "e"]), ("sleep", 0.7),   # active expiry
+        ("t", ["SET", "lz", "v", "PX", "200"]), ("t", ["GET", "lz"]), ("sleep", 0.25),
         ("o", ["GET", "lz"]),                                                      # lazy expiry
         ("t", ["CLIENT", "TRACKING", "OFF"]), ("t", ["GET", "x"]), ("o", ["SET", "x", "1"]),
         ("t", ["GET", "k3"]), ("o", ["SET", "k3", "1"]),
