@@ -77,6 +77,9 @@ public final class Engine {
     public internal(set) var clusterEnabled = false
     /// MIGRATE's cached connections to targets (Commands/Migrate.swift).
     public let migrateSockets = MigrateSocketCache()
+    /// Cluster mode (`cluster-enabled yes`): the node's state lives in TernCluster, which
+    /// sets this at startup; nil in standalone mode.
+    public var cluster: ClusterService?
     public var isShuttingDown = false
     /// Dataset loading in progress (RDB at startup, AOF later): see Core/Loading.swift.
     public internal(set) var loading = LoadingState()
@@ -759,6 +762,12 @@ public final class Engine {
     @inline(__always) public func signalKeyReady(_ db: Database, _ key: UnsafeRawBufferPointer) {
         if blocking.hasWaiters { blocking.signal(db, key) }
     }
+}
+
+/// What the engine calls on the cluster node it serves (TernCluster implements it).
+public protocol ClusterService: AnyObject {
+    /// Every 100 ms (Redis's clusterCron).
+    func cron()
 }
 
 public enum LogLevel: Int, Sendable, Comparable {

@@ -833,6 +833,19 @@ extension Engine {
     // MARK: INFO
 
     /// INFO replication's replica fields (after `role:slave`).
+    /// What a replica has applied of its master's stream (Redis's replicationGetSlaveOffset):
+    /// the live link's offset, else the cached master's, never negative; 0 on a master.
+    public var replicaProcessedOffset: Int64 {
+        guard repl.masterHost != nil else { return 0 }
+        var offset: Int64 = 0
+        if let l = repl.replica.link, l.client != nil {
+            offset = l.reploff
+        } else if let cm = repl.replica.cached {
+            offset = cm.offset
+        }
+        return max(0, offset)
+    }
+
     func replicaInfoFields() -> [(String, String)] {
         let r = repl
         let now = Engine.wallClockMs()
