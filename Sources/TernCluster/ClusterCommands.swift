@@ -114,7 +114,7 @@ extension Cluster {
                         return
                     }
                 } else if a.count > 3 {
-                    c.wrongArity("cluster|reset")
+                    Cluster.subcommandSyntaxError(c, a)
                     return
                 }
                 if self.myself.isMaster && c.db.count != 0 {
@@ -162,6 +162,12 @@ extension Cluster {
             }),
         ]
         for (name, handler) in subcommands { t.register("cluster|" + name, handler) }
+    }
+
+    /// Redis's addReplySubcommandSyntaxError, for argument counts the command table allows
+    /// but the subcommand does not.
+    static func subcommandSyntaxError(_ c: Client, _ a: Args) {
+        c.error("ERR unknown subcommand or wrong number of arguments for '\(String(a.string(1).prefix(128)))'. Try CLUSTER HELP.")
     }
 
     // MARK: INFO
@@ -261,7 +267,7 @@ extension Cluster {
                 j = end + 1
             }
             c.out.array(pairs.count)
-            for p in pairs { c.out.bulk("\(p)") }
+            for p in pairs { c.out.integer(p) }
             c.out.bulk("nodes")
             // Redis lists the master then its replicas; a node that is neither (handshake)
             // serves nobody's slots.
@@ -464,7 +470,7 @@ extension Cluster {
 
     func meet(_ c: Client, _ a: Args) {
         if a.count > 5 {
-            c.wrongArity("cluster|meet")
+            Cluster.subcommandSyntaxError(c, a)
             return
         }
         guard let port = Numbers.parseInt(a[3]) else {

@@ -246,7 +246,8 @@ extension Cluster {
             }
             if leadingInt(Substring(argv[4])) != 0 { n.pingSent = t }
             if leadingInt(Substring(argv[5])) != 0 { n.pongReceived = t }
-            n.configEpoch = UInt64(argv[6].prefix { $0.isNumber }) ?? 0
+            // A replica's own epoch is not kept: it shows its master's.
+            n.configEpoch = n.master == nil ? UInt64(argv[6].prefix { $0.isNumber }) ?? 0 : 0
             for token in argv[8...] {
                 if token.hasPrefix("[") {
                     // [slot->-id] migrating, [slot-<-id] importing
