@@ -5,33 +5,18 @@ import TernStore
 import Glibc
 #endif
 
-/// A cluster bus connection to or from a node (cluster.h's clusterLink). The bus that reads
-/// and writes them is the next step (docs/ARCHITECTURE.md, "Cluster"); CLUSTER LINKS and
-/// CLUSTER NODES' link column read this.
-final class ClusterLink {
-    let createTime: Int64
-    /// true: the peer connected to us (`from`); false: we connected to it (`to`).
-    let inbound: Bool
-    weak var node: ClusterNode?
-    var sendBufferAllocated = 0
-    var sendBufferUsed = 0
-
-    init(createTime: Int64, inbound: Bool, node: ClusterNode?) {
-        self.createTime = createTime
-        self.inbound = inbound
-        self.node = node
-    }
-}
-
 /// How the cluster reaches the keys of a slot. The per-slot key index lives in the engine
 /// (another branch builds it); until it is wired, `scanning` walks database 0.
 public struct SlotKeys {
     public var count: (Int) -> Int
     public var keys: (_ slot: Int, _ max: Int) -> [[UInt8]]
+    /// Deletes every key of the slot (a slot lost to a newer owner); returns how many.
+    public var delete: (Int) -> Int
 
-    public init(count: @escaping (Int) -> Int, keys: @escaping (Int, Int) -> [[UInt8]]) {
+    public init(count: @escaping (Int) -> Int, keys: @escaping (Int, Int) -> [[UInt8]], delete: @escaping (Int) -> Int) {
         self.count = count
         self.keys = keys
+        self.delete = delete
     }
 
     /// A full walk of database 0 per call: correct, O(keys). Replace with the engine's index.
@@ -46,6 +31,12 @@ public struct SlotKeys {
                 if out.count < max && ClusterSlot.of(e.key) == slot { out.append(e.keyBytes) }
             }
             return out
+        }, delete: { slot in
+            guard let db = engine.database(0) else { return 0 }
+            var doomed: [[UInt8]] = []
+            db.table.forEach { e in if ClusterSlot.of(e.key) == slot { doomed.append(e.keyBytes) } }
+            for k in doomed { _ = k.withUnsafeBytes { db.delete($0) } }
+            return doomed.count
         })
     }
 }
@@ -92,6 +83,10 @@ public final class Cluster: ClusterService {
     /// updateState's timers: the first evaluation, and when we last were in the minority.
     var firstStateCallMs: Int64 = 0
     var amongMinorityTimeMs: Int64 = 0
+
+    /// Opens outbound bus connections (set by the server layer before the cron runs).
+    public var busConnector: ClusterBusConnector?
+    var cronIteration = 0
 
     /// The locked nodes.conf descriptor, held for the process lifetime.
     var lockFD: Int32 = -1
@@ -180,6 +175,8 @@ public final class Cluster: ClusterService {
         for r in n.replicas where r.master === n { r.master = nil }
         n.replicas = []
         n.master = nil
+        n.link?.close()
+        n.inboundLink?.close()
         n.link = nil
         n.inboundLink = nil
         nodesByName[n.name] = nil
@@ -357,16 +354,8 @@ public final class Cluster: ClusterService {
 
     // MARK: periodic work
 
-    /// Ten times a second (Redis's clusterCron, bus work aside): expired handshakes, the
-    /// state while it is fail.
-    public func cron() {
-        let t = now
-        let handshakeTimeout = max(nodeTimeout, 1000)
-        for n in nodes where n.inHandshake && t - n.ctime > handshakeTimeout {
-            deleteNode(n)
-        }
-        if todo.contains(.updateState) || !stateOK { updateState() }
-    }
+    /// Ten times a second (Redis's clusterCron; ClusterBus.swift).
+    public func cron() { busCron() }
 
     /// Asks for work at the end of the current event-loop pass (Redis's
     /// clusterDoBeforeSleep): several changes in one pass save nodes.conf once.

@@ -29,6 +29,8 @@ public final class TernServerProcess: @unchecked Sendable {
     var acceptors: [AcceptLoop] = []
     /// The unix socket's accept thread (`unixsocket`), not touched by CONFIG SET bind/port.
     var unixAcceptor: AcceptLoop?
+    /// The cluster bus port's accept threads (cluster mode).
+    var clusterAcceptors: [AcceptLoop] = []
     let startupNotices: [String]
     /// Sentinel mode (`--sentinel`, or the binary run as tern-sentinel).
     public let sentinel: Sentinel?
@@ -147,6 +149,7 @@ public final class TernServerProcess: @unchecked Sendable {
                 logger.log(.warning, "Cluster initialization failed: \(error)")
                 exit(1)
             }
+            startClusterBus(cluster, loop: loop)
         } else if sentinel == nil {
             Cluster.installDisabledCommands(engine)
         }
@@ -352,7 +355,7 @@ public final class TernServerProcess: @unchecked Sendable {
             logger.log(.notice, "Removing the pid file.")
             unlink(config.pidfile)
         }
-        for a in acceptors { a.stop() }
+        for a in acceptors + clusterAcceptors { a.stop() }
         if let u = unixAcceptor {
             u.stop()
             logger.log(.notice, "Removing the unix socket file.")

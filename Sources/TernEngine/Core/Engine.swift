@@ -797,6 +797,8 @@ public protocol ClusterService: AnyObject {
     /// Redis's getNodeByQuery + clusterRedirectClient: nil when this node serves the
     /// command, else the error to answer (MOVED, ASK, CROSSSLOT, TRYAGAIN, CLUSTERDOWN).
     func redirection(_ c: Client, _ cmd: Command, _ args: Args) -> String?
+    /// PUBLISH / SPUBLISH in cluster mode: the message goes to the other nodes over the bus.
+    func propagatePublish(channel: UnsafeRawBufferPointer, message: UnsafeRawBufferPointer, sharded: Bool)
 }
 
 public enum LogLevel: Int, Sendable, Comparable {
