@@ -95,6 +95,7 @@ class ClusterNodeProcess:
         return self.proc.wait(timeout)
 
     def client(self, **kw):
+        kw.setdefault("socket_timeout", 20)
         return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True, **kw)
 
     def cmd(self, *args):
@@ -160,3 +161,57 @@ def nodes_lines(text):
         f = line.split(" ")
         out[f[0]] = f
     return out
+
+
+def redis_cli():
+    exe = shutil.which("redis-cli")
+    if not exe:
+        pytest.skip("redis-cli not installed")
+    return exe
+
+
+def cluster_create(nodes, replicas=0, timeout=60):
+    """`redis-cli --cluster create` over `nodes` (in that order); returns its output."""
+    argv = [redis_cli(), "--cluster", "create"] + ["127.0.0.1:%d" % n.port for n in nodes]
+    argv += ["--cluster-replicas", str(replicas), "--cluster-yes"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout
+
+
+def cluster_check(node, timeout=30):
+    """`redis-cli --cluster check` from `node`: (exit code, output)."""
+    out = subprocess.run([redis_cli(), "--cluster", "check", "127.0.0.1:%d" % node.port],
+                         capture_output=True, text=True, timeout=timeout)
+    return out.returncode, out.stdout + out.stderr
+
+
+def slot_signature(node):
+    """redis-cli's consistency signature of one node's CLUSTER NODES."""
+    parts = []
+    for f in nodes_lines(node.cmd("CLUSTER", "NODES")).values():
+        slots = sorted(s for s in f[8:] if not s.startswith("["))
+        if slots:
+            parts.append(f[0] + ":" + ",".join(slots))
+    return "|".join(sorted(parts))
+
+
+def wait_converged(nodes, timeout=30.0):
+    """Every node knows every other, agrees on slots, and says cluster_state:ok."""
+    def done():
+        sigs = set()
+        for n in nodes:
+            info = cluster_info(n)
+            if info["cluster_state"] != "ok" or int(info["cluster_known_nodes"]) != len(nodes):
+                return False
+            lines = nodes_lines(n.cmd("CLUSTER", "NODES"))
+            if any("handshake" in f[2] or f[7] != "connected" for f in lines.values()):
+                return False
+            sigs.add(slot_signature(n))
+        return len(sigs) == 1
+    wait_for(done, timeout, "the cluster to converge", interval=0.2)
+
+
+def stop_all(nodes):
+    for n in nodes:
+        n.stop()
