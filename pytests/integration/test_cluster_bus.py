@@ -190,3 +190,24 @@ def test_forget_blacklists_and_meet_errors_on_bus():
             a.cmd("CLUSTER", "FORGET", b.myid())
     finally:
         stop_all([a, b])
+
+
+def test_cluster_replicas_follow_their_masters():
+    nodes = [start_node("tern", FAST + ["--repl-diskless-sync-delay", "0"]) for _ in range(6)]
+    try:
+        cluster_create(nodes, replicas=1)
+        wait_converged(nodes)
+        replicas = [n for n in nodes if n.cmd("ROLE")[0] == "slave"]
+        assert len(replicas) == 3
+        for r in replicas:
+            wait_for(lambda: r.cmd("INFO", "replication")["master_link_status"] == "up", 20, "replication link")
+        code, text = cluster_check(nodes[0])
+        assert code == 0 and "[OK] All nodes agree about slots configuration." in text, text
+        # Once the replicas' offsets are known, CLUSTER SLOTS lists one per master.
+        wait_for(lambda: all(len(entry) == 4 for entry in nodes[0].cmd("CLUSTER", "SLOTS")), 20, "replicas in SLOTS")
+        for r in replicas:
+            master_id = nodes_lines(r.cmd("CLUSTER", "NODES"))[r.myid()][3]
+            assert master_id in {n.myid() for n in nodes if n not in replicas}
+            assert r.cmd("CLUSTER", "REPLICAS", master_id)[0].startswith(r.myid() + " ")
+    finally:
+        stop_all(nodes)
