@@ -5,48 +5,11 @@ import TernStore
 import Glibc
 #endif
 
-/// How the cluster reaches the keys of a slot. The per-slot key index lives in the engine
-/// (another branch builds it); until it is wired, `scanning` walks database 0.
-public struct SlotKeys {
-    public var count: (Int) -> Int
-    public var keys: (_ slot: Int, _ max: Int) -> [[UInt8]]
-    /// Deletes every key of the slot (a slot lost to a newer owner); returns how many.
-    public var delete: (Int) -> Int
-
-    public init(count: @escaping (Int) -> Int, keys: @escaping (Int, Int) -> [[UInt8]], delete: @escaping (Int) -> Int) {
-        self.count = count
-        self.keys = keys
-        self.delete = delete
-    }
-
-    /// A full walk of database 0 per call: correct, O(keys). Replace with the engine's index.
-    public static func scanning(_ engine: Engine) -> SlotKeys {
-        SlotKeys(count: { slot in
-            var n = 0
-            engine.database(0)?.table.forEach { e in if ClusterSlot.of(e.key) == slot { n += 1 } }
-            return n
-        }, keys: { slot, max in
-            var out: [[UInt8]] = []
-            engine.database(0)?.table.forEach { e in
-                if out.count < max && ClusterSlot.of(e.key) == slot { out.append(e.keyBytes) }
-            }
-            return out
-        }, delete: { slot in
-            guard let db = engine.database(0) else { return 0 }
-            var doomed: [[UInt8]] = []
-            db.table.forEach { e in if ClusterSlot.of(e.key) == slot { doomed.append(e.keyBytes) } }
-            for k in doomed { _ = k.withUnsafeBytes { db.delete($0) } }
-            return doomed.count
-        })
-    }
-}
-
 /// This node's view of the cluster (cluster.h's clusterState) and the operations on it.
 /// Lives on the engine loop.
 public final class Cluster: ClusterService {
     let engine: Engine
     let config: ServerConfig
-    public var slotKeys: SlotKeys
 
     var myself: ClusterNode
     /// Every known node by id, and the same nodes in the order they were added (Redis prints
@@ -96,7 +59,6 @@ public final class Cluster: ClusterService {
     public init(engine: Engine) {
         self.engine = engine
         config = engine.config
-        slotKeys = SlotKeys.scanning(engine)
         configPath = engine.config.clusterConfigFile
         myself = ClusterNode(name: randomNodeID(), flags: [.myself, .master], now: Engine.wallClockMs())
     }
@@ -130,6 +92,8 @@ public final class Cluster: ClusterService {
             return msg
         }
         updateMyselfAnnouncedPorts()
+        // db 0's keys get their per-slot index (COUNTKEYSINSLOT, SETSLOT's checks, MIGRATE).
+        engine.setClusterEnabled(true)
         engine.cluster = self
         installCommands()
         return nil

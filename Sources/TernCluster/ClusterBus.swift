@@ -659,7 +659,7 @@ extension Cluster {
                 if importingFrom[j] != nil { continue }
                 let unclaimed = slotOwner[j] == nil || ownerNotClaiming[j]
                 if unclaimed || (slotOwner[j]?.configEpoch ?? 0) < epoch {
-                    if slotOwner[j] === myself && slotKeys.count(j) > 0 { dirtySlots.append(j) }
+                    if slotOwner[j] === myself && engine.countKeysInSlot(j) > 0 { dirtySlots.append(j) }
                     if let cm = curMaster, slotOwner[j] === cm {
                         newMaster = sender
                         migratedOurSlots += 1
@@ -683,7 +683,7 @@ extension Cluster {
             setMaster(gm)
             later([.saveConfig, .updateState, .fsyncConfig])
         } else if !dirtySlots.isEmpty {
-            for j in dirtySlots { _ = slotKeys.delete(j) }
+            for j in dirtySlots { engine.deleteKeysInSlot(j) }
         }
     }
 

@@ -62,7 +62,7 @@ extension Cluster {
             ("countkeysinslot", { [unowned self] c, a in
                 guard let slot = Numbers.parseInt(a[2]) else { c.error("ERR value is not an integer or out of range"); return }
                 guard slot >= 0 && slot < ClusterSlot.count else { c.error("ERR Invalid slot"); return }
-                c.out.integer(self.slotKeys.count(slot))
+                c.out.integer(self.engine.countKeysInSlot(slot))
             }),
             ("getkeysinslot", { [unowned self] c, a in
                 guard let slot = Numbers.parseInt(a[2]), let maxKeys = Numbers.parseInt(a[3]) else {
@@ -73,7 +73,7 @@ extension Cluster {
                     c.error("ERR Invalid slot or number of keys")
                     return
                 }
-                let keys = self.slotKeys.keys(slot, maxKeys)
+                let keys = self.engine.keysInSlot(slot, count: maxKeys)
                 c.out.array(keys.count)
                 for k in keys { c.out.bulk(k) }
             }),
@@ -431,7 +431,7 @@ extension Cluster {
         } else if action == "node" && a.count == 5 {
             guard let n = lookup(a.bytes(4)) else { c.error("ERR Unknown node \(a.string(4))"); return }
             if n.isSlave { c.error("ERR Target node is not a master"); return }
-            let keys = slotKeys.count(slot)
+            let keys = engine.countKeysInSlot(slot)
             if slotOwner[slot] === myself && n !== myself && keys != 0 {
                 c.error("ERR Can't assign hashslot \(slot) to a different node while I still hold keys for this hash slot.")
                 return

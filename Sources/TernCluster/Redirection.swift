@@ -35,58 +35,32 @@ extension Cluster {
         // EXEC outside MULTI only answers an error: nothing to route.
         if isExec && !c.flags.contains(.multi) { return .local }
         let isShard = Cluster.shardPubSub.contains(cmd.name)
-        var firstKey: [UInt8]? = nil
-        var slot = 0
-        var owner: ClusterNode? = nil
-        var migrating = false, importing = false, multipleKeys = false
+        let slot: Int
+        let multipleKeys: Bool
+        switch engine.keyRoute(c, cmd, args) {
+        case .noKeys:
+            return .local
+        case .crossSlot:
+            // Redis stops at the first key when its slot has no owner, before it sees a key
+            // of another slot.
+            var firstSlot = -1
+            engine.forEachRoutingKey(c, cmd, args) { key in if firstSlot < 0 { firstSlot = ClusterSlot.of(key) } }
+            return firstSlot >= 0 && slotOwner[firstSlot] == nil ? .downUnbound : .crossSlot
+        case .slot(let s, let multiple):
+            slot = s
+            multipleKeys = multiple
+        }
+        guard let n = slotOwner[slot] else { return .downUnbound }
+        let migrating = n === myself && migratingTo[slot] != nil
+        let importing = !migrating && importingFrom[slot] != nil
+        // While a slot moves, the keys present here decide between serving, ASK and
+        // TRYAGAIN; a logically expired key counts as missing (nothing is deleted).
         var missing = 0, existing = 0
-        var failure: RoutingOutcome? = nil
-        let db = engine.database(0)
-
-        func visit(_ mcmd: Command, _ margs: Args) {
-            let options: KeyFinder.Options = Cluster.shardPubSub.contains(mcmd.name) ? [.includeNotKeys] : []
-            mcmd.keyFinder.forEachKey(margs, options: options) { index, _ in
-                guard failure == nil else { return }
-                let key = margs[index]
-                let thisSlot = ClusterSlot.of(key)
-                if let first = firstKey {
-                    if !first.elementsEqual(key) {
-                        if thisSlot != slot {
-                            failure = .crossSlot
-                            return
-                        }
-                        multipleKeys = true
-                    }
-                } else {
-                    firstKey = Array(key)
-                    slot = thisSlot
-                    guard let n = slotOwner[slot] else {
-                        failure = .downUnbound
-                        return
-                    }
-                    owner = n
-                    if n === myself && migratingTo[slot] != nil {
-                        migrating = true
-                    } else if importingFrom[slot] != nil {
-                        importing = true
-                    }
-                }
-                // Keys present here decide between serving, ASK and TRYAGAIN while a slot
-                // moves; a logically expired key counts as missing (nothing is deleted).
-                if (migrating || importing) && !isShard {
-                    if let e = db?.find(key), !engine.isExpired(e) { existing += 1 } else { missing += 1 }
-                }
+        if (migrating || importing) && !isShard, let db = engine.database(0) {
+            engine.forEachRoutingKey(c, cmd, args) { key in
+                if let e = db.find(key), !engine.isExpired(e) { existing += 1 } else { missing += 1 }
             }
         }
-
-        if isExec {
-            engine.transactions.forEachQueued(c) { qc, qa in if failure == nil { visit(qc, qa) } }
-        } else {
-            visit(cmd, args)
-        }
-        if let failure { return failure }
-        guard let n = owner else { return .local }
-
         if !stateOK {
             if isShard {
                 if !config.clusterAllowPubsubshardWhenDown { return .downState }

@@ -300,19 +300,6 @@ public final class TransactionRegistry {
         c.error("EXECABORT Transaction discarded because of: \(reason)")
     }
 
-    /// Calls `body` with every queued command of `c` (cluster routing looks at the keys of
-    /// a whole transaction when EXEC arrives).
-    public func forEachQueued(_ c: Client, _ body: (Command, Args) -> Void) {
-        guard let s = existingState(c) else { return }
-        s.storage.withUnsafeBytes { buf in
-            s.spans.withUnsafeBufferPointer { sp in
-                guard let spBase = sp.baseAddress else { return }
-                let base = buf.baseAddress ?? UnsafeRawPointer(spBase)
-                for q in s.commands { body(q.command, Args(base: base, spans: spBase + 2 * q.first, count: q.count)) }
-            }
-        }
-    }
-
     /// Flags of every command queued by `c` (empty outside MULTI).
     public func queuedFlags(_ c: Client) -> CommandFlags { existingState(c)?.queuedFlags ?? [] }
 
