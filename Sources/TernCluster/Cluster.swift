@@ -50,6 +50,8 @@ public final class Cluster: ClusterService {
     /// Opens outbound bus connections (set by the server layer before the cron runs).
     public var busConnector: ClusterBusConnector?
     var cronIteration = 0
+    /// This replica's current election (Failover.swift).
+    var election = ElectionState()
 
     /// The locked nodes.conf descriptor, held for the process lifetime.
     var lockFD: Int32 = -1

@@ -402,9 +402,15 @@ extension Cluster {
             later([.saveConfig, .fsyncConfig])
             let slots = m.b[2304..<(2304 + 2048)].withUnsafeBytes { SlotBitmap(bytes: $0) }
             updateSlotsConfig(with: n, epoch: reported, slots: slots)
-        case .failoverAuthRequest, .failoverAuthAck, .mfstart, .module:
-            // Elections and manual failover are the next step (docs/ARCHITECTURE.md).
-            _ = senderCurrentEpoch
+        case .failoverAuthRequest:
+            guard let s = sender else { return }
+            sendFailoverAuthIfNeeded(s, m)
+        case .failoverAuthAck:
+            guard let s = sender else { return }
+            receivedFailoverAuthAck(from: s, currentEpoch: senderCurrentEpoch)
+        case .mfstart, .module:
+            // Manual failover and modules are not built yet (docs/ARCHITECTURE.md).
+            break
         case nil:
             engine.log(.warning, "Received unknown packet type: \(type)")
         }
@@ -746,6 +752,7 @@ extension Cluster {
         if myself.isSlave, engine.repl.masterHost == nil, let m = myself.master, !m.flags.contains(.noaddr), !m.ip.isEmpty {
             engine.setMaster(host: m.ip, port: m.port)
         }
+        if myself.isSlave { handleReplicaFailover() }
         if updateNeeded || todo.contains(.updateState) || !stateOK { updateState() }
     }
 }

@@ -833,6 +833,14 @@ extension Engine {
     // MARK: INFO
 
     /// INFO replication's replica fields (after `role:slave`).
+    /// How long a replica has been without data from its master (ms): since the last
+    /// interaction while the link is up, else since it went down (cluster elections' data age).
+    public var masterDataAgeMs: Int64 {
+        let now = Engine.wallClockMs()
+        if repl.linkState == .connected, let l = repl.replica.link { return now - l.lastIOMs }
+        return now - repl.replica.downSinceMs
+    }
+
     /// What a replica has applied of its master's stream (Redis's replicationGetSlaveOffset):
     /// the live link's offset, else the cached master's, never negative; 0 on a master.
     public var replicaProcessedOffset: Int64 {
