@@ -171,3 +171,13 @@ def test_errorstats_count_redirections(pair):
         c.close()
     stats = [n.cmd("INFO", "errorstats") for n in (t, r)]
     assert stats[0] == stats[1] and stats[0]["errorstat_MOVED"] == {"count": 2}
+
+
+def test_commands_refused_in_cluster_mode(pair):
+    run_both(pair, [
+        ("MOVE", "{%s}a" % MINE, "1"), ("SET", "{%s}a" % MINE, "v"), ("MOVE", "{%s}a" % MINE, "1"),
+        ("COPY", "{%s}a" % MINE, "{%s}b" % MINE, "DB", "1"), ("COPY", "{%s}a" % MINE, "{%s}b" % MINE, "DB", "0"),
+        ("COPY", "{%s}a" % MINE, "{%s}c" % MINE, "DB", "99"), ("COPY", "{%s}a" % MINE, "{%s}d" % MINE, "FOO"),
+        ("SWAPDB", "0", "1"), ("REPLICAOF", "NO", "ONE"), ("REPLICAOF", "127.0.0.1", "1"), ("FAILOVER",),
+        ("SELECT", "1"), ("DEL", "{%s}a" % MINE, "{%s}b" % MINE),
+    ])

@@ -1009,6 +1009,8 @@ enum ReplicaCommands {
     /// REPLICAOF host port | NO ONE (SLAVEOF is the same command).
     static func replicaof(_ c: Client, _ a: Args) {
         let e = c.engine
+        // A cluster node follows a master through CLUSTER REPLICATE only.
+        if e.cluster != nil { c.error("ERR REPLICAOF not allowed in cluster mode."); return }
         if e.repl.failoverState != .none {
             c.error("ERR REPLICAOF not allowed while failing over.")
             return
