@@ -212,6 +212,24 @@ def wait_converged(nodes, timeout=30.0):
     wait_for(done, timeout, "the cluster to converge", interval=0.2)
 
 
+def wait_roles_known(nodes, timeout=20.0):
+    """Every node sees every replica as a replica of the master it follows (elections need
+    the voters to know the candidate's role)."""
+    def done():
+        own = {}
+        for n in nodes:
+            f = nodes_lines(n.cmd("CLUSTER", "NODES"))[n.myid()]
+            own[n.myid()] = (f[2].replace("myself,", ""), f[3])
+        for n in nodes:
+            view = nodes_lines(n.cmd("CLUSTER", "NODES"))
+            for nid, (flags, master) in own.items():
+                f = view.get(nid)
+                if f is None or f[3] != master or ("slave" in flags.split(",")) != ("slave" in f[2].split(",")):
+                    return False
+        return True
+    wait_for(done, timeout, "every role known everywhere", interval=0.2)
+
+
 def stop_all(nodes):
     for n in nodes:
         n.stop()

@@ -52,6 +52,7 @@ public final class Cluster: ClusterService {
     var cronIteration = 0
     /// This replica's current election (Failover.swift).
     var election = ElectionState()
+    var manualFailover = ManualFailoverState()
 
     /// The locked nodes.conf descriptor, held for the process lifetime.
     var lockFD: Int32 = -1
@@ -250,6 +251,7 @@ public final class Cluster: ClusterService {
         myself.master = n
         n.addReplica(myself)
         engine.setMaster(host: n.ip, port: n.port)
+        resetManualFailover()
     }
 
     /// Redis's clusterSetNodeAsMaster.
@@ -273,6 +275,7 @@ public final class Cluster: ClusterService {
             _ = engine.emptyData(nil, async: false)
         }
         closeAllSlots()
+        resetManualFailover()
         for j in 0..<ClusterSlot.count { _ = deleteSlot(j) }
         for n in nodes where n !== myself { deleteNode(n) }
         if hard {

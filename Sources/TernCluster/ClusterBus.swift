@@ -172,7 +172,8 @@ extension Cluster {
         w.u16(myself.cport)
         w.u16(myself.flags.rawValue)
         w.u8(stateOK ? 0 : 1)
-        w.zeros(3)
+        w.u8(myself.isMaster && manualFailover.end != 0 ? Bus.flagPaused : 0)
+        w.zeros(2)
         return w
     }
 
@@ -342,6 +343,12 @@ extension Cluster {
             }
             s.replOffset = m.offset
             s.replOffsetTime = t
+            // A replica in a manual failover learns the offset its paused master stopped at.
+            if manualFailover.end != 0 && myself.isSlave && myself.master === s
+                && m.mflags0 & Bus.flagPaused != 0 && manualFailover.masterOffset == -1 {
+                manualFailover.masterOffset = s.replOffset
+                engine.log(.warning, "Received replication offset for paused master manual failover: \(s.replOffset)")
+            }
         }
         let mtype = ClusterMessageType(rawValue: type)
         if mtype == .ping || mtype == .meet {
@@ -408,8 +415,11 @@ extension Cluster {
         case .failoverAuthAck:
             guard let s = sender else { return }
             receivedFailoverAuthAck(from: s, currentEpoch: senderCurrentEpoch)
-        case .mfstart, .module:
-            // Manual failover and modules are not built yet (docs/ARCHITECTURE.md).
+        case .mfstart:
+            guard let s = sender else { return }
+            receivedMFStart(from: s, on: link)
+        case .module:
+            // Modules are not supported: their messages have no receiver.
             break
         case nil:
             engine.log(.warning, "Received unknown packet type: \(type)")
@@ -741,6 +751,11 @@ extension Cluster {
                 sendPing(l, .ping)
                 continue
             }
+            // A master in a manual failover keeps its replica informed every tick.
+            if manualFailover.end != 0, myself.isMaster, manualFailover.replica === n, let l = n.link {
+                sendPing(l, .ping)
+                continue
+            }
             if n.pingSent == 0 { continue }
             if min(pingDelay, dataDelay) > nodeTimeout && n.flags.isDisjoint(with: [.pfail, .fail]) {
                 engine.log(.debug, "*** NODE \(n.name) possibly failing")
@@ -752,6 +767,7 @@ extension Cluster {
         if myself.isSlave, engine.repl.masterHost == nil, let m = myself.master, !m.flags.contains(.noaddr), !m.ip.isEmpty {
             engine.setMaster(host: m.ip, port: m.port)
         }
+        manualFailoverCron()
         if myself.isSlave { handleReplicaFailover() }
         if updateNeeded || todo.contains(.updateState) || !stateOK { updateState() }
     }

@@ -156,6 +156,7 @@ extension Cluster {
                 self.later([.updateState, .saveConfig])
                 c.out.ok()
             }),
+            ("failover", { [unowned self] c, a in self.failoverCommand(c, a) }),
             ("help", { c, _ in
                 c.out.array(Cluster.helpLines.count)
                 for l in Cluster.helpLines { c.out.simple(l) }

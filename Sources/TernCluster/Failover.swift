@@ -1,5 +1,6 @@
 import TernConfig
 import TernEngine
+import TernProtocol
 import TernStore
 #if canImport(Glibc)
 import Glibc
@@ -80,15 +81,16 @@ extension Cluster {
 
     /// Every cron tick on a replica, and when a vote arrives.
     func handleReplicaFailover() {
-        let authAge = now - election.time
+        var authAge = now - election.time
         let neededQuorum = size / 2 + 1
         let authTimeout = max(nodeTimeout * 2, 2000)
         let authRetry = authTimeout * 2
-        guard myself.isSlave, let master = myself.master, master.failed,
-              !config.clusterReplicaNoFailover, master.numSlots > 0 else { return }
+        let manual = manualFailover.end != 0 && manualFailover.canStart
+        guard myself.isSlave, let master = myself.master, master.failed || manual,
+              !config.clusterReplicaNoFailover || manual, master.numSlots > 0 else { return }
         var dataAge = engine.masterDataAgeMs
         if dataAge > nodeTimeout { dataAge -= nodeTimeout }
-        if config.clusterReplicaValidityFactor != 0
+        if config.clusterReplicaValidityFactor != 0 && !manual
             && dataAge > Int64(config.replPingReplicaPeriod) * 1000 + nodeTimeout * Int64(config.clusterReplicaValidityFactor) {
             return
         }
@@ -97,11 +99,17 @@ extension Cluster {
             election = ElectionState()
             election.rank = replicaRank()
             election.time = now + 500 + Int64(g.next() % 500) + Int64(election.rank) * 1000
+            if manualFailover.end != 0 {
+                // A manual failover starts its election at once.
+                election.time = now
+                election.rank = 0
+            }
             engine.log(.notice, "Start of election delayed for \(election.time - now) milliseconds (rank #\(election.rank), offset \(engine.replicaProcessedOffset)).")
             broadcastPong(localReplicasOnly: true)
-            return
+            if manualFailover.end == 0 { return }
+            authAge = now - election.time
         }
-        if !election.sent {
+        if !election.sent && manualFailover.end == 0 {
             let newRank = replicaRank()
             if newRank > election.rank {
                 let added = Int64(newRank - election.rank) * 1000
@@ -115,7 +123,9 @@ extension Cluster {
             currentEpoch += 1
             election.epoch = currentEpoch
             engine.log(.notice, "Starting a failover election for epoch \(currentEpoch).")
-            broadcast(header(.failoverAuthRequest), .failoverAuthRequest)
+            var request = header(.failoverAuthRequest)
+            if manualFailover.end != 0 { request.bytes[2253] |= Bus.flagForceAck }
+            broadcast(request, .failoverAuthRequest)
             election.sent = true
             later([.saveConfig, .updateState, .fsyncConfig])
             return
@@ -145,5 +155,99 @@ extension Cluster {
             exit(1)
         }
         broadcastPong()
+        resetManualFailover()
+    }
+}
+
+// Manual failover (CLUSTER FAILOVER; Redis's mf_* state, §4.2): the default mode asks the
+// master with MFSTART to pause writes and send its offset (PAUSED flag); once the replica has
+// processed that offset it runs an election at once with FORCEACK. FORCE skips the offset
+// agreement; TAKEOVER skips the election too.
+
+/// Redis's mf_end / mf_slave / mf_can_start / mf_master_offset.
+struct ManualFailoverState {
+    var end: Int64 = 0
+    var replica: ClusterNode?
+    var canStart = false
+    var masterOffset: Int64 = -1
+}
+
+extension Cluster {
+    static let manualFailoverTimeoutMs: Int64 = 5000
+
+    func resetManualFailover() {
+        // A master that paused its writers for a replica lets them go, whatever the outcome.
+        if manualFailover.replica != nil { engine.unpause(.failover) }
+        manualFailover = ManualFailoverState()
+    }
+
+    func failoverCommand(_ c: Client, _ a: Args) {
+        var force = false, takeover = false
+        if a.count == 3 {
+            if a.equals(2, "force") {
+                force = true
+            } else if a.equals(2, "takeover") {
+                takeover = true
+                force = true
+            } else {
+                c.syntaxError()
+                return
+            }
+        } else if a.count > 3 {
+            Cluster.subcommandSyntaxError(c, a)
+            return
+        }
+        if myself.isMaster {
+            c.error("ERR You should send CLUSTER FAILOVER to a replica")
+            return
+        }
+        guard let master = myself.master else {
+            c.error("ERR I'm a replica but my master is unknown to me")
+            return
+        }
+        if !force && (master.failed || master.link == nil) {
+            c.error("ERR Master is down or failed, please use CLUSTER FAILOVER FORCE")
+            return
+        }
+        resetManualFailover()
+        manualFailover.end = now + Cluster.manualFailoverTimeoutMs
+        if takeover {
+            engine.log(.warning, "Taking over the master (user request).")
+            _ = bumpConfigEpochWithoutConsensus()
+            replaceMaster()
+        } else if force {
+            engine.log(.warning, "Forced failover user request accepted.")
+            manualFailover.canStart = true
+        } else {
+            engine.log(.warning, "Manual failover user request accepted.")
+            if let l = master.link { send(l, header(.mfstart), .mfstart) }
+        }
+        c.out.ok()
+    }
+
+    /// MFSTART from one of my replicas: pause writes for twice the failover timeout and
+    /// tell it my offset at once (PAUSED is set in every message while this lasts).
+    func receivedMFStart(from sender: ClusterNode, on link: ClusterLink) {
+        guard sender.master === myself else { return }
+        resetManualFailover()
+        manualFailover.end = now + Cluster.manualFailoverTimeoutMs
+        manualFailover.replica = sender
+        engine.pause(.failover, until: now + Cluster.manualFailoverTimeoutMs * 2, all: false)
+        engine.log(.warning, "Manual failover requested by replica \(sender.name).")
+        sendPing(link, .ping)
+    }
+
+    /// Cron: the timeout, then (replica) whether the master's paused offset is reached.
+    func manualFailoverCron() {
+        if manualFailover.end != 0 && manualFailover.end < now {
+            engine.log(.warning, "Manual failover timed out.")
+            resetManualFailover()
+        }
+        guard myself.isSlave, manualFailover.end != 0, !manualFailover.canStart,
+              manualFailover.masterOffset != -1 else { return }
+        if manualFailover.masterOffset == engine.replicaProcessedOffset {
+            manualFailover.canStart = true
+            engine.log(.warning, "All master replication stream processed, manual failover can start.")
+        }
     }
 }
