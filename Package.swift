@@ -38,8 +38,9 @@ let package = Package(
         .target(name: "TernPersistence", dependencies: ["CTern", "TernProtocol", "TernStore", "TernConfig"], swiftSettings: fast),
         .target(name: "TernEngine", dependencies: ["CTern", "TernProtocol", "TernStore", "TernConfig", "TernPersistence"], swiftSettings: fast),
         .target(name: "TernSentinel", dependencies: ["CTern", "TernProtocol", "TernStore", "TernConfig", "TernEngine"], swiftSettings: fast),
+        .target(name: "TernCluster", dependencies: ["CTern", "TernProtocol", "TernStore", "TernConfig", "TernEngine"], swiftSettings: fast),
         .target(name: "TernServer", dependencies: [
-            "TernProtocol", "TernStore", "TernConfig", "TernEngine", "TernSentinel",
+            "TernProtocol", "TernStore", "TernConfig", "TernEngine", "TernSentinel", "TernCluster",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ], swiftSettings: fast),

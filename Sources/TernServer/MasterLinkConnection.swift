@@ -2,6 +2,7 @@ import NIOCore
 import NIOPosix
 import TernEngine
 import TernSentinel
+import TernCluster
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -33,15 +34,17 @@ final class NIOMasterLinkConnector: MasterLinkConnector {
     }
 }
 
-/// An outbound connection's channel handler, for the replica's master link or one of the
-/// sentinel's links: bytes in go to the owner, the owner writes through it.
-final class OutboundLinkHandler: ChannelInboundHandler, MasterLinkTransport, SentinelTransport {
+/// An outbound connection's channel handler, for the replica's master link, one of the
+/// sentinel's links or a cluster bus link (inbound bus connections use it too): bytes in go
+/// to the owner, the owner writes through it.
+final class OutboundLinkHandler: ChannelInboundHandler, MasterLinkTransport, SentinelTransport, ClusterBusTransport {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     enum Owner {
         case masterLink(MasterLink)
         case sentinel(SentinelConnection)
+        case clusterLink(ClusterLink)
     }
 
     let owner: Owner
@@ -49,6 +52,7 @@ final class OutboundLinkHandler: ChannelInboundHandler, MasterLinkTransport, Sen
     var localAddress = "?"
     var remoteAddress = "?"
     var localIP = ""
+    var peerIP = ""
     var fd = -1
 
     init(owner: Owner) { self.owner = owner }
@@ -78,9 +82,11 @@ final class OutboundLinkHandler: ChannelInboundHandler, MasterLinkTransport, Sen
         localAddress = ConnectionHandler.format(context.channel.localAddress)
         remoteAddress = ConnectionHandler.format(context.channel.remoteAddress)
         localIP = context.channel.localAddress?.ipAddress ?? ""
+        peerIP = context.channel.remoteAddress?.ipAddress ?? ""
         switch owner {
         case .masterLink(let l): l.connected(self)
         case .sentinel(let c): c.connected(self)
+        case .clusterLink(let l): l.connected(self)
         }
     }
 
@@ -90,6 +96,7 @@ final class OutboundLinkHandler: ChannelInboundHandler, MasterLinkTransport, Sen
             switch owner {
             case .masterLink(let l): l.received(bytes)
             case .sentinel(let c): c.received(bytes)
+            case .clusterLink(let l): l.received(bytes)
             }
         }
     }
@@ -99,6 +106,7 @@ final class OutboundLinkHandler: ChannelInboundHandler, MasterLinkTransport, Sen
         switch owner {
         case .masterLink(let l): l.closed()
         case .sentinel(let c): c.closed()
+        case .clusterLink(let l): l.closed()
         }
     }
 

@@ -4,6 +4,7 @@ import NIOPosix
 import Dispatch
 import TernEngine
 import TernSentinel
+import TernCluster
 import TernStore
 import CTern
 #if canImport(Glibc)
@@ -28,9 +29,13 @@ public final class TernServerProcess: @unchecked Sendable {
     var acceptors: [AcceptLoop] = []
     /// The unix socket's accept thread (`unixsocket`), not touched by CONFIG SET bind/port.
     var unixAcceptor: AcceptLoop?
+    /// The cluster bus port's accept threads (cluster mode).
+    var clusterAcceptors: [AcceptLoop] = []
     let startupNotices: [String]
     /// Sentinel mode (`--sentinel`, or the binary run as tern-sentinel).
     public let sentinel: Sentinel?
+    /// Cluster mode (`cluster-enabled yes`): this node's view of the cluster.
+    public let cluster: Cluster?
 
     var cronTask: RepeatedTask?
     /// Addresses the listeners are bound to now.
@@ -47,6 +52,7 @@ public final class TernServerProcess: @unchecked Sendable {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         engine = Engine(config: config)
         sentinel = config.sentinelMode ? Sentinel(engine: engine) : nil
+        cluster = config.clusterEnabled && !config.sentinelMode ? Cluster(engine: engine) : nil
     }
 
     public func run() -> Never {
@@ -129,6 +135,24 @@ public final class TernServerProcess: @unchecked Sendable {
             self?.startCron(loop)
             return nil
         }
+        // Cluster mode: nodes.conf is locked and loaded (or created) before anything listens
+        // for clients; its commands replace the "support disabled" ones.
+        if let cluster {
+            let cl = LoopBound(cluster)
+            switch Result(catching: { try loop.submit { cl.value.start() }.wait() }) {
+            case .success(nil):
+                break
+            case .success(.some(let fatal)):
+                logger.log(.warning, fatal)
+                exit(1)
+            case .failure(let error):
+                logger.log(.warning, "Cluster initialization failed: \(error)")
+                exit(1)
+            }
+            startClusterBus(cluster, loop: loop)
+        } else if sentinel == nil {
+            Cluster.installDisabledCommands(engine)
+        }
         for n in engine.applyRenamedCommands() { logger.log(.notice, n) }
         showLogoOrMode()
         // `user` lines or the aclfile (Redis's ACLLoadUsersAtStartup); a sentinel loads them
@@ -161,13 +185,15 @@ public final class TernServerProcess: @unchecked Sendable {
         while true { sleep(1000) }
     }
 
+    var modeName: String { config.sentinelMode ? "sentinel" : cluster != nil ? "cluster" : "standalone" }
+
     /// Redis's startup banner: the picture with version, mode, `Port:` and `PID:` lines (what
     /// supervisors and test harnesses wait for) when always-show-logo is set or the log goes
     /// to a terminal; otherwise one "Running mode=..." line. The picture is Tern's own.
     func showLogoOrMode() {
         let toTerminal = config.logfile.isEmpty && !config.syslogEnabled && isatty(STDOUT_FILENO) != 0
         guard config.alwaysShowLogo || toTerminal else {
-            logger.log(.notice, "Running mode=\(config.sentinelMode ? "sentinel" : "standalone"), port=\(config.port).")
+            logger.log(.notice, "Running mode=\(modeName), port=\(config.port).")
             return
         }
         let art = [
@@ -188,7 +214,7 @@ public final class TernServerProcess: @unchecked Sendable {
             "",
             "Tern \(TernVersion.redisCompatible) (tern \(TernVersion.tern)) 64 bit",
             "",
-            "Running in \(config.sentinelMode ? "sentinel" : "standalone") mode",
+            "Running in \(modeName) mode",
             "Port: \(config.port)",
             "PID: \(getpid())",
             "",
@@ -329,7 +355,7 @@ public final class TernServerProcess: @unchecked Sendable {
             logger.log(.notice, "Removing the pid file.")
             unlink(config.pidfile)
         }
-        for a in acceptors { a.stop() }
+        for a in acceptors + clusterAcceptors { a.stop() }
         if let u = unixAcceptor {
             u.stop()
             logger.log(.notice, "Removing the unix socket file.")

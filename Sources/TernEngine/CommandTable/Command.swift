@@ -75,6 +75,8 @@ public final class Command {
     public let aclCategories: ACLCategories
     /// Where the keys of a concrete call are (key specs plus Redis's get-keys function).
     public let keyFinder: KeyFinder
+    /// Cluster mode routes it by slot (Redis: key specs, movable keys, or EXEC).
+    public let routesInCluster: Bool
     /// COMMAND INFO reply element for this command (RESP3 tree, subcommands included).
     public let info: RESPValue
     /// COMMAND DOCS map for this command (without prose); summary added by the table.
@@ -113,6 +115,7 @@ public final class Command {
         runsImmediatelyInMulti = ["exec", "discard", "multi", "watch", "quit", "reset"].contains(name)
         aclCategories = ACLCategories.parse(info)
         keyFinder = KeyFinder(specs: KeySpec.parse(info), function: KeyFunction.of(name))
+        routesInCluster = !keyFinder.specs.isEmpty || keyFinder.function != .none || name == "exec"
     }
 
     /// "get" or "config|get": the name used in errors and stats.

@@ -30,6 +30,7 @@ public enum ConnectionCommands {
 
     static func select(_ c: Client, _ a: Args) {
         guard let i = Numbers.parseInt(a[1]) else { c.error("ERR value is not an integer or out of range"); return }
+        if c.engine.cluster != nil && i != 0 { c.error("ERR SELECT is not allowed in cluster mode"); return }
         guard let d = c.engine.database(i) else { c.error("ERR DB index is out of range"); return }
         c.db = d
         c.out.ok()

@@ -323,6 +323,7 @@ public enum KeyCommands {
     }
 
     static func swapdb(_ c: Client, _ a: Args) {
+        if c.engine.cluster != nil { c.error("ERR SWAPDB is not allowed in cluster mode"); return }
         guard let i1 = parseInt32(a[1]) else { c.error("ERR invalid first DB index"); return }
         guard let i2 = parseInt32(a[2]) else { c.error("ERR invalid second DB index"); return }
         let engine = c.engine
@@ -336,6 +337,7 @@ public enum KeyCommands {
     }
 
     static func move(_ c: Client, _ a: Args) {
+        if c.engine.cluster != nil { c.error("ERR MOVE is not allowed in cluster mode"); return }
         let key = a[1]
         guard let id = intArgument(c, a[2]) else { return }
         guard let dst = c.engine.database(id) else { c.error("ERR DB index is out of range"); return }
@@ -373,6 +375,11 @@ public enum KeyCommands {
                 return
             }
             j += 1
+        }
+        // Cluster mode has db 0 only (the options are checked first, as Redis).
+        if c.engine.cluster != nil && (src.id != 0 || dst.id != 0) {
+            c.error("ERR Copying to another database is not allowed in cluster mode")
+            return
         }
         let key = a[1], newKey = a[2]
         if src === dst && key.elementsEqual(newKey) {

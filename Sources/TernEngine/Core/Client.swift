@@ -47,6 +47,8 @@ extension ClientConnection {
     @inlinable public static var master: ClientFlags { ClientFlags(rawValue: 1 << 14) }
     /// Internal: a fake client executing on behalf of the server (AOF load, scripts).
     @inlinable public static var fake: ClientFlags { ClientFlags(rawValue: 1 << 15) }
+    /// Cluster: ASKING was sent; the next command may reach a slot being imported here.
+    @inlinable public static var asking: ClientFlags { ClientFlags(rawValue: 1 << 16) }
 }
 
 /// CLIENT REPLY mode.

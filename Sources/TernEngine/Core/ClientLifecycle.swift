@@ -58,7 +58,7 @@ extension Engine {
         transactions.discard(c)
         pubsub.dropAll(c)
         c.name = nil
-        c.flags.remove(.readonly)
+        c.flags.remove([.readonly, .asking])
         if c.replyMode == .off || c.replyMode == .skipNext { c.replyMode = .on }
     }
 }

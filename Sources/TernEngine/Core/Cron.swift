@@ -25,6 +25,11 @@ extension Engine {
             replicationCron()
             migrateSockets.closeIdle(nowMs: nowMs)
         }
+        // Every 100 ms, on the tick Redis's run_with_period(100) picks.
+        let tickMs = max(1, 1000 / max(1, min(500, config.hz)))
+        if let cluster, tickMs >= 100 || cronLoops % (100 / tickMs) == 0 {
+            cluster.cron()
+        }
         for db in databases {
             db.table.shrinkIfSparse()
             if config.activerehashing { db.table.rehash(forMicroseconds: 1000) }

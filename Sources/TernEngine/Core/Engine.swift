@@ -77,6 +77,9 @@ public final class Engine {
     public internal(set) var clusterEnabled = false
     /// MIGRATE's cached connections to targets (Commands/Migrate.swift).
     public let migrateSockets = MigrateSocketCache()
+    /// Cluster mode (`cluster-enabled yes`): the node's state lives in TernCluster, which
+    /// sets this at startup; nil in standalone mode.
+    public var cluster: ClusterService?
     public var isShuttingDown = false
     /// Dataset loading in progress (RDB at startup, AOF later): see Core/Loading.swift.
     public internal(set) var loading = LoadingState()
@@ -380,6 +383,23 @@ public final class Engine {
     /// the flag tests below.
     @inline(__always)
     func dispatchResolved(_ c: Client, _ cmd: Command, _ args: Args, _ startUs: Int64) {
+        if c.flags.contains(.asking) {
+            dispatchAsking(c, cmd, args, startUs)
+            return
+        }
+        dispatchChecked(c, cmd, args, startUs)
+    }
+
+    /// ASKING holds for one command (the whole transaction inside MULTI), as Redis's
+    /// resetClient clears it.
+    @inline(never)
+    func dispatchAsking(_ c: Client, _ cmd: Command, _ args: Args, _ startUs: Int64) {
+        dispatchChecked(c, cmd, args, startUs)
+        if !c.flags.contains(.multi) && cmd.name != "asking" { c.flags.remove(.asking) }
+    }
+
+    @inline(__always)
+    func dispatchChecked(_ c: Client, _ cmd: Command, _ args: Args, _ startUs: Int64) {
         // The client's last command from the moment it is known, refused or postponed ones
         // included (CLIENT LIST `cmd=`, as Redis's c->lastcmd).
         c.currentCommand = cmd
@@ -402,7 +422,16 @@ public final class Engine {
         }
         // ACL: a client whose user may run everything pays this one Bool test.
         if !c.aclUnrestricted && refusedByACL(c, cmd, args) { return }
-        // Cluster redirection (MOVED/ASK/CROSSSLOT) goes here.
+        // Cluster redirection: commands with keys (or key-like channels) and EXEC, except
+        // from our master or the AOF. One nil test when cluster mode is off.
+        if let cluster, cmd.routesInCluster, !flags.contains(.master), !flags.contains(.fake),
+           let redirect = cluster.redirection(c, cmd, args) {
+            cmd.stats.rejectedCalls += 1
+            // A refused EXEC drops its transaction; a refused queued command dooms it.
+            if cmd.name == "exec" { transactions.discard(c) } else if flags.contains(.multi) { c.flags.insert(.dirtyExec) }
+            c.error(redirect)
+            return
+        }
         // maxmemory-clients before key eviction (Redis's order): output the last command left
         // may push the total over; a client that evicted itself runs nothing more.
         if clientMemory.limit > 0 {
@@ -759,6 +788,17 @@ public final class Engine {
     @inline(__always) public func signalKeyReady(_ db: Database, _ key: UnsafeRawBufferPointer) {
         if blocking.hasWaiters { blocking.signal(db, key) }
     }
+}
+
+/// What the engine calls on the cluster node it serves (TernCluster implements it).
+public protocol ClusterService: AnyObject {
+    /// Every 100 ms (Redis's clusterCron).
+    func cron()
+    /// Redis's getNodeByQuery + clusterRedirectClient: nil when this node serves the
+    /// command, else the error to answer (MOVED, ASK, CROSSSLOT, TRYAGAIN, CLUSTERDOWN).
+    func redirection(_ c: Client, _ cmd: Command, _ args: Args) -> String?
+    /// PUBLISH / SPUBLISH in cluster mode: the message goes to the other nodes over the bus.
+    func propagatePublish(channel: UnsafeRawBufferPointer, message: UnsafeRawBufferPointer, sharded: Bool)
 }
 
 public enum LogLevel: Int, Sendable, Comparable {

@@ -195,7 +195,7 @@ public enum InfoCommand {
         case "errorstats":
             return e.stats.errorCounts.sorted { $0.key < $1.key }.map { ("errorstat_" + $0.key, "count=\($0.value)") }
         case "latencystats": return latencystats(e)
-        case "cluster": return [("cluster_enabled", "0")]
+        case "cluster": return [("cluster_enabled", e.cluster != nil ? "1" : "0")]
         case "keyspace":
             return e.databases.filter { $0.count > 0 }.map {
                 ("db\($0.id)", "keys=\($0.count),expires=\($0.expiresCount),avg_ttl=\($0.avgTTL)")
@@ -219,7 +219,7 @@ public enum InfoCommand {
             ("redis_git_sha1", "00000000"),
             ("redis_git_dirty", "0"),
             ("redis_build_id", "7465726e00000000"),
-            ("redis_mode", e.sentinelMode ? "sentinel" : "standalone"),
+            ("redis_mode", e.sentinelMode ? "sentinel" : e.cluster != nil ? "cluster" : "standalone"),
             ("os", os),
             ("arch_bits", "\(MemoryLayout<Int>.size * 8)"),
             ("monotonic_clock", "POSIX clock_gettime"),

@@ -86,6 +86,10 @@ extension Engine {
 enum FailoverCommand {
     static func failover(_ c: Client, _ a: Args) {
         let e = c.engine
+        if e.cluster != nil {
+            c.error("ERR FAILOVER not allowed in cluster mode. Use CLUSTER FAILOVER command instead.")
+            return
+        }
         let r = e.repl
         if a.count == 2 && a.equals(1, "abort") {
             guard r.failoverState != .none else { c.error("ERR No failover in progress."); return }

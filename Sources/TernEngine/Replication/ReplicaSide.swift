@@ -833,6 +833,27 @@ extension Engine {
     // MARK: INFO
 
     /// INFO replication's replica fields (after `role:slave`).
+    /// How long a replica has been without data from its master (ms): since the last
+    /// interaction while the link is up, else since it went down (cluster elections' data age).
+    public var masterDataAgeMs: Int64 {
+        let now = Engine.wallClockMs()
+        if repl.linkState == .connected, let l = repl.replica.link { return now - l.lastIOMs }
+        return now - repl.replica.downSinceMs
+    }
+
+    /// What a replica has applied of its master's stream (Redis's replicationGetSlaveOffset):
+    /// the live link's offset, else the cached master's, never negative; 0 on a master.
+    public var replicaProcessedOffset: Int64 {
+        guard repl.masterHost != nil else { return 0 }
+        var offset: Int64 = 0
+        if let l = repl.replica.link, l.client != nil {
+            offset = l.reploff
+        } else if let cm = repl.replica.cached {
+            offset = cm.offset
+        }
+        return max(0, offset)
+    }
+
     func replicaInfoFields() -> [(String, String)] {
         let r = repl
         let now = Engine.wallClockMs()
@@ -988,6 +1009,8 @@ enum ReplicaCommands {
     /// REPLICAOF host port | NO ONE (SLAVEOF is the same command).
     static func replicaof(_ c: Client, _ a: Args) {
         let e = c.engine
+        // A cluster node follows a master through CLUSTER REPLICATE only.
+        if e.cluster != nil { c.error("ERR REPLICAOF not allowed in cluster mode."); return }
         if e.repl.failoverState != .none {
             c.error("ERR REPLICAOF not allowed while failing over.")
             return

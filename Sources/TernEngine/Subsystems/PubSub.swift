@@ -185,7 +185,7 @@ public final class PubSubRegistry {
         return receivers
     }
 
-    func publishShard(_ channel: UnsafeRawBufferPointer, _ message: UnsafeRawBufferPointer) -> Int {
+    public func publishShard(_ channel: UnsafeRawBufferPointer, _ message: UnsafeRawBufferPointer) -> Int {
         guard !shardChannels.isEmpty, let subs = shardChannels[Array(channel)] else { return 0 }
         scratch.removeAll()
         scratch.append("*3\r\n$8\r\nsmessage\r\n")
@@ -233,14 +233,23 @@ extension Engine {
             ps.unsubscribe(c, names: a.count > 1 ? (1..<a.count).map { a.bytes($0) } : nil, .shard, reply: true)
         }
         // PUBLISH and SPUBLISH reach replicas (not the AOF): Redis's
-        // forceCommandPropagation(c, PROPAGATE_REPL) outside cluster mode.
+        // forceCommandPropagation(c, PROPAGATE_REPL) outside cluster mode; in cluster mode
+        // the cluster bus carries them to the other nodes instead.
         commands.register("publish") { c, a in
             c.out.integer(ps.publish(a[1], a[2]))
-            c.engine.alsoPropagateToReplicas(db: c.dbIndex, args: a)
+            if let cluster = c.engine.cluster {
+                cluster.propagatePublish(channel: a[1], message: a[2], sharded: false)
+            } else {
+                c.engine.alsoPropagateToReplicas(db: c.dbIndex, args: a)
+            }
         }
         commands.register("spublish") { c, a in
             c.out.integer(ps.publishShard(a[1], a[2]))
-            c.engine.alsoPropagateToReplicas(db: c.dbIndex, args: a)
+            if let cluster = c.engine.cluster {
+                cluster.propagatePublish(channel: a[1], message: a[2], sharded: true)
+            } else {
+                c.engine.alsoPropagateToReplicas(db: c.dbIndex, args: a)
+            }
         }
         commands.register("pubsub|help") { c, _ in PubSubCommands.help(c) }
         commands.register("pubsub|channels") { c, a in PubSubCommands.channels(c, a, ps.channels) }

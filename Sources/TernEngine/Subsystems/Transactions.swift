@@ -300,6 +300,9 @@ public final class TransactionRegistry {
         c.error("EXECABORT Transaction discarded because of: \(reason)")
     }
 
+    /// Flags of every command queued by `c` (empty outside MULTI).
+    public func queuedFlags(_ c: Client) -> CommandFlags { existingState(c)?.queuedFlags ?? [] }
+
     /// Queued-command count for CLIENT LIST `multi=` (-1 outside MULTI).
     func queueLength(_ c: Client) -> Int {
         guard c.flags.contains(.multi) else { return -1 }
