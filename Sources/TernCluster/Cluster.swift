@@ -345,8 +345,9 @@ public final class Cluster: ClusterService {
         todoScheduled = false
         if todo.contains(.updateState) { updateState() }
         if todo.contains(.saveConfig) {
+            let sync = todo.contains(.fsyncConfig)
             todo.remove([.saveConfig, .fsyncConfig])
-            if let err = saveConfig(fsync: true) {
+            if let err = saveConfig(fsync: sync) {
                 engine.log(.warning, "Fatal: can't update cluster config file: \(err)")
                 exit(1)
             }
