@@ -769,6 +769,7 @@ extension Cluster {
         }
         manualFailoverCron()
         if myself.isSlave { handleReplicaFailover() }
+        replicaMigrationCron()
         if updateNeeded || todo.contains(.updateState) || !stateOK { updateState() }
     }
 }
