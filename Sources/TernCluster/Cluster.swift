@@ -205,6 +205,8 @@ public final class Cluster: ClusterService {
     @discardableResult
     func deleteSlot(_ slot: Int) -> Bool {
         guard let n = slotOwner[slot] else { return false }
+        // The shard (master and replicas) that served it drops its shard-channel subscribers.
+        if n === myself || myself.master === n { engine.pubsub.unsubscribeShardChannels(inSlot: slot) }
         nodeClearSlotBit(n, slot)
         slotOwner[slot] = nil
         ownerNotClaiming[slot] = false

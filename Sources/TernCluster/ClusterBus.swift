@@ -770,6 +770,7 @@ extension Cluster {
         manualFailoverCron()
         if myself.isSlave { handleReplicaFailover() }
         replicaMigrationCron()
+        redirectBlockedClients()
         if updateNeeded || todo.contains(.updateState) || !stateOK { updateState() }
     }
 }

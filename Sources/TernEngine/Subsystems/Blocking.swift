@@ -331,6 +331,16 @@ public final class BlockingRegistry {
         }
     }
 
+    /// Unblocks, with the error `decide` returns, each client blocked on keys for which it
+    /// returns one (cluster mode re-checks its blocked clients after slot moves).
+    public func unblockOnKeys(withErrorFrom decide: (BlockedClient) -> String?) {
+        for b in Array(byClient.values) where b.active && !b.keys.isEmpty {
+            guard let text = decide(b) else { continue }
+            b.client.error(text)
+            finish(b)
+        }
+    }
+
     // MARK: CLIENT UNBLOCK
 
     /// Unblocks client `id` as if it timed out, or with an UNBLOCKED error. False when that

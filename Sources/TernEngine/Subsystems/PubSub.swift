@@ -138,6 +138,23 @@ public final class PubSubRegistry {
         if let s { updateFlag(c, s) }
     }
 
+    /// Cluster mode, a slot this node (or its master) stops serving: every subscriber of a
+    /// shard channel of that slot is unsubscribed with a sunsubscribe push, as Redis 7.0's
+    /// removeChannelsInSlot (called from clusterDelSlot).
+    public func unsubscribeShardChannels(inSlot slot: Int) {
+        guard !shardChannels.isEmpty else { return }
+        let names = shardChannels.keys.filter { name in
+            name.withUnsafeBytes { ClusterSlot.of($0) } == slot
+        }
+        for name in names {
+            for c in shardChannels[name] ?? [] {
+                unsubscribe(c, names: [name], .shard, reply: true)
+                if c !== engine.currentClient { engine.flushSoon(c) }
+            }
+            shardChannels[name] = nil
+        }
+    }
+
     func remove(_ c: Client, from table: inout [[UInt8]: [Client]], _ name: [UInt8]) {
         guard var subs = table[name], let i = subs.firstIndex(where: { $0 === c }) else { return }
         subs.remove(at: i)
