@@ -21,6 +21,8 @@ public protocol ClusterBusTransport: AnyObject {
     var localIP: String { get }
     /// The peer's address (a node that announces no IP is reached there).
     var peerIP: String { get }
+    /// Bytes handed to `send` that the socket has not taken yet (the link's send buffer).
+    var pendingBytes: Int { get }
     func send(_ bytes: [UInt8])
     func close()
 }
@@ -45,8 +47,13 @@ public final class ClusterLink {
         createTime = now
     }
 
-    var sendBufferAllocated: Int { outbox.capacity }
-    var sendBufferUsed: Int { outbox.count }
+    /// What waits to be sent: queued before the connection is up, or in the socket layer.
+    var sendBufferUsed: Int { outbox.count + (transport?.pendingBytes ?? 0) }
+    var sendBufferAllocated: Int { max(outbox.capacity, sendBufferUsed) }
+    /// Bytes held for this link (Redis's per-link share of mem_cluster_links): the link
+    /// itself, its input buffer and what waits to be sent.
+    var memory: Int { ClusterLink.structSize + input.capacity + sendBufferAllocated }
+    static let structSize = 96
 
     func send(_ bytes: [UInt8]) {
         guard !isClosed else { return }
@@ -705,6 +712,29 @@ extension Cluster {
 
     // MARK: cron
 
+    /// cluster-link-sendbuf-limit (Redis 7.0's clusterNodeCronFreeLinkOnBufferLimitReached):
+    /// a link whose peer does not read what we send is freed (and counted) rather than
+    /// growing without bound; the cron reconnects the outbound one.
+    func freeLinksOverSendLimit(_ n: ClusterNode) {
+        let limit = config.clusterLinkSendbufLimit
+        guard limit > 0 else { return }
+        for case let l? in [n.link, n.inboundLink] where UInt64(l.sendBufferAllocated) > limit {
+            engine.log(.warning, "Freeing cluster link(\(l.inbound ? "from" : "to") node \(n.name), used memory: \(l.sendBufferAllocated)) due to exceeding send buffer memory limit.")
+            freeLink(l)
+            linksBufferLimitExceeded += 1
+        }
+    }
+
+    /// INFO's mem_cluster_links.
+    public var linksMemory: Int {
+        var total = 0
+        for n in nodes {
+            if let l = n.link { total += l.memory }
+            if let l = n.inboundLink { total += l.memory }
+        }
+        return total
+    }
+
     /// Redis's clusterCron, ten times a second: handshake expiry, outbound links, pings,
     /// failure detection, the state.
     func busCron() {
@@ -716,6 +746,7 @@ extension Cluster {
         }
         for n in nodes {
             if n.isMyself || n.flags.contains(.noaddr) { continue }
+            freeLinksOverSendLimit(n)
             if n.inHandshake && now - n.ctime > handshakeTimeout {
                 deleteNode(n)
                 continue

@@ -114,11 +114,24 @@ final class OutboundLinkHandler: ChannelInboundHandler, MasterLinkTransport, Sen
         context.close(promise: nil)
     }
 
+    /// Bytes written and not yet taken by the socket (cluster links only: the bus enforces
+    /// cluster-link-sendbuf-limit on it).
+    var pendingBytes = 0
+
     func send(_ bytes: [UInt8]) {
         guard let ctx = context else { return }
         var b = ctx.channel.allocator.buffer(capacity: bytes.count)
         b.writeBytes(bytes)
-        ctx.writeAndFlush(NIOAny(b), promise: nil)
+        guard case .clusterLink = owner else {
+            ctx.writeAndFlush(NIOAny(b), promise: nil)
+            return
+        }
+        let n = bytes.count
+        pendingBytes += n
+        let me = LoopBound(self)
+        let done = ctx.eventLoop.makePromise(of: Void.self)
+        done.futureResult.whenComplete { _ in me.value.pendingBytes -= n }
+        ctx.writeAndFlush(NIOAny(b), promise: done)
     }
 
     func close() {

@@ -799,6 +799,8 @@ public protocol ClusterService: AnyObject {
     func redirection(_ c: Client, _ cmd: Command, _ args: Args) -> String?
     /// PUBLISH / SPUBLISH in cluster mode: the message goes to the other nodes over the bus.
     func propagatePublish(channel: UnsafeRawBufferPointer, message: UnsafeRawBufferPointer, sharded: Bool)
+    /// Memory held by the bus links (INFO mem_cluster_links).
+    var linksMemory: Int { get }
 }
 
 public enum LogLevel: Int, Sendable, Comparable {

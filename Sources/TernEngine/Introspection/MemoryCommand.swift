@@ -69,6 +69,7 @@ struct MemoryOverview {
         }
         // The backlog's ring is allocated whole when it is created.
         replicationBacklog = e.repl.backlog?.size ?? 0
+        clusterLinks = e.cluster?.linksMemory ?? 0
         var total = startup + replicationBacklog + clientsReplicas + clientsNormal + clusterLinks + aofBuffer
             + luaCaches + functionsCaches
         for db in e.databases where db.count > 0 {
