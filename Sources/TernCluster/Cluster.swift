@@ -52,6 +52,7 @@ public final class Cluster: ClusterService {
     var cronIteration = 0
     /// This replica's current election (Failover.swift).
     var election = ElectionState()
+    var cantFailover = CantFailoverLog()
     var manualFailover = ManualFailoverState()
 
     /// The locked nodes.conf descriptor, held for the process lifetime.

@@ -740,6 +740,12 @@ extension Cluster {
     func busCron() {
         cronIteration += 1
         let handshakeTimeout = max(nodeTimeout, 1000)
+        // Redis's clusterUpdateMyselfFlags: cluster-replica-no-failover shows (and travels)
+        // as the nofailover flag.
+        if myself.flags.contains(.nofailover) != config.clusterReplicaNoFailover {
+            if config.clusterReplicaNoFailover { myself.flags.insert(.nofailover) } else { myself.flags.remove(.nofailover) }
+            later([.saveConfig, .updateState])
+        }
         if myself.hostname != config.clusterAnnounceHostname {
             myself.hostname = config.clusterAnnounceHostname
             later(.saveConfig)

@@ -11,6 +11,28 @@ import Glibc
 // master waits 500-999 ms plus 1 s per better-placed replica, bumps currentEpoch, asks every
 // master for a vote; a majority of the slot-owning masters makes it the new master.
 
+/// Why a replica of a failed master is not failing over, logged at most every 10 s per
+/// reason (Redis's cant_failover_reason and clusterLogCantFailover).
+struct CantFailoverLog {
+    enum Reason: Equatable {
+        case none, dataAge, waitingDelay, expired, waitingVotes
+
+        var text: String {
+            switch self {
+            case .none: return ""
+            case .dataAge:
+                return "Disconnected from master for longer than allowed. Please check the 'cluster-replica-validity-factor' configuration option."
+            case .waitingDelay: return "Waiting the delay before I can start a new failover."
+            case .expired: return "Failover attempt expired."
+            case .waitingVotes: return "Waiting for votes, but majority still not reached."
+            }
+        }
+    }
+
+    var reason = Reason.none
+    var lastLogSeconds: Int64 = 0
+}
+
 /// One replica's election (Redis's failover_auth_* fields).
 struct ElectionState {
     var time: Int64 = 0
@@ -79,6 +101,17 @@ extension Cluster {
         return master.replicas.filter { $0 !== myself && !$0.flags.contains(.nofailover) && $0.replOffset > mine }.count
     }
 
+    /// A stalled replica says why, once its master has been failed for a while (the first
+    /// seconds after a failure are the normal election delay).
+    func logCantFailover(_ reason: CantFailoverLog.Reason) {
+        let seconds = now / 1000
+        if reason == cantFailover.reason && seconds - cantFailover.lastLogSeconds < 10 { return }
+        cantFailover.reason = reason
+        if let m = myself.master, m.failed, now - m.failTime < nodeTimeout + 5000 { return }
+        cantFailover.lastLogSeconds = seconds
+        engine.log(.warning, "Currently unable to failover: \(reason.text)")
+    }
+
     /// Every cron tick on a replica, and when a vote arrives.
     func handleReplicaFailover() {
         var authAge = now - election.time
@@ -87,11 +120,15 @@ extension Cluster {
         let authRetry = authTimeout * 2
         let manual = manualFailover.end != 0 && manualFailover.canStart
         guard myself.isSlave, let master = myself.master, master.failed || manual,
-              !config.clusterReplicaNoFailover || manual, master.numSlots > 0 else { return }
+              !config.clusterReplicaNoFailover || manual, master.numSlots > 0 else {
+            cantFailover.reason = .none
+            return
+        }
         var dataAge = engine.masterDataAgeMs
         if dataAge > nodeTimeout { dataAge -= nodeTimeout }
         if config.clusterReplicaValidityFactor != 0 && !manual
             && dataAge > Int64(config.replPingReplicaPeriod) * 1000 + nodeTimeout * Int64(config.clusterReplicaValidityFactor) {
+            logCantFailover(.dataAge)
             return
         }
         if authAge > authRetry {
@@ -118,7 +155,14 @@ extension Cluster {
                 engine.log(.notice, "Replica rank updated to #\(newRank), added \(added) milliseconds of delay.")
             }
         }
-        if now < election.time || authAge > authTimeout { return }
+        if now < election.time {
+            logCantFailover(.waitingDelay)
+            return
+        }
+        if authAge > authTimeout {
+            logCantFailover(.expired)
+            return
+        }
         if !election.sent {
             currentEpoch += 1
             election.epoch = currentEpoch
@@ -130,7 +174,10 @@ extension Cluster {
             later([.saveConfig, .updateState, .fsyncConfig])
             return
         }
-        guard election.count >= neededQuorum else { return }
+        guard election.count >= neededQuorum else {
+            logCantFailover(.waitingVotes)
+            return
+        }
         engine.log(.notice, "Failover election won: I'm the new master.")
         if myself.configEpoch < election.epoch {
             myself.configEpoch = election.epoch
