@@ -63,3 +63,50 @@ def test_replica_no_failover(kind):
         if stopped is not None:
             os.kill(stopped.proc.pid, signal.SIGCONT)
         stop_all(nodes)
+
+
+@pytest.mark.parametrize("kind", ["redis", "tern"])
+def test_replica_validity_factor(kind):
+    """cluster-replica-validity-factor: a replica whose replication link has been down longer
+    than repl-ping-replica-period + node timeout x factor (node timeout subtracted from the
+    age first) does not run for election and says why after node timeout + 5 s; with the
+    factor set to 0 it runs at once."""
+    ms = [start_node(kind, ARGS) for _ in range(3)]
+    rs = [start_node(kind, ARGS) for _ in range(3)]
+    nodes = ms + rs
+    stopped = None
+    try:
+        cluster_create(nodes, replicas=1)
+        wait_converged(nodes)
+        for r in rs:
+            wait_for(lambda: r.cmd("INFO", "replication")["master_link_status"] == "up", 20, "replication link")
+        wait_roles_known(nodes)
+        victim = ms[0]
+        vid = victim.myid()
+        heir = next(r for r in rs if nodes_lines(r.cmd("CLUSTER", "NODES"))[r.myid()][3] == vid)
+        heir.cmd("CONFIG", "SET", "cluster-replica-validity-factor", "1")
+        heir.cmd("CONFIG", "SET", "repl-ping-replica-period", "1")
+        # The replication link breaks (the master now wants a password the replica lacks);
+        # the bus is untouched.
+        victim.cmd("CONFIG", "SET", "requirepass", "secret")
+        c = victim.client(password="secret")
+        c.execute_command("CLIENT", "KILL", "TYPE", "replica")
+        c.close()
+        wait_for(lambda: heir.cmd("INFO", "replication")["master_link_status"] == "down", 10, "link down")
+        # Allowed age: 1000 + 2000 ms after subtracting the node timeout, so more than 5 s.
+        time.sleep(5.5)
+        os.kill(victim.proc.pid, signal.SIGSTOP)
+        stopped = victim
+        wait_for(lambda: "fail" in nodes_lines(heir.cmd("CLUSTER", "NODES"))[vid][2].split(","), 15,
+                 "the replica to see the FAIL")
+        wait_for(lambda: "Currently unable to failover: Disconnected from master for longer than allowed. "
+                         "Please check the 'cluster-replica-validity-factor' configuration option." in heir.output(),
+                 15, "the data-age log")
+        assert heir.cmd("ROLE")[0] == "slave"
+        assert "Starting a failover election" not in heir.output()
+        heir.cmd("CONFIG", "SET", "cluster-replica-validity-factor", "0")
+        wait_for(lambda: heir.cmd("ROLE")[0] == "master", 15, "the election once the check is off")
+    finally:
+        if stopped is not None:
+            os.kill(stopped.proc.pid, signal.SIGCONT)
+        stop_all(nodes)
