@@ -158,3 +158,41 @@ def test_master_turning_replica_unblocks_and_unsubscribes(kind):
         for c in conns:
             c.close()
         stop_all(ms)
+
+
+def pubsubshard_when_down_replies(kind):
+    """The replies of one scenario: a one-node cluster serving only the channel's slot
+    (cluster_state:fail), shard pub/sub with cluster-allow-pubsubshard-when-down yes then no."""
+    n = start_node(kind, ["--cluster-node-timeout", "2000"])
+    conns = []
+    try:
+        ch = key_in(1234, "down")
+        n.cmd("CLUSTER", "ADDSLOTS", 1234)
+        wait_for(lambda: cluster_info(n)["cluster_slots_assigned"] == "1", 5, "the slot")
+        assert cluster_info(n)["cluster_state"] == "fail"
+        out = []
+        for resp in (2, 3):
+            sub, pub = Conn(n.port, resp=resp), Conn(n.port, resp=resp)
+            conns += [sub, pub]
+            n.cmd("CONFIG", "SET", "cluster-allow-pubsubshard-when-down", "yes")
+            out.append(sub.cmd("SSUBSCRIBE", ch))
+            out.append(pub.cmd("SPUBLISH", ch, "m1"))
+            out.append(sub.read(timeout=5))
+            n.cmd("CONFIG", "SET", "cluster-allow-pubsubshard-when-down", "no")
+            out.append(pub.cmd("SPUBLISH", ch, "m2"))
+            out.append(pub.cmd("SSUBSCRIBE", ch))
+            out.append(sub.cmd("SUNSUBSCRIBE", ch))
+            # A plain read is refused while down either way (reads-when-down is no).
+            out.append(pub.cmd("GET", ch))
+        return out
+    finally:
+        for c in conns:
+            c.close()
+        n.stop()
+
+
+def test_allow_pubsubshard_when_down_matches_redis():
+    redis_out = pubsubshard_when_down_replies("redis")
+    assert redis_out[3] == b"-CLUSTERDOWN The cluster is down\r\n"
+    assert redis_out[1] == b":1\r\n"
+    assert pubsubshard_when_down_replies("tern") == redis_out
