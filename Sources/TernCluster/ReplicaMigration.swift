@@ -63,7 +63,8 @@ extension Cluster {
         guard let target, candidate === myself, t - target.orphanedTime > Cluster.replicaMigrationDelayMs else { return }
         engine.log(.notice, "Migrating to orphaned master \(target.name)")
         setMaster(target)
-        // Redis saves on the next change; saving now keeps nodes.conf true across a crash.
-        later([.saveConfig, .fsyncConfig])
+        // Redis leaves the save to the next change; saving now (without fsync, as other role
+        // changes) keeps nodes.conf true across a restart.
+        later(.saveConfig)
     }
 }

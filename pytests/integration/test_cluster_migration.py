@@ -53,7 +53,7 @@ def test_replica_migrates_to_orphaned_master(masters, replicas, knob):
                      "the replica's FAIL")
             wait_for(lambda: cluster_info(n)["cluster_state"] == "ok", 10, "cluster_state:ok")
         # Orphaned for longer than the migration delay, but the knob holds both replicas back.
-        time.sleep(6)
+        time.sleep(5.5)
         assert [master_of(r, r.myid()) for r in movers] == [a, a]
 
         for r in movers:
@@ -77,38 +77,3 @@ def test_replica_migrates_to_orphaned_master(masters, replicas, knob):
         assert info["cluster_state"] == "ok"
     finally:
         stop_all(nodes)
-
-
-@pytest.mark.parametrize("kind", ["redis", "tern"])
-def test_master_emptied_by_a_slot_move_becomes_replica(kind):
-    """Redis 7.0's clusterUpdateSlotsConfigWith: a master that learns from the bus that all
-    its slots now belong to another master (at a newer epoch) follows that master when
-    cluster-allow-replica-migration is yes, and stays an empty master when it is no."""
-    ms = [start_node(kind, ARGS) for _ in range(3)]
-    try:
-        ms[0].cmd("CLUSTER", "ADDSLOTSRANGE", 0, 16379)
-        ms[1].cmd("CLUSTER", "ADDSLOTSRANGE", 16380, 16381)
-        ms[2].cmd("CLUSTER", "ADDSLOTSRANGE", 16382, 16383)
-        for i, n in enumerate(ms):
-            n.cmd("CLUSTER", "SET-CONFIG-EPOCH", i + 1)
-        for n in ms[1:]:
-            ms[0].cmd("CLUSTER", "MEET", "127.0.0.1", n.port)
-        wait_converged(ms)
-        ms[2].cmd("CONFIG", "SET", "cluster-allow-replica-migration", "no")
-        a = ms[0].myid()
-        # The target alone takes the slots (IMPORTING then NODE bumps its epoch, as at the
-        # end of a resharding); the sources learn it from the bus.
-        for src, slots in ((ms[1], (16380, 16381)), (ms[2], (16382, 16383))):
-            for s in slots:
-                assert ms[0].cmd("CLUSTER", "SETSLOT", s, "IMPORTING", src.myid()) == "OK"
-                assert ms[0].cmd("CLUSTER", "SETSLOT", s, "NODE", a) == "OK"
-        wait_for(lambda: master_of(ms[1], ms[1].myid()) == a, 15, "the emptied master to follow")
-        assert "Configuration change detected. Reconfiguring myself as a replica of %s" % a in ms[1].output()
-        wait_for(lambda: ms[1].cmd("ROLE")[0] == "slave", 10, "replica role")
-        wait_for(lambda: nodes_lines(ms[2].cmd("CLUSTER", "NODES"))[a][8:] == ["0-16383"], 10,
-                 "the last source to see the move")
-        f = nodes_lines(ms[2].cmd("CLUSTER", "NODES"))[ms[2].myid()]
-        assert "master" in f[2].split(",") and f[3] == "-" and f[8:] == []
-        assert "Reconfiguring myself" not in ms[2].output()
-    finally:
-        stop_all(ms)

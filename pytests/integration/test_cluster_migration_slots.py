@@ -2,7 +2,8 @@
 get the redirection a new command would get (clusterRedirectBlockedClientIfNeeded: -MOVED,
 -CLUSTERDOWN Hash slot not served), shard-channel subscribers of it get a sunsubscribe push
 (removeChannelsInSlot), and a master that turns replica because it lost its last slot answers
-its blocked clients -UNBLOCKED and closes them. Exact bytes, RESP2 and RESP3, the same on
+its blocked clients -UNBLOCKED and closes them; an emptied master follows the new owner
+unless cluster-allow-replica-migration is no. Exact bytes, RESP2 and RESP3, the same on
 redis-server and Tern."""
 import pytest
 
@@ -34,6 +35,10 @@ def key_in(slot, prefix):
 def sunsub(resp, channel, left):
     head = b">3\r\n" if resp == 3 else b"*3\r\n"
     return head + b"$12\r\nsunsubscribe\r\n$%d\r\n%s\r\n:%d\r\n" % (len(channel), channel.encode(), left)
+
+
+def master_of(viewer, node_id):
+    return nodes_lines(viewer.cmd("CLUSTER", "NODES"))[node_id][3]
 
 
 def build(kind):
@@ -146,7 +151,9 @@ def test_master_turning_replica_unblocks_and_unsubscribes(kind):
         blocked.send("BLPOP", k, 0)
         wait_for(lambda: b.cmd("INFO", "clients")["blocked_clients"] == 1, 10, "blocked")
         # A takes both of B's slots at a newer epoch; B learns it from the bus and follows A.
-        for s in (16380, 16381):
+        # The blocked client's slot goes last: while B still serves a slot it is a master, and
+        # a client blocked on the slot that left first would get -MOVED from the cron.
+        for s in (16381, 16380):
             assert a.cmd("CLUSTER", "SETSLOT", s, "IMPORTING", b.myid()) == "OK"
             assert a.cmd("CLUSTER", "SETSLOT", s, "NODE", a.myid()) == "OK"
         assert blocked.read(timeout=10) == (b"-UNBLOCKED force unblock from blocking operation, "
@@ -196,3 +203,38 @@ def test_allow_pubsubshard_when_down_matches_redis():
     assert redis_out[3] == b"-CLUSTERDOWN The cluster is down\r\n"
     assert redis_out[1] == b":1\r\n"
     assert pubsubshard_when_down_replies("tern") == redis_out
+
+
+@pytest.mark.parametrize("kind", ["redis", "tern"])
+def test_master_emptied_by_a_slot_move_becomes_replica(kind):
+    """Redis 7.0's clusterUpdateSlotsConfigWith: a master that learns from the bus that all
+    its slots now belong to another master (at a newer epoch) follows that master when
+    cluster-allow-replica-migration is yes, and stays an empty master when it is no."""
+    ms = [start_node(kind, ["--cluster-node-timeout", "2000"]) for _ in range(3)]
+    try:
+        ms[0].cmd("CLUSTER", "ADDSLOTSRANGE", 0, 16379)
+        ms[1].cmd("CLUSTER", "ADDSLOTSRANGE", 16380, 16381)
+        ms[2].cmd("CLUSTER", "ADDSLOTSRANGE", 16382, 16383)
+        for i, n in enumerate(ms):
+            n.cmd("CLUSTER", "SET-CONFIG-EPOCH", i + 1)
+        for n in ms[1:]:
+            ms[0].cmd("CLUSTER", "MEET", "127.0.0.1", n.port)
+        wait_converged(ms)
+        ms[2].cmd("CONFIG", "SET", "cluster-allow-replica-migration", "no")
+        a = ms[0].myid()
+        # The target alone takes the slots (IMPORTING then NODE bumps its epoch, as at the
+        # end of a resharding); the sources learn it from the bus.
+        for src, slots in ((ms[1], (16380, 16381)), (ms[2], (16382, 16383))):
+            for s in slots:
+                assert ms[0].cmd("CLUSTER", "SETSLOT", s, "IMPORTING", src.myid()) == "OK"
+                assert ms[0].cmd("CLUSTER", "SETSLOT", s, "NODE", a) == "OK"
+        wait_for(lambda: master_of(ms[1], ms[1].myid()) == a, 15, "the emptied master to follow")
+        assert "Configuration change detected. Reconfiguring myself as a replica of %s" % a in ms[1].output()
+        wait_for(lambda: ms[1].cmd("ROLE")[0] == "slave", 10, "replica role")
+        wait_for(lambda: nodes_lines(ms[2].cmd("CLUSTER", "NODES"))[a][8:] == ["0-16383"], 10,
+                 "the last source to see the move")
+        f = nodes_lines(ms[2].cmd("CLUSTER", "NODES"))[ms[2].myid()]
+        assert "master" in f[2].split(",") and f[3] == "-" and f[8:] == []
+        assert "Reconfiguring myself" not in ms[2].output()
+    finally:
+        stop_all(ms)
