@@ -303,9 +303,19 @@ public final class Cluster: ClusterService {
         if myself.isMaster && !stateOK && t - firstStateCallMs < 2000 { return }
         var ok = true
         if config.clusterRequireFullCoverage {
-            for j in 0..<ClusterSlot.count {
-                guard let n = slotOwner[j], !n.failed else { ok = false; break }
+            // Every slot owned, by a node not failed: the owners are collected from the raw
+            // table (no retain per slot; this runs after every SETSLOT and ten times a second).
+            var owners = Set<UInt>()
+            let covered = slotOwner.withUnsafeBytes { raw -> Bool in
+                var last: UInt = 0
+                for w in raw.bindMemory(to: UInt.self) where w != last {
+                    if w == 0 { return false }
+                    owners.insert(w)
+                    last = w
+                }
+                return true
             }
+            if !covered || nodes.contains(where: { owners.contains(slotTableWord($0)) && $0.failed }) { ok = false }
         }
         var reachable = 0
         size = 0
