@@ -4,15 +4,14 @@ tooling reshapes the cluster (tests/integration/test_cluster_ops*.py).
 Writes go round a fixed set of keys with an increasing counter as value, so "the last
 acknowledged value" of a key is well defined. A write that raised is not acknowledged but may
 have been applied: its value is remembered as a possible one for the key. Redirections the
-client followed (MOVED, ASK, TRYAGAIN) are counted by the connection class, which sees every
-reply before redis-py's cluster layer handles it.
+client followed (MOVED, ASK, TRYAGAIN) are counted by wrapping each node client's
+parse_response, which sees every reply before redis-py's cluster layer handles it.
 """
 import random
 import subprocess
 import threading
 import time
 
-import redis
 from redis.cluster import RedisCluster
 from redis.exceptions import AskError, MovedError, TryAgainError
 
@@ -29,21 +28,35 @@ class RedirectCounter:
             self.counts[kind] += 1
 
 
-def counting_connection(counter):
-    class CountingConnection(redis.Connection):
-        def read_response(self, *a, **kw):
-            try:
-                return super().read_response(*a, **kw)
-            except MovedError:
-                counter.add("MOVED")
-                raise
-            except AskError:
-                counter.add("ASK")
-                raise
-            except TryAgainError:
-                counter.add("TRYAGAIN")
-                raise
-    return CountingConnection
+class CountingCluster(RedisCluster):
+    """RedisCluster whose node clients count the redirection replies they parse (redis-py then
+    follows them inside _execute_command, where they are otherwise invisible)."""
+
+    def __init__(self, counter, **kw):
+        self.redirect_counter = counter
+        super().__init__(**kw)
+
+    def get_redis_connection(self, node):
+        r = super().get_redis_connection(node)
+        if not getattr(r, "_redirects_counted", False):
+            parse = r.parse_response
+            counter = self.redirect_counter
+
+            def counted(*a, **kw):
+                try:
+                    return parse(*a, **kw)
+                except MovedError:
+                    counter.add("MOVED")
+                    raise
+                except AskError:
+                    counter.add("ASK")
+                    raise
+                except TryAgainError:
+                    counter.add("TRYAGAIN")
+                    raise
+            r.parse_response = counted
+            r._redirects_counted = True
+        return r
 
 
 class ClusterLoad:
@@ -51,8 +64,8 @@ class ClusterLoad:
 
     def __init__(self, node, nkeys=2000):
         self.redirects = RedirectCounter()
-        self.client = RedisCluster(host="127.0.0.1", port=node.port, decode_responses=True,
-                                   socket_timeout=5, connection_class=counting_connection(self.redirects))
+        self.client = CountingCluster(self.redirects, host="127.0.0.1", port=node.port,
+                                      decode_responses=True, socket_timeout=5)
         self.nkeys = nkeys
         self.acked = {}        # key -> (value, time acknowledged)
         self.possible = {}     # key -> values written without an acknowledgement since the last ack

@@ -74,11 +74,15 @@ def test_mixed_cluster_reshard_and_failover():
             "--cluster-slots", 300, "--cluster-yes")
         wait_converged(nodes)
         check_clean(r[0])
+        mid_t, mid_r = keys_in_slots_of(t[0]), keys_in_slots_of(r[0])
+        assert mid_t < before_t and mid_r > before_r and mid_t + mid_r == before_t + before_r
         load.wait_writes(200)
         cli("reshard", addr(r[0]), "--cluster-from", rid, "--cluster-to", tid,
             "--cluster-slots", 600, "--cluster-yes")
         wait_converged(nodes)
         check_clean(t[0])
+        after_t, after_r = keys_in_slots_of(t[0]), keys_in_slots_of(r[0])
+        assert after_t > mid_t and after_r < mid_r and after_t + after_r == before_t + before_r
         load.wait_writes(200)
 
         # Manual failovers across kinds: the Redis replica of the Tern master, the Tern replica
