@@ -74,6 +74,7 @@ class ClusterLoad:
         self.writes = 0
         self.reads = 0
         self._stop = threading.Event()
+        self._refresh = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def key(self, i):
@@ -87,6 +88,9 @@ class ClusterLoad:
         n = 0
         rnd = random.Random(7)
         while not self._stop.is_set():
+            if self._refresh.is_set():
+                self.client.nodes_manager.initialize()
+                self._refresh.clear()
             n += 1
             k = self.key(n % self.nkeys)
             try:
@@ -120,6 +124,17 @@ class ClusterLoad:
         while self.writes < target:
             assert time.time() < deadline, "load stalled: %r" % self.errors[-3:]
             assert self._thread.is_alive(), "load thread died"
+            time.sleep(0.02)
+
+    def refresh_topology(self, timeout=20):
+        """Has the load thread reload the slot map (a real client does so periodically).
+        Needed after add-node: redis-py 6.4 follows an ASK only to a node already in its
+        cache (get_node returns None, then an AttributeError), and a new node can be the
+        target of an ASK before any MOVED has taught the client about it."""
+        self._refresh.set()
+        deadline = time.time() + timeout
+        while self._refresh.is_set():
+            assert time.time() < deadline and self._thread.is_alive(), "slot map refresh stalled"
             time.sleep(0.02)
 
     def stop(self):

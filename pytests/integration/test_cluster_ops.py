@@ -50,6 +50,7 @@ def test_tooling_under_load():
         wait_converged(nodes + extra)
         wait_for(lambda: r.cmd("INFO", "replication")["master_link_status"] == "up", 20, "new replica linked")
         check_clean(nodes[0])
+        load.refresh_topology()
         load.wait_writes(200)
 
         cli("reshard", addr(nodes[0]), "--cluster-from", "all", "--cluster-to", mid,
