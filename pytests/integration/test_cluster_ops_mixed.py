@@ -3,6 +3,8 @@ Tern and Redis masters each with a replica of the other kind; `redis-cli --clust
 moves slots holding keys from a Tern master to a Redis master and back, under RedisCluster
 load, and a manual failover promotes a Tern replica of a Redis master and a Redis replica of a
 Tern master."""
+from redis.crc import key_slot
+
 from cluster_load import ClusterLoad, check_clean, cli
 from cluster_support import (cluster_create, nodes_lines, start_node, stop_all, wait_converged,
                              wait_for, wait_roles_known)
@@ -42,6 +44,28 @@ def keys_in_slots_of(node):
         c.close()
 
 
+def tag_in(lo, hi):
+    """A hash tag whose slot is in [lo, hi]."""
+    return next("{t%d}" % i for i in range(100000) if lo <= key_slot(b"t%d" % i) <= hi)
+
+
+def write_typed(c, tag):
+    """One key of each type Tern has (streams are not there yet), and one with a TTL, under `tag`: MIGRATE carries them as DUMP
+    payloads, so a move between kinds checks both sides' serialization."""
+    c.hset(tag + "h", mapping={"f%d" % i: "v%d" % i for i in range(200)})
+    c.rpush(tag + "l", *["e%d" % i for i in range(300)])
+    c.sadd(tag + "s", *range(100))
+    c.zadd(tag + "z", {"m%d" % i: i / 3 for i in range(150)})
+    c.set(tag + "ttl", "v", ex=1000)
+    return snapshot(c, tag)
+
+
+def snapshot(c, tag):
+    return (c.hgetall(tag + "h"), c.lrange(tag + "l", 0, -1), c.smembers(tag + "s"),
+            c.zrange(tag + "z", 0, -1, withscores=True),
+            c.get(tag + "ttl"), 0 < c.ttl(tag + "ttl") <= 1000)
+
+
 def test_mixed_cluster_reshard_and_failover():
     t = [start_node("tern", ARGS) for _ in range(3)]
     r = [start_node("redis", ARGS) for _ in range(3)]
@@ -64,9 +88,16 @@ def test_mixed_cluster_reshard_and_failover():
         check_clean(t[0])
 
         load = ClusterLoad(t[0]).start()
+        # redis-cli moves a source's lowest slots first: slots 0-299 go Tern -> Redis -> Tern,
+        # 5461-5760 (the Redis master's own) Redis -> Tern.
+        typed = {}
+        for lo, hi in ((0, 299), (5461, 5760)):
+            tag = tag_in(lo, hi)
+            typed[tag] = write_typed(load.client, tag)
         load.wait_writes(2500)  # every key written at least once
         tid, rid = t[0].myid(), r[0].myid()
         before_t, before_r = keys_in_slots_of(t[0]), keys_in_slots_of(r[0])
+        assert before_t + before_r + keys_in_slots_of(t[1]) == load.nkeys + 5 * len(typed)
         assert before_t > 0 and before_r > 0
 
         # Tern -> Redis, then Redis -> Tern, 300 slots each way, keys and all.
@@ -76,6 +107,8 @@ def test_mixed_cluster_reshard_and_failover():
         check_clean(r[0])
         mid_t, mid_r = keys_in_slots_of(t[0]), keys_in_slots_of(r[0])
         assert mid_t < before_t and mid_r > before_r and mid_t + mid_r == before_t + before_r
+        for tag, want in typed.items():
+            assert snapshot(load.client, tag) == want
         load.wait_writes(200)
         cli("reshard", addr(r[0]), "--cluster-from", rid, "--cluster-to", tid,
             "--cluster-slots", 600, "--cluster-yes")
@@ -83,6 +116,9 @@ def test_mixed_cluster_reshard_and_failover():
         check_clean(t[0])
         after_t, after_r = keys_in_slots_of(t[0]), keys_in_slots_of(r[0])
         assert after_t > mid_t and after_r < mid_r and after_t + after_r == before_t + before_r
+        for tag, want in typed.items():
+            assert snapshot(load.client, tag) == want
+            assert key_slot(tag.encode()) in owned_slots(t[0])
         load.wait_writes(200)
 
         # Manual failovers across kinds: the Redis replica of the Tern master, the Tern replica
@@ -108,7 +144,7 @@ def test_mixed_cluster_reshard_and_failover():
         assert all("MOVED" not in e and "ASK" not in e for _, _, e in load.errors), load.errors
         print("client errors during the failovers: %r" % load.errors)
         # The keys that moved are all readable from their new owners.
-        assert keys_in_slots_of(r[1]) + keys_in_slots_of(t[2]) + keys_in_slots_of(t[1]) == load.nkeys
+        assert keys_in_slots_of(r[1]) + keys_in_slots_of(t[2]) + keys_in_slots_of(t[1]) == load.nkeys + 5 * len(typed)
     finally:
         if load is not None:
             load.stop()
