@@ -216,7 +216,9 @@ def play_cut_transfer(binary, mode, rdbs, framing):
             fm.send(b"$EOF:" + MARK + b"\r\n" + big[:len(big) // 2])
         else:
             fm.send(b"$%d\r\n" % len(big) + big[:len(big) // 2])
-        wait_for(lambda: info_repl(c)["master_sync_in_progress"] == 1, 20, "transfer started")
+        # redis-server loads on-empty-db transfers synchronously and answers INFO only from
+        # its loading callback: on a loaded machine that takes longer than 20 s.
+        wait_for(lambda: info_repl(c)["master_sync_in_progress"] == 1, 60, "transfer started")
         fm.conn.close()
         # The replica retries: a new connection and handshake.
         fm.accept()
