@@ -13,9 +13,13 @@ extension Cluster {
     static let disabledError = "ERR This instance has cluster support disabled"
 
     /// Without cluster-enabled, every cluster command answers that support is disabled.
+    /// CLUSTER stays a container of its subcommands, as in Redis: an unknown subcommand is
+    /// refused as such, and COMMAND GETKEYS calls it an invalid command.
     public static func installDisabledCommands(_ engine: Engine) {
         let t = engine.commands
-        t.register("cluster") { c, _ in c.error(disabledError) }
+        for name in t.catalogSubcommands(of: "cluster") {
+            t.register(name) { c, _ in c.error(disabledError) }
+        }
         for name in ["asking", "readonly", "readwrite"] {
             t.register(name) { c, _ in c.error(disabledError) }
         }

@@ -188,6 +188,12 @@ public final class CommandTable {
         return e[9].elements.contains { $0.elements.first?.text == parts[0] + "|" + parts[1] }
     }
 
+    /// The full names ("parent|sub") of a catalog command's subcommands.
+    public func catalogSubcommands(of parent: String) -> [String] {
+        guard let (info, _) = catalog[parent], info.elements.count > 9 else { return [] }
+        return info.elements[9].elements.compactMap { $0.elements.first?.text }
+    }
+
     /// Resolves "config|get" style names too.
     public func lookupFull(_ name: String) -> Command? {
         let parts = name.lowercased().split(separator: "|", maxSplits: 1).map(String.init)
