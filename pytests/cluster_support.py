@@ -230,6 +230,22 @@ def wait_roles_known(nodes, timeout=20.0):
     wait_for(done, timeout, "every role known everywhere", interval=0.2)
 
 
+def create_replicated(masters, replicas):
+    """redis-cli --cluster create of the masters with one replica each, then waits until
+    every node agrees, every replica's link is up and every node knows every role."""
+    nodes = masters + replicas
+    cluster_create(nodes, replicas=1)
+    wait_converged(nodes)
+    for r in replicas:
+        wait_for(lambda: r.cmd("INFO", "replication")["master_link_status"] == "up", 20, "replication link")
+    wait_roles_known(nodes)
+
+
+def replica_of(replicas, master_id):
+    """The replica whose own CLUSTER NODES line names `master_id` as its master."""
+    return next(r for r in replicas if nodes_lines(r.cmd("CLUSTER", "NODES"))[r.myid()][3] == master_id)
+
+
 def stop_all(nodes):
     for n in nodes:
         n.stop()

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from cluster_support import (cluster_create, cluster_info, nodes_lines, start_node, stop_all,
+from cluster_support import (cluster_info, create_replicated, nodes_lines, replica_of, start_node, stop_all,
                              wait_converged, wait_for, wait_roles_known)
 
 ARGS = ["--cluster-node-timeout", "2000", "--repl-diskless-sync-delay", "0"]
@@ -19,14 +19,10 @@ def test_replica_is_elected_and_old_master_rejoins(masters, replicas):
     rs = [start_node(replicas, ARGS) for _ in range(3)]
     nodes = ms + rs
     try:
-        cluster_create(nodes, replicas=1)
-        wait_converged(nodes)
-        for r in rs:
-            wait_for(lambda: r.cmd("INFO", "replication")["master_link_status"] == "up", 20, "replication link")
-        wait_roles_known(nodes)
+        create_replicated(ms, rs)
         victim = ms[0]
         vid = victim.myid()
-        heir = next(r for r in rs if nodes_lines(r.cmd("CLUSTER", "NODES"))[r.myid()][3] == vid)
+        heir = replica_of(rs, vid)
         slots = nodes_lines(ms[1].cmd("CLUSTER", "NODES"))[vid][8:]
         os.kill(victim.proc.pid, signal.SIGSTOP)
         try:
@@ -54,11 +50,7 @@ def test_manual_failover_modes(masters, replicas):
     rs = [start_node(replicas, ARGS) for _ in range(3)]
     nodes = ms + rs
     try:
-        cluster_create(nodes, replicas=1)
-        wait_converged(nodes)
-        for r in rs:
-            wait_for(lambda: r.cmd("INFO", "replication")["master_link_status"] == "up", 20, "replication link")
-        wait_roles_known(nodes)
+        create_replicated(ms, rs)
         for n in (ms[0], rs[0]):
             with pytest.raises(Exception, match="syntax error"):
                 n.cmd("CLUSTER", "FAILOVER", "SOON")

@@ -7,8 +7,7 @@ import time
 
 import pytest
 
-from cluster_support import (cluster_create, nodes_lines, start_node, stop_all, wait_converged,
-                             wait_for, wait_roles_known)
+from cluster_support import create_replicated, nodes_lines, replica_of, start_node, stop_all, wait_for
 
 ARGS = ["--cluster-node-timeout", "2000", "--repl-diskless-sync-delay", "0"]
 
@@ -20,14 +19,10 @@ def test_replica_no_failover(kind):
     nodes = ms + rs
     stopped = None
     try:
-        cluster_create(nodes, replicas=1)
-        wait_converged(nodes)
-        for r in rs:
-            wait_for(lambda: r.cmd("INFO", "replication")["master_link_status"] == "up", 20, "replication link")
-        wait_roles_known(nodes)
+        create_replicated(ms, rs)
         victim = ms[0]
         vid = victim.myid()
-        heir = next(r for r in rs if nodes_lines(r.cmd("CLUSTER", "NODES"))[r.myid()][3] == vid)
+        heir = replica_of(rs, vid)
         hid = heir.myid()
         assert heir.cmd("CONFIG", "SET", "cluster-replica-no-failover", "yes") == "OK"
         wait_for(lambda: nodes_lines(heir.cmd("CLUSTER", "NODES"))[hid][2] == "myself,slave,nofailover", 5,
@@ -76,14 +71,10 @@ def test_replica_validity_factor(kind):
     nodes = ms + rs
     stopped = None
     try:
-        cluster_create(nodes, replicas=1)
-        wait_converged(nodes)
-        for r in rs:
-            wait_for(lambda: r.cmd("INFO", "replication")["master_link_status"] == "up", 20, "replication link")
-        wait_roles_known(nodes)
+        create_replicated(ms, rs)
         victim = ms[0]
         vid = victim.myid()
-        heir = next(r for r in rs if nodes_lines(r.cmd("CLUSTER", "NODES"))[r.myid()][3] == vid)
+        heir = replica_of(rs, vid)
         heir.cmd("CONFIG", "SET", "cluster-replica-validity-factor", "1")
         heir.cmd("CONFIG", "SET", "repl-ping-replica-period", "1")
         # The replication link breaks (the master now wants a password the replica lacks);
