@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <sys/resource.h>
+#include <sched.h>
+#include <errno.h>
 #include <stdint.h>
 
 #ifdef TERN_JEMALLOC
@@ -224,18 +226,28 @@ struct tern_sched_attr {
     uint64_t runtime, deadline, period;
 };
 
-int tern_thread_set_fair_slice(int nice, unsigned long long slice_ns) {
+int tern_thread_set_sched(int tid, int idle, int nice, unsigned long long slice_ns) {
 #ifdef SYS_sched_setattr
+    struct tern_sched_attr a;
+    memset(&a, 0, sizeof a);
+    a.size = sizeof a;
+    a.policy = idle ? 5 /* SCHED_IDLE */ : 0 /* SCHED_OTHER */;
+    a.nice = nice;
+    a.runtime = slice_ns;
+    if (syscall(SYS_sched_setattr, tid, &a, 0) == 0) return 0;
+    if (errno == EPERM) return -1;
     if (slice_ns > 0) {
-        struct tern_sched_attr a;
-        memset(&a, 0, sizeof a);
-        a.size = sizeof a;
-        a.policy = 0; /* SCHED_OTHER */
-        a.nice = nice;
-        a.runtime = slice_ns;
-        if (syscall(SYS_sched_setattr, 0, &a, 0) == 0) return 0;
+        /* A kernel that takes no slice request for a fair task (before 6.12). */
+        a.runtime = 0;
+        if (syscall(SYS_sched_setattr, tid, &a, 0) == 0) return 0;
+        if (errno == EPERM) return -1;
     }
 #endif
-    setpriority(PRIO_PROCESS, 0, nice);
-    return slice_ns > 0 ? -1 : 0;
+    struct sched_param p;
+    memset(&p, 0, sizeof p);
+    if (sched_setscheduler(tid, idle ? 5 : 0, &p) != 0) return -1;
+    if (!idle && setpriority(PRIO_PROCESS, (id_t)tid, nice) != 0) return -1;
+    return 0;
 }
+
+int tern_gettid(void) { return (int)syscall(SYS_gettid); }

@@ -287,6 +287,7 @@ public final class RDBFileSink: RDBSnapshotSink, @unchecked Sendable {
     /// queued chunks are skipped, the temp file is removed and the target left as it is.
     /// Returns once the writer queue is idle, so nothing is written after it.
     public func abort() {
+        queue.setPriority(.normal)   // it may hold renameLock
         pthread_mutex_lock(&renameLock)
         aborted.store(true, ordering: .sequentiallyConsistent)
         pthread_mutex_unlock(&renameLock)
@@ -358,7 +359,12 @@ public final class RDBFileSink: RDBSnapshotSink, @unchecked Sendable {
 
     public func write(chunk: RDBChunk) {
         let n = chunk.queuedBytes
-        pending.add(n, ordering: .sequentiallyConsistent)
+        let queued = pending.add(n, ordering: .sequentiallyConsistent).newValue
+        if queued > RDBSnapshot.maxQueuedBytes {
+            queue.pace(behind: true)
+        } else if queued < RDBSnapshot.maxQueuedBytes / 2 {
+            queue.pace(behind: false)
+        }
         queue.async {
             self.append(chunk)
             self.pending.subtract(n, ordering: .sequentiallyConsistent)

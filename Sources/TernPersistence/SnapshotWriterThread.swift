@@ -6,41 +6,39 @@ import CTern
 
 /// The CPU priority of a snapshot's writer thread. BGSAVE's writer competes with the engine
 /// thread and the clients for the CPUs (two on the reference machine): `idle` (SCHED_IDLE)
-/// runs it only on a CPU nothing else wants, `nice` at nice 19; a foreground SAVE blocks
-/// the engine anyway and writes at `normal` priority.
-public enum SnapshotWriterPriority: Sendable {
+/// runs it on a CPU nothing else wants, and a waking engine or client preempts it at once;
+/// `nice` is nice 19 with a short EEVDF slice; a foreground SAVE blocks the engine anyway
+/// and writes at `normal` priority.
+public enum SnapshotWriterPriority: Sendable, Equatable {
     case normal, nice, idle
 
-    /// BGSAVE's default (bench/persistence measurements in docs/ARCHITECTURE.md);
+    /// BGSAVE's base priority (bench/persistence measurements in docs/ARCHITECTURE.md):
+    /// `idle`, raised while the writer is behind or the engine waits for it (`boosted`).
     /// TERN_SNAPSHOT_WRITER=normal|nice|idle overrides it for measurements.
     public static let background: SnapshotWriterPriority = {
-        guard let v = getenv("TERN_SNAPSHOT_WRITER") else { return .nice }
+        guard let v = getenv("TERN_SNAPSHOT_WRITER") else { return .idle }
         switch String(cString: v) {
         case "normal": return .normal
-        case "idle": return .idle
-        default: return .nice
+        case "nice": return .nice
+        default: return .idle
         }
     }()
 
-    /// The writer's slice request in µs (TERN_SNAPSHOT_WRITER_SLICE_US; 0: the kernel's).
+    /// The writer's slice request at nice 19, in µs (TERN_SNAPSHOT_WRITER_SLICE_US; 0: the kernel's).
     static let sliceMicros: Int = {
         guard let v = getenv("TERN_SNAPSHOT_WRITER_SLICE_US"), let n = Int(String(cString: v)), n >= 0 else { return 100 }
         return n
     }()
 
-    /// Applies to the calling thread (Linux: both calls act per thread, not per process).
-    func apply() {
+    /// Applies to thread `tid`; false when the kernel refused (raising needs CAP_SYS_NICE).
+    func apply(to tid: Int32) -> Bool {
         switch self {
-        case .normal: return
-        case .nice:
-            // nice 19 alone still lets the writer, once picked, hold a CPU for a whole tick
-            // (4 ms at HZ=250) while the engine thread waits on that CPU; a short EEVDF slice
-            // hands the CPU back after about `sliceMicros`.
-            _ = tern_thread_set_fair_slice(19, UInt64(SnapshotWriterPriority.sliceMicros) * 1000)
-        case .idle:
-            var p = sched_param()
-            p.sched_priority = 0
-            _ = sched_setscheduler(0, 5 /* SCHED_IDLE */, &p)
+        case .normal: return tern_thread_set_sched(tid, 0, 0, 0) == 0
+        // nice 19 alone still lets the writer, once picked, hold a CPU for a whole tick
+        // (4 ms at HZ=250) while the engine thread waits on that CPU; a short EEVDF slice
+        // hands the CPU back after about `sliceMicros`.
+        case .nice: return tern_thread_set_sched(tid, 0, 19, UInt64(SnapshotWriterPriority.sliceMicros) * 1000) == 0
+        case .idle: return tern_thread_set_sched(tid, 1, 0, 0) == 0
         }
     }
 }
@@ -74,29 +72,45 @@ final class SerialWriterThread: @unchecked Sendable {
     private let waiters = Atomic<Int>(0)
     private var progressLock = pthread_mutex_t()
     private var progress = pthread_cond_t()
-    private let priority: SnapshotWriterPriority
+    /// The priority the writer runs at when nothing asks for more, and the one it has now
+    /// (engine side: only the engine thread sets priorities, on the writer's thread id).
+    private let basePriority: SnapshotWriterPriority
+    private var currentPriority: SnapshotWriterPriority = .normal
+    /// Whether this process may raise the writer again (CAP_SYS_NICE / RLIMIT_NICE): without
+    /// it a lowered writer could not be boosted, so it stays at nice 19 (never `idle`).
+    private(set) var canRaise = false
+    private(set) var tid: Int32 = 0
+    private var started = sem_t()
     private var inline = false
 
     init(priority: SnapshotWriterPriority) {
-        self.priority = priority
+        self.basePriority = priority
         // Every node in the chain, the stub too, holds one unmanaged retain until consumed.
         let stub = Node(nil)
         _ = Unmanaged.passRetained(stub)
         head = stub
         tail = stub
         sem_init(&available, 0, 0)
+        sem_init(&started, 0, 0)
         pthread_mutex_init(&progressLock, nil)
         pthread_cond_init(&progress, nil)
         let ctx = Unmanaged.passRetained(self).toOpaque()
-        var tid = pthread_t()
-        let rc = pthread_create(&tid, nil, { arg in
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { arg in
             guard let arg else { return nil }
             let me = Unmanaged<SerialWriterThread>.fromOpaque(arg).takeRetainedValue()
             me.run()
             return nil
         }, ctx)
         if rc == 0 {
-            pthread_detach(tid)
+            pthread_detach(thread)
+            while sem_wait(&started) != 0 {}   // EINTR only; the writer posts its tid at once
+            if priority != .normal {
+                // Can a lowered writer be raised again? Down to nice 19, then back up.
+                canRaise = SnapshotWriterPriority.nice.apply(to: tid) && SnapshotWriterPriority.normal.apply(to: tid)
+                currentPriority = canRaise ? .normal : .nice
+                setPriority(priority)
+            }
         } else {
             // No thread: run jobs inline (never expected; keeps saves working).
             Unmanaged<SerialWriterThread>.fromOpaque(ctx).release()
@@ -113,6 +127,7 @@ final class SerialWriterThread: @unchecked Sendable {
             n = next.map { Unmanaged<Node>.fromOpaque($0).takeUnretainedValue() }
         }
         sem_destroy(&available)
+        sem_destroy(&started)
     }
 
     private func push(_ job: (() -> Void)?) {
@@ -137,7 +152,8 @@ final class SerialWriterThread: @unchecked Sendable {
     }
 
     private func run() {
-        priority.apply()
+        tid = tern_gettid()
+        sem_post(&started)
         while let job = pop() {
             job()
             finished.add(1, ordering: .sequentiallyConsistent)
@@ -160,10 +176,30 @@ final class SerialWriterThread: @unchecked Sendable {
         push(job)
     }
 
+    /// Moves the writer to `p` (engine thread only; a no-op when it is there already). A
+    /// writer that could not be raised again is never lowered below nice 19.
+    func setPriority(_ p: SnapshotWriterPriority) {
+        if inline || tid == 0 || p == currentPriority { return }
+        let target = (p == .idle && !canRaise) ? SnapshotWriterPriority.nice : p
+        if target == currentPriority { return }
+        if target.apply(to: tid) { currentPriority = target }
+    }
+
+    /// Back to the base priority, or raised to nice 19 while the writer has fallen behind
+    /// (the walk waits for it then; an idle-class writer on a busy machine would not catch up).
+    func pace(behind: Bool) {
+        if basePriority == .idle { setPriority(behind ? .nice : .idle) }
+    }
+
     /// Blocks the caller until `done()` holds, re-checked after every job the writer
-    /// finishes (or until the thread has ended). `done` reads atomics only.
+    /// finishes (or until the thread has ended). `done` reads atomics only. The writer runs
+    /// at normal priority meanwhile: the engine waiting on a low-priority thread that other
+    /// work starves would be a priority inversion.
     func waitUntil(_ done: () -> Bool) {
         if inline || done() { return }
+        let before = currentPriority
+        setPriority(.normal)
+        defer { setPriority(before) }
         waiters.add(1, ordering: .sequentiallyConsistent)
         pthread_mutex_lock(&progressLock)
         while !done() && !exited.load(ordering: .sequentiallyConsistent) {

@@ -78,10 +78,6 @@ public final class TernServerProcess: @unchecked Sendable {
         for n in startupNotices { logger.log(.notice, n) }
         writePidFile()
         let loop = group.next()
-        // Measurement switch: an EEVDF slice request for the engine thread (µs).
-        if let v = getenv("TERN_ENGINE_SLICE_US"), let us = UInt64(String(cString: v)), us > 0 {
-            loop.execute { _ = tern_thread_set_fair_slice(0, us * 1000) }
-        }
         engine.scheduleOnLoop = { ms, body in
             let b = LoopBound(body)
             loop.scheduleTask(in: .milliseconds(ms)) { b.value() }

@@ -59,10 +59,14 @@ long double tern_strtold(const char *s, size_t *consumed);
 double tern_strtod(const char *s, size_t *consumed);
 /* Resident set size of this process in bytes (from /proc/self/statm). */
 size_t tern_rss_bytes(void);
-/* The calling thread becomes SCHED_OTHER at `nice` with an EEVDF slice request of
-   `slice_ns` (Linux 6.12+ reads sched_runtime as the slice of a fair task; 0 keeps the
-   kernel's default). Returns 0, or -1 when the kernel refused (older kernels: then only the
-   nice value is set). */
-int tern_thread_set_fair_slice(int nice, unsigned long long slice_ns);
+/* Sets the scheduling of thread `tid` (0: the caller): SCHED_IDLE when `idle`, else
+   SCHED_OTHER at `nice` with an EEVDF slice request of `slice_ns` (Linux 6.12+ reads
+   sched_runtime as a fair task's slice; 0 keeps the kernel's default; an older kernel gets
+   the policy and nice value only). Returns 0, or -1 when refused (EPERM: raising a thread's
+   priority needs CAP_SYS_NICE or RLIMIT_NICE). */
+int tern_thread_set_sched(int tid, int idle, int nice, unsigned long long slice_ns);
+
+/* The caller's kernel thread id. */
+int tern_gettid(void);
 
 #endif
