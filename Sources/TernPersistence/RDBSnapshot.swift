@@ -41,8 +41,33 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
     /// The most bytes ever queued for the writer (see `serialize`).
     public static let hardQueuedBytes = 16 << 20
 
-    /// Keys written so far (walk and writes), for rdb-key-save-delay pacing and tests.
-    public private(set) var keysWritten = 0
+    /// Keys written so far by the engine (walk and writes), for rdb-key-save-delay pacing
+    /// and tests; `keysWritten` adds those of a walk on the writer thread.
+    private var engineKeysWritten = 0
+    public var keysWritten: Int { engineKeysWritten + (writerWalk?.keys.load(ordering: .relaxed) ?? 0) }
+
+    /// Set when the writer thread walks the buckets (`walkOnWriter`).
+    private var writerWalk: WriterWalk?
+    /// The walk's progress as `step` last saw it (keys, and when they last changed).
+    private var walkKeysSeen = 0
+    private var walkProgressAt = 0
+    private let compression: Bool
+
+    /// A walk run by the file sink's writer thread (see `walkOnWriter`).
+    final class WriterWalk: @unchecked Sendable {
+        struct DB {
+            let id: Int
+            let count: Int
+            let expires: Int
+            let buckets: SnapshotBuckets
+        }
+        let dbs: [DB]
+        let keyDelayMicros: Int
+        let done = Atomic<Bool>(false)
+        let stop = Atomic<Bool>(false)
+        let keys = Atomic<Int>(0)
+        init(dbs: [DB], keyDelayMicros: Int) { self.dbs = dbs; self.keyDelayMicros = keyDelayMicros }
+    }
 
     public convenience init(databases: [Database], aux: RDBFile.Aux, compression: Bool, checksum: Bool,
                             path: String, tempName: String, incrementalFsync: Bool = false,
@@ -59,6 +84,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
         self.format = .rdb
         self.databases = databases
         self.accessField = accessField
+        self.compression = compression
         w = RDBValueWriter(compression: compression)
         self.sink = sink
         // Deferred LZF only for a sink whose writer thread resolves it (a file).
@@ -79,6 +105,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
         self.format = .aofCommands
         self.databases = databases
         self.accessField = { _ in (nil, nil) }
+        self.compression = false
         w = RDBValueWriter(compression: false)
         sink = RDBFileSink(path: path, tempName: tempName, checksum: false,
                            incrementalFsync: incrementalFsync, trailer: false)
@@ -95,6 +122,12 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
             AOFRewriteCommands.select(db.id, to: &w.out)
             return
         }
+        if writerWalk != nil {
+            // The writer's walk writes each db's RESIZEDB; these chunks interleave with it.
+            w.out.append(RDBOpcode.selectDB)
+            w.writeLength(db.id)
+            return
+        }
         w.writeDbHeader(db)
     }
 
@@ -108,10 +141,12 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
                 let f = accessField(e)
                 w.writeSnapshotRecord(e, idleSeconds: f.idle, freq: f.freq)
             }
-            keysWritten += 1
+            engineKeysWritten += 1
         }
         if w.pendingBytes >= chunkBytes {
             sink.write(chunk: w.drainChunk())
+            // Chunks interleave with the writer's walk in the file: each starts with its SELECTDB.
+            if writerWalk != nil { currentDb = -1 }
             // The walk pauses at `maxQueuedBytes`, but writes keep serializing buckets; a
             // low-priority writer starved by a busy machine would let that queue grow to
             // the whole image: past `hardQueuedBytes` the engine waits for it, only until one
@@ -129,6 +164,107 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
         serialize(db, table: table, index: index)
     }
 
+    public func waitingForWalker() {
+        (sink as? RDBFileSink)?.writerIsNeeded()
+        sched_yield()
+    }
+
+    /// Moves the walk to the file sink's writer thread: from now on the engine serializes only
+    /// the buckets it is about to touch (`serializeBucketBeforeWrite`, claimed through the
+    /// bucket versions), and `step` only checks whether the writer is done. The writer claims
+    /// every other bucket, serializes it with its own encoder (LZF inline: it is the writer)
+    /// and writes it between the engine's chunks, so the walk's cache misses and encoding no
+    /// longer take the engine's time. Not for values that need the engine's clocks (IDLE/FREQ
+    /// under an LRU/LFU policy: `accessField`) nor for a sink without a writer thread (a
+    /// replica's socket): the engine walks those. `keyDelayMicros` is rdb-key-save-delay: the
+    /// writer sleeps that long per key, as Redis's child does. False when not possible.
+    @discardableResult
+    public func walkOnWriter(keyDelayMicros: Int) -> Bool {
+        guard writerWalk == nil, !finished, let fileSink = sink as? RDBFileSink,
+              dbIndex == 0, table == 0, bucket == 0 else { return false }
+        var dbs: [WriterWalk.DB] = []
+        for db in databases where db.table.runningSnapshotEpoch != 0 {
+            dbs.append(.init(id: db.id, count: db.count, expires: db.expiresCount, buckets: db.table.snapshotBuckets()))
+        }
+        let walk = WriterWalk(dbs: dbs, keyDelayMicros: keyDelayMicros)
+        writerWalk = walk
+        walkProgressAt = KeyTable.monotonicMicros()
+        // The header first; the engine's own chunks each start with a SELECTDB from now on.
+        sink.write(chunk: w.drainChunk())
+        currentDb = -1
+        let format = self.format
+        let compression = self.compression
+        let chunkBytes = self.chunkBytes
+        fileSink.runOnWriter { emit, runPending in
+            var ww = RDBValueWriter(compression: compression)
+            var selected = -1
+            // Our bytes go out before the engine's queued chunks (which may leave the file in
+            // another db), and the next record selects its db again.
+            func flush() {
+                if !ww.out.isEmpty { emit(ww.drain()) }
+                runPending()
+                selected = -1
+            }
+            outer: for db in walk.dbs {
+                var sized = false
+                for (t, table) in db.buckets.tables.enumerated() {
+                    for i in 0..<table.count {
+                        if i & 4095 == 0 {
+                            if walk.stop.load(ordering: .relaxed) { break outer }
+                            flush()
+                        }
+                        guard db.buckets.claim(t, i) else { continue }
+                        var n = 0
+                        db.buckets.forEachInBucket(t, i) { e in
+                            if selected != db.id {
+                                selected = db.id
+                                if format == .aofCommands {
+                                    AOFRewriteCommands.select(db.id, to: &ww.out)
+                                } else {
+                                    ww.out.append(RDBOpcode.selectDB)
+                                    ww.writeLength(db.id)
+                                    if !sized {
+                                        sized = true
+                                        ww.out.append(RDBOpcode.resizeDB)
+                                        ww.writeLength(db.count)
+                                        ww.writeLength(db.expires)
+                                    }
+                                }
+                            }
+                            if format == .aofCommands {
+                                AOFRewriteCommands.append(e, to: &ww.out)
+                            } else {
+                                ww.writeRecord(e, idleSeconds: nil, freq: nil)
+                            }
+                            n += 1
+                        }
+                        db.buckets.release(t, i)
+                        if n > 0 {
+                            walk.keys.add(n, ordering: .relaxed)
+                            if walk.keyDelayMicros > 0 { usleep(UInt32(min(walk.keyDelayMicros * n, 1_000_000))) }
+                        }
+                        if ww.out.count >= chunkBytes { flush() }
+                    }
+                }
+            }
+            flush()
+            walk.done.store(true, ordering: .sequentiallyConsistent)
+        }
+        return true
+    }
+
+    /// The writer walks this snapshot (see `walkOnWriter`).
+    public var walksOnWriter: Bool { writerWalk != nil }
+
+    /// After the writer's walk: the tables leave the snapshot, the rest goes out with EOF.
+    private func finishWriterWalk() {
+        for db in databases where db.table.runningSnapshotEpoch != 0 { db.table.endSnapshot() }
+        dbIndex = databases.count
+        if format == .rdb { w.out.append(RDBOpcode.eof) }
+        sink.finish(chunk: w.drainChunk())
+        finished = true
+    }
+
     /// True while the writer thread has more than `maxQueuedBytes` to write: the engine
     /// should wait before the next `step` (bounded queue).
     public var writerIsBehind: Bool { sink.queuedBytes > RDBSnapshot.maxQueuedBytes }
@@ -140,6 +276,23 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
     /// holds the engine thread longer than about that, whatever the values' sizes.
     public func step(buckets: Int, keys: Int = Int.max, micros: Int = Int.max) -> Bool {
         if finished { return true }
+        if let walk = writerWalk {
+            if walk.done.load(ordering: .sequentiallyConsistent) {
+                finishWriterWalk()
+                return true
+            }
+            // An idle-class writer gets no CPU on a machine that other work keeps busy: after
+            // 100 ms without a key written it runs at nice 19 for the rest of the save.
+            let now = KeyTable.monotonicMicros(), keys = walk.keys.load(ordering: .relaxed)
+            if keys != walkKeysSeen {
+                walkKeysSeen = keys
+                walkProgressAt = now
+            } else if now - walkProgressAt > 100_000 {
+                (sink as? RDBFileSink)?.writerIsStarved()
+                walkProgressAt = now
+            }
+            return false
+        }
         var budget = buckets
         let keysAtStart = keysWritten
         let deadline = micros == Int.max ? Int.max : KeyTable.monotonicMicros() + micros
@@ -175,8 +328,24 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
         return true
     }
 
-    /// Walks everything left at once (before FLUSH*/SWAPDB/shutdown move whole tables).
-    public func complete() { while !step(buckets: 1 << 20) {} }
+    /// Walks everything left at once (before FLUSH*/SWAPDB/shutdown move whole tables). With
+    /// the walk on the writer, the engine claims and serializes what is left itself, then
+    /// waits for the writer to leave its last bucket.
+    public func complete() {
+        if finished { return }
+        if let walk = writerWalk {
+            for db in databases where db.table.runningSnapshotEpoch != 0 {
+                let kt = db.table
+                for t in 0..<2 {
+                    for i in 0..<kt.bucketCount(table: t) { kt.serializeBucketIfUnvisited(table: t, index: i) }
+                }
+            }
+            (sink as? RDBFileSink)?.waitForWriter { walk.done.load(ordering: .sequentiallyConsistent) }
+            finishWriterWalk()
+            return
+        }
+        while !step(buckets: 1 << 20) {}
+    }
 
     /// nil while the writer works; then nil-error on success or the failure text.
     public var result: RDBFileSink.Outcome? { sink.outcome }
@@ -216,7 +385,14 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
 
     /// SHUTDOWN: walk to the end and drop the file (see `RDBFileSink.abort`).
     public func abort() {
-        complete()
+        if let walk = writerWalk, !finished {
+            walk.stop.store(true, ordering: .sequentiallyConsistent)
+            (sink as? RDBFileSink)?.waitForWriter { walk.done.load(ordering: .sequentiallyConsistent) }
+            for db in databases where db.table.runningSnapshotEpoch != 0 { db.table.endSnapshot() }
+            finished = true
+        } else {
+            complete()
+        }
         sink.abort()
     }
 }
@@ -348,6 +524,25 @@ public final class RDBFileSink: RDBSnapshotSink, @unchecked Sendable {
     public var queuedBytes: Int { pending.load(ordering: .sequentiallyConsistent) }
 
     public var resolvesDeferredStrings: Bool { true }
+
+    /// Runs `walk` on the writer thread, after the jobs queued so far: `emit` appends bytes to
+    /// the file (in order, with the running CRC), `runPending` writes the chunks the engine
+    /// queued meanwhile (call it regularly: the engine may be waiting for room).
+    func runOnWriter(_ walk: @escaping (_ emit: ([UInt8]) -> Void, _ runPending: () -> Void) -> Void) {
+        queue.async {
+            walk({ bytes in self.append(bytes) }, { self.queue.runPending() })
+        }
+    }
+
+    /// The engine waits for something only the writer can do (a bucket it is serializing):
+    /// it runs at normal priority until the next chunk sets its pace again.
+    func writerIsNeeded() { queue.setPriority(.normal) }
+
+    /// The writer made no progress for a while: never below nice 19 again for this save.
+    func writerIsStarved() { queue.raiseBase() }
+
+    /// Blocks the engine until `done` holds (the writer's walk ended), the writer raised meanwhile.
+    func waitForWriter(_ done: () -> Bool) { queue.waitUntil(done) }
 
     /// Blocks until at most `bytes` wait for the writer (back-pressure for SAVE, and for the
     /// walk past `RDBSnapshot.hardQueuedBytes`).

@@ -74,7 +74,7 @@ final class SerialWriterThread: @unchecked Sendable {
     private var progress = pthread_cond_t()
     /// The priority the writer runs at when nothing asks for more, and the one it has now
     /// (engine side: only the engine thread sets priorities, on the writer's thread id).
-    private let basePriority: SnapshotWriterPriority
+    private var basePriority: SnapshotWriterPriority
     private var currentPriority: SnapshotWriterPriority = .normal
     /// Whether this process may raise the writer again (CAP_SYS_NICE / RLIMIT_NICE): without
     /// it a lowered writer could not be boosted, so it stays at nice 19 (never `idle`).
@@ -138,9 +138,10 @@ final class SerialWriterThread: @unchecked Sendable {
         sem_post(&available)
     }
 
-    /// The next job, or nil for the end marker (`close`).
-    private func pop() -> (() -> Void)? {
-        while sem_wait(&available) != 0 {}   // EINTR only
+    /// The next job, or nil for the end marker (`close`). `waiting: false` when the caller
+    /// has already taken the semaphore.
+    private func pop(waiting: Bool = true) -> (() -> Void)? {
+        if waiting { while sem_wait(&available) != 0 {} }   // EINTR only
         guard let raw = head.next.load(ordering: .acquiring) else { return nil }
         let node = Unmanaged<Node>.fromOpaque(raw).takeUnretainedValue()
         let job = node.job
@@ -170,6 +171,19 @@ final class SerialWriterThread: @unchecked Sendable {
         pthread_mutex_unlock(&progressLock)
     }
 
+    /// On the writer thread, inside a job: runs the jobs queued since, without waiting for
+    /// more (a long job that must not hold the engine's chunks back). Stops at the end marker.
+    func runPending() {
+        while let raw = head.next.load(ordering: .acquiring),
+              Unmanaged<Node>.fromOpaque(raw).takeUnretainedValue().job != nil,
+              sem_trywait(&available) == 0 {
+            guard let job = pop(waiting: false) else { return }
+            job()
+            finished.add(1, ordering: .sequentiallyConsistent)
+            signalProgress()
+        }
+    }
+
     func async(_ job: @escaping () -> Void) {
         if inline { job(); return }
         pushed += 1
@@ -183,6 +197,13 @@ final class SerialWriterThread: @unchecked Sendable {
         let target = (p == .idle && !canRaise) ? SnapshotWriterPriority.nice : p
         if target == currentPriority { return }
         if target.apply(to: tid) { currentPriority = target }
+    }
+
+    /// An idle-class writer that other work starves: nice 19 from now on.
+    func raiseBase() {
+        guard basePriority == .idle else { return }
+        basePriority = .nice
+        if currentPriority == .idle { setPriority(.nice) }
     }
 
     /// Back to the base priority, or raised to nice 19 while the writer has fallen behind

@@ -35,7 +35,8 @@ public final class KeyTable {
 
     /// The epoch of the snapshot being taken, 0 when none runs. Writes test this one byte.
     public private(set) var snapshotEpoch: UInt8 = 0
-    /// The last epoch handed out (epochs wrap after 255 snapshots: versions are reset then).
+    /// The last epoch handed out (epochs wrap after 254 snapshots: versions are reset then;
+    /// 255 is `busyVersion`).
     var lastEpoch: UInt8 = 0
     /// The walker that serializes a bucket before a write changes it.
     var snapshotWalker: (any KeyTableSnapshotWalker)?
@@ -86,18 +87,26 @@ public final class KeyTable {
         if count == 0 { return nil }
         if isRehashing { rehashStep() }
         if let t = t0 {
-            var p = t[Int(h & UInt64(size0 - 1))]
+            let i = Int(h & UInt64(size0 - 1))
+            var p = t[i]
             while let e = p {
                 let en = Entry(e)
-                if en.keyEquals(key) { return en }
+                if en.keyEquals(key) {
+                    if snapshotEpoch != 0 { willWriteBucket(table: 0, index: i) }
+                    return en
+                }
                 p = en.next
             }
         }
         if isRehashing, let t = t1 {
-            var p = t[Int(h & UInt64(size1 - 1))]
+            let i = Int(h & UInt64(size1 - 1))
+            var p = t[i]
             while let e = p {
                 let en = Entry(e)
-                if en.keyEquals(key) { return en }
+                if en.keyEquals(key) {
+                    if snapshotEpoch != 0 { willWriteBucket(table: 1, index: i) }
+                    return en
+                }
                 p = en.next
             }
         }
@@ -478,7 +487,7 @@ public final class KeyTable {
     @discardableResult
     public func beginSnapshot(walker: any KeyTableSnapshotWalker) -> UInt8 {
         precondition(snapshotEpoch == 0, "a snapshot is already running")
-        if lastEpoch == UInt8.max {
+        if lastEpoch >= KeyTable.busyVersion - 1 {
             // Wrapped: every bucket back to 0 so that epoch 1 is again above all of them.
             if let v = versions0 { v.update(repeating: 0, count: size0) }
             if let v = versions1 { v.update(repeating: 0, count: size1) }
@@ -524,16 +533,57 @@ public final class KeyTable {
     /// Stamps a bucket with the running epoch (the walker serialized it).
     public func markBucketSerialized(table: Int, index: Int) {
         guard snapshotEpoch != 0, let v = table == 0 ? versions0 : versions1 else { return }
-        v[index] = snapshotEpoch
+        tern_atomic_store_u8(v + index, snapshotEpoch)
     }
 
-    /// Before a write to bucket `index` of `table`: serialize it first if the running snapshot
-    /// has not yet. Callers test `snapshotEpoch != 0` first (the hot path).
+    /// The version of a bucket someone is serializing right now (the engine before a write,
+    /// or a snapshot's writer thread walking `SnapshotBuckets`).
+    public static let busyVersion: UInt8 = 255
+
+    /// Before the engine reads or changes the entries of bucket `index` of `table`: serialize
+    /// it first if the running snapshot has not yet. Callers test `snapshotEpoch != 0` first
+    /// (the hot path). A lookup counts as an access too: some reads change a value's inner
+    /// state (a list node decompressed in place, a cached offset table), and a writer thread
+    /// may be reading that value; after this the bucket is the engine's alone.
     func willWriteBucket(table: Int, index: Int) {
-        guard snapshotEpoch != 0, let v = table == 0 ? versions0 : versions1,
-              v[index] < snapshotEpoch else { return }
-        snapshotWalker?.serializeBucketBeforeWrite(self, table: table, index: index)
-        v[index] = snapshotEpoch
+        guard snapshotEpoch != 0, let v = table == 0 ? versions0 : versions1 else { return }
+        let cur = tern_atomic_load_u8(v + index)
+        if cur >= snapshotEpoch && cur != KeyTable.busyVersion { return }
+        serializeBeforeAccess(v + index, table: table, index: index)
+    }
+
+    /// `willWriteBucket` for a walker finishing a snapshot from the engine thread.
+    public func serializeBucketIfUnvisited(table: Int, index: Int) { willWriteBucket(table: table, index: index) }
+
+    @inline(never)
+    private func serializeBeforeAccess(_ version: UnsafeMutablePointer<UInt8>, table: Int, index: Int) {
+        var spins = 0
+        while true {
+            let cur = tern_atomic_load_u8(version)
+            if cur == KeyTable.busyVersion {
+                // The writer thread is serializing this bucket: a few microseconds.
+                spins += 1
+                if spins & 63 == 0 { snapshotWalker?.waitingForWalker() } else { tern_cpu_relax() }
+                continue
+            }
+            if cur >= snapshotEpoch { return }
+            if tern_atomic_cas_u8(version, cur, KeyTable.busyVersion) != 0 {
+                snapshotWalker?.serializeBucketBeforeWrite(self, table: table, index: index)
+                tern_atomic_store_u8(version, snapshotEpoch)
+                return
+            }
+        }
+    }
+
+    /// The buckets of the running snapshot for a walker on another thread: the tables as
+    /// they are now (rehashing is paused while a snapshot runs, so these arrays neither move
+    /// nor change length until `endSnapshot`; a table created meanwhile is stamped with the
+    /// epoch and needs no walk).
+    public func snapshotBuckets() -> SnapshotBuckets {
+        var tables: [SnapshotBuckets.Table] = []
+        if let t = t0, let v = versions0, size0 > 0 { tables.append(.init(slots: t, versions: v, count: size0)) }
+        if isRehashing, let t = t1, let v = versions1, size1 > 0 { tables.append(.init(slots: t, versions: v, count: size1)) }
+        return SnapshotBuckets(tables: tables, epoch: snapshotEpoch)
     }
 
     /// Before a write to the key with hash `h`: its bucket in t0 and, during a resize, in t1
@@ -558,4 +608,50 @@ public final class KeyTable {
 /// entries, as they are, before a write changes them.
 public protocol KeyTableSnapshotWalker: AnyObject {
     func serializeBucketBeforeWrite(_ keyTable: KeyTable, table: Int, index: Int)
+    /// The engine waits for a bucket the walker's thread is serializing (called every few
+    /// dozen spins): make that thread run.
+    func waitingForWalker()
+}
+
+extension KeyTableSnapshotWalker {
+    /// A walker with no thread of its own never holds a bucket busy.
+    public func waitingForWalker() {}
+}
+
+/// A KeyTable's buckets as a snapshot began, walked from a writer thread. Each bucket is
+/// claimed before it is read (its version goes from below the epoch to `busyVersion` by a
+/// compare-and-swap) and stamped with the epoch after; the engine claims the same way before
+/// it touches a bucket (`willWriteBucket`), so every entry is serialized exactly once and
+/// never while the engine changes it.
+public struct SnapshotBuckets: @unchecked Sendable {
+    public struct Table {
+        let slots: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+        let versions: UnsafeMutablePointer<UInt8>
+        public let count: Int
+    }
+    public let tables: [Table]
+    public let epoch: UInt8
+
+    /// True when the caller now owns bucket `index` of table `t` and must serialize it and
+    /// then `release` it; false when it is serialized already or the engine holds it.
+    public func claim(_ t: Int, _ index: Int) -> Bool {
+        let v = tables[t].versions + index
+        let cur = tern_atomic_load_u8(v)
+        if cur >= epoch { return false }   // done, or busy (the engine serializes it)
+        return tern_atomic_cas_u8(v, cur, KeyTable.busyVersion) != 0
+    }
+
+    public func release(_ t: Int, _ index: Int) {
+        tern_atomic_store_u8(tables[t].versions + index, epoch)
+    }
+
+    /// The entries of a claimed bucket.
+    public func forEachInBucket(_ t: Int, _ index: Int, _ visit: (Entry) -> Void) {
+        var p = tables[t].slots[index]
+        while let e = p {
+            let en = Entry(e)
+            p = en.next
+            visit(en)
+        }
+    }
 }

@@ -93,7 +93,10 @@ final class RDBSnapshotWalkTests: XCTestCase {
         }
     }
 
-    func runWalk(seed: UInt64, keys: Int, rehashingAtStart: Bool, deleteMostFirst: Bool) throws {
+    /// `onWriter`: the walk runs on the writer thread (`walkOnWriter`, slowed per key so the
+    /// changes below land while it runs) and this thread changes the dbs concurrently, as the
+    /// engine does.
+    func runWalk(seed: UInt64, keys: Int, rehashingAtStart: Bool, deleteMostFirst: Bool, onWriter: Bool = false) throws {
         let dbs = (0..<3).map { Database(id: $0) }
         var g = Seeded(state: seed)
         for db in dbs {
@@ -121,6 +124,7 @@ final class RDBSnapshotWalkTests: XCTestCase {
         let snap = RDBSnapshot(databases: dbs, aux: RDBFile.Aux(ctime: 0, usedMemory: 0), compression: true,
                                checksum: true, path: path, tempName: dir + "/temp.rdb",
                                incrementalFsync: true) { _ in (nil, nil) }
+        if onWriter { XCTAssertTrue(snap.walkOnWriter(keyDelayMicros: 20)) }
         if deleteMostFirst {
             // Deletes that empty most of db 0; the table shrinks while the walk runs.
             for i in 0..<(keys * 19 / 20) { _ = Array("key:\(i)".utf8).withUnsafeBytes { dbs[0].delete($0) } }
@@ -133,7 +137,9 @@ final class RDBSnapshotWalkTests: XCTestCase {
             // The cron's resizing and rehashing go on (paused while a db is being walked).
             for db in dbs { db.table.shrinkIfSparse(); db.table.rehash(forMicroseconds: 10) }
             steps += 1
+            if onWriter && steps % 64 == 0 { usleep(100) }
         }
+        if onWriter { XCTAssertGreaterThan(snap.keysWritten, 0) }
         XCTAssertGreaterThan(steps, 10)
         let deadline = Date().addingTimeInterval(30)
         while snap.result == nil && Date() < deadline { usleep(1000) }
@@ -167,6 +173,16 @@ final class RDBSnapshotWalkTests: XCTestCase {
 
     func testWalkWhileTheTableShrinks() throws {
         try runWalk(seed: 20, keys: 4000, rehashingAtStart: false, deleteMostFirst: true)
+    }
+
+    func testWalkOnTheWriterThreadWhileTheDbsChange() throws {
+        for seed in 30...32 as ClosedRange<UInt64> {
+            try runWalk(seed: seed, keys: 3000, rehashingAtStart: false, deleteMostFirst: false, onWriter: true)
+        }
+        for seed in 33...34 as ClosedRange<UInt64> {
+            try runWalk(seed: seed, keys: 3000, rehashingAtStart: true, deleteMostFirst: false, onWriter: true)
+        }
+        try runWalk(seed: 35, keys: 4000, rehashingAtStart: false, deleteMostFirst: true, onWriter: true)
     }
 
     /// SWAPDB exchanges tables with their bucket versions: the epoch counter must travel too,

@@ -66,6 +66,23 @@ size_t tern_rss_bytes(void);
    priority needs CAP_SYS_NICE or RLIMIT_NICE). */
 int tern_thread_set_sched(int tid, int idle, int nice, unsigned long long slice_ns);
 
+/* Byte atomics for the snapshot's bucket versions (the engine and a walking writer thread
+   claim buckets with a compare-and-swap). */
+static inline unsigned char tern_atomic_load_u8(const unsigned char *p) {
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+static inline void tern_atomic_store_u8(unsigned char *p, unsigned char v) {
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+static inline int tern_atomic_cas_u8(unsigned char *p, unsigned char expected, unsigned char desired) {
+    return __atomic_compare_exchange_n(p, &expected, desired, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+static inline void tern_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 /* The caller's kernel thread id. */
 int tern_gettid(void);
 

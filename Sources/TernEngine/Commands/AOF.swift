@@ -712,19 +712,18 @@ extension Engine {
         if config.aofUseRdbPreamble {
             var aux = RDBFile.Aux(ctime: Int(Engine.wallClockMs() / 1000), usedMemory: MemoryOverview(self).used)
             aux.aofBase = true
-            let lru = config.maxmemoryPolicy.hasSuffix("-lru")
-            let lfu = config.usesLFU
-            job.snapshot = RDBSnapshot(databases: databases, aux: aux, compression: config.rdbcompression,
-                                       checksum: config.rdbchecksum, path: temp, tempName: tmp,
-                                       incrementalFsync: fsyncEvery4MB) { [unowned(unsafe) self] e in
-                if lfu { return (nil, UInt8(clamping: ObjectCommand.decayedLFUCounter(self, self.lruField(of: e)))) }
-                if lru { return (ObjectCommand.idleMillis(self, self.lruField(of: e)) / 1000, nil) }
-                return (nil, nil)
-            }
+            let access = snapshotAccessField()
+            let snap = RDBSnapshot(databases: databases, aux: aux, compression: config.rdbcompression,
+                                   checksum: config.rdbchecksum, path: temp, tempName: tmp,
+                                   incrementalFsync: fsyncEvery4MB, accessField: access ?? Engine.noAccessField)
+            if access == nil { walkOnWriter(snap) }
+            job.snapshot = snap
         } else {
-            job.snapshot = RDBSnapshot(aofCommandsOf: databases, path: temp, tempName: tmp,
-                                       incrementalFsync: fsyncEvery4MB,
-                                       timestamp: config.aofTimestampEnabled ? Int(Engine.wallClockMs() / 1000) : nil)
+            let snap = RDBSnapshot(aofCommandsOf: databases, path: temp, tempName: tmp,
+                                   incrementalFsync: fsyncEvery4MB,
+                                   timestamp: config.aofTimestampEnabled ? Int(Engine.wallClockMs() / 1000) : nil)
+            walkOnWriter(snap)
+            job.snapshot = snap
         }
         a.rewrite = job
         log(.notice, "Background append only file rewriting started by pid \(getpid())")

@@ -30,23 +30,19 @@ extension Engine {
         // One walk per key table: a rewrite's base walk excludes a save (Redis's one child).
         guard snapshot == nil, aof.rewrite == nil else { return false }
         infoState.lastBgsaveTry = Int(Engine.wallClockMs() / 1000)
-        let lru = config.maxmemoryPolicy.hasSuffix("-lru")
-        let lfu = config.usesLFU
         let aux = rdbAux()
-        let access: (Entry) -> (idle: Int?, freq: UInt8?) = { [unowned(unsafe) self] e in
-            if lfu { return (nil, UInt8(clamping: ObjectCommand.decayedLFUCounter(self, self.lruField(of: e)))) }
-            if lru { return (ObjectCommand.idleMillis(self, self.lruField(of: e)) / 1000, nil) }
-            return (nil, nil)
-        }
+        let access = snapshotAccessField()
         snapshotToSockets = sink != nil
         if let sink {
             snapshot = RDBSnapshot(databases: withoutKeys ? [] : databases, aux: aux,
-                                   compression: config.rdbcompression, sink: sink, accessField: access)
+                                   compression: config.rdbcompression, sink: sink, accessField: access ?? Engine.noAccessField)
         } else {
-            snapshot = RDBSnapshot(databases: databases, aux: aux, compression: config.rdbcompression,
+            let snap = RDBSnapshot(databases: databases, aux: aux, compression: config.rdbcompression,
                                    checksum: config.rdbchecksum, path: config.dbfilename,
                                    tempName: "temp-bgsave-\(getpid()).rdb",
-                                   incrementalFsync: config.rdbSaveIncrementalFsync, accessField: access)
+                                   incrementalFsync: config.rdbSaveIncrementalFsync, accessField: access ?? Engine.noAccessField)
+            if access == nil { walkOnWriter(snap) }
+            snapshot = snap
         }
         snapshotStartMs = Engine.wallClockMs()
         dirtyBeforeSnapshot = dirty
@@ -73,6 +69,34 @@ extension Engine {
     static let snapshotBusyStepMicros = envMicros("TERN_SNAPSHOT_BUSY_STEP_US", 50)
     static let snapshotBusyYieldMicros = envMicros("TERN_SNAPSHOT_BUSY_YIELD_US", 500)
 
+    /// What a snapshot record carries besides the value, read with the engine's clocks: the
+    /// idle time under an LRU policy, the decayed counter under LFU (Redis's IDLE/FREQ
+    /// opcodes); nil under other policies.
+    func snapshotAccessField() -> ((Entry) -> (idle: Int?, freq: UInt8?))? {
+        if config.usesLFU {
+            return { [unowned(unsafe) self] e in (nil, UInt8(clamping: ObjectCommand.decayedLFUCounter(self, self.lruField(of: e)))) }
+        }
+        if config.maxmemoryPolicy.hasSuffix("-lru") {
+            return { [unowned(unsafe) self] e in (ObjectCommand.idleMillis(self, self.lruField(of: e)) / 1000, nil) }
+        }
+        return nil
+    }
+
+    static func noAccessField(_ e: Entry) -> (idle: Int?, freq: UInt8?) { (nil, nil) }
+
+    /// Whether a file snapshot's walk runs on its writer thread (`RDBSnapshot.walkOnWriter`);
+    /// TERN_SNAPSHOT_WALK=engine keeps it on the engine thread, for measurements.
+    static let snapshotWalkOnWriter: Bool = {
+        guard let v = getenv("TERN_SNAPSHOT_WALK") else { return true }
+        return String(cString: v) != "engine"
+    }()
+
+    /// Hands a new file snapshot's walk to its writer thread (records that need the engine's
+    /// clocks are walked by the engine instead: `snapshotAccessField`).
+    func walkOnWriter(_ snap: RDBSnapshot) {
+        if Engine.snapshotWalkOnWriter { snap.walkOnWriter(keyDelayMicros: config.rdbKeySaveDelay) }
+    }
+
     /// A pacing constant, overridable from the environment for measurements only.
     private static func envMicros(_ name: String, _ value: Int) -> Int {
         guard let v = getenv(name), let n = Int(String(cString: v)), n >= 0 else { return value }
@@ -91,6 +115,11 @@ extension Engine {
         }
         let body: () -> Void = { [weak self] in
             guard let self, let snap = self.activeSnapshotWalk, !snap.finished else { return }
+            if snap.walksOnWriter {
+                // The writer walks; the engine only notices the end.
+                if !snap.step(buckets: 0) { self.scheduleSnapshotStep(afterMs: 1) }
+                return
+            }
             if snap.writerIsBehind { self.scheduleSnapshotStep(afterMs: 1); return }
             let keyDelay = self.config.rdbKeySaveDelay
             if keyDelay > 0 {
