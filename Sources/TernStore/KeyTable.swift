@@ -544,7 +544,9 @@ public final class KeyTable {
     /// it first if the running snapshot has not yet. Callers test `snapshotEpoch != 0` first
     /// (the hot path). A lookup counts as an access too: some reads change a value's inner
     /// state (a list node decompressed in place, a cached offset table), and a writer thread
-    /// may be reading that value; after this the bucket is the engine's alone.
+    /// may be reading that value; after this the bucket is the engine's alone. Whole-table
+    /// iterations (KEYS, SCAN, the expire cycle's sampling, DEBUG DIGEST) read entries and
+    /// values without claiming: they must stay read-only.
     func willWriteBucket(table: Int, index: Int) {
         guard snapshotEpoch != 0, let v = table == 0 ? versions0 : versions1 else { return }
         let cur = tern_atomic_load_u8(v + index)
