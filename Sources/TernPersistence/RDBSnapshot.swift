@@ -209,10 +209,8 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
                 var sized = false
                 for (t, table) in db.buckets.tables.enumerated() {
                     for i in 0..<table.count {
-                        if i & 4095 == 0 {
-                            if walk.stop.load(ordering: .relaxed) { break outer }
-                            flush()
-                        }
+                        if walk.stop.load(ordering: .relaxed) { break outer }
+                        if i & 4095 == 0 { flush() }
                         guard db.buckets.claim(t, i) else { continue }
                         var n = 0
                         db.buckets.forEachInBucket(t, i) { e in
