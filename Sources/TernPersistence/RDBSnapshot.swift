@@ -179,7 +179,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
     /// replica's socket): the engine walks those. `keyDelayMicros` is rdb-key-save-delay: the
     /// writer sleeps that long per key, as Redis's child does. False when not possible.
     @discardableResult
-    public func walkOnWriter(keyDelayMicros: Int) -> Bool {
+    public func walkOnWriter(keyDelayMicros: Int, accessField writerAccessField: ((Entry) -> (idle: Int?, freq: UInt8?))? = nil) -> Bool {
         guard writerWalk == nil, !finished, let fileSink = sink as? RDBFileSink,
               dbIndex == 0, table == 0, bucket == 0 else { return false }
         var dbs: [WriterWalk.DB] = []
@@ -231,6 +231,9 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
                             }
                             if format == .aofCommands {
                                 AOFRewriteCommands.append(e, to: &ww.out)
+                            } else if let af = writerAccessField {
+                                let f = af(e)
+                                ww.writeRecord(e, idleSeconds: f.idle, freq: f.freq)
                             } else {
                                 ww.writeRecord(e, idleSeconds: nil, freq: nil)
                             }

@@ -629,3 +629,53 @@ def test_bgsave_compression_and_incremental_fsync(workdir, compression):
             assert s.client().execute_command("DEBUG", "DIGEST") == want, kind
         finally:
             s.stop()
+
+
+@pytest.mark.parametrize("policy", ["allkeys-lfu", "allkeys-lru"])
+@pytest.mark.parametrize("walk", ["writer", "engine"])
+def test_bgsave_writes_idle_and_freq_under_an_lru_or_lfu_policy(workdir, policy, walk, monkeypatch):
+    """Under an LRU/LFU policy each record carries IDLE or FREQ (Redis's opcodes), computed
+    the same whether the writer thread walks (clocks taken as the save begins) or the engine
+    does (TERN_SNAPSHOT_WALK=engine), and while writes land during the walk. redis-server
+    loads the file and reports the same OBJECT FREQ / about the same OBJECT IDLETIME."""
+    lfu = policy.endswith("lfu")
+    if walk == "engine":
+        monkeypatch.setenv("TERN_SNAPSHOT_WALK", "engine")
+    t = start_tern(["--dir", workdir, "--save", "", "--maxmemory-policy", policy,
+                    "--rdb-key-save-delay", "200"])
+    try:
+        c = t.client()
+        c.set("tmp", "some value, not a shared integer")
+        payload = c.dump("tmp")
+        c.delete("tmp")
+        n = 1500
+        want = {}
+        p = c.pipeline(transaction=False)
+        for i in range(n):
+            v = (i * 7) % 250 if lfu else 100 + (i * 37) % 5000
+            want["k%d" % i] = v
+            p.execute_command("RESTORE", "k%d" % i, 0, payload, "FREQ" if lfu else "IDLETIME", v)
+        p.execute()
+        assert c.bgsave()
+        # Writes during the walk: their records are the new values, with their new fields.
+        for i in range(0, n, 50):
+            c.set("k%d" % i, "rewritten")
+            want.pop("k%d" % i)
+        deadline = time.time() + 60
+        while c.info("persistence")["rdb_bgsave_in_progress"] and time.time() < deadline:
+            time.sleep(0.02)
+        assert c.info("persistence")["rdb_last_bgsave_status"] == "ok"
+    finally:
+        t.stop()
+    r = start_in("redis", workdir, "--maxmemory-policy", policy)
+    try:
+        rc = r.client()
+        assert rc.dbsize() == n
+        for k, v in want.items():
+            if lfu:
+                assert rc.object("freq", k) == v, k
+            else:
+                idle = rc.object("idletime", k)
+                assert v <= idle <= v + 30, (k, v, idle)
+    finally:
+        r.stop()

@@ -716,7 +716,7 @@ extension Engine {
             let snap = RDBSnapshot(databases: databases, aux: aux, compression: config.rdbcompression,
                                    checksum: config.rdbchecksum, path: temp, tempName: tmp,
                                    incrementalFsync: fsyncEvery4MB, accessField: access ?? Engine.noAccessField)
-            if access == nil { walkOnWriter(snap) }
+            walkOnWriter(snap)
             job.snapshot = snap
         } else {
             let snap = RDBSnapshot(aofCommandsOf: databases, path: temp, tempName: tmp,

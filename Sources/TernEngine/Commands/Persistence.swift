@@ -41,7 +41,7 @@ extension Engine {
                                    checksum: config.rdbchecksum, path: config.dbfilename,
                                    tempName: "temp-bgsave-\(getpid()).rdb",
                                    incrementalFsync: config.rdbSaveIncrementalFsync, accessField: access ?? Engine.noAccessField)
-            if access == nil { walkOnWriter(snap) }
+            walkOnWriter(snap)
             snapshot = snap
         }
         snapshotStartMs = Engine.wallClockMs()
@@ -82,6 +82,27 @@ extension Engine {
         return nil
     }
 
+    /// `snapshotAccessField` for a walk on the writer thread, which must read no engine state:
+    /// the clocks as the snapshot begins and a copy of the shared integers' fields. (Redis's
+    /// child computes IDLE against its clock as it goes; here it is the moment of the image.)
+    func snapshotAccessFieldForWriter() -> ((Entry) -> (idle: Int?, freq: UInt8?))? {
+        let lfu = config.usesLFU
+        guard lfu || config.maxmemoryPolicy.hasSuffix("-lru") else { return nil }
+        let sharing = sharesIntegers
+        let shared = sharing ? Array(UnsafeBufferPointer(start: sharedIntegers.fields, count: SharedIntegers.count)) : []
+        let field: (Entry) -> UInt32 = { e in
+            guard sharing, e.encodingByte == ValueEncoding.int.rawValue else { return e.lru }
+            let i = Engine.sharedIntegerValue(e, sharing: true)
+            return i >= 0 ? shared[i] : e.lru
+        }
+        if lfu {
+            let now = nowMs, decay = config.lfuDecayTime
+            return { e in (nil, UInt8(clamping: ObjectCommand.decayedLFUCounter(field(e), nowMs: now, decayTime: decay))) }
+        }
+        let clock = lruClock
+        return { e in (ObjectCommand.idleMillis(clock: clock, field(e)) / 1000, nil) }
+    }
+
     static func noAccessField(_ e: Entry) -> (idle: Int?, freq: UInt8?) { (nil, nil) }
 
     /// Whether a file snapshot's walk runs on its writer thread (`RDBSnapshot.walkOnWriter`);
@@ -91,10 +112,10 @@ extension Engine {
         return String(cString: v) != "engine"
     }()
 
-    /// Hands a new file snapshot's walk to its writer thread (records that need the engine's
-    /// clocks are walked by the engine instead: `snapshotAccessField`).
+    /// Hands a new file snapshot's walk to its writer thread.
     func walkOnWriter(_ snap: RDBSnapshot) {
-        if Engine.snapshotWalkOnWriter { snap.walkOnWriter(keyDelayMicros: config.rdbKeySaveDelay) }
+        guard Engine.snapshotWalkOnWriter else { return }
+        snap.walkOnWriter(keyDelayMicros: config.rdbKeySaveDelay, accessField: snapshotAccessFieldForWriter())
     }
 
     /// A pacing constant, overridable from the environment for measurements only.
@@ -230,17 +251,12 @@ extension Engine {
     @discardableResult
     public func saveRDB() -> Bool {
         finishSnapshotWalk()
-        let lru = config.maxmemoryPolicy.hasSuffix("-lru")
-        let lfu = config.usesLFU
         let aux = rdbAux()
         let outcome = RDBSnapshot.save(databases, aux: aux, compression: config.rdbcompression,
                                        checksum: config.rdbchecksum, path: config.dbfilename,
                                        tempName: "temp-\(getpid()).rdb",
-                                       incrementalFsync: config.rdbSaveIncrementalFsync) { e in
-            if lfu { return (nil, UInt8(clamping: ObjectCommand.decayedLFUCounter(self, self.lruField(of: e)))) }
-            if lru { return (ObjectCommand.idleMillis(self, self.lruField(of: e)) / 1000, nil) }
-            return (nil, nil)
-        }
+                                       incrementalFsync: config.rdbSaveIncrementalFsync,
+                                       accessField: snapshotAccessField() ?? Engine.noAccessField)
         if case .failed(let why) = outcome {
             log(.warning, why)
             return false

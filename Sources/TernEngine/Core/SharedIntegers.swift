@@ -40,8 +40,15 @@ extension Engine {
     }
 
     @inline(never) func sharedIntegerValue(_ e: Entry) -> Int {
-        if e.isObject || e.isPrivateInteger { return -1 }
-        if config.maxmemory != 0 && config.evictsByAccess { return -1 }
+        Engine.sharedIntegerValue(e, sharing: sharesIntegers)
+    }
+
+    /// Whether values 0...9999 are shared objects now (not with maxmemory and an LRU/LFU policy).
+    var sharesIntegers: Bool { !(config.maxmemory != 0 && config.evictsByAccess) }
+
+    /// The shared integer an int-encoded entry's value is, or -1, given whether sharing is on.
+    static func sharedIntegerValue(_ e: Entry, sharing: Bool) -> Int {
+        if e.isObject || e.isPrivateInteger || !sharing { return -1 }
         let v = e.stringValue
         guard v.count >= 1, v.count <= 4, v.count == 1 || v[0] != UInt8(ascii: "0") else { return -1 }
         var n = 0

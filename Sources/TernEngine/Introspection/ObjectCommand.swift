@@ -64,18 +64,24 @@ public enum ObjectCommand {
     }
 
     /// Milliseconds since the LRU clock value `lru` (24-bit clock, wraps).
-    public static func idleMillis(_ engine: Engine, _ lru: UInt32) -> Int {
-        let clock = Int(engine.lruClock), l = Int(lru & 0xFF_FFFF)
+    public static func idleMillis(_ engine: Engine, _ lru: UInt32) -> Int { idleMillis(clock: engine.lruClock, lru) }
+
+    /// `idleMillis` against a given LRU clock (a snapshot's writer thread reads no engine state).
+    public static func idleMillis(clock: UInt32, _ lru: UInt32) -> Int {
+        let clock = Int(clock), l = Int(lru & 0xFF_FFFF)
         return clock >= l ? (clock - l) * 1000 : (clock + 0xFF_FFFF - l) * 1000
     }
 
     /// The LFU counter after decay, without storing it (LFUDecrAndReturn).
     public static func decayedLFUCounter(_ engine: Engine, _ lru: UInt32) -> Int {
+        decayedLFUCounter(lru, nowMs: engine.nowMs, decayTime: engine.config.lfuDecayTime)
+    }
+
+    public static func decayedLFUCounter(_ lru: UInt32, nowMs: Int64, decayTime decay: Int) -> Int {
         let ldt = Int((lru >> 8) & 0xFFFF)
         var counter = Int(lru & 0xFF)
-        let now = Int((engine.nowMs / 60_000) & 0xFFFF)
+        let now = Int((nowMs / 60_000) & 0xFFFF)
         let elapsed = now >= ldt ? now - ldt : 65535 - ldt + now
-        let decay = engine.config.lfuDecayTime
         let periods = decay > 0 ? elapsed / decay : 0
         if periods > 0 { counter = periods > counter ? 0 : counter - periods }
         return counter
