@@ -198,11 +198,11 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
         fileSink.runOnWriter { emit, runPending in
             var ww = RDBValueWriter(compression: compression)
             var selected = -1
-            // Our bytes go out before the engine's queued chunks (which may leave the file in
-            // another db), and the next record selects its db again.
-            func flush() {
+            // Each buffer we emit starts with a SELECTDB, so the engine's chunks (which may
+            // leave the file in another db) can go out between any two of them: `runPending`
+            // runs often (the engine may be waiting for room), emitting only at chunk size.
+            func emitOwn() {
                 if !ww.out.isEmpty { emit(ww.drain()) }
-                runPending()
                 selected = -1
             }
             outer: for db in walk.dbs {
@@ -210,7 +210,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
                 for (t, table) in db.buckets.tables.enumerated() {
                     for i in 0..<table.count {
                         if walk.stop.load(ordering: .relaxed) { break outer }
-                        if i & 4095 == 0 { flush() }
+                        if i & 15 == 0 { runPending() }
                         guard db.buckets.claim(t, i) else { continue }
                         var n = 0
                         db.buckets.forEachInBucket(t, i) { e in
@@ -242,13 +242,17 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
                         db.buckets.release(t, i)
                         if n > 0 {
                             walk.keys.add(n, ordering: .relaxed)
-                            if walk.keyDelayMicros > 0 { usleep(UInt32(min(walk.keyDelayMicros * n, 1_000_000))) }
+                            if walk.keyDelayMicros > 0 {
+                                usleep(UInt32(min(walk.keyDelayMicros * n, 1_000_000)))
+                                runPending()
+                            }
                         }
-                        if ww.out.count >= chunkBytes { flush() }
+                        if ww.out.count >= chunkBytes { emitOwn() }
                     }
                 }
             }
-            flush()
+            emitOwn()
+            runPending()
             walk.done.store(true, ordering: .sequentiallyConsistent)
         }
         return true

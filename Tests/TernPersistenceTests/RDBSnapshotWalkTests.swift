@@ -185,6 +185,30 @@ final class RDBSnapshotWalkTests: XCTestCase {
         try runWalk(seed: 35, keys: 4000, rehashingAtStart: false, deleteMostFirst: true, onWriter: true)
     }
 
+    /// Writes that serialize more than the queue's hard cap while the writer walks slowly:
+    /// the engine (this thread) waits for room, the writer writes the engine's chunks between
+    /// its buckets, and the file is still the data at the start.
+    func testWalkOnTheWriterThreadPastTheQueueCap() throws {
+        let db = Database(id: 0)
+        let big = [UInt8](repeating: 0x61, count: 4000)
+        let n = 6000   // 24 MB of values: more than RDBSnapshot.hardQueuedBytes
+        for i in 0..<n { set(db, Array("key:\(i)".utf8), big + Array("\(i)".utf8)) }
+        let want = image([db])
+        let dir = FileManager.default.temporaryDirectory.path + "/tern-walk-cap-\(getpid())"
+        mkdir(dir, 0o755)
+        defer { _ = try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/dump.rdb"
+        let snap = RDBSnapshot(databases: [db], aux: RDBFile.Aux(ctime: 0, usedMemory: 0), compression: false,
+                               checksum: true, path: path, tempName: dir + "/temp.rdb") { _ in (nil, nil) }
+        XCTAssertTrue(snap.walkOnWriter(keyDelayMicros: 200))
+        for i in 0..<n { set(db, Array("key:\(i)".utf8), Array("new".utf8)) }
+        while !snap.step(buckets: 0) { usleep(1000) }
+        let deadline = Date().addingTimeInterval(60)
+        while snap.result == nil && Date() < deadline { usleep(1000) }
+        guard case .ok = snap.result else { return XCTFail("save failed: \(String(describing: snap.result))") }
+        XCTAssertEqual(try load(path), want)
+    }
+
     /// SWAPDB exchanges tables with their bucket versions: the epoch counter must travel too,
     /// or the next snapshot of a db can take an epoch at or below versions it now holds and
     /// skip those buckets (keys missing from the file).
