@@ -82,6 +82,14 @@ def start_in(kind, directory, *args):
     return wait_loaded(start_redis(["--dir", directory, *args]))
 
 
+def wait_bgsave_ok(c, seconds=60):
+    """Waits for the background save to end; it must have succeeded."""
+    deadline = time.time() + seconds
+    while c.info("persistence")["rdb_bgsave_in_progress"] and time.time() < deadline:
+        time.sleep(0.02)
+    assert c.info("persistence")["rdb_last_bgsave_status"] == "ok"
+
+
 @pytest.fixture
 def workdir():
     d = tempfile.mkdtemp(prefix="tern-rdb-")
@@ -513,10 +521,7 @@ def test_bgsave_each_write_kind_before_the_walk(workdir):
             replies = p.execute(raise_on_error=False)
             assert replies[0] in (True, b"Background saving started"), (cmd, replies)
             assert not isinstance(replies[1], Exception), (cmd, replies)
-            deadline = time.time() + 30
-            while c.info("persistence")["rdb_bgsave_in_progress"] and time.time() < deadline:
-                time.sleep(0.01)
-            assert c.info("persistence")["rdb_last_bgsave_status"] == "ok"
+            wait_bgsave_ok(c, 30)
             assert keyspace_state(c) != want, cmd
             c.execute_command("DEBUG", "RELOAD", "NOSAVE")
             assert keyspace_state(c) == want, cmd
@@ -581,11 +586,7 @@ def test_bgsave_slow_walk_under_every_kind_of_change(workdir):
             if rounds > 200 or c.info("persistence")["rdb_bgsave_in_progress"] == 0:
                 break
             p = c.pipeline(transaction=False)
-        deadline = time.time() + 60
-        while c.info("persistence")["rdb_bgsave_in_progress"] and time.time() < deadline:
-            time.sleep(0.02)
-        info = c.info("persistence")
-        assert info["rdb_last_bgsave_status"] == "ok"
+        wait_bgsave_ok(c)
         assert c.info("stats")["evicted_keys"] > 0
         assert c.execute_command("DEBUG", "DIGEST") != want
         print("rounds during the walk:", rounds)
@@ -614,10 +615,7 @@ def test_bgsave_compression_and_incremental_fsync(workdir, compression):
         populate(c)
         want = c.execute_command("DEBUG", "DIGEST")
         c.bgsave()
-        deadline = time.time() + 60
-        while c.info("persistence")["rdb_bgsave_in_progress"] and time.time() < deadline:
-            time.sleep(0.02)
-        assert c.info("persistence")["rdb_last_bgsave_status"] == "ok"
+        wait_bgsave_ok(c)
     finally:
         t.stop()
     size = os.path.getsize(os.path.join(workdir, "dump.rdb"))
@@ -661,10 +659,7 @@ def test_bgsave_writes_idle_and_freq_under_an_lru_or_lfu_policy(workdir, policy,
         for i in range(0, n, 50):
             c.set("k%d" % i, "rewritten")
             want.pop("k%d" % i)
-        deadline = time.time() + 60
-        while c.info("persistence")["rdb_bgsave_in_progress"] and time.time() < deadline:
-            time.sleep(0.02)
-        assert c.info("persistence")["rdb_last_bgsave_status"] == "ok"
+        wait_bgsave_ok(c)
     finally:
         t.stop()
     r = start_in("redis", workdir, "--maxmemory-policy", policy)
