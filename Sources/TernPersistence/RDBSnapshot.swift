@@ -174,10 +174,10 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
     /// bucket versions), and `step` only checks whether the writer is done. The writer claims
     /// every other bucket, serializes it with its own encoder (LZF inline: it is the writer)
     /// and writes it between the engine's chunks, so the walk's cache misses and encoding no
-    /// longer take the engine's time. Not for values that need the engine's clocks (IDLE/FREQ
-    /// under an LRU/LFU policy: `accessField`) nor for a sink without a writer thread (a
-    /// replica's socket): the engine walks those. `keyDelayMicros` is rdb-key-save-delay: the
-    /// writer sleeps that long per key, as Redis's child does. False when not possible.
+    /// longer take the engine's time. Not for a sink without a writer thread (a replica's
+    /// socket): the engine walks those. `keyDelayMicros` is rdb-key-save-delay: the writer
+    /// sleeps that long per key, as Redis's child does. `accessField` gives IDLE/FREQ on the
+    /// writer thread (it must read no engine state). False when not possible.
     @discardableResult
     public func walkOnWriter(keyDelayMicros: Int, accessField writerAccessField: ((Entry) -> (idle: Int?, freq: UInt8?))? = nil) -> Bool {
         guard writerWalk == nil, !finished, let fileSink = sink as? RDBFileSink,
