@@ -209,6 +209,16 @@ public enum RDBFile {
         /// Bytes consumed since the start, dropped ones included.
         public var consumedBytes: Int { droppedBytes + r.pos }
 
+        /// Streaming: bytes appended and not consumed yet.
+        public var unconsumedBytes: Int { r.data.count - r.pos }
+
+        /// A streaming loader's errors name offsets in what it still buffers: this one names
+        /// the offset from the start of the input, as a whole-file loader's do.
+        public func fromInputStart(_ error: Error) -> Error {
+            guard streaming, droppedBytes > 0, let e = error as? RDBError else { return error }
+            return RDBError(e.message, at: e.offset + droppedBytes, kind: e.kind)
+        }
+
         /// `checksumInBackground`: the image is expected to end the data (dump.rdb), so its
         /// checksum is computed on another thread meanwhile (a 110 MB file: ~9% of the load's
         /// instructions off the engine thread); checked at EOF as before either way.
