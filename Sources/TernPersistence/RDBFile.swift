@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Dispatch
 import TernProtocol
 import TernStore
 
@@ -185,7 +184,6 @@ public enum RDBFile {
         var freq: UInt8? = nil
         /// The checksum of everything but the last 8 bytes, computed on another thread while
         /// the records load (a dump.rdb ends with its checksum); nil: computed at EOF.
-        let backgroundChecksum: BackgroundChecksum?
         public private(set) var finished = false
         /// Bytes of the input consumed so far.
         public var position: Int { r.pos }
@@ -219,10 +217,7 @@ public enum RDBFile {
             return RDBError(e.message, at: e.offset + droppedBytes, kind: e.kind)
         }
 
-        /// `checksumInBackground`: the image is expected to end the data (dump.rdb), so its
-        /// checksum is computed on another thread meanwhile (a 110 MB file: ~9% of the load's
-        /// instructions off the engine thread); checked at EOF as before either way.
-        public init(_ data: [UInt8], limits: EncodingLimits, verifyChecksum: Bool, checksumInBackground: Bool = false) throws {
+        public init(_ data: [UInt8], limits: EncodingLimits, verifyChecksum: Bool) throws {
             guard data.count >= 9, Array(data[0..<5]) == Array("REDIS".utf8) else {
                 throw RDBError("Wrong signature trying to load DB from file", at: 0)
             }
@@ -238,8 +233,6 @@ public enum RDBFile {
             r = RDBValueReader(data, start: 9, limits: limits)
             self.verifyChecksum = verifyChecksum
             streaming = false
-            backgroundChecksum = verifyChecksum && checksumInBackground && version >= 5 && data.count >= 18
-                ? BackgroundChecksum(data, upTo: data.count - 8) : nil
         }
 
         /// A loader fed with `append` as the bytes arrive, `finishInput` after the last.
@@ -249,7 +242,6 @@ public enum RDBFile {
             streaming = true
             inputComplete = false
             headerRead = false
-            backgroundChecksum = nil
         }
 
         public mutating func append(_ bytes: UnsafeRawBufferPointer) {
@@ -344,13 +336,8 @@ public enum RDBFile {
                         let end = r.pos
                         let stored = try r.readLE(8)
                         if verifyChecksum && stored != 0 {
-                            let crc: UInt64
-                            if let bg = backgroundChecksum, bg.upTo == end {
-                                crc = bg.wait()
-                            } else {
-                                let seed = droppedCRC
-                                crc = r.data.withUnsafeBytes { CRC64.update(seed, UnsafeRawBufferPointer(rebasing: $0[0..<end])) }
-                            }
+                            let seed = droppedCRC
+                            let crc = r.data.withUnsafeBytes { CRC64.update(seed, UnsafeRawBufferPointer(rebasing: $0[0..<end])) }
                             if crc != stored { throw RDBError("Wrong RDB checksum", at: end) }
                         }
                     }
@@ -401,28 +388,5 @@ public enum RDBFile {
                 }
                 return false
         }
-    }
-}
-
-/// CRC-64 of `data[0..<upTo]` computed on a global dispatch queue; `wait` returns it. The
-/// closure holds its own reference to the array (never mutated), so a load that fails or is
-/// dropped early only lets the thread finish for nothing.
-final class BackgroundChecksum: @unchecked Sendable {
-    let upTo: Int
-    private let done = DispatchSemaphore(value: 0)
-    private var result: UInt64 = 0
-
-    init(_ data: [UInt8], upTo: Int) {
-        self.upTo = upTo
-        DispatchQueue.global().async { [self] in
-            result = data.withUnsafeBytes { CRC64.update(0, UnsafeRawBufferPointer(rebasing: $0[0..<upTo])) }
-            done.signal()
-        }
-    }
-
-    func wait() -> UInt64 {
-        done.wait()
-        done.signal()   // a second wait returns at once
-        return result
     }
 }
