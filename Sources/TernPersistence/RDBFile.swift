@@ -182,8 +182,6 @@ public enum RDBFile {
         var expireAt: Int64? = nil
         var idle: Int? = nil
         var freq: UInt8? = nil
-        /// The checksum of everything but the last 8 bytes, computed on another thread while
-        /// the records load (a dump.rdb ends with its checksum); nil: computed at EOF.
         public private(set) var finished = false
         /// Bytes of the input consumed so far.
         public var position: Int { r.pos }

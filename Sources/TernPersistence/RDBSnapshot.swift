@@ -176,10 +176,10 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
     /// and writes it between the engine's chunks, so the walk's cache misses and encoding no
     /// longer take the engine's time. Not for a sink without a writer thread (a replica's
     /// socket): the engine walks those. `keyDelayMicros` is rdb-key-save-delay: the writer
-    /// sleeps that long per key, as Redis's child does. `accessField` gives IDLE/FREQ on the
-    /// writer thread (it must read no engine state). False when not possible.
+    /// sleeps that long per key, as Redis's child does. The writer calls `accessField` too: it
+    /// must read no engine state. False when not possible.
     @discardableResult
-    public func walkOnWriter(keyDelayMicros: Int, accessField writerAccessField: ((Entry) -> (idle: Int?, freq: UInt8?))? = nil) -> Bool {
+    public func walkOnWriter(keyDelayMicros: Int) -> Bool {
         guard writerWalk == nil, !finished, let fileSink = sink as? RDBFileSink,
               dbIndex == 0, table == 0, bucket == 0 else { return false }
         var dbs: [WriterWalk.DB] = []
@@ -195,6 +195,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
         let format = self.format
         let compression = self.compression
         let chunkBytes = self.chunkBytes
+        let accessField = self.accessField
         fileSink.runOnWriter { emit, runPending in
             var ww = RDBValueWriter(compression: compression)
             var selected = -1
@@ -231,11 +232,9 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
                             }
                             if format == .aofCommands {
                                 AOFRewriteCommands.append(e, to: &ww.out)
-                            } else if let af = writerAccessField {
-                                let f = af(e)
-                                ww.writeRecord(e, idleSeconds: f.idle, freq: f.freq)
                             } else {
-                                ww.writeRecord(e, idleSeconds: nil, freq: nil)
+                                let f = accessField(e)
+                                ww.writeRecord(e, idleSeconds: f.idle, freq: f.freq)
                             }
                             n += 1
                         }

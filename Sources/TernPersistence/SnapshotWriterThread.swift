@@ -13,7 +13,8 @@ public enum SnapshotWriterPriority: Sendable, Equatable {
     case normal, nice, idle
 
     /// BGSAVE's base priority (bench/persistence measurements in docs/ARCHITECTURE.md):
-    /// `idle`, raised while the writer is behind or the engine waits for it (`boosted`).
+    /// `idle`, raised while the writer is behind or the engine waits for it (`SerialWriterThread.pace`,
+    /// `waitUntil`).
     /// TERN_SNAPSHOT_WRITER=normal|nice|idle overrides it for measurements.
     public static let background: SnapshotWriterPriority = {
         guard let v = getenv("TERN_SNAPSHOT_WRITER") else { return .idle }
@@ -155,11 +156,7 @@ final class SerialWriterThread: @unchecked Sendable {
     private func run() {
         tid = tern_gettid()
         sem_post(&started)
-        while let job = pop() {
-            job()
-            finished.add(1, ordering: .sequentiallyConsistent)
-            signalProgress()
-        }
+        while let job = pop() { runJob(job) }
         exited.store(true, ordering: .sequentiallyConsistent)
         signalProgress(always: true)
     }
@@ -178,10 +175,14 @@ final class SerialWriterThread: @unchecked Sendable {
               Unmanaged<Node>.fromOpaque(raw).takeUnretainedValue().job != nil,
               sem_trywait(&available) == 0 {
             guard let job = pop(waiting: false) else { return }
-            job()
-            finished.add(1, ordering: .sequentiallyConsistent)
-            signalProgress()
+            runJob(job)
         }
+    }
+
+    private func runJob(_ job: () -> Void) {
+        job()
+        finished.add(1, ordering: .sequentiallyConsistent)
+        signalProgress()
     }
 
     func async(_ job: @escaping () -> Void) {

@@ -712,10 +712,9 @@ extension Engine {
         if config.aofUseRdbPreamble {
             var aux = RDBFile.Aux(ctime: Int(Engine.wallClockMs() / 1000), usedMemory: MemoryOverview(self).used)
             aux.aofBase = true
-            let access = snapshotAccessField()
             let snap = RDBSnapshot(databases: databases, aux: aux, compression: config.rdbcompression,
                                    checksum: config.rdbchecksum, path: temp, tempName: tmp,
-                                   incrementalFsync: fsyncEvery4MB, accessField: access ?? Engine.noAccessField)
+                                   incrementalFsync: fsyncEvery4MB, accessField: snapshotAccessField())
             walkOnWriter(snap)
             job.snapshot = snap
         } else {

@@ -35,12 +35,12 @@ extension Engine {
         snapshotToSockets = sink != nil
         if let sink {
             snapshot = RDBSnapshot(databases: withoutKeys ? [] : databases, aux: aux,
-                                   compression: config.rdbcompression, sink: sink, accessField: access ?? Engine.noAccessField)
+                                   compression: config.rdbcompression, sink: sink, accessField: access)
         } else {
             let snap = RDBSnapshot(databases: databases, aux: aux, compression: config.rdbcompression,
                                    checksum: config.rdbchecksum, path: config.dbfilename,
                                    tempName: "temp-bgsave-\(getpid()).rdb",
-                                   incrementalFsync: config.rdbSaveIncrementalFsync, accessField: access ?? Engine.noAccessField)
+                                   incrementalFsync: config.rdbSaveIncrementalFsync, accessField: access)
             walkOnWriter(snap)
             snapshot = snap
         }
@@ -69,25 +69,14 @@ extension Engine {
     static let snapshotBusyStepMicros = envMicros("TERN_SNAPSHOT_BUSY_STEP_US", 50)
     static let snapshotBusyYieldMicros = envMicros("TERN_SNAPSHOT_BUSY_YIELD_US", 500)
 
-    /// What a snapshot record carries besides the value, read with the engine's clocks: the
-    /// idle time under an LRU policy, the decayed counter under LFU (Redis's IDLE/FREQ
-    /// opcodes); nil under other policies.
-    func snapshotAccessField() -> ((Entry) -> (idle: Int?, freq: UInt8?))? {
-        if config.usesLFU {
-            return { [unowned(unsafe) self] e in (nil, UInt8(clamping: ObjectCommand.decayedLFUCounter(self, self.lruField(of: e)))) }
-        }
-        if config.maxmemoryPolicy.hasSuffix("-lru") {
-            return { [unowned(unsafe) self] e in (ObjectCommand.idleMillis(self, self.lruField(of: e)) / 1000, nil) }
-        }
-        return nil
-    }
-
-    /// `snapshotAccessField` for a walk on the writer thread, which must read no engine state:
-    /// the clocks as the snapshot begins and a copy of the shared integers' fields. (Redis's
-    /// child computes IDLE against its clock as it goes; here it is the moment of the image.)
-    func snapshotAccessFieldForWriter() -> ((Entry) -> (idle: Int?, freq: UInt8?))? {
+    /// What a snapshot record carries besides the value: the idle time under an LRU policy,
+    /// the decayed counter under LFU (Redis's IDLE/FREQ opcodes), (nil, nil) otherwise. Computed
+    /// against the clocks as the snapshot begins and a copy of the shared integers' fields, so
+    /// the closure reads no engine state and serves the engine and a snapshot's writer thread
+    /// alike (Redis's child uses its clock as it goes: seconds apart at most).
+    func snapshotAccessField() -> (Entry) -> (idle: Int?, freq: UInt8?) {
         let lfu = config.usesLFU
-        guard lfu || config.maxmemoryPolicy.hasSuffix("-lru") else { return nil }
+        guard lfu || config.maxmemoryPolicy.hasSuffix("-lru") else { return { _ in (nil, nil) } }
         let sharing = sharesIntegers
         let shared = sharing ? Array(UnsafeBufferPointer(start: sharedIntegers.fields, count: SharedIntegers.count)) : []
         let field: (Entry) -> UInt32 = { e in
@@ -103,8 +92,6 @@ extension Engine {
         return { e in (ObjectCommand.idleMillis(clock: clock, field(e)) / 1000, nil) }
     }
 
-    static func noAccessField(_ e: Entry) -> (idle: Int?, freq: UInt8?) { (nil, nil) }
-
     /// Whether a file snapshot's walk runs on its writer thread (`RDBSnapshot.walkOnWriter`);
     /// TERN_SNAPSHOT_WALK=engine keeps it on the engine thread, for measurements.
     static let snapshotWalkOnWriter: Bool = {
@@ -115,7 +102,7 @@ extension Engine {
     /// Hands a new file snapshot's walk to its writer thread.
     func walkOnWriter(_ snap: RDBSnapshot) {
         guard Engine.snapshotWalkOnWriter else { return }
-        snap.walkOnWriter(keyDelayMicros: config.rdbKeySaveDelay, accessField: snapshotAccessFieldForWriter())
+        snap.walkOnWriter(keyDelayMicros: config.rdbKeySaveDelay)
     }
 
     /// A pacing constant, overridable from the environment for measurements only.
@@ -256,7 +243,7 @@ extension Engine {
                                        checksum: config.rdbchecksum, path: config.dbfilename,
                                        tempName: "temp-\(getpid()).rdb",
                                        incrementalFsync: config.rdbSaveIncrementalFsync,
-                                       accessField: snapshotAccessField() ?? Engine.noAccessField)
+                                       accessField: snapshotAccessField())
         if case .failed(let why) = outcome {
             log(.warning, why)
             return false
