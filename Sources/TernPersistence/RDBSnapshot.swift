@@ -135,12 +135,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
         var first = true
         db.table.forEachInBucket(table: table, index: index) { e in
             if first { selectDb(db); first = false }
-            if format == .aofCommands {
-                AOFRewriteCommands.append(e, to: &w.out)
-            } else {
-                let f = accessField(e)
-                w.writeSnapshotRecord(e, idleSeconds: f.idle, freq: f.freq)
-            }
+            RDBSnapshot.append(e, format: format, accessField: accessField, to: &w)
             engineKeysWritten += 1
         }
         if w.pendingBytes >= chunkBytes {
@@ -155,6 +150,18 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
             if sink.queuedBytes > RDBSnapshot.hardQueuedBytes {
                 sink.waitForRoom(RDBSnapshot.hardQueuedBytes - chunkBytes)
             }
+        }
+    }
+
+    /// One key's record (or, for an AOF-format base, its commands). The engine's writer defers
+    /// LZF and collection encoding to the writer thread; the writer's own encodes inline.
+    private static func append(_ e: Entry, format: Format, accessField: (Entry) -> (idle: Int?, freq: UInt8?),
+                               to w: inout RDBValueWriter) {
+        if format == .aofCommands {
+            AOFRewriteCommands.append(e, to: &w.out)
+        } else {
+            let f = accessField(e)
+            w.writeSnapshotRecord(e, idleSeconds: f.idle, freq: f.freq)
         }
     }
 
@@ -230,12 +237,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
                                     }
                                 }
                             }
-                            if format == .aofCommands {
-                                AOFRewriteCommands.append(e, to: &ww.out)
-                            } else {
-                                let f = accessField(e)
-                                ww.writeRecord(e, idleSeconds: f.idle, freq: f.freq)
-                            }
+                            RDBSnapshot.append(e, format: format, accessField: accessField, to: &ww)
                             n += 1
                         }
                         db.buckets.release(t, i)
