@@ -40,6 +40,9 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
     public static let maxQueuedBytes = 4 << 20
     /// The most bytes ever queued for the writer (see `serialize`).
     public static let hardQueuedBytes = 16 << 20
+    /// At most this long a step clears the marks of keys born during the save (a few
+    /// hundred thousand buckets after a busy save: tens of ms in one go).
+    static let clearMarksMicros = 200
 
     /// Keys written so far by the engine (walk and writes), for rdb-key-save-delay pacing
     /// and tests; `keysWritten` adds those of a walk on the writer thread.
@@ -284,6 +287,11 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
         if finished { return true }
         if let walk = writerWalk {
             if walk.done.load(ordering: .sequentiallyConsistent) {
+                // The marks of keys born during the save, a slice a step (`clearBornMarks`).
+                let deadline = KeyTable.monotonicMicros() + RDBSnapshot.clearMarksMicros
+                for db in databases where db.table.runningSnapshotEpoch != 0 {
+                    if !db.table.clearBornMarks(until: deadline) { return false }
+                }
                 finishWriterWalk()
                 return true
             }
@@ -323,6 +331,8 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
                 if deadline != Int.max && KeyTable.monotonicMicros() >= deadline { budget = 0 }
             }
             if table >= 2 {
+                if !kt.clearBornMarks(until: deadline == Int.max ? KeyTable.monotonicMicros() + RDBSnapshot.clearMarksMicros
+                                                                 : deadline) { break }
                 kt.endSnapshot()
                 dbIndex += 1; table = 0; bucket = 0
             }

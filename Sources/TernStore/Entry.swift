@@ -57,7 +57,8 @@ public enum ValueEncoding: UInt8, Sendable {
 ///  10  flags     1  bit 0: an expire field is present; bit 1: private integer (see
 ///                   isPrivateInteger); bit 2: the expire field holds no TTL (kept for big
 ///                   strings so that EXPIRE/PERSIST never move their bytes); bit 3: the
-///                   expire field is 8 bytes wide rather than 6
+///                   expire field is 8 bytes wide rather than 6; bit 4: born during the
+///                   running snapshot (see flagBornInSnapshot)
 ///  11  expireAt  6|8  unix ms, only when flags & 1: 6 bytes (48 bits, until year 10889)
 ///                   unless the time needs the 8-byte form (far future, negative)
 ///  ..  keyLen    varint: LEB128, 7 bits a byte, low bits first (1 byte up to 127)
@@ -76,6 +77,10 @@ public struct Entry: Equatable {
     static let flagPrivateInteger: UInt8 = 2
     static let flagNoTTL: UInt8 = 4
     static let flagWideExpire: UInt8 = 8
+    /// Inserted while a snapshot runs into a bucket its walk had not reached: not part of the
+    /// image, so the walk skips it (`KeyTable.insertNew`). Set only during a snapshot, and
+    /// cleared from every entry before the snapshot ends (`KeyTable.endSnapshot`).
+    static let flagBornInSnapshot: UInt8 = 16
     /// Strings at least this long are allocated with the (8-byte) expire field in place, so a
     /// later EXPIRE or PERSIST is O(1) instead of moving the whole value (Redis keeps TTLs in
     /// a separate dict: O(1) too).
@@ -136,6 +141,8 @@ public struct Entry: Equatable {
             if newValue { flags |= Entry.flagPrivateInteger } else { flags &= ~Entry.flagPrivateInteger }
         }
     }
+    /// See `flagBornInSnapshot`.
+    @inline(__always) var isBornInSnapshot: Bool { flags & Entry.flagBornInSnapshot != 0 }
     @inline(__always) var flags: UInt8 {
         get { raw.load(fromByteOffset: 10, as: UInt8.self) }
         nonmutating set { raw.storeBytes(of: newValue, toByteOffset: 10, as: UInt8.self) }

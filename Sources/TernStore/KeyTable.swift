@@ -40,6 +40,9 @@ public final class KeyTable {
     var lastEpoch: UInt8 = 0
     /// The walker that serializes a bucket before a write changes it.
     var snapshotWalker: (any KeyTableSnapshotWalker)?
+    /// Buckets that received an entry marked `flagBornInSnapshot` during the running
+    /// snapshot (`index << 1 | table`): the marks are cleared from them before it ends.
+    var bornBuckets: [Int] = []
 
     /// Keys per cluster hash slot (`SlotKeyIndex`), kept by this table's own insert, unlink and
     /// relink paths; nil (one test per write) unless cluster mode indexes this table (db 0).
@@ -126,9 +129,12 @@ public final class KeyTable {
         let t = useT1 ? t1! : t0!
         let size = useT1 ? size1 : size0
         let i = Int(h & UInt64(size - 1))
-        if snapshotEpoch != 0 { willWriteBucket(table: useT1 ? 1 : 0, index: i) }
-        e.next = t[i]
-        t[i] = e.raw
+        if snapshotEpoch != 0 {
+            insertDuringSnapshot(e, t, table: useT1 ? 1 : 0, index: i)
+        } else {
+            e.next = t[i]
+            t[i] = e.raw
+        }
         count += 1
         if let s = slotIndex { s.add(e) }
     }
@@ -147,7 +153,11 @@ public final class KeyTable {
             while let e = p {
                 let en = Entry(e)
                 if en.keyEquals(key) {
-                    if snapshotEpoch != 0 { willWriteBucket(table: table, index: i) }
+                    if snapshotEpoch != 0 {
+                        willWriteBucket(table: table, index: i)
+                        // It may go into another table (MOVE): no mark leaves this one.
+                        en.flags &= ~Entry.flagBornInSnapshot
+                    }
                     Self.link(t, i, prev, to: en.next)
                     en.next = nil
                     count -= 1
@@ -227,6 +237,7 @@ public final class KeyTable {
             t.deallocate()
         }
         versions0?.deallocate(); versions1?.deallocate()
+        bornBuckets = []
         t0 = nil; t1 = nil; size0 = 0; size1 = 0; rehashIndex = -1; count = 0
         versions0 = nil; versions1 = nil
         slotIndex?.removeAll()
@@ -471,8 +482,8 @@ public final class KeyTable {
     //   bucket whose version is below E and stamps it with `markBucketSerialized`.
     // - Every change to a bucket's entries first calls `willWriteBucket`: while a snapshot
     //   runs and the bucket's version is below E, the walker serializes the bucket as it is
-    //   and it is stamped E, then the write proceeds. The table calls it itself for inserts,
-    //   unlinks and replacements; `Database` calls `willModify` before changing an entry in
+    //   and it is stamped E, then the write proceeds. The table calls it itself for unlinks
+    //   and replacements; `Database` calls `willModify` before changing an entry in
     //   place (same-size overwrite, EXPIRE/PERSIST, APPEND/SETRANGE growth, object swap);
     //   the engine calls `willModify(key)` when a command looks a key up for writing, which
     //   covers collections changed inside their objects (HSET on an existing hash).
@@ -480,6 +491,16 @@ public final class KeyTable {
     //   snapshot must finish (or keep walking the detached table) before that; versions
     //   travel with their buckets, and `lastEpoch` with them (SWAPDB used to leave a table
     //   holding versions above its own last epoch: its next snapshot skipped those buckets).
+    // - An insert needs no serialization: into a bucket not walked yet, the new entry is
+    //   linked at the chain's head marked `flagBornInSnapshot` (under the bucket's claim, which
+    //   is then given back unwalked) and every walk of the bucket skips marked entries. Until
+    //   the bucket is walked its chain is [marked entries] + [the chain at E]; every other
+    //   change claims and serializes first. A new key (most SETs under a load of fresh keys)
+    //   then costs two atomic operations instead of serializing its neighbours' values.
+    //   Marks are cleared when the engine serializes a bucket, when an entry is unlinked,
+    //   and, for buckets the writer thread walked (it only reads entries), by
+    //   `clearBornMarks` once the walk is over and before `endSnapshot` returns: no mark
+    //   outlives its snapshot.
     // - `endSnapshot()` clears the epoch and resumes rehashing. Outside a snapshot the cost is
     //   one byte compare per write and 1 B per bucket.
 
@@ -502,6 +523,7 @@ public final class KeyTable {
 
     public func endSnapshot() {
         guard snapshotEpoch != 0 else { return }
+        _ = clearBornMarks(until: Int.max)
         snapshotEpoch = 0
         snapshotWalker = nil
         pauseRehash -= 1
@@ -510,15 +532,45 @@ public final class KeyTable {
     /// Buckets in table 0 or 1 (0 when that table does not exist), for a snapshot walk.
     public func bucketCount(table: Int) -> Int { table == 0 ? size0 : (t1 == nil ? 0 : size1) }
 
-    /// Visits the entries of one bucket (no mutation allowed inside `visit`).
+    /// Visits the entries of one bucket that belong to the running snapshot's image, on the
+    /// engine thread (no mutation allowed inside `visit`): entries born during the snapshot
+    /// are skipped, and their mark cleared (this walk is the bucket's only one).
     public func forEachInBucket(table: Int, index: Int, _ visit: (Entry) -> Void) {
         guard let t = table == 0 ? t0 : t1, index >= 0, index < (table == 0 ? size0 : size1) else { return }
         var p = t[index]
         while let e = p {
             let en = Entry(e)
             p = en.next
+            if en.isBornInSnapshot {
+                en.flags &= ~Entry.flagBornInSnapshot
+                continue
+            }
             visit(en)
         }
+    }
+
+    /// Clears the marks of entries born during the snapshot, bucket by bucket, until
+    /// `deadline` (KeyTable.monotonicMicros; Int.max: all); true when none is left. Only once
+    /// no walk reads the buckets any more (a writer thread's walk is over), since the walk
+    /// relies on the marks: `endSnapshot` finishes what is left.
+    public func clearBornMarks(until deadline: Int) -> Bool {
+        var n = 0
+        while let b = bornBuckets.popLast() {
+            if let t = b & 1 == 0 ? t0 : t1 {
+                var p = t[b >> 1]
+                while let e = p {
+                    let en = Entry(e)
+                    en.flags &= ~Entry.flagBornInSnapshot
+                    p = en.next
+                }
+            }
+            n += 1
+            if n & 63 == 0 && deadline != Int.max && KeyTable.monotonicMicros() >= deadline {
+                return bornBuckets.isEmpty
+            }
+        }
+        bornBuckets = []
+        return true
     }
 
     /// The running snapshot epoch (0 when none).
@@ -559,6 +611,16 @@ public final class KeyTable {
 
     @inline(never)
     private func serializeBeforeAccess(_ version: UnsafeMutablePointer<UInt8>, table: Int, index: Int) {
+        guard claimBucket(version) != nil else { return }
+        snapshotWalker?.serializeBucketBeforeWrite(self, table: table, index: index)
+        tern_atomic_store_u8(version, snapshotEpoch)
+    }
+
+    /// Takes a bucket from the running snapshot's walk: its version before the claim (below
+    /// the epoch: not walked yet; the bucket is `busyVersion` until the caller stores a
+    /// version again), or nil when it is walked already. Waits while the writer thread
+    /// holds the bucket.
+    private func claimBucket(_ version: UnsafeMutablePointer<UInt8>) -> UInt8? {
         var spins = 0
         while true {
             let cur = tern_atomic_load_u8(version)
@@ -568,13 +630,30 @@ public final class KeyTable {
                 if spins & 63 == 0 { snapshotWalker?.waitingForWalker() } else { tern_cpu_relax() }
                 continue
             }
-            if cur >= snapshotEpoch { return }
-            if tern_atomic_cas_u8(version, cur, KeyTable.busyVersion) != 0 {
-                snapshotWalker?.serializeBucketBeforeWrite(self, table: table, index: index)
-                tern_atomic_store_u8(version, snapshotEpoch)
-                return
-            }
+            if cur >= snapshotEpoch { return nil }
+            if tern_atomic_cas_u8(version, cur, KeyTable.busyVersion) != 0 { return cur }
         }
+    }
+
+    /// `insertNew` while a snapshot runs: into a bucket not walked yet, the entry goes in
+    /// marked as born in the snapshot (the walk skips it) and the bucket stays unwalked, so
+    /// nothing is serialized; into a walked one (or a table created during the snapshot,
+    /// stamped with its epoch), a plain insert.
+    @inline(never)
+    private func insertDuringSnapshot(_ e: Entry, _ t: UnsafeMutablePointer<Slot>, table: Int, index i: Int) {
+        guard let versions = table == 0 ? versions0 : versions1,
+              let before = claimBucket(versions + i) else {
+            e.next = t[i]
+            t[i] = e.raw
+            return
+        }
+        // Marked entries sit at the head of an unwalked chain: a marked head means the
+        // bucket is recorded already.
+        if t[i].map({ !Entry($0).isBornInSnapshot }) ?? true { bornBuckets.append(i << 1 | table) }
+        e.flags |= Entry.flagBornInSnapshot
+        e.next = t[i]
+        t[i] = e.raw
+        tern_atomic_store_u8(versions + i, before)
     }
 
     /// The buckets of the running snapshot for a walker on another thread: the tables as
@@ -647,12 +726,14 @@ public struct SnapshotBuckets: @unchecked Sendable {
         tern_atomic_store_u8(tables[t].versions + index, epoch)
     }
 
-    /// The entries of a claimed bucket.
+    /// The entries of a claimed bucket that belong to the image (entries born during the
+    /// snapshot are skipped; their marks stay: the writer thread never writes entries).
     public func forEachInBucket(_ t: Int, _ index: Int, _ visit: (Entry) -> Void) {
         var p = tables[t].slots[index]
         while let e = p {
             let en = Entry(e)
             p = en.next
+            if en.isBornInSnapshot { continue }
             visit(en)
         }
     }

@@ -338,11 +338,8 @@ final class EntryLayoutTests: XCTestCase {
         var calls = [(table: Int, index: Int, keys: [String])]()
         func serializeBucketBeforeWrite(_ keyTable: KeyTable, table: Int, index: Int) {
             var keys = [String]()
-            var p = (table == 0 ? keyTable.t0 : keyTable.t1)?[index]
-            while let e = p {
-                let en = Entry(e)
+            keyTable.forEachInBucket(table: table, index: index) { en in
                 keys.append(String(decoding: en.key, as: UTF8.self) + (en.hasExpire ? "+ttl" : ""))
-                p = en.next
             }
             calls.append((table, index, keys))
         }
@@ -378,15 +375,28 @@ final class EntryLayoutTests: XCTestCase {
             _ = other.withUnsafeBytes { db.delete($0) }
             XCTAssertEqual(walker.calls.count, 1)
         }
-        // Inserting a new key into an unserialized bucket serializes the bucket without it.
+        // Inserting a new key into an unserialized bucket serializes nothing: the entry is
+        // marked as born in the snapshot and the bucket stays unwalked.
         var n = 0
         var fresh = [UInt8]()
+        var freshIndex = 0
         repeat {
             fresh = Array("new\(n)".utf8); n += 1
-        } while t.bucketVersion(table: 0, index: Int(fresh.withUnsafeBytes { ByteHash.hash($0) } & UInt64(t.size0 - 1))) == epoch
+            freshIndex = Int(fresh.withUnsafeBytes { ByteHash.hash($0) } & UInt64(t.size0 - 1))
+        } while t.bucketVersion(table: 0, index: freshIndex) == epoch || t.t0?[freshIndex] == nil
         set(db, fresh, Array("v".utf8))
-        XCTAssertEqual(walker.calls.count, 2)
+        XCTAssertEqual(walker.calls.count, 1)
+        XCTAssertLessThan(t.bucketVersion(table: 0, index: freshIndex), epoch)
+        // (read through the raw chain: a lookup claims the bucket)
+        guard let head = t.t0?[freshIndex] else { return XCTFail() }
+        XCTAssertEqual(Array(Entry(head).key), fresh, "new entries go to the chain's head")
+        XCTAssertTrue(Entry(head).isBornInSnapshot)
+        XCTAssertEqual(t.bornBuckets, [freshIndex << 1])
+        XCTAssertNotNil(find(db, fresh))
+        XCTAssertEqual(walker.calls.count, 2, "a lookup claims the bucket: serialized without the new key")
         XCTAssertFalse(walker.calls.last?.keys.contains(String(decoding: fresh, as: UTF8.self)) ?? true)
+        XCTAssertFalse(walker.calls.last?.keys.isEmpty ?? true)
+        XCTAssertEqual(find(db, fresh)?.isBornInSnapshot, false, "the engine's walk of the bucket cleared the mark")
         // In-place value change through the engine's write lookup.
         let before = walker.calls.count
         let k9 = Array("k9".utf8)
@@ -409,6 +419,48 @@ final class EntryLayoutTests: XCTestCase {
         db.removeExpire(e5)
         XCTAssertEqual(walker.calls.count, calls + 1)
         XCTAssertEqual(walker.calls.last?.keys.contains("k5+ttl"), true)
+        t.endSnapshot()
+    }
+
+    /// Entries born during a snapshot: the writer thread's walk (`SnapshotBuckets`) skips them
+    /// and leaves their marks (it never writes entries); an entry unlinked meanwhile (MOVE to
+    /// a db that runs no snapshot) drops its own, and `endSnapshot` clears the rest, so the
+    /// next snapshot has them all.
+    func testBornInSnapshotMarksNeverOutliveTheSnapshot() {
+        let db = Database(id: 0), other = Database(id: 1)
+        for i in 0..<300 { set(db, Array("k\(i)".utf8), Array("v".utf8)) }
+        while db.table.isRehashing { db.table.rehash(buckets: 100) }
+        let t = db.table
+        let walker = RecordingWalker()
+        t.beginSnapshot(walker: walker)
+        let buckets = t.snapshotBuckets()
+        for i in 0..<40 { set(db, Array("n\(i)".utf8), Array("v".utf8)) }
+        XCTAssertFalse(t.isRehashing, "no growth: every new key went into a bucket of the walk")
+        XCTAssertEqual(walker.calls.count, 0, "inserts serialize nothing")
+        XCTAssertFalse(t.bornBuckets.isEmpty)
+        var seen: [String] = []
+        for i in 0..<buckets.tables[0].count where buckets.claim(0, i) {
+            buckets.forEachInBucket(0, i) { seen.append(String(decoding: $0.key, as: UTF8.self)) }
+            buckets.release(0, i)
+        }
+        XCTAssertEqual(seen.sorted(), (0..<300).map { "k\($0)" }.sorted())
+        var marked = 0
+        t.forEach { if $0.isBornInSnapshot { marked += 1 } }
+        XCTAssertEqual(marked, 40, "the writer's walk leaves the marks")
+        guard let e = Array("n3".utf8).withUnsafeBytes({ t.unlink($0) }) else { return XCTFail() }
+        XCTAssertFalse(e.isBornInSnapshot)
+        other.insert(e)
+        t.endSnapshot()
+        t.forEach { XCTAssertFalse($0.isBornInSnapshot, String(decoding: $0.key, as: UTF8.self)) }
+        XCTAssertTrue(t.bornBuckets.isEmpty)
+        t.beginSnapshot(walker: walker)
+        let next = t.snapshotBuckets()
+        var count = 0
+        for i in 0..<next.tables[0].count where next.claim(0, i) {
+            next.forEachInBucket(0, i) { _ in count += 1 }
+            next.release(0, i)
+        }
+        XCTAssertEqual(count, 339)
         t.endSnapshot()
     }
 
