@@ -134,13 +134,39 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
         w.writeDbHeader(db)
     }
 
-    private func serialize(_ db: Database, table: Int, index: Int) {
+    /// Serializes a bucket on the engine thread. Before an access to `key`, with the walk on
+    /// the writer thread, the bucket's other costly values (`isCostly`: a big hash table or
+    /// list met by a write to a neighbour key) are handed to the writer instead: true then,
+    /// and the bucket stays busy until the writer has written them (`handOver`).
+    @discardableResult
+    private func serialize(_ db: Database, table: Int, index: Int, key: UnsafeRawBufferPointer? = nil) -> Bool {
         var first = true
+        var costly: [Entry] = []
+        let mayHand = key != nil && writerWalk != nil
         db.table.forEachInBucket(table: table, index: index) { e in
+            if mayHand, let key, RDBSnapshot.isCostly(e), !e.keyEquals(key) {
+                costly.append(e)
+                return
+            }
             if first { selectDb(db); first = false }
             RDBSnapshot.append(e, format: format, accessField: accessField, to: &w)
             engineKeysWritten += 1
         }
+        var handed = false
+        if !costly.isEmpty {
+            handed = handOver(costly, of: db, table: table, index: index)
+            if !handed {
+                selectDb(db)
+                for e in costly { RDBSnapshot.append(e, format: format, accessField: accessField, to: &w) }
+                engineKeysWritten += costly.count
+            }
+        }
+        flushIfFull()
+        return handed
+    }
+
+    /// Hands the engine's buffer to the sink once it holds a chunk.
+    private func flushIfFull() {
         if w.pendingBytes >= chunkBytes {
             sink.write(chunk: w.drainChunk())
             // Chunks interleave with the writer's walk in the file: each starts with its SELECTDB.
@@ -169,9 +195,102 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
     }
 
     /// Called by a key table before a write to a bucket the walk has not serialized.
-    public func serializeBucketBeforeWrite(_ keyTable: KeyTable, table: Int, index: Int) {
-        guard let db = databases.first(where: { $0.table === keyTable }) else { return }
-        serialize(db, table: table, index: index)
+    public func serializeBucketBeforeWrite(_ keyTable: KeyTable, table: Int, index: Int,
+                                           key: UnsafeRawBufferPointer?) -> Bool {
+        guard let db = databases.first(where: { $0.table === keyTable }) else { return false }
+        return serialize(db, table: table, index: index, key: key)
+    }
+
+    /// Values the engine met in a bucket it claimed and handed to the writer thread rather
+    /// than serializing them itself (a write to one key must not pay for a 16,000-element
+    /// neighbour). The bucket stays busy until the writer has written them and stamps it;
+    /// meanwhile the engine may access the bucket's other keys (their values are in the image
+    /// already, and what it changes of these entries is their chain links, which the writer
+    /// does not read); an access to a handed key takes them back unless the writer started.
+    final class HandedBucket: @unchecked Sendable {
+        let entries: [Entry]
+        let db: Int
+        let version: UnsafeMutablePointer<UInt8>
+        let epoch: UInt8
+        /// 0 queued, 1 the writer is serializing them, 2 written and the bucket stamped,
+        /// 3 taken back by the engine (or cancelled by an abort).
+        let state = Atomic<Int>(0)
+        init(entries: [Entry], db: Int, version: UnsafeMutablePointer<UInt8>, epoch: UInt8) {
+            self.entries = entries; self.db = db; self.version = version; self.epoch = epoch
+        }
+    }
+    /// The buckets handed over, by the address of their version byte.
+    private var handed: [Int: HandedBucket] = [:]
+    /// Buckets handed to the writer so far, and those the engine took back (tests).
+    public private(set) var handedBuckets = 0
+    public private(set) var handedTakenBack = 0
+
+    /// A value whose serialization would hold the engine for tens of microseconds or more:
+    /// a hash table or skiplist of 256 elements, a quicklist of 32 nodes, a 256 KB string.
+    static func isCostly(_ e: Entry) -> Bool {
+        guard e.isObject else { return e.valueLength >= 1 << 18 }
+        return LazyFree.effort(e) >= (e.type == .list ? 32 : 256)
+    }
+
+    private func handOver(_ entries: [Entry], of db: Database, table: Int, index: Int) -> Bool {
+        guard let walk = writerWalk, let fileSink = sink as? RDBFileSink,
+              let version = db.table.versionAddress(table: table, index: index) else { return false }
+        let job = HandedBucket(entries: entries, db: db.id, version: version, epoch: db.table.runningSnapshotEpoch)
+        handed[Int(bitPattern: version)] = job
+        handedBuckets += 1
+        let format = self.format, compression = self.compression, accessField = self.accessField
+        fileSink.runOnWriter { emit, _ in
+            guard job.state.compareExchange(expected: 0, desired: 1, ordering: .sequentiallyConsistent).exchanged else { return }
+            var jw = RDBValueWriter(compression: compression)
+            if format == .aofCommands {
+                AOFRewriteCommands.select(job.db, to: &jw.out)
+            } else {
+                jw.out.append(RDBOpcode.selectDB)
+                jw.writeLength(job.db)
+            }
+            for e in job.entries { RDBSnapshot.append(e, format: format, accessField: accessField, to: &jw) }
+            emit(jw.drain())
+            walk.keys.add(job.entries.count, ordering: .relaxed)
+            KeyTable.stampWalked(job.version, job.epoch)
+            job.state.store(2, ordering: .sequentiallyConsistent)
+        }
+        return true
+    }
+
+    public func busyBucketAccess(_ keyTable: KeyTable, version: UnsafeMutablePointer<UInt8>,
+                                 key: UnsafeRawBufferPointer?) -> Bool {
+        let address = Int(bitPattern: version)
+        guard let job = handed[address] else { return false }
+        if let key, !job.entries.contains(where: { $0.keyEquals(key) }) { return true }
+        guard job.state.compareExchange(expected: 0, desired: 3, ordering: .sequentiallyConsistent).exchanged else {
+            if job.state.load(ordering: .sequentiallyConsistent) == 2 { handed[address] = nil }
+            return false   // the writer is writing them: a wait as for any bucket it holds
+        }
+        handed[address] = nil
+        handedTakenBack += 1
+        if let db = databases.first(where: { $0.table === keyTable }) {
+            selectDb(db)
+            for e in job.entries { RDBSnapshot.append(e, format: format, accessField: accessField, to: &w) }
+            engineKeysWritten += job.entries.count
+            flushIfFull()
+        }
+        KeyTable.stampWalked(version, job.epoch)
+        return true
+    }
+
+    /// True once no handed bucket waits for the writer (`cancel`: queued ones are dropped
+    /// and their buckets stamped, for an abort). Clears the record when so.
+    private func handedSettled(cancel: Bool) -> Bool {
+        var open = false
+        for job in handed.values {
+            if cancel, job.state.compareExchange(expected: 0, desired: 3, ordering: .sequentiallyConsistent).exchanged {
+                KeyTable.stampWalked(job.version, job.epoch)
+            }
+            let st = job.state.load(ordering: .sequentiallyConsistent)
+            if st == 0 || st == 1 { open = true }
+        }
+        if !open { handed = [:] }
+        return !open
     }
 
     public func waitingForWalker() {
@@ -287,6 +406,8 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
         if finished { return true }
         if let walk = writerWalk {
             if walk.done.load(ordering: .sequentiallyConsistent) {
+                // Values handed to the writer after its walk ended are written by now or soon.
+                if !handedSettled(cancel: false) { return false }
                 // The marks of keys born during the save, a slice a step (`clearBornMarks`).
                 let deadline = KeyTable.monotonicMicros() + RDBSnapshot.clearMarksMicros
                 for db in databases where db.table.runningSnapshotEpoch != 0 {
@@ -357,6 +478,8 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
                 }
             }
             (sink as? RDBFileSink)?.waitForWriter { walk.done.load(ordering: .sequentiallyConsistent) }
+            // Every bucket was claimed above: handed ones were taken back or written.
+            precondition(handedSettled(cancel: false), "handed buckets left after complete()")
             finishWriterWalk()
             return
         }
@@ -403,7 +526,9 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
     public func abort() {
         if let walk = writerWalk, !finished {
             walk.stop.store(true, ordering: .sequentiallyConsistent)
-            (sink as? RDBFileSink)?.waitForWriter { walk.done.load(ordering: .sequentiallyConsistent) }
+            (sink as? RDBFileSink)?.waitForWriter {
+                walk.done.load(ordering: .sequentiallyConsistent) && handedSettled(cancel: true)
+            }
             for db in databases where db.table.runningSnapshotEpoch != 0 { db.table.endSnapshot() }
             finished = true
         } else {

@@ -95,7 +95,7 @@ public final class KeyTable {
             while let e = p {
                 let en = Entry(e)
                 if en.keyEquals(key) {
-                    if snapshotEpoch != 0 { willWriteBucket(table: 0, index: i) }
+                    if snapshotEpoch != 0 { willWriteBucket(table: 0, index: i, key: key) }
                     return en
                 }
                 p = en.next
@@ -107,7 +107,7 @@ public final class KeyTable {
             while let e = p {
                 let en = Entry(e)
                 if en.keyEquals(key) {
-                    if snapshotEpoch != 0 { willWriteBucket(table: 1, index: i) }
+                    if snapshotEpoch != 0 { willWriteBucket(table: 1, index: i, key: key) }
                     return en
                 }
                 p = en.next
@@ -154,7 +154,7 @@ public final class KeyTable {
                 let en = Entry(e)
                 if en.keyEquals(key) {
                     if snapshotEpoch != 0 {
-                        willWriteBucket(table: table, index: i)
+                        willWriteBucket(table: table, index: i, key: key)
                         // It may go into another table (MOVE): no mark leaves this one.
                         en.flags &= ~Entry.flagBornInSnapshot
                     }
@@ -206,7 +206,7 @@ public final class KeyTable {
 
     /// `replace` with the key's hash already computed.
     public func replace(_ old: Entry, with new: Entry, hash h: UInt64) {
-        if snapshotEpoch != 0 { willWrite(hash: h) }
+        if snapshotEpoch != 0 { willWrite(hash: h, key: new.key) }
         let ok = relink(hash: h, oldAddress: old.raw, to: new, newNext: new.raw != old.raw ? .some(old.next) : .none)
         precondition(ok, "KeyTable.replace: entry not found")
         if new.raw != old.raw, let s = slotIndex { s.move(from: old.raw, to: new) }
@@ -599,32 +599,52 @@ public final class KeyTable {
     /// may be reading that value; after this the bucket is the engine's alone. Whole-table
     /// iterations (KEYS, SCAN, the expire cycle's sampling, DEBUG DIGEST) read entries and
     /// values without claiming: they must stay read-only.
-    func willWriteBucket(table: Int, index: Int) {
+    /// `key` is the key the engine is about to access (nil: any entry of the bucket): the
+    /// walker may hand the bucket's other costly values to the writer thread.
+    func willWriteBucket(table: Int, index: Int, key: UnsafeRawBufferPointer?) {
         guard snapshotEpoch != 0, let v = table == 0 ? versions0 : versions1 else { return }
         let cur = tern_atomic_load_u8(v + index)
         if cur >= snapshotEpoch && cur != KeyTable.busyVersion { return }
-        serializeBeforeAccess(v + index, table: table, index: index)
+        serializeBeforeAccess(v + index, table: table, index: index, key: key)
     }
 
     /// `willWriteBucket` for a walker finishing a snapshot from the engine thread.
-    public func serializeBucketIfUnvisited(table: Int, index: Int) { willWriteBucket(table: table, index: index) }
+    public func serializeBucketIfUnvisited(table: Int, index: Int) { willWriteBucket(table: table, index: index, key: nil) }
 
     @inline(never)
-    private func serializeBeforeAccess(_ version: UnsafeMutablePointer<UInt8>, table: Int, index: Int) {
-        guard claimBucket(version) != nil else { return }
-        snapshotWalker?.serializeBucketBeforeWrite(self, table: table, index: index)
-        tern_atomic_store_u8(version, snapshotEpoch)
+    private func serializeBeforeAccess(_ version: UnsafeMutablePointer<UInt8>, table: Int, index: Int,
+                                       key: UnsafeRawBufferPointer?) {
+        guard claimBucket(version, key: key) != nil else { return }
+        let handedOver = snapshotWalker?.serializeBucketBeforeWrite(self, table: table, index: index, key: key) ?? false
+        // Values handed to the writer thread: it stamps the bucket once they are written.
+        if !handedOver { tern_atomic_store_u8(version, snapshotEpoch) }
     }
 
-    /// Takes a bucket from the running snapshot's walk: its version before the claim (below
-    /// the epoch: not walked yet; the bucket is `busyVersion` until the caller stores a
-    /// version again), or nil when it is walked already. Waits while the writer thread
-    /// holds the bucket.
-    private func claimBucket(_ version: UnsafeMutablePointer<UInt8>) -> UInt8? {
+    /// Stamps a bucket handed to the writer walked (with a release store: what was written
+    /// into the snapshot before is visible to whoever claims the bucket next).
+    public static func stampWalked(_ version: UnsafeMutablePointer<UInt8>, _ epoch: UInt8) {
+        tern_atomic_store_u8(version, epoch)
+    }
+
+    /// The address of a bucket's version byte (the walker's handle on a bucket it handed over).
+    public func versionAddress(table: Int, index: Int) -> UnsafeMutablePointer<UInt8>? {
+        guard let v = table == 0 ? versions0 : versions1, index >= 0, index < (table == 0 ? size0 : size1) else { return nil }
+        return v + index
+    }
+
+    /// Takes a bucket from the running snapshot's walk before accessing `key` (nil: any entry):
+    /// its version before the claim (below the epoch: not walked yet; the bucket is
+    /// `busyVersion` until the caller stores a version again), or nil when there is nothing to
+    /// serialize (walked already, or busy only with values handed to the writer that `key` is
+    /// not one of). Waits while the writer thread holds the bucket.
+    private func claimBucket(_ version: UnsafeMutablePointer<UInt8>, key: UnsafeRawBufferPointer?) -> UInt8? {
         var spins = 0
         while true {
             let cur = tern_atomic_load_u8(version)
             if cur == KeyTable.busyVersion {
+                if spins & 63 == 0, let w = snapshotWalker, w.busyBucketAccess(self, version: version, key: key) {
+                    return nil
+                }
                 // The writer thread is serializing this bucket: a few microseconds.
                 spins += 1
                 if spins & 63 == 0 { snapshotWalker?.waitingForWalker() } else { tern_cpu_relax() }
@@ -642,7 +662,7 @@ public final class KeyTable {
     @inline(never)
     private func insertDuringSnapshot(_ e: Entry, _ t: UnsafeMutablePointer<Slot>, table: Int, index i: Int) {
         guard let versions = table == 0 ? versions0 : versions1,
-              let before = claimBucket(versions + i) else {
+              let before = claimBucket(versions + i, key: e.key) else {
             e.next = t[i]
             t[i] = e.raw
             return
@@ -669,34 +689,45 @@ public final class KeyTable {
 
     /// Before a write to the key with hash `h`: its bucket in t0 and, during a resize, in t1
     /// (the key may be in either, or go to t1 when new).
-    func willWrite(hash h: UInt64) {
-        if size0 > 0 { willWriteBucket(table: 0, index: Int(h & UInt64(size0 - 1))) }
-        if isRehashing && size1 > 0 { willWriteBucket(table: 1, index: Int(h & UInt64(size1 - 1))) }
+    func willWrite(hash h: UInt64, key: UnsafeRawBufferPointer) {
+        if size0 > 0 { willWriteBucket(table: 0, index: Int(h & UInt64(size0 - 1)), key: key) }
+        if isRehashing && size1 > 0 { willWriteBucket(table: 1, index: Int(h & UInt64(size1 - 1)), key: key) }
     }
 
     /// Before a command changes the value of `key` in place (the engine's write lookup).
     @inline(__always) public func willModify(_ key: UnsafeRawBufferPointer) {
-        if snapshotEpoch != 0 { willWrite(hash: ByteHash.hash(key)) }
+        if snapshotEpoch != 0 { willWrite(hash: ByteHash.hash(key), key: key) }
     }
 
     /// Before `Database` changes an entry in place or reallocates it.
     @inline(__always) func willModify(_ e: Entry) {
-        if snapshotEpoch != 0 { willWrite(hash: ByteHash.hash(e.key)) }
+        if snapshotEpoch != 0 { let key = e.key; willWrite(hash: ByteHash.hash(key), key: key) }
     }
 }
 
 /// A point-in-time walk over a KeyTable (the forkless snapshot): serializes a bucket's
 /// entries, as they are, before a write changes them.
 public protocol KeyTableSnapshotWalker: AnyObject {
-    func serializeBucketBeforeWrite(_ keyTable: KeyTable, table: Int, index: Int)
+    /// Serializes a claimed bucket before the engine accesses the entry of `key` (nil: any
+    /// entry). False: done, the table stamps the bucket walked. True: the walker handed some
+    /// of the bucket's values (never `key`'s) to its writer thread, which stamps the bucket
+    /// once they are written; until then the bucket stays busy (see `busyBucketAccess`).
+    func serializeBucketBeforeWrite(_ keyTable: KeyTable, table: Int, index: Int, key: UnsafeRawBufferPointer?) -> Bool
     /// The engine waits for a bucket the walker's thread is serializing (called every few
     /// dozen spins): make that thread run.
     func waitingForWalker()
+    /// The engine meets a busy bucket (its version byte at `version`) before accessing `key`
+    /// (nil: any entry). True when it may go on as if the bucket were walked: the bucket only
+    /// waits for values handed to the writer and `key` is not one of them, or the walker took
+    /// those back and serialized them itself (the writer had not started). False: wait.
+    func busyBucketAccess(_ keyTable: KeyTable, version: UnsafeMutablePointer<UInt8>, key: UnsafeRawBufferPointer?) -> Bool
 }
 
 extension KeyTableSnapshotWalker {
     /// A walker with no thread of its own never holds a bucket busy.
     public func waitingForWalker() {}
+    public func busyBucketAccess(_ keyTable: KeyTable, version: UnsafeMutablePointer<UInt8>,
+                                 key: UnsafeRawBufferPointer?) -> Bool { false }
 }
 
 /// A KeyTable's buckets as a snapshot began, walked from a writer thread. Each bucket is

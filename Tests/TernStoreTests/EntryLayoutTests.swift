@@ -336,12 +336,13 @@ final class EntryLayoutTests: XCTestCase {
 
     final class RecordingWalker: KeyTableSnapshotWalker {
         var calls = [(table: Int, index: Int, keys: [String])]()
-        func serializeBucketBeforeWrite(_ keyTable: KeyTable, table: Int, index: Int) {
+        func serializeBucketBeforeWrite(_ keyTable: KeyTable, table: Int, index: Int, key: UnsafeRawBufferPointer?) -> Bool {
             var keys = [String]()
             keyTable.forEachInBucket(table: table, index: index) { en in
                 keys.append(String(decoding: en.key, as: UTF8.self) + (en.hasExpire ? "+ttl" : ""))
             }
             calls.append((table, index, keys))
+            return false
         }
     }
 
