@@ -446,6 +446,40 @@ public struct RDBValueReader {
     // MARK: sets
 
     /// Byte equality of two packed elements without copying them out.
+    /// Whether two of `count` byte strings are equal: their hashes (ByteHash, seeded) go into
+    /// an open-addressing table of indexes and only equal hashes are compared. Two
+    /// allocations whatever the count, where a Set<[UInt8]> copied and SipHashed every
+    /// element (a few percent of loading a dump full of 48-field hashes and zsets).
+    static func hasDuplicate(count n: Int, hash: (Int) -> UInt64, equal: (Int, Int) -> Bool) -> Bool {
+        if n < 2 { return false }
+        var size = 16
+        while size < 2 * n { size <<= 1 }
+        var slots = [Int32](repeating: -1, count: size)
+        var hashes = [UInt64](repeating: 0, count: n)
+        for i in 0..<n {
+            let h = hash(i)
+            hashes[i] = h
+            var at = Int(truncatingIfNeeded: h) & (size - 1)
+            while slots[at] >= 0 {
+                let j = Int(slots[at])
+                if hashes[j] == h && equal(i, j) { return true }
+                at = (at + 1) & (size - 1)
+            }
+            slots[at] = Int32(truncatingIfNeeded: i)
+        }
+        return false
+    }
+
+    static func hasDuplicateMember(_ items: [([UInt8], Double)]) -> Bool {
+        hasDuplicate(count: items.count, hash: { items[$0].0.withUnsafeBytes { ByteHash.hash($0) } },
+                     equal: { items[$0].0 == items[$1].0 })
+    }
+
+    static func hasDuplicate(_ strings: [[UInt8]]) -> Bool {
+        hasDuplicate(count: strings.count, hash: { strings[$0].withUnsafeBytes { ByteHash.hash($0) } },
+                     equal: { strings[$0] == strings[$1] })
+    }
+
     static func sameBytes(_ a: PackedElement, _ b: PackedElement) -> Bool {
         a.withBytes { x in b.withBytes { y in x.count == y.count && (x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0) } }
     }
@@ -481,14 +515,13 @@ public struct RDBValueReader {
         }
         var members: [[UInt8]] = []
         members.reserveCapacity(min(n, remainingBytes))
-        var seen = Set<[UInt8]>(minimumCapacity: min(n, remainingBytes))
         var allInts = true
         for _ in 0..<n {
             let m = try readString()
-            if !seen.insert(m).inserted { throw fail("Duplicate set members detected") }
             if allInts && ListpackCodec.parseInt(m.withUnsafeBytes { $0 }) == nil { allInts = false }
             members.append(m)
         }
+        if RDBValueReader.hasDuplicate(members) { throw fail("Duplicate set members detected") }
         if allInts {
             var s = IntSet.make(capacity: n)
             for m in members {
@@ -532,12 +565,11 @@ public struct RDBValueReader {
             }
             return .collection(h, .hash, .listpack)
         }
-        var seen = Set<[UInt8]>(minimumCapacity: n)
-        for i in 0..<n {
-            let f = pairs[2 * i].bytes
-            if !seen.insert(f).inserted { throw fail("Duplicate hash fields detected", at: at) }
-            f.withUnsafeBytes { fb in pairs[2 * i + 1].withBytes { h.append(fb, $0) } }
+        if RDBValueReader.hasDuplicate(count: n, hash: { i in pairs[2 * i].withBytes { ByteHash.hash($0) } },
+                                       equal: { RDBValueReader.sameBytes(pairs[2 * $0], pairs[2 * $1]) }) {
+            throw fail("Duplicate hash fields detected", at: at)
         }
+        for i in 0..<n { pairs[2 * i].withBytes { fb in pairs[2 * i + 1].withBytes { h.append(fb, $0) } } }
         return .collection(h, .hash, .listpack)
     }
 
@@ -555,13 +587,15 @@ public struct RDBValueReader {
         }
         var pairs: [([UInt8], [UInt8])] = []
         pairs.reserveCapacity(min(n, remainingBytes))
-        var seen = Set<[UInt8]>(minimumCapacity: min(n, remainingBytes))
         var packed = true
         for _ in 0..<n {
             let f = try readString(), v = try readString()
-            if !seen.insert(f).inserted { throw fail("Duplicate hash fields detected") }
             if f.count > limits.hashMaxListpackValue || v.count > limits.hashMaxListpackValue { packed = false }
             pairs.append((f, v))
+        }
+        if RDBValueReader.hasDuplicate(count: pairs.count, hash: { pairs[$0].0.withUnsafeBytes { ByteHash.hash($0) } },
+                                       equal: { pairs[$0].0 == pairs[$1].0 }) {
+            throw fail("Duplicate hash fields detected")
         }
         if packed {
             let h = ListpackHash()
@@ -593,14 +627,13 @@ public struct RDBValueReader {
         }
         var items: [([UInt8], Double)] = []
         items.reserveCapacity(min(n, remainingBytes))
-        var seen = Set<[UInt8]>(minimumCapacity: min(n, remainingBytes))
         for _ in 0..<n {
             let m = try readString()
             let s = binary ? try readBinaryDouble() : try readStringDouble()
             if s.isNaN { throw fail("Zset with NAN score detected") }
-            if !seen.insert(m).inserted { throw fail("Duplicate zset fields detected") }
             items.append((m, s))
         }
+        if RDBValueReader.hasDuplicateMember(items) { throw fail("Duplicate zset fields detected") }
         let maxLen = items.reduce(0) { max($0, $1.0.count) }
         return try buildZSet(items, listpack: n <= limits.zsetMaxListpackEntries && maxLen <= limits.zsetMaxListpackValue, at: at)
     }
@@ -630,11 +663,8 @@ public struct RDBValueReader {
                 for i in 0..<items.count {
                     for j in 0..<i where items[i].0 == items[j].0 { throw fail("Duplicate zset fields detected", at: at) }
                 }
-            } else {
-                var seen = Set<[UInt8]>(minimumCapacity: items.count)
-                for (m, _) in items where !seen.insert(m).inserted {
-                    throw fail("Duplicate zset fields detected", at: at)
-                }
+            } else if RDBValueReader.hasDuplicateMember(items) {
+                throw fail("Duplicate zset fields detected", at: at)
             }
             let before: (([UInt8], Double), ([UInt8], Double)) -> Bool = { a, b in
                 a.1 < b.1 || (a.1 == b.1 && a.0.lexicographicallyPrecedes(b.0))

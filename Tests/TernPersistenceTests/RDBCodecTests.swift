@@ -194,6 +194,45 @@ final class RDBCodecTests: XCTestCase {
 
     // MARK: hostile input
 
+    /// Duplicate members are refused in every collection encoding the loader builds from,
+    /// with few members (compared pairwise) and many (through the hash table of indexes).
+    func testDuplicateMembersAreRefused() throws {
+        func fails(_ p: [UInt8], _ text: String, line: UInt = #line) {
+            XCTAssertThrowsError(try DumpPayload.decode(p, deep: false, limits: EncodingLimits()), line: line) { e in
+                XCTAssertTrue("\(e)".contains(text), "\(e)", line: line)
+            }
+        }
+        let db = Database(id: 0)
+        for n in [5, 40] {
+            let h = ListpackHash(), z = ListpackZSet(), clean = ListpackHash()
+            for i in 0..<n {
+                let f = Array("field-\(i == n - 1 ? 2 : i)".utf8)
+                f.withUnsafeBytes { fb in Array("v".utf8).withUnsafeBytes { h.append(fb, $0) } }
+                Array("field-\(i)".utf8).withUnsafeBytes { fb in Array("v".utf8).withUnsafeBytes { clean.append(fb, $0) } }
+                f.withUnsafeBytes { z.appendSorted($0, Double(i)) }
+            }
+            Array("h".utf8).withUnsafeBytes { _ = db.setObject($0, h, type: .hash, encoding: .listpack) }
+            Array("c".utf8).withUnsafeBytes { _ = db.setObject($0, clean, type: .hash, encoding: .listpack) }
+            Array("z".utf8).withUnsafeBytes { _ = db.setObject($0, z, type: .zset, encoding: .listpack) }
+            fails(DumpPayload.make(entryFor(db, "h"), compression: false)!, "Duplicate hash fields detected")
+            fails(DumpPayload.make(entryFor(db, "z"), compression: false)!, "Duplicate zset fields detected")
+            XCTAssertNoThrow(try DumpPayload.decode(DumpPayload.make(entryFor(db, "c"), compression: false)!,
+                                                    deep: false, limits: EncodingLimits()))
+        }
+        // The plain encodings of older files: RDB_TYPE_SET (2), RDB_TYPE_HASH (4), RDB_TYPE_ZSET_2 (5).
+        func str(_ t: String) -> [UInt8] { [UInt8(t.utf8.count)] + Array(t.utf8) }
+        for n in [5, 40] {
+            let names = (0..<n).map { "m\($0 == n - 1 ? 1 : $0)" }
+            fails(DumpPayload.seal([2, UInt8(n)] + names.flatMap(str)), "Duplicate set members detected")
+            fails(DumpPayload.seal([4, UInt8(n)] + names.flatMap { str($0) + str("v") }), "Duplicate hash fields detected")
+            fails(DumpPayload.seal([5, UInt8(n)] + names.flatMap { str($0) + [UInt8](repeating: 0, count: 8) }),
+                  "Duplicate zset fields detected")
+            let unique = (0..<n).map { "m\($0)" }
+            XCTAssertNoThrow(try DumpPayload.decode(DumpPayload.seal([2, UInt8(n)] + unique.flatMap(str)),
+                                                    deep: false, limits: EncodingLimits()))
+        }
+    }
+
     func testFooterChecks() {
         let good = DumpPayload.seal([0, 1, 0x61])
         XCTAssertTrue(good.withUnsafeBytes { DumpPayload.verify($0) })
