@@ -1,3 +1,4 @@
+import CTern
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -92,31 +93,9 @@ public final class QuicklistLZF {
     /// Decompresses `n` bytes at `input` into `out` (room for `outCapacity` bytes).
     /// Returns the decompressed length, or nil for a malformed stream.
     public static func decompress(_ input: UnsafeRawPointer, _ n: Int, into out: UnsafeMutableRawPointer, outCapacity: Int) -> Int? {
-        let inp = input.assumingMemoryBound(to: UInt8.self)
-        let o = out.assumingMemoryBound(to: UInt8.self)
-        var ip = 0, op = 0
-        while ip < n {
-            let c = Int(inp[ip]); ip += 1
-            if c < 32 {
-                let l = c + 1
-                if ip + l > n || op + l > outCapacity { return nil }
-                memcpy(o + op, inp + ip, l)
-                ip += l; op += l
-            } else {
-                var l = c >> 5
-                if l == 7 {
-                    if ip >= n { return nil }
-                    l += Int(inp[ip]); ip += 1
-                }
-                l += 2
-                if ip >= n { return nil }
-                let dist = ((c & 0x1F) << 8 | Int(inp[ip])) + 1
-                ip += 1
-                if dist > op || op + l > outCapacity { return nil }
-                var src = op - dist
-                for _ in 0..<l { o[op] = o[src]; op += 1; src += 1 }
-            }
-        }
-        return op
+        // In C (CTern): copies in 8/16-byte steps, which the Swift loop could not get.
+        let got = tern_lzf_decompress(input.assumingMemoryBound(to: UInt8.self), n,
+                                      out.assumingMemoryBound(to: UInt8.self), outCapacity)
+        return got < 0 ? nil : got
     }
 }

@@ -63,6 +63,35 @@ final class QuicklistTests: XCTestCase {
         XCTAssertNil(bad.withUnsafeBytes { b in sink.withUnsafeMutableBytes { QuicklistLZF.decompress(b.baseAddress!, 2, into: $0.baseAddress!, outCapacity: 8) } })
     }
 
+    /// The decompressor's wide copies stay inside the capacity it is given, also for truncated
+    /// and corrupted streams (canary bytes after the capacity), and agree with the input
+    /// whatever room follows the output.
+    func testLZFDecompressionStaysInBounds() {
+        let lzf = QuicklistLZF()
+        var g = SplitMix(seed: 77)
+        for round in 0..<300 {
+            let n = Int(g.next() % 3000) + 1
+            let alphabet = [2, 4, 16, 256][round % 4]
+            let input = (0..<n).map { _ in UInt8(truncatingIfNeeded: g.next() % UInt64(alphabet)) }
+            var comp = [UInt8](repeating: 0, count: n + 16)
+            guard let clen = input.withUnsafeBytes({ i in comp.withUnsafeMutableBytes { lzf.compress(i.baseAddress!, n, into: $0.baseAddress!, capacity: n) } }) else { continue }
+            for extra in [0, 7, 64] {
+                var out = [UInt8](repeating: 0xEE, count: n + extra + 64)
+                let d = comp.withUnsafeBytes { c in out.withUnsafeMutableBytes { QuicklistLZF.decompress(c.baseAddress!, clen, into: $0.baseAddress!, outCapacity: n + extra) } }
+                XCTAssertEqual(d, n)
+                XCTAssertEqual(Array(out[0..<n]), input)
+                XCTAssertTrue(out[(n + extra)...].allSatisfy { $0 == 0xEE }, "wrote past the capacity")
+            }
+            // Truncations and bit flips: nil or a length within bounds, never a write past them.
+            var bad = Array(comp[0..<clen])
+            if round % 2 == 0 { bad = Array(bad[0..<Int(g.next() % UInt64(clen))]) } else { bad[Int(g.next() % UInt64(clen))] ^= UInt8(1 << (g.next() % 8)) }
+            var out = [UInt8](repeating: 0xEE, count: n + 64)
+            let d = bad.withUnsafeBytes { c in out.withUnsafeMutableBytes { QuicklistLZF.decompress(c.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!, bad.count, into: $0.baseAddress!, outCapacity: n) } }
+            if let d { XCTAssertLessThanOrEqual(d, n) }
+            XCTAssertTrue(out[n...].allSatisfy { $0 == 0xEE }, "wrote past the capacity")
+        }
+    }
+
     /// Random operations against an array model, for several fill / compression settings.
     func runModel(fill: Int, depth: Int, steps: Int, seed: UInt64) {
         var g = SplitMix(seed: seed)

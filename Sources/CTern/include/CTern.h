@@ -86,4 +86,7 @@ static inline void tern_cpu_relax(void) {
 /* The caller's kernel thread id. */
 int tern_gettid(void);
 
+/* LZF decompression with bounds checks: the output length, or -1 for a malformed stream. */
+long tern_lzf_decompress(const unsigned char *in, size_t n, unsigned char *out, size_t cap);
+
 #endif
