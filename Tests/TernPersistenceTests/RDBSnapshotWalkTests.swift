@@ -59,6 +59,21 @@ final class RDBSnapshotWalkTests: XCTestCase {
         return out
     }
 
+    /// A fresh directory for one test's files, removed when the test ends.
+    func scratchDir(_ name: String) -> String {
+        let dir = FileManager.default.temporaryDirectory.path + "/tern-walk-\(name)-\(getpid())"
+        mkdir(dir, 0o755)
+        addTeardownBlock { _ = try? FileManager.default.removeItem(atPath: dir) }
+        return dir
+    }
+
+    /// A BGSAVE-style snapshot of `dbs` into `dir`/dump.rdb.
+    func fileSnapshot(_ dbs: [Database], in dir: String, compression: Bool, incrementalFsync: Bool = false) -> RDBSnapshot {
+        RDBSnapshot(databases: dbs, aux: RDBFile.Aux(ctime: 0, usedMemory: 0), compression: compression,
+                    checksum: true, path: dir + "/dump.rdb", tempName: dir + "/temp.rdb",
+                    incrementalFsync: incrementalFsync) { _ in (nil, nil) }
+    }
+
     func set(_ db: Database, _ k: [UInt8], _ v: [UInt8], keepTTL: Bool = false) {
         k.withUnsafeBytes { kb in v.withUnsafeBytes { vb in _ = db.setString(kb, vb, keepTTL: keepTTL) } }
     }
@@ -118,13 +133,9 @@ final class RDBSnapshotWalkTests: XCTestCase {
             XCTAssertTrue(dbs[0].table.isRehashing)
         }
         let want = image(dbs)
-        let dir = FileManager.default.temporaryDirectory.path + "/tern-walk-\(getpid())-\(seed)"
-        mkdir(dir, 0o755)
-        defer { _ = try? FileManager.default.removeItem(atPath: dir) }
+        let dir = scratchDir("\(seed)")
         let path = dir + "/dump.rdb"
-        let snap = RDBSnapshot(databases: dbs, aux: RDBFile.Aux(ctime: 0, usedMemory: 0), compression: true,
-                               checksum: true, path: path, tempName: dir + "/temp.rdb",
-                               incrementalFsync: true) { _ in (nil, nil) }
+        let snap = fileSnapshot(dbs, in: dir, compression: true, incrementalFsync: true)
         if onWriter { XCTAssertTrue(snap.walkOnWriter(keyDelayMicros: 20)) }
         if deleteMostFirst {
             // Deletes that empty most of db 0; the table shrinks while the walk runs.
@@ -199,12 +210,9 @@ final class RDBSnapshotWalkTests: XCTestCase {
         let n = 6000   // 24 MB of values: more than RDBSnapshot.hardQueuedBytes
         for i in 0..<n { set(db, Array("key:\(i)".utf8), big + Array("\(i)".utf8)) }
         let want = image([db])
-        let dir = FileManager.default.temporaryDirectory.path + "/tern-walk-cap-\(getpid())"
-        mkdir(dir, 0o755)
-        defer { _ = try? FileManager.default.removeItem(atPath: dir) }
+        let dir = scratchDir("cap")
         let path = dir + "/dump.rdb"
-        let snap = RDBSnapshot(databases: [db], aux: RDBFile.Aux(ctime: 0, usedMemory: 0), compression: false,
-                               checksum: true, path: path, tempName: dir + "/temp.rdb") { _ in (nil, nil) }
+        let snap = fileSnapshot([db], in: dir, compression: false)
         XCTAssertTrue(snap.walkOnWriter(keyDelayMicros: 200))
         for i in 0..<n { set(db, Array("key:\(i)".utf8), Array("new".utf8)) }
         while !snap.step(buckets: 0) { usleep(1000) }
@@ -243,12 +251,9 @@ final class RDBSnapshotWalkTests: XCTestCase {
         let wantStrings = image([db])
         var wantSets: [Int: Set<[UInt8]>] = [:]
         for i in 0..<60 { wantSets[i] = members(i) }
-        let dir = FileManager.default.temporaryDirectory.path + "/tern-walk-hand-\(getpid())"
-        mkdir(dir, 0o755)
-        defer { _ = try? FileManager.default.removeItem(atPath: dir) }
+        let dir = scratchDir("hand")
         let path = dir + "/dump.rdb"
-        let snap = RDBSnapshot(databases: [db], aux: RDBFile.Aux(ctime: 0, usedMemory: 0), compression: true,
-                               checksum: true, path: path, tempName: dir + "/temp.rdb") { _ in (nil, nil) }
+        let snap = fileSnapshot([db], in: dir, compression: true)
         // The writer sleeps 20 ms per key it writes (rdb-key-save-delay), running the
         // handed values between sleeps: those still queued when the engine touches their key
         // are taken back; after a pause the rest are written by the writer.
@@ -309,11 +314,8 @@ final class RDBSnapshotWalkTests: XCTestCase {
             for m in 0..<300 { _ = Array("m\(m)".utf8).withUnsafeBytes { d.add($0) } }
             _ = Array("big:\(i)".utf8).withUnsafeBytes { db.setObject($0, d, type: .set, encoding: .hashtable) }
         }
-        let dir = FileManager.default.temporaryDirectory.path + "/tern-walk-abort-\(getpid())"
-        mkdir(dir, 0o755)
-        defer { _ = try? FileManager.default.removeItem(atPath: dir) }
-        let snap = RDBSnapshot(databases: [db], aux: RDBFile.Aux(ctime: 0, usedMemory: 0), compression: false,
-                               checksum: true, path: dir + "/dump.rdb", tempName: dir + "/temp.rdb") { _ in (nil, nil) }
+        let dir = scratchDir("abort")
+        let snap = fileSnapshot([db], in: dir, compression: false)
         XCTAssertTrue(snap.walkOnWriter(keyDelayMicros: 2000))
         for i in 0..<500 { set(db, Array("key:\(i)".utf8), Array("w".utf8)) }
         XCTAssertGreaterThan(snap.handedBuckets, 0)
@@ -323,8 +325,7 @@ final class RDBSnapshotWalkTests: XCTestCase {
             XCTAssertNotEqual(db.table.bucketVersion(table: 0, index: i), KeyTable.busyVersion)
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/dump.rdb"))
-        let again = RDBSnapshot(databases: [db], aux: RDBFile.Aux(ctime: 0, usedMemory: 0), compression: false,
-                                checksum: true, path: dir + "/dump.rdb", tempName: dir + "/temp.rdb") { _ in (nil, nil) }
+        let again = fileSnapshot([db], in: dir, compression: false)
         XCTAssertTrue(again.walkOnWriter(keyDelayMicros: 0))
         while !again.step(buckets: 0) { usleep(1000) }
         while again.result == nil { usleep(1000) }
@@ -360,11 +361,8 @@ final class RDBSnapshotWalkTests: XCTestCase {
         // And through a real walk: every key of the swapped db is in the file.
         let dbs = [a, b]
         let want = image(dbs)
-        let dir = FileManager.default.temporaryDirectory.path + "/tern-walk-swap-\(getpid())"
-        mkdir(dir, 0o755)
-        defer { _ = try? FileManager.default.removeItem(atPath: dir) }
-        let snap = RDBSnapshot(databases: dbs, aux: RDBFile.Aux(ctime: 0, usedMemory: 0), compression: false,
-                               checksum: true, path: dir + "/dump.rdb", tempName: dir + "/temp.rdb") { _ in (nil, nil) }
+        let dir = scratchDir("swap")
+        let snap = fileSnapshot(dbs, in: dir, compression: false)
         snap.complete()
         while snap.result == nil { usleep(1000) }
         XCTAssertEqual(try load(dir + "/dump.rdb"), want)
