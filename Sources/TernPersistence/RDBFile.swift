@@ -31,8 +31,12 @@ public enum RDBFile {
                                  accessField: (Entry) -> (idle: Int?, freq: UInt8?) = { _ in (nil, nil) }) -> [UInt8] {
         var w = RDBValueWriter(compression: compression)
         // The image is about the size of the dataset: room up front instead of doubling
-        // (and copying) the buffer all the way (capped: only touched pages cost memory).
-        w.out.reserveCapacity(Swift.min(Swift.max(aux.usedMemory, 1 << 16), 1 << 30))
+        // (and copying) the buffer all the way (capped). Not for the header alone (the
+        // snapshots' first bytes): untouched pages cost no RSS, but the allocator counts the
+        // reservation, so used_memory (and maxmemory's view of it) doubled while a BGSAVE ran.
+        if !databases.isEmpty {
+            w.out.reserveCapacity(Swift.min(Swift.max(aux.usedMemory, 1 << 16), 1 << 30))
+        }
         w.out.append(contentsOf: Array("REDIS0010".utf8))
         func auxField(_ k: String, _ v: String) {
             w.out.append(RDBOpcode.aux)

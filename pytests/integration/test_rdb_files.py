@@ -674,3 +674,30 @@ def test_bgsave_writes_idle_and_freq_under_an_lru_or_lfu_policy(workdir, policy,
                 assert v <= idle <= v + 30, (k, v, idle)
     finally:
         r.stop()
+
+
+def test_bgsave_leaves_used_memory_and_maxmemory_alone(workdir):
+    """A running BGSAVE holds a few MB of chunks, not a reservation the size of the dataset:
+    used_memory stays where it was and a maxmemory set just above it evicts nothing (Redis's
+    fork child is a separate process: its used_memory does not move either)."""
+    m = start_tern(["--dir", workdir, "--save", "", "--rdbcompression", "no"])
+    try:
+        c = m.client()
+        c.execute_command("DEBUG", "POPULATE", "60000", "key", "1000")
+        before = c.info("memory")["used_memory"]
+        c.config_set("maxmemory", before + 16_000_000)
+        c.config_set("maxmemory-policy", "allkeys-lru")
+        c.config_set("rdb-key-save-delay", "50")
+        c.bgsave()
+        time.sleep(1)
+        assert c.info("persistence")["rdb_bgsave_in_progress"] == 1
+        during = c.info("memory")["used_memory"]
+        c.set("one-more", "x")   # an eviction check runs before a write
+        assert during - before < 12_000_000, "used_memory went from %d to %d during BGSAVE" % (before, during)
+        assert c.info("stats")["evicted_keys"] == 0
+        c.config_set("rdb-key-save-delay", "0")
+        c.config_set("maxmemory", 0)
+        wait_bgsave_ok(c)
+        assert c.dbsize() == 60001
+    finally:
+        m.stop()
