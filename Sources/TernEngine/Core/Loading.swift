@@ -197,8 +197,12 @@ extension Engine {
         let finished: Bool
         do {
             // RESIZEDB sizes an empty key table once (Redis's dictExpand), not by doubling.
+            // A hostile RESIZEDB must not make us allocate what no file could fill (a mutated
+            // size asked for 34 GB of buckets): at most a key per 4 bytes of the file when its
+            // size is known, else 16M keys (a bigger real dataset then grows as it loads).
             let presize: ((Int, Int) -> Void)? = job.merge ? nil : { [unowned self] db, size in
-                self.loadTarget(job, db)?.table.reserve(size)
+                let total = self.loading.totalBytes
+                self.loadTarget(job, db)?.table.reserve(min(size, total > 0 ? total / 4 : 1 << 24))
             }
             try feedRDBFile(job, bytes: bytes)
             finished = try job.loader.step(maxBytes: bytes, resize: presize) { rec in
