@@ -31,12 +31,32 @@ public enum RDBFile {
                                  accessField: (Entry) -> (idle: Int?, freq: UInt8?) = { _ in (nil, nil) }) -> [UInt8] {
         var w = RDBValueWriter(compression: compression)
         // The image is about the size of the dataset: room up front instead of doubling
-        // (and copying) the buffer all the way (capped). Not for the header alone (the
-        // snapshots' first bytes): untouched pages cost no RSS, but the allocator counts the
-        // reservation, so used_memory (and maxmemory's view of it) doubled while a BGSAVE ran.
-        if !databases.isEmpty {
-            w.out.reserveCapacity(Swift.min(Swift.max(aux.usedMemory, 1 << 16), 1 << 30))
+        // (and copying) the buffer all the way (capped).
+        w.out.reserveCapacity(Swift.min(Swift.max(aux.usedMemory, 1 << 16), 1 << 30))
+        writeHeader(aux: aux, to: &w)
+        for db in databases where db.count > 0 {
+            w.writeDbHeader(db)
+            db.table.forEach { e in
+                let f = accessField(e)
+                w.writeRecord(e, idleSeconds: f.idle, freq: f.freq)
+            }
         }
+        w.out.append(RDBOpcode.eof)
+        let crc = checksum ? CRC64.checksum(w.out) : 0
+        w.writeLE64(crc)
+        return w.out
+    }
+
+    /// The bytes before the first record: magic, version and the AUX fields. Snapshots start
+    /// their streams with it (once, they took an empty image's bytes from `serialize`, whose
+    /// image-sized reservation the allocator counted: used_memory doubled during a BGSAVE).
+    public static func header(aux: Aux) -> [UInt8] {
+        var w = RDBValueWriter(compression: false)
+        writeHeader(aux: aux, to: &w)
+        return w.out
+    }
+
+    private static func writeHeader(aux: Aux, to w: inout RDBValueWriter) {
         w.out.append(contentsOf: Array("REDIS0010".utf8))
         func auxField(_ k: String, _ v: String) {
             w.out.append(RDBOpcode.aux)
@@ -53,17 +73,6 @@ public enum RDBFile {
             auxField("repl-offset", "\(r.offset)")
         }
         auxField("aof-base", aux.aofBase ? "1" : "0")
-        for db in databases where db.count > 0 {
-            w.writeDbHeader(db)
-            db.table.forEach { e in
-                let f = accessField(e)
-                w.writeRecord(e, idleSeconds: f.idle, freq: f.freq)
-            }
-        }
-        w.out.append(RDBOpcode.eof)
-        let crc = checksum ? CRC64.checksum(w.out) : 0
-        w.writeLE64(crc)
-        return w.out
     }
 
     public struct IOFailure: Error, CustomStringConvertible {

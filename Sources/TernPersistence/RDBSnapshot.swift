@@ -93,9 +93,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
         // Deferred LZF only for a sink whose writer thread resolves it (a file).
         w.deferCompression = sink.resolvesDeferredStrings
         // The header: everything but the records (RESIZEDB sizes are those at the epoch).
-        var head = RDBFile.serialize([], aux: aux, compression: compression, checksum: false)
-        head.removeLast(9)   // EOF + checksum of an empty image
-        w.out = head
+        w.out = RDBFile.header(aux: aux)
         for db in databases where db.count > 0 {
             _ = db.table.beginSnapshot(walker: self)
         }
@@ -121,17 +119,30 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
     private func selectDb(_ db: Database) {
         guard currentDb != db.id else { return }
         currentDb = db.id
-        if format == .aofCommands {
-            AOFRewriteCommands.select(db.id, to: &w.out)
-            return
-        }
-        if writerWalk != nil {
+        if format == .rdb && writerWalk == nil {
+            w.writeDbHeader(db)
+        } else {
             // The writer's walk writes each db's RESIZEDB; these chunks interleave with it.
-            w.out.append(RDBOpcode.selectDB)
-            w.writeLength(db.id)
-            return
+            RDBSnapshot.select(db.id, format: format, to: &w)
         }
-        w.writeDbHeader(db)
+    }
+
+    /// SELECTDB (or an AOF base's SELECT) of `db`: what every buffer interleaved in a
+    /// snapshot's stream starts with.
+    private static func select(_ db: Int, format: Format, to w: inout RDBValueWriter) {
+        if format == .aofCommands {
+            AOFRewriteCommands.select(db, to: &w.out)
+        } else {
+            w.out.append(RDBOpcode.selectDB)
+            w.writeLength(db)
+        }
+    }
+
+    /// Records of `entries` in the engine's buffer (serialized on the engine after all).
+    private func appendOnEngine(_ entries: [Entry], of db: Database) {
+        selectDb(db)
+        for e in entries { RDBSnapshot.append(e, format: format, accessField: accessField, to: &w) }
+        engineKeysWritten += entries.count
     }
 
     /// Serializes a bucket on the engine thread. Before an access to `key`, with the walk on
@@ -155,11 +166,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
         var handed = false
         if !costly.isEmpty {
             handed = handOver(costly, of: db, table: table, index: index)
-            if !handed {
-                selectDb(db)
-                for e in costly { RDBSnapshot.append(e, format: format, accessField: accessField, to: &w) }
-                engineKeysWritten += costly.count
-            }
+            if !handed { appendOnEngine(costly, of: db) }
         }
         flushIfFull()
         return handed
@@ -242,12 +249,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
         fileSink.runOnWriter { emit, _ in
             guard job.state.compareExchange(expected: 0, desired: 1, ordering: .sequentiallyConsistent).exchanged else { return }
             var jw = RDBValueWriter(compression: compression)
-            if format == .aofCommands {
-                AOFRewriteCommands.select(job.db, to: &jw.out)
-            } else {
-                jw.out.append(RDBOpcode.selectDB)
-                jw.writeLength(job.db)
-            }
+            RDBSnapshot.select(job.db, format: format, to: &jw)
             for e in job.entries { RDBSnapshot.append(e, format: format, accessField: accessField, to: &jw) }
             emit(jw.drain())
             walk.keys.add(job.entries.count, ordering: .relaxed)
@@ -269,9 +271,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
         handed[address] = nil
         handedTakenBack += 1
         if let db = databases.first(where: { $0.table === keyTable }) {
-            selectDb(db)
-            for e in job.entries { RDBSnapshot.append(e, format: format, accessField: accessField, to: &w) }
-            engineKeysWritten += job.entries.count
+            appendOnEngine(job.entries, of: db)
             flushIfFull()
         }
         KeyTable.stampWalked(version, job.epoch)
@@ -346,17 +346,12 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
                         db.buckets.forEachInBucket(t, i) { e in
                             if selected != db.id {
                                 selected = db.id
-                                if format == .aofCommands {
-                                    AOFRewriteCommands.select(db.id, to: &ww.out)
-                                } else {
-                                    ww.out.append(RDBOpcode.selectDB)
-                                    ww.writeLength(db.id)
-                                    if !sized {
-                                        sized = true
-                                        ww.out.append(RDBOpcode.resizeDB)
-                                        ww.writeLength(db.count)
-                                        ww.writeLength(db.expires)
-                                    }
+                                RDBSnapshot.select(db.id, format: format, to: &ww)
+                                if format == .rdb && !sized {
+                                    sized = true
+                                    ww.out.append(RDBOpcode.resizeDB)
+                                    ww.writeLength(db.count)
+                                    ww.writeLength(db.expires)
                                 }
                             }
                             RDBSnapshot.append(e, format: format, accessField: accessField, to: &ww)
@@ -503,9 +498,7 @@ public final class RDBSnapshot: KeyTableSnapshotWalker {
         w.deferCompression = true
         let chunk = 1 << 18
         w.out.reserveCapacity(chunk + (1 << 12))
-        var head = RDBFile.serialize([], aux: aux, compression: compression, checksum: false)
-        head.removeLast(9)   // EOF + checksum of an empty image
-        w.out.append(contentsOf: head)
+        w.out.append(contentsOf: RDBFile.header(aux: aux))
         for db in databases where db.count > 0 {
             w.writeDbHeader(db)
             db.table.forEach { e in
